@@ -1,0 +1,117 @@
+//! The simulator's configuration: one definition for flags and their environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+/// A loopback simulator of Confluent Cloud: Flink statements (`sql/v1`), Schema Registry and
+/// Kafka REST v3, path-routed on one port, backed by a real Kafka-protocol broker.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "ccloud-sim", version, about)]
+pub struct Config {
+    /// Address to listen on (loopback; port 0 picks a free one).
+    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Write the bound port number to this file once the server accepts connections.
+    #[arg(long, env = "SIM_PORT_FILE")]
+    pub port_file: Option<PathBuf>,
+
+    /// Bootstrap servers of the broker that backs the simulated Kafka cluster (PLAINTEXT).
+    #[arg(long, env = "SIM_KAFKA_BOOTSTRAP_SERVERS")]
+    pub kafka_bootstrap_servers: String,
+
+    /// Organization id (a UUID, as on Confluent Cloud).
+    #[arg(long, env = "SIM_ORG_ID", default_value = "5f8f3c1e-6d1a-4b2e-9c7d-2a4b6c8d0e1f")]
+    pub org_id: String,
+
+    /// Environment id; `sql.current-catalog` may name it by id or by `--env-name`.
+    #[arg(long, env = "SIM_ENV_ID", default_value = "env-sim001")]
+    pub env_id: String,
+
+    /// Environment display name.
+    #[arg(long, env = "SIM_ENV_NAME", default_value = "sim-environment")]
+    pub env_name: String,
+
+    /// Kafka cluster id; `sql.current-database` may name it by id or by `--kafka-cluster-name`.
+    #[arg(long, env = "SIM_KAFKA_CLUSTER_ID", default_value = "lkc-sim001")]
+    pub kafka_cluster_id: String,
+
+    /// Kafka cluster display name.
+    #[arg(long, env = "SIM_KAFKA_CLUSTER_NAME", default_value = "sim-cluster")]
+    pub kafka_cluster_name: String,
+
+    /// The compute pool statements run in when they name none (the only pool that exists).
+    #[arg(long, env = "SIM_COMPUTE_POOL_ID", default_value = "lfcp-sim001")]
+    pub compute_pool_id: String,
+
+    /// The principal statements run as when they name none.
+    #[arg(long, env = "SIM_PRINCIPAL_ID", default_value = "sa-sim001")]
+    pub principal_id: String,
+
+    /// Flink API key (HTTP Basic user for `/sql/v1`).
+    #[arg(long, env = "SIM_FLINK_API_KEY", default_value = "SIMFLINKKEY")]
+    pub flink_api_key: String,
+
+    /// Flink API secret.
+    #[arg(long, env = "SIM_FLINK_API_SECRET", default_value = "sim-flink-secret", hide_env_values = true)]
+    pub flink_api_secret: String,
+
+    /// Schema Registry API key.
+    #[arg(long, env = "SIM_SR_API_KEY", default_value = "SIMSRKEY")]
+    pub sr_api_key: String,
+
+    /// Schema Registry API secret.
+    #[arg(long, env = "SIM_SR_API_SECRET", default_value = "sim-sr-secret", hide_env_values = true)]
+    pub sr_api_secret: String,
+
+    /// Kafka API key (HTTP Basic user for Kafka REST v3).
+    #[arg(long, env = "SIM_KAFKA_API_KEY", default_value = "SIMKAFKAKEY")]
+    pub kafka_api_key: String,
+
+    /// Kafka API secret.
+    #[arg(long, env = "SIM_KAFKA_API_SECRET", default_value = "sim-kafka-secret", hide_env_values = true)]
+    pub kafka_api_secret: String,
+
+    /// Enable the `/_sim/` control endpoint (faults, timings, request log, reset).
+    #[arg(long, env = "SIM_CONTROL", default_value_t = false)]
+    pub control: bool,
+
+    /// Partitions of a topic created by CREATE TABLE without `DISTRIBUTED ... INTO n BUCKETS`.
+    #[arg(long, env = "SIM_DEFAULT_PARTITIONS", default_value_t = 6)]
+    pub default_partitions: i32,
+
+    #[command(flatten)]
+    pub timings: Timings,
+}
+
+/// How long each asynchronous phase lasts. Also adjustable at run time via `/_sim/timings`.
+#[derive(clap::Args, Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timings {
+    /// PENDING lasts this long before a statement runs, completes or fails.
+    #[arg(long = "pending-ms", env = "SIM_PENDING_MS", default_value_t = 300)]
+    pub pending_ms: u64,
+    /// STOPPING lasts this long before STOPPED.
+    #[arg(long = "stopping-ms", env = "SIM_STOPPING_MS", default_value_t = 300)]
+    pub stopping_ms: u64,
+    /// DELETING lasts this long before the statement is gone (404).
+    #[arg(long = "deleting-ms", env = "SIM_DELETING_MS", default_value_t = 500)]
+    pub deleting_ms: u64,
+    /// How often running statements are checked for vanished source/sink topics (DEGRADED).
+    #[arg(long = "health-check-ms", env = "SIM_HEALTH_CHECK_MS", default_value_t = 250)]
+    pub health_check_ms: u64,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            pending_ms: 300,
+            stopping_ms: 300,
+            deleting_ms: 500,
+            health_check_ms: 250,
+        }
+    }
+}

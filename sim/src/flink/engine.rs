@@ -1,0 +1,468 @@
+//! The phase machine: a background task that ends each transitional phase when it is due and
+//! applies a statement's effects on real resources — topics in the broker, subjects in the
+//! registry — the way Confluent Cloud couples them to Flink SQL.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use flink_sql::{Analysis, CreatedTable, StatementKind, TableRef};
+use serde_json::{json, Value};
+
+use super::model::Phase;
+use crate::broker::{BrokerError, TopicInfo};
+use crate::Sim;
+
+const TICK: Duration = Duration::from_millis(20);
+const VALIDATION: &str = "org.apache.flink.table.api.ValidationException";
+const PARSE: &str = "org.apache.flink.sql.parser.impl.ParseException";
+
+/// Runs until the process ends.
+pub async fn run(sim: Arc<Sim>) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_health = Instant::now();
+    loop {
+        interval.tick().await;
+        let now = Instant::now();
+        let due: Vec<(String, Phase)> = {
+            let mut st = sim.statements();
+            st.values_mut()
+                .filter(|r| !r.busy && r.due.is_some_and(|d| d <= now))
+                .map(|r| {
+                    r.busy = true;
+                    (r.name.clone(), r.phase)
+                })
+                .collect()
+        };
+        for (name, phase) in due {
+            let sim = sim.clone();
+            tokio::spawn(async move {
+                match phase {
+                    Phase::Pending => settle_pending(&sim, &name).await,
+                    Phase::Stopping => finish_stop(&sim, &name).await,
+                    Phase::Deleting => {
+                        sim.statements().remove(&name);
+                    }
+                    _ => {}
+                }
+                if let Some(r) = sim.statements().get_mut(&name) {
+                    r.busy = false;
+                    // A phase that is no longer transitional has nothing more to wait for.
+                    if !matches!(r.phase, Phase::Pending | Phase::Stopping | Phase::Deleting) {
+                        r.due = None;
+                    }
+                }
+            });
+        }
+        let health_every = Duration::from_millis(sim.control.timings().health_check_ms.max(10));
+        if now.duration_since(last_health) >= health_every {
+            last_health = now;
+            check_health(&sim).await;
+        }
+    }
+}
+
+/// A table's topic, if the name resolves to the simulated catalog (environment) and database
+/// (Kafka cluster), each given by id or display name.
+pub fn topic_of(sim: &Sim, table: &TableRef, props: &BTreeMap<String, String>) -> Option<String> {
+    let catalog = table
+        .catalog
+        .as_deref()
+        .or(props.get("sql.current-catalog").map(String::as_str))?;
+    let database = table
+        .database
+        .as_deref()
+        .or(props.get("sql.current-database").map(String::as_str))?;
+    let cfg = &sim.cfg;
+    let catalog_ok = catalog == cfg.env_id || catalog == cfg.env_name;
+    let database_ok = database == cfg.kafka_cluster_id || database == cfg.kafka_cluster_name;
+    (catalog_ok && database_ok).then(|| table.name.clone())
+}
+
+fn missing_table(table: &TableRef) -> String {
+    format!(
+        "SQL validation failed. Error while validating the statement.\n\nCaused by: Table (or view) '{table}' does not exist, may be on a different cluster, or you have no access to it."
+    )
+}
+
+enum Outcome {
+    Phase(Phase, String),
+    Fail(&'static str, String),
+}
+
+async fn settle_pending(sim: &Sim, name: &str) {
+    let snapshot = {
+        let mut st = sim.statements();
+        let Some(rec) = st.get(name) else { return };
+        if rec.phase != Phase::Pending {
+            return;
+        }
+        // Carry-over offsets: wait in PENDING until the referenced statement is STOPPED.
+        if let Some(from) = rec.carry_over_from().map(str::to_string) {
+            let from_phase = st.get(&from).map(|r| r.phase);
+            let rec = st.get_mut(name).expect("looked up above");
+            match from_phase {
+                Some(Phase::Stopped) => {}
+                Some(_) => {
+                    let deadline = rec.created_at + chrono::Duration::hours(6);
+                    let detail = format!(
+                        "Statement is currently pending until referenced statement {from} is stopped. If {from} is not stopped before {}, this statement will fail.",
+                        super::model::rfc3339(deadline)
+                    );
+                    if rec.detail != detail {
+                        rec.detail = detail;
+                        rec.touch();
+                    }
+                    rec.due = Some(Instant::now() + TICK);
+                    return;
+                }
+                None => {
+                    rec.fail(
+                        VALIDATION,
+                        &format!("The statement referenced by 'sql.tables.initial-offset-from' ({from}) does not exist."),
+                    );
+                    return;
+                }
+            }
+        }
+        let rec = st.get(name).expect("looked up above");
+        match &rec.parsed {
+            Err(e) => {
+                let msg = e.to_string();
+                let rec = st.get_mut(name).expect("looked up above");
+                rec.fail(PARSE, &msg);
+                return;
+            }
+            Ok(a) => (a.clone(), rec.properties.clone(), rec.effects_applied, rec.is_bounded()),
+        }
+    };
+    let (analysis, props, applied, bounded) = snapshot;
+    let outcome = match apply_effects(sim, &analysis, &props, applied).await {
+        Ok(()) if bounded => Outcome::Phase(Phase::Completed, String::new()),
+        Ok(()) => Outcome::Phase(Phase::Running, String::new()),
+        Err(o) => o,
+    };
+    let mut st = sim.statements();
+    let Some(rec) = st.get_mut(name) else { return };
+    if !matches!(outcome, Outcome::Fail(..)) {
+        rec.effects_applied = true;
+    }
+    // A stop or delete that arrived meanwhile wins over the outcome.
+    if rec.phase != Phase::Pending {
+        return;
+    }
+    match outcome {
+        Outcome::Phase(p, d) => rec.set_phase(p, d),
+        Outcome::Fail(exception, detail) => rec.fail(exception, &detail),
+    }
+}
+
+async fn apply_effects(
+    sim: &Sim,
+    a: &Analysis,
+    props: &BTreeMap<String, String>,
+    already_applied: bool,
+) -> Result<(), Outcome> {
+    let topics = sim
+        .broker
+        .topics()
+        .await
+        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))?;
+    let exists = |t: &TableRef| topic_of(sim, t, props).filter(|n| topics.contains_key(n));
+    let require = |tables: &[TableRef]| -> Result<(), Outcome> {
+        match tables.iter().find(|t| exists(t).is_none()) {
+            Some(t) => Err(Outcome::Fail(VALIDATION, missing_table(t))),
+            None => Ok(()),
+        }
+    };
+    match a.kind {
+        StatementKind::CreateTable | StatementKind::CreateTableAs => {
+            require(&a.reads)?;
+            if already_applied {
+                return Ok(());
+            }
+            for c in &a.creates {
+                create_table(sim, c, props, &topics).await?;
+            }
+            Ok(())
+        }
+        StatementKind::DropTable => {
+            for d in &a.drops {
+                let Some(topic) = topic_of(sim, &d.table, props) else {
+                    return Err(Outcome::Fail(VALIDATION, missing_table(&d.table)));
+                };
+                if !topics.contains_key(&topic) {
+                    if d.if_exists {
+                        continue;
+                    }
+                    return Err(Outcome::Fail(VALIDATION, missing_table(&d.table)));
+                }
+                match sim.broker.delete_topic(&topic).await {
+                    Ok(()) | Err(BrokerError::NotFound(_)) => {}
+                    Err(e) => return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string())),
+                }
+                let mut reg = sim.registry();
+                for subject in [format!("{topic}-key"), format!("{topic}-value")] {
+                    if let Err(e) = reg.purge_subject(&subject) {
+                        // DROP TABLE is not atomic on Confluent Cloud either: the topic is gone.
+                        return Err(Outcome::Fail(
+                            "io.confluent.kafka.schemaregistry.client.rest.exceptions.RestClientException",
+                            format!("Table '{}' was dropped but its schema subject '{subject}' could not be deleted: {}", d.table, e.2),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        StatementKind::Insert | StatementKind::StatementSet | StatementKind::Select => {
+            require(&a.reads)?;
+            require(&a.writes)
+        }
+        StatementKind::CreateView => require(&a.reads),
+        _ => Ok(()),
+    }
+}
+
+async fn create_table(
+    sim: &Sim,
+    c: &CreatedTable,
+    props: &BTreeMap<String, String>,
+    topics: &BTreeMap<String, TopicInfo>,
+) -> Result<(), Outcome> {
+    let Some(topic) = topic_of(sim, &c.table, props) else {
+        return Err(Outcome::Fail(
+            VALIDATION,
+            format!(
+                "SQL validation failed. Catalog or database of '{}' does not exist, or you have no access to it.",
+                c.table
+            ),
+        ));
+    };
+    if let Some(like) = &c.like {
+        if topic_of(sim, like, props).is_none_or(|t| !topics.contains_key(&t)) {
+            return Err(Outcome::Fail(VALIDATION, missing_table(like)));
+        }
+    }
+    if topics.contains_key(&topic) {
+        if c.if_not_exists {
+            return Ok(());
+        }
+        return Err(Outcome::Fail(
+            VALIDATION,
+            format!("SQL validation failed. Table '{}' already exists.", c.table),
+        ));
+    }
+    let partitions = c
+        .buckets
+        .map(|b| b as i32)
+        .unwrap_or(sim.cfg.default_partitions);
+    let option = |k: &str| {
+        c.options
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut configs = Vec::new();
+    if let Some(p) = option("kafka.cleanup-policy") {
+        configs.push(("cleanup.policy".to_string(), p.replace('-', ",")));
+    }
+    match sim.broker.create_topic(&topic, partitions, &configs).await {
+        Ok(()) | Err(BrokerError::AlreadyExists(_)) => {}
+        Err(e) => return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string())),
+    }
+    let value_format = option("value.format").unwrap_or_else(|| "avro-registry".into());
+    let key_format = option("key.format").unwrap_or_else(|| "avro-registry".into());
+    let key_cols = c.key_columns();
+    let mut reg = sim.registry();
+    if let Some(ty) = registry_type(&value_format) {
+        let value_cols: Vec<_> = c
+            .columns
+            .iter()
+            .filter(|col| !col.computed && !key_cols.contains(&col.name))
+            .collect();
+        let schema = schema_text(ty, &format!("{topic}_value"), &value_cols);
+        reg.register(&format!("{topic}-value"), ty, &schema, vec![])
+            .map_err(|e| Outcome::Fail(VALIDATION, e.2))?;
+    }
+    if c.has_key() {
+        if let Some(ty) = registry_type(&key_format) {
+            let cols: Vec<_> = c
+                .columns
+                .iter()
+                .filter(|col| key_cols.contains(&col.name))
+                .collect();
+            let schema = schema_text(ty, &format!("{topic}_key"), &cols);
+            reg.register(&format!("{topic}-key"), ty, &schema, vec![])
+                .map_err(|e| Outcome::Fail(VALIDATION, e.2))?;
+        }
+    }
+    Ok(())
+}
+
+fn registry_type(format: &str) -> Option<&'static str> {
+    match format {
+        "avro-registry" => Some("AVRO"),
+        "json-registry" => Some("JSON"),
+        "proto-registry" => Some("PROTOBUF"),
+        _ => None,
+    }
+}
+
+/// A schema of the table's columns in the registry's format, close to what Confluent Cloud
+/// derives (Avro records named `<table>_value` / `<table>_key`).
+fn schema_text(ty: &str, record: &str, cols: &[&flink_sql::Column]) -> String {
+    let record = record.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_");
+    match ty {
+        "AVRO" => {
+            let fields: Vec<Value> = cols
+                .iter()
+                .map(|c| {
+                    let t = avro_type(&c.data_type);
+                    if c.nullable {
+                        json!({ "name": c.name, "type": ["null", t], "default": null })
+                    } else {
+                        json!({ "name": c.name, "type": t })
+                    }
+                })
+                .collect();
+            json!({
+                "type": "record",
+                "name": record,
+                "namespace": "org.apache.flink.avro.generated.record",
+                "fields": fields,
+            })
+            .to_string()
+        }
+        "JSON" => {
+            let props: serde_json::Map<String, Value> = cols
+                .iter()
+                .map(|c| (c.name.clone(), json!({ "type": json_type(&c.data_type) })))
+                .collect();
+            json!({ "type": "object", "title": record, "properties": props }).to_string()
+        }
+        _ => {
+            let fields: String = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("  optional string {} = {};\n", c.name, i + 1))
+                .collect();
+            format!("syntax = \"proto3\";\npackage org.apache.flink;\n\nmessage {record} {{\n{fields}}}\n")
+        }
+    }
+}
+
+fn avro_type(sql: &str) -> Value {
+    let upper = sql.to_ascii_uppercase();
+    let base = upper.split(['(', '<', ' ']).next().unwrap_or("");
+    match base {
+        "INT" | "INTEGER" | "SMALLINT" | "TINYINT" => json!("int"),
+        "BIGINT" => json!("long"),
+        "BOOLEAN" => json!("boolean"),
+        "FLOAT" => json!("float"),
+        "DOUBLE" => json!("double"),
+        "BYTES" | "VARBINARY" | "BINARY" => json!("bytes"),
+        "DATE" => json!({ "type": "int", "logicalType": "date" }),
+        "TIMESTAMP" | "TIMESTAMP_LTZ" => json!({ "type": "long", "logicalType": "timestamp-millis" }),
+        _ => json!("string"),
+    }
+}
+
+fn json_type(sql: &str) -> &'static str {
+    match avro_type(sql).as_str() {
+        Some("int") | Some("long") => "integer",
+        Some("float") | Some("double") => "number",
+        Some("boolean") => "boolean",
+        _ => "string",
+    }
+}
+
+async fn finish_stop(sim: &Sim, name: &str) {
+    let tables = {
+        let st = sim.statements();
+        let Some(rec) = st.get(name) else { return };
+        if rec.phase != Phase::Stopping {
+            return;
+        }
+        match &rec.parsed {
+            Ok(a) => a
+                .reads
+                .iter()
+                .filter_map(|t| topic_of(sim, t, &rec.properties))
+                .collect::<Vec<_>>(),
+            Err(_) => Vec::new(),
+        }
+    };
+    // `latest_offsets`: where a replacement with carry-over offsets would start.
+    let mut offsets = BTreeMap::new();
+    if let Ok(topics) = sim.broker.topics().await {
+        for t in tables {
+            if let Some(info) = topics.get(&t) {
+                let marks = sim.broker.high_watermarks(&t, info.partitions).await;
+                let text: Vec<String> = marks
+                    .iter()
+                    .map(|(p, o)| format!("partition:{p},offset:{o}"))
+                    .collect();
+                offsets.insert(t, text.join(";"));
+            }
+        }
+    }
+    let mut st = sim.statements();
+    if let Some(rec) = st.get_mut(name) {
+        if rec.phase == Phase::Stopping {
+            rec.latest_offsets = offsets;
+            rec.latest_offsets_timestamp = Some(Utc::now());
+            rec.set_phase(Phase::Stopped, "");
+        }
+    }
+}
+
+/// A running statement whose source or sink topic has gone turns DEGRADED, as a Flink job that
+/// keeps restarting does.
+async fn check_health(sim: &Sim) {
+    let running: Vec<(String, Vec<(TableRef, Option<String>)>)> = {
+        let st = sim.statements();
+        st.values()
+            .filter(|r| r.phase == Phase::Running && !r.busy)
+            .filter_map(|r| {
+                let a = r.parsed.as_ref().ok()?;
+                let tables = a
+                    .reads
+                    .iter()
+                    .chain(&a.writes)
+                    .map(|t| (t.clone(), topic_of(sim, t, &r.properties)))
+                    .collect();
+                Some((r.name.clone(), tables))
+            })
+            .collect()
+    };
+    if running.is_empty() {
+        return;
+    }
+    let Ok(topics) = sim.broker.topics().await else {
+        return;
+    };
+    for (name, tables) in running {
+        let gone = tables
+            .iter()
+            .find(|(_, topic)| topic.as_ref().is_none_or(|t| !topics.contains_key(t)));
+        let Some((table, _)) = gone else { continue };
+        let mut st = sim.statements();
+        if let Some(rec) = st.get_mut(&name) {
+            if rec.phase == Phase::Running {
+                let detail = format!(
+                    "The statement is degraded: it keeps restarting because the topic of table '{table}' no longer exists."
+                );
+                rec.exceptions.push(super::model::StatementException {
+                    name: "org.apache.kafka.common.errors.UnknownTopicOrPartitionException".into(),
+                    message: format!(
+                        "This server does not host this topic-partition (table '{table}')."
+                    ),
+                    timestamp: Utc::now(),
+                });
+                rec.set_phase(Phase::Degraded, detail);
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! `ccloud-sim`: Confluent Cloud on loopback, for the project's tests and demo.
+//!
+//! One process, one port, path-routed: Flink statements (`/sql/v1`), Schema Registry
+//! (`/subjects`, `/schemas`), Kafka REST v3 (`/kafka/v3`) and, when enabled, the control endpoint
+//! (`/_sim`). Topics live in a real Kafka-protocol broker; statements, subjects and faults live in
+//! memory. See `docs/simulator.md` for what is modelled and where each behaviour comes from.
+
+mod broker;
+mod config;
+mod control;
+mod flink;
+mod http;
+mod kafka_rest;
+mod registry;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use axum::http::StatusCode;
+use clap::Parser;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+use broker::Broker;
+use config::Config;
+use control::Control;
+use flink::model::StatementRec;
+use registry::Registry;
+
+/// Everything the simulator knows, shared by the handlers and the phase engine.
+pub struct Sim {
+    pub cfg: Config,
+    pub broker: Broker,
+    pub control: Control,
+    statements: Mutex<BTreeMap<String, StatementRec>>,
+    registry: Mutex<Registry>,
+    port: OnceLock<u16>,
+}
+
+impl Sim {
+    // Locks are held only for in-memory work, never across an await; a poisoned lock (a handler
+    // panicked mid-update) still holds usable state, so it is taken over rather than propagated.
+    pub fn statements(&self) -> MutexGuard<'_, BTreeMap<String, StatementRec>> {
+        self.statements.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.get().copied().unwrap_or(0)
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+
+    /// Forget statements, subjects, faults and the request log (topics stay in the broker).
+    pub fn reset(&self) {
+        self.statements().clear();
+        *self.registry() = Registry::default();
+        self.control.reset();
+    }
+
+    pub fn state_summary(&self) -> Value {
+        let st = self.statements();
+        let mut phases: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in st.values() {
+            *phases.entry(r.phase.as_str()).or_default() += 1;
+        }
+        json!({
+            "statements": st.len(),
+            "phases": phases,
+            "subjects": self.registry().subject_count(),
+        })
+    }
+}
+
+fn app(sim: Arc<Sim>) -> axum::Router {
+    let mut router = flink::router()
+        .merge(registry::router())
+        .merge(kafka_rest::router());
+    if sim.cfg.control {
+        router = router.merge(control::router());
+    }
+    router
+        .fallback(|| async {
+            http::flink_error(StatusCode::NOT_FOUND, "not_found", "Not Found", "no such API path")
+        })
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            control::front_door,
+        ))
+        .with_state(sim)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = Config::parse();
+    if !cfg.listen.ip().is_loopback() {
+        anyhow::bail!("--listen must be a loopback address, got {}", cfg.listen);
+    }
+    let broker = Broker::connect(&cfg.kafka_bootstrap_servers)
+        .context("connecting to the Kafka broker")?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let sim = Arc::new(Sim {
+        control: Control::new(cfg.timings.clone()),
+        cfg,
+        broker,
+        statements: Mutex::new(BTreeMap::new()),
+        registry: Mutex::new(Registry::default()),
+        port: OnceLock::new(),
+    });
+    let _ = sim.port.set(addr.port());
+
+    let engine = tokio::spawn(flink::engine::run(sim.clone()));
+    if let Some(path) = &sim.cfg.port_file {
+        // Write then rename, so a reader never sees a half-written file.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, addr.port().to_string())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    // The readiness line; a closed stdout must not stop the server.
+    let _ = writeln!(std::io::stdout(), "ccloud-sim listening on http://{addr}");
+    tracing::info!(%addr, control = sim.cfg.control, "listening");
+
+    axum::serve(listener, app(sim))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    engine.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
