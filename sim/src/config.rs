@@ -24,7 +24,11 @@ pub struct Config {
     pub kafka_bootstrap_servers: String,
 
     /// Organization id (a UUID, as on Confluent Cloud).
-    #[arg(long, env = "SIM_ORG_ID", default_value = "5f8f3c1e-6d1a-4b2e-9c7d-2a4b6c8d0e1f")]
+    #[arg(
+        long,
+        env = "SIM_ORG_ID",
+        default_value = "5f8f3c1e-6d1a-4b2e-9c7d-2a4b6c8d0e1f"
+    )]
     pub org_id: String,
 
     /// Environment id; `sql.current-catalog` may name it by id or by `--env-name`.
@@ -56,7 +60,12 @@ pub struct Config {
     pub flink_api_key: String,
 
     /// Flink API secret.
-    #[arg(long, env = "SIM_FLINK_API_SECRET", default_value = "sim-flink-secret", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIM_FLINK_API_SECRET",
+        default_value = "sim-flink-secret",
+        hide_env_values = true
+    )]
     pub flink_api_secret: String,
 
     /// Schema Registry API key.
@@ -64,7 +73,12 @@ pub struct Config {
     pub sr_api_key: String,
 
     /// Schema Registry API secret.
-    #[arg(long, env = "SIM_SR_API_SECRET", default_value = "sim-sr-secret", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIM_SR_API_SECRET",
+        default_value = "sim-sr-secret",
+        hide_env_values = true
+    )]
     pub sr_api_secret: String,
 
     /// Kafka API key (HTTP Basic user for Kafka REST v3).
@@ -72,7 +86,12 @@ pub struct Config {
     pub kafka_api_key: String,
 
     /// Kafka API secret.
-    #[arg(long, env = "SIM_KAFKA_API_SECRET", default_value = "sim-kafka-secret", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SIM_KAFKA_API_SECRET",
+        default_value = "sim-kafka-secret",
+        hide_env_values = true
+    )]
     pub kafka_api_secret: String,
 
     /// Enable the `/_sim/` control endpoint (faults, timings, request log, reset).
@@ -101,7 +120,11 @@ pub struct Timings {
     #[arg(long = "deleting-ms", env = "SIM_DELETING_MS", default_value_t = 500)]
     pub deleting_ms: u64,
     /// How often running statements are checked for vanished source/sink topics (DEGRADED).
-    #[arg(long = "health-check-ms", env = "SIM_HEALTH_CHECK_MS", default_value_t = 250)]
+    #[arg(
+        long = "health-check-ms",
+        env = "SIM_HEALTH_CHECK_MS",
+        default_value_t = 250
+    )]
     pub health_check_ms: u64,
 }
 

@@ -102,7 +102,11 @@ impl Faults {
                 return Err(format!("{name} must be between 0 and 1, got {f}"));
             }
         }
-        if let Some(s) = self.error_statuses.iter().find(|s| !(500..=599).contains(*s)) {
+        if let Some(s) = self
+            .error_statuses
+            .iter()
+            .find(|s| !(500..=599).contains(*s))
+        {
             return Err(format!("error_statuses must be 5xx, got {s}"));
         }
         if self.error_fraction > 0.0 && self.error_statuses.is_empty() {
@@ -463,7 +467,9 @@ fn throttled_response(api: Api) -> Response {
             "Too Many Requests",
             "Rate Limit Exceeded",
         ),
-        Api::SchemaRegistry => http::sr_error(StatusCode::TOO_MANY_REQUESTS, 42901, "Too Many Requests"),
+        Api::SchemaRegistry => {
+            http::sr_error(StatusCode::TOO_MANY_REQUESTS, 42901, "Too Many Requests")
+        }
         // Confluent Cloud's Kafka REST answers 429 with an HTML page (Jetty's DoSFilter).
         _ => {
             let mut r = (
@@ -483,7 +489,12 @@ fn throttled_response(api: Api) -> Response {
 fn server_error_response(api: Api, status: StatusCode) -> Response {
     let reason = status.canonical_reason().unwrap_or("Server Error");
     match api {
-        Api::Flink => http::flink_error(status, "internal_error", reason, "Internal error, please retry"),
+        Api::Flink => http::flink_error(
+            status,
+            "internal_error",
+            reason,
+            "Internal error, please retry",
+        ),
         Api::SchemaRegistry => http::sr_error(status, 50001, "Error in the backend data store"),
         _ => http::kafka_error(status, 50003, "Retriable Kafka error"),
     }
@@ -505,9 +516,9 @@ async fn get_faults(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 async fn put_faults(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
-    let faults: Faults = match http::parse_json(&body).and_then(|v| {
-        serde_json::from_value(v).map_err(|e| format!("invalid faults: {e}"))
-    }) {
+    let faults: Faults = match http::parse_json(&body)
+        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("invalid faults: {e}")))
+    {
         Ok(f) => f,
         Err(e) => return control_error(&e),
     };
@@ -524,9 +535,9 @@ async fn get_timings(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 async fn put_timings(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
-    let timings: Timings = match http::parse_json(&body).and_then(|v| {
-        serde_json::from_value(v).map_err(|e| format!("invalid timings: {e}"))
-    }) {
+    let timings: Timings = match http::parse_json(&body)
+        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("invalid timings: {e}")))
+    {
         Ok(t) => t,
         Err(e) => return control_error(&e),
     };
@@ -540,10 +551,7 @@ struct RequestsQuery {
     after: Option<u64>,
 }
 
-async fn get_requests(
-    State(sim): State<Arc<Sim>>,
-    Query(q): Query<RequestsQuery>,
-) -> Response {
+async fn get_requests(State(sim): State<Arc<Sim>>, Query(q): Query<RequestsQuery>) -> Response {
     let after = q.after.unwrap_or(0);
     let st = sim.control.lock();
     let entries: Vec<&LoggedRequest> = st.log.iter().filter(|e| e.seq > after).collect();

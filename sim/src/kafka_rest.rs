@@ -46,7 +46,11 @@ fn broker_failure(e: BrokerError) -> Response {
 
 fn topic_body(sim: &Sim, t: &TopicInfo) -> Value {
     let cluster = &sim.cfg.kafka_cluster_id;
-    let me = format!("{}/kafka/v3/clusters/{cluster}/topics/{}", sim.base_url(), t.name);
+    let me = format!(
+        "{}/kafka/v3/clusters/{cluster}/topics/{}",
+        sim.base_url(),
+        t.name
+    );
     json!({
         "kind": "KafkaTopic",
         "metadata": {

@@ -89,7 +89,12 @@ fn app(sim: Arc<Sim>) -> axum::Router {
     }
     router
         .fallback(|| async {
-            http::flink_error(StatusCode::NOT_FOUND, "not_found", "Not Found", "no such API path")
+            http::flink_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not Found",
+                "no such API path",
+            )
         })
         .layer(axum::middleware::from_fn_with_state(
             sim.clone(),
@@ -132,8 +137,8 @@ async fn main() -> anyhow::Result<()> {
     if !cfg.listen.ip().is_loopback() {
         anyhow::bail!("--listen must be a loopback address, got {}", cfg.listen);
     }
-    let broker = Broker::connect(&cfg.kafka_bootstrap_servers)
-        .context("connecting to the Kafka broker")?;
+    let broker =
+        Broker::connect(&cfg.kafka_bootstrap_servers).context("connecting to the Kafka broker")?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;

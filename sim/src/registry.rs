@@ -168,7 +168,10 @@ impl Registry {
                 ),
             ));
         }
-        if let Some(v) = versions.iter().find(|v| !v.deleted && self.is_referenced(subject, v.version)) {
+        if let Some(v) = versions
+            .iter()
+            .find(|v| !v.deleted && self.is_referenced(subject, v.version))
+        {
             return Err(SrError(
                 422,
                 42206,
@@ -287,7 +290,11 @@ impl Registry {
     }
 
     fn version_body(&self, subject: &str, number: u32) -> Option<Value> {
-        let v = self.subjects.get(subject)?.iter().find(|v| v.version == number)?;
+        let v = self
+            .subjects
+            .get(subject)?
+            .iter()
+            .find(|v| v.version == number)?;
         let s = self.schemas.get(&v.id)?;
         let mut body = json!({
             "subject": subject,
@@ -309,13 +316,17 @@ impl Registry {
     }
 
     fn is_referenced(&self, subject: &str, version: u32) -> bool {
-        self.subjects.values().flatten().filter(|v| !v.deleted).any(|v| {
-            self.schemas.get(&v.id).is_some_and(|s| {
-                s.references
-                    .iter()
-                    .any(|r| r.subject == subject && r.version == version)
+        self.subjects
+            .values()
+            .flatten()
+            .filter(|v| !v.deleted)
+            .any(|v| {
+                self.schemas.get(&v.id).is_some_and(|s| {
+                    s.references
+                        .iter()
+                        .any(|r| r.subject == subject && r.version == version)
+                })
             })
-        })
     }
 
     fn gc_schemas(&mut self) {
@@ -338,11 +349,7 @@ fn validate_schema(schema_type: &str, text: &str) -> Result<(), SrError> {
                 Ok(())
             }
         }
-        other => Err(SrError(
-            422,
-            42201,
-            format!("Invalid schema type {other}"),
-        )),
+        other => Err(SrError(422, 42201, format!("Invalid schema type {other}"))),
     }
 }
 
@@ -474,7 +481,10 @@ async fn delete_version(
     Path((subject, version)): Path<(String, String)>,
     Query(q): Query<DeleteQuery>,
 ) -> Response {
-    match sim.registry().delete_version(&subject, &version, q.permanent) {
+    match sim
+        .registry()
+        .delete_version(&subject, &version, q.permanent)
+    {
         Ok(n) => ok(&json!(n)),
         Err(e) => err(e),
     }
@@ -510,7 +520,11 @@ fn parse_register(body: &Bytes) -> Result<(String, String, Vec<Reference>), SrEr
             version: r.version,
         })
         .collect();
-    Ok((b.schema_type.unwrap_or_else(|| "AVRO".into()), b.schema, refs))
+    Ok((
+        b.schema_type.unwrap_or_else(|| "AVRO".into()),
+        b.schema,
+        refs,
+    ))
 }
 
 async fn register(
@@ -535,7 +549,10 @@ async fn lookup(State(sim): State<Arc<Sim>>, Path(subject): Path<String>, body: 
         Err(e) => return err(e),
     };
     let reg = sim.registry();
-    let Some(versions) = reg.subjects.get(&subject).filter(|vs| vs.iter().any(|v| !v.deleted))
+    let Some(versions) = reg
+        .subjects
+        .get(&subject)
+        .filter(|vs| vs.iter().any(|v| !v.deleted))
     else {
         return err(SrError::subject_not_found(&subject));
     };
@@ -611,6 +628,9 @@ mod tests {
         let d = r.register("x", "AVRO", S2, vec![]).unwrap();
         assert_ne!(a, d);
         assert_eq!(r.resolve_version("x", "latest", false).unwrap(), 2);
-        assert_eq!(r.register("x", "AVRO", "{not json", vec![]).unwrap_err().1, 42201);
+        assert_eq!(
+            r.register("x", "AVRO", "{not json", vec![]).unwrap_err().1,
+            42201
+        );
     }
 }

@@ -135,7 +135,12 @@ async fn settle_pending(sim: &Sim, name: &str) {
                 rec.fail(PARSE, &msg);
                 return;
             }
-            Ok(a) => (a.clone(), rec.properties.clone(), rec.effects_applied, rec.is_bounded()),
+            Ok(a) => (
+                a.clone(),
+                rec.properties.clone(),
+                rec.effects_applied,
+                rec.is_bounded(),
+            ),
         }
     };
     let (analysis, props, applied, bounded) = snapshot;
@@ -201,7 +206,9 @@ async fn apply_effects(
                 }
                 match sim.broker.delete_topic(&topic).await {
                     Ok(()) | Err(BrokerError::NotFound(_)) => {}
-                    Err(e) => return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string())),
+                    Err(e) => {
+                        return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string()))
+                    }
                 }
                 let mut reg = sim.registry();
                 for subject in [format!("{topic}-key"), format!("{topic}-value")] {
@@ -364,7 +371,9 @@ fn avro_type(sql: &str) -> Value {
         "DOUBLE" => json!("double"),
         "BYTES" | "VARBINARY" | "BINARY" => json!("bytes"),
         "DATE" => json!({ "type": "int", "logicalType": "date" }),
-        "TIMESTAMP" | "TIMESTAMP_LTZ" => json!({ "type": "long", "logicalType": "timestamp-millis" }),
+        "TIMESTAMP" | "TIMESTAMP_LTZ" => {
+            json!({ "type": "long", "logicalType": "timestamp-millis" })
+        }
         _ => json!("string"),
     }
 }

@@ -169,7 +169,10 @@ fn decode_token(token: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()?;
-    String::from_utf8(bytes).ok()?.strip_prefix("after:").map(str::to_string)
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("after:")
+        .map(str::to_string)
 }
 
 /// One term of a comma-separated label selector: `k=v`, `k==v`, `k!=v`, `k` or `!k`.
@@ -208,7 +211,10 @@ fn parse_selector(s: &str) -> Result<Vec<Selector>, String> {
                 Selector::Exists(term.into())
             };
             match &sel {
-                Selector::Eq(k, _) | Selector::NotEq(k, _) | Selector::Exists(k) | Selector::Absent(k)
+                Selector::Eq(k, _)
+                | Selector::NotEq(k, _)
+                | Selector::Exists(k)
+                | Selector::Absent(k)
                     if k.is_empty() =>
                 {
                     Err(format!("label_selector term '{term}' has no key"))
@@ -295,8 +301,8 @@ async fn create(
 }
 
 fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
-    let name = opt_str(v, "/name")?
-        .ok_or_else(|| flink_bad_request("name is required", Some("/name")))?;
+    let name =
+        opt_str(v, "/name")?.ok_or_else(|| flink_bad_request("name is required", Some("/name")))?;
     if !valid_statement_name(name) {
         return Err(flink_bad_request(
             &format!("name '{name}' is invalid: it must be at most 100 characters of lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"),
@@ -310,7 +316,10 @@ fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
         if let Some(given) = opt_str(v, pointer)? {
             if given != expected {
                 return Err(flink_bad_request(
-                    &format!("{} '{given}' does not match the request path", &pointer[1..]),
+                    &format!(
+                        "{} '{given}' does not match the request path",
+                        &pointer[1..]
+                    ),
                     Some(pointer),
                 ));
             }
@@ -338,7 +347,10 @@ fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_configuration",
                 "Unprocessable Entity",
-                &format!("Compute pool '{p}' does not exist in environment '{}'", sim.cfg.env_id),
+                &format!(
+                    "Compute pool '{p}' does not exist in environment '{}'",
+                    sim.cfg.env_id
+                ),
                 Some("/spec/compute_pool_id"),
             ))
         }
@@ -348,7 +360,9 @@ fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
         Some(p) => p.to_string(),
     };
     let labels = string_map(v.pointer("/metadata/labels"), "/metadata/labels")?;
-    let baseline_cfu = v.pointer("/spec/scaling/baseline_cfu").and_then(Value::as_i64);
+    let baseline_cfu = v
+        .pointer("/spec/scaling/baseline_cfu")
+        .and_then(Value::as_i64);
     let now = Utc::now();
     Ok(StatementRec {
         name: name.to_string(),
@@ -526,7 +540,9 @@ async fn update(
     };
     match opt_str(&v, "/name") {
         Ok(Some(n)) if n == name => {}
-        Ok(_) => return flink_bad_request("name is required and must match the path", Some("/name")),
+        Ok(_) => {
+            return flink_bad_request("name is required and must match the path", Some("/name"))
+        }
         Err(r) => return r,
     }
     let version = match v.pointer("/metadata/resource_version") {
@@ -614,7 +630,12 @@ async fn patch(
         Err(r) => return r,
     };
     if rec.phase == Phase::Deleting {
-        return flink_error(StatusCode::CONFLICT, "conflict", "Conflict", "The statement is being deleted");
+        return flink_error(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            "The statement is being deleted",
+        );
     }
     if let Err(r) = apply(&sim, rec, desired) {
         return r;
@@ -631,7 +652,11 @@ fn changed_outside_mutable(before: &Value, after: &Value) -> Option<String> {
         "/metadata/labels",
     ];
     fn walk(path: &str, a: &Value, b: &Value, out: &mut Option<String>) {
-        if out.is_some() || MUTABLE.iter().any(|m| path == *m || path.starts_with(&format!("{m}/"))) {
+        if out.is_some()
+            || MUTABLE
+                .iter()
+                .any(|m| path == *m || path.starts_with(&format!("{m}/")))
+        {
             return;
         }
         match (a, b) {
@@ -647,7 +672,13 @@ fn changed_outside_mutable(before: &Value, after: &Value) -> Option<String> {
                     );
                 }
             }
-            _ if a != b => *out = Some(if path.is_empty() { "/".into() } else { path.into() }),
+            _ if a != b => {
+                *out = Some(if path.is_empty() {
+                    "/".into()
+                } else {
+                    path.into()
+                })
+            }
             _ => {}
         }
     }

@@ -220,7 +220,18 @@ mod tests {
         for ok in ["a", "ci-orders-v2", "a.b", "x1.y-2.z", &"a".repeat(100)] {
             assert!(valid_statement_name(ok), "{ok}");
         }
-        for bad in ["", "-a", "a-", "A", "a_b", "a..b", ".a", "a.", "a b", &"a".repeat(101)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "a..b",
+            ".a",
+            "a.",
+            "a b",
+            &"a".repeat(101),
+        ] {
             assert!(!valid_statement_name(bad), "{bad}");
         }
     }

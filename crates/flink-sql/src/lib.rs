@@ -1,0 +1,373 @@
+//! # flink-sql
+//!
+//! A small front door to Flink SQL as Confluent Cloud for Apache Flink accepts it: given one
+//! statement, say what kind it is and which tables it creates, drops, writes and reads.
+//!
+//! ## Why it exists
+//!
+//! Two parts of ccaf-housekeeping need the same answers and must not disagree:
+//!
+//! * the simulator of Confluent Cloud's Flink statements API decides what a submitted statement
+//!   does: a `CREATE TABLE` or CTAS creates a Kafka topic and schema subjects, a `DROP TABLE` deletes
+//!   them, a statement that reads a missing table or does not parse fails, and the key columns
+//!   decide whether a key subject exists;
+//! * the action's planner orders teardown and buildup from which tables each statement creates,
+//!   writes, reads and drops.
+//!
+//! Both go through [`analyze`]; a hand-written corpus (`tests/corpus/`) is the truth for both.
+//!
+//! ## What it is not
+//!
+//! It is not a full SQL parser and not a validator. It is a tokenizer plus a structural walk: strict
+//! about statement structure (a clause keyword where one is expected, a table name where one is
+//! expected, balanced parentheses, terminated strings and comments) and lenient inside expressions
+//! and function arguments. A statement it accepts may still be rejected by Flink (unknown
+//! functions, type errors, a `SELECT` list naming missing columns); a statement it rejects is one
+//! Flink would reject too, as far as the corpus goes.
+//!
+//! Identifiers are compared exactly (Flink's identifiers are case-sensitive); keywords are
+//! case-insensitive. Names are reported as written, without backquotes; use [`TableRef::resolve`]
+//! to qualify them with the session's default catalog and database.
+
+mod lexer;
+mod parser;
+
+use std::fmt;
+
+/// A table name as written, with backquotes removed. Identifiers are case-sensitive (compare
+/// exactly).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableRef {
+    pub catalog: Option<String>,
+    pub database: Option<String>,
+    pub name: String,
+}
+
+impl TableRef {
+    /// An unqualified name. The argument is taken as one name part, never split at dots.
+    pub fn new(name: &str) -> Self {
+        TableRef {
+            catalog: None,
+            database: None,
+            name: name.to_string(),
+        }
+    }
+
+    /// Fills missing parts from the session defaults, the way Flink resolves a name:
+    /// `catalog.database.table` stays as it is, `database.table` takes the default catalog, and
+    /// `table` takes both defaults.
+    ///
+    /// The catalog is only filled when a database is known afterwards, so that a missing default
+    /// database never turns `table` into a `catalog.table` that would read as `database.table`.
+    pub fn resolve(
+        &self,
+        default_catalog: Option<&str>,
+        default_database: Option<&str>,
+    ) -> TableRef {
+        let database = self
+            .database
+            .clone()
+            .or_else(|| default_database.map(str::to_string));
+        let catalog = match (&self.catalog, &database) {
+            (Some(catalog), _) => Some(catalog.clone()),
+            (None, Some(_)) => default_catalog.map(str::to_string),
+            (None, None) => None,
+        };
+        TableRef {
+            catalog,
+            database,
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// Whether a name part must be backquoted to read back as the same identifier.
+fn needs_backquotes(part: &str) -> bool {
+    let mut chars = part.chars();
+    let plain = match chars.next() {
+        Some(first) => {
+            (first.is_ascii_alphabetic() || first == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    };
+    !plain || parser::is_reserved(part)
+}
+
+fn write_part(f: &mut fmt::Formatter<'_>, part: &str) -> fmt::Result {
+    if needs_backquotes(part) {
+        write!(f, "`{}`", part.replace('`', "``"))
+    } else {
+        f.write_str(part)
+    }
+}
+
+impl fmt::Display for TableRef {
+    /// `catalog.database.name`, `database.name` or `name`, backquoting the parts that need it, so
+    /// that the output parses back to the same reference.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in [&self.catalog, &self.database].into_iter().flatten() {
+            write_part(f, part)?;
+            f.write_str(".")?;
+        }
+        write_part(f, &self.name)
+    }
+}
+
+/// What a statement is, as far as the simulator and the planner care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatementKind {
+    CreateTable,
+    CreateTableAs,
+    DropTable,
+    AlterTable,
+    CreateView,
+    DropView,
+    Insert,
+    StatementSet,
+    Select,
+    Show,
+    Describe,
+    Use,
+    Set,
+    /// Anything else the walk recognises without looking inside: `CREATE FUNCTION`, `DROP MODEL`,
+    /// `EXPLAIN`, `RESET`, ...
+    Other,
+}
+
+impl StatementKind {
+    /// The string Confluent Cloud reports in a statement's `status.traits.sql_kind`.
+    pub fn sql_kind(&self) -> &'static str {
+        match self {
+            StatementKind::CreateTable => "CREATE_TABLE",
+            StatementKind::CreateTableAs => "CREATE_TABLE_AS",
+            StatementKind::DropTable => "DROP_TABLE",
+            StatementKind::AlterTable => "ALTER_TABLE",
+            StatementKind::CreateView => "CREATE_VIEW",
+            StatementKind::DropView => "DROP_VIEW",
+            StatementKind::Insert => "INSERT_INTO",
+            StatementKind::StatementSet => "EXECUTE_STATEMENT_SET",
+            StatementKind::Select => "SELECT",
+            StatementKind::Show => "SHOW",
+            StatementKind::Describe => "DESCRIBE",
+            StatementKind::Use => "USE",
+            StatementKind::Set => "SET",
+            StatementKind::Other => "OTHER",
+        }
+    }
+}
+
+/// One column of a `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The type as written with whitespace normalised, e.g. `STRING`, `DECIMAL(10, 2)`,
+    /// `ROW<a INT>`. Empty for a computed column `c AS expr`, whose type Flink derives.
+    pub data_type: String,
+    /// False when declared `NOT NULL`. Only what is written counts: a primary-key column that
+    /// Flink implicitly makes `NOT NULL` stays `true` here.
+    pub nullable: bool,
+    /// `c AS expr` and `METADATA` columns: not part of the value written to Kafka.
+    pub computed: bool,
+}
+
+/// A table a statement creates (`CREATE TABLE` or CTAS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedTable {
+    pub table: TableRef,
+    pub if_not_exists: bool,
+    /// Empty for a CTAS unless columns were declared.
+    pub columns: Vec<Column>,
+    /// `PRIMARY KEY (a, b) NOT ENFORCED`, column-level or table-level.
+    pub primary_key: Vec<String>,
+    /// `DISTRIBUTED BY [HASH](a, b) [INTO n BUCKETS]`.
+    pub distributed_by: Vec<String>,
+    pub buckets: Option<u32>,
+    /// `WITH ('k' = 'v', ...)` in order, quotes removed.
+    pub options: Vec<(String, String)>,
+    /// `CREATE TABLE t LIKE src`.
+    pub like: Option<TableRef>,
+}
+
+impl CreatedTable {
+    /// Whether records written to the table carry a key (and so a key schema subject).
+    pub fn has_key(&self) -> bool {
+        !self.key_columns().is_empty()
+    }
+
+    /// The columns of the Kafka record key: `DISTRIBUTED BY` if set, else the primary key.
+    pub fn key_columns(&self) -> &[String] {
+        if self.distributed_by.is_empty() {
+            &self.primary_key
+        } else {
+            &self.distributed_by
+        }
+    }
+}
+
+/// A table a `DROP TABLE` drops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedTable {
+    pub table: TableRef,
+    pub if_exists: bool,
+}
+
+/// What one statement does to tables. Names are as written; see [`TableRef::resolve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    pub kind: StatementKind,
+    /// `CREATE TABLE` and CTAS.
+    pub creates: Vec<CreatedTable>,
+    /// `DROP TABLE`.
+    pub drops: Vec<DroppedTable>,
+    /// `INSERT INTO` / `INSERT OVERWRITE` targets (each `INSERT` of a statement set) and the CTAS
+    /// target; deduplicated, in first-seen order.
+    pub writes: Vec<TableRef>,
+    /// Every table read, deduplicated, in first-seen order. CTE names are not reads, table
+    /// functions (`LATERAL TABLE(f(x))`, `UNNEST`) are not tables; the `TABLE t` argument of a
+    /// windowing function and the source of `CREATE TABLE ... LIKE` are reads.
+    pub reads: Vec<TableRef>,
+}
+
+impl Analysis {
+    /// Whether the statement only changes the catalog and then completes: `CREATE`/`DROP`/`ALTER`
+    /// of tables and views. A CTAS is *not* counted: besides creating its table it starts a job
+    /// that keeps running, like an `INSERT`, and must be stopped on teardown like one.
+    pub fn is_ddl(&self) -> bool {
+        matches!(
+            self.kind,
+            StatementKind::CreateTable
+                | StatementKind::DropTable
+                | StatementKind::AlterTable
+                | StatementKind::CreateView
+                | StatementKind::DropView
+        )
+    }
+}
+
+/// Why a statement does not parse. `line` and `column` are 1-based and point at the offending
+/// token (for an unclosed parenthesis, at the parenthesis).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The message without the `SQL parse failed.` prefix, e.g.
+    /// `Encountered "FORM" at line 1, column 10.`
+    pub message: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for ParseError {
+    /// Flink-like: `SQL parse failed. Encountered "FORM" at line 1, column 10. ...`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SQL parse failed. {}", self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Analyses one Flink SQL statement (a trailing `;` is allowed; two statements are not, except
+/// inside a statement set).
+///
+/// ```
+/// use flink_sql::{analyze, StatementKind, TableRef};
+///
+/// let a = analyze("INSERT INTO sink SELECT * FROM `my-env`.src WHERE note <> 'other'").unwrap();
+/// assert_eq!(a.kind, StatementKind::Insert);
+/// assert_eq!(a.writes, vec![TableRef::new("sink")]);
+/// assert_eq!(a.reads[0].to_string(), "`my-env`.src");
+///
+/// let e = analyze("SELECT * FORM t").unwrap_err();
+/// assert_eq!((e.line, e.column), (1, 10));
+/// ```
+pub fn analyze(sql: &str) -> Result<Analysis, ParseError> {
+    parser::parse(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qualified(catalog: &str, database: &str, name: &str) -> TableRef {
+        TableRef {
+            catalog: Some(catalog.into()),
+            database: Some(database.into()),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn resolve_fills_missing_parts() {
+        let t = TableRef::new("orders");
+        assert_eq!(
+            t.resolve(Some("env"), Some("cluster")),
+            qualified("env", "cluster", "orders")
+        );
+        assert_eq!(t.resolve(None, None), t);
+        // No default database: the catalog alone would misread as a database.
+        assert_eq!(t.resolve(Some("env"), None), t);
+        let two = TableRef {
+            database: Some("other".into()),
+            ..TableRef::new("orders")
+        };
+        assert_eq!(
+            two.resolve(Some("env"), Some("cluster")),
+            qualified("env", "other", "orders")
+        );
+        let three = qualified("a", "b", "c");
+        assert_eq!(three.resolve(Some("env"), Some("cluster")), three);
+    }
+
+    #[test]
+    fn display_backquotes_what_needs_it() {
+        assert_eq!(TableRef::new("orders").to_string(), "orders");
+        assert_eq!(
+            qualified("my-env", "my cluster", "t_1").to_string(),
+            "`my-env`.`my cluster`.t_1"
+        );
+        assert_eq!(TableRef::new("a.b").to_string(), "`a.b`");
+        assert_eq!(TableRef::new("odd`name").to_string(), "`odd``name`");
+        assert_eq!(TableRef::new("select").to_string(), "`select`");
+        assert_eq!(TableRef::new("1st").to_string(), "`1st`");
+    }
+
+    #[test]
+    fn key_columns_prefer_distribution() {
+        let mut t = CreatedTable {
+            table: TableRef::new("t"),
+            if_not_exists: false,
+            columns: vec![],
+            primary_key: vec![],
+            distributed_by: vec![],
+            buckets: None,
+            options: vec![],
+            like: None,
+        };
+        assert!(!t.has_key());
+        t.primary_key = vec!["id".into()];
+        assert_eq!(t.key_columns(), ["id".to_string()]);
+        t.distributed_by = vec!["a".into(), "b".into()];
+        assert_eq!(t.key_columns(), ["a".to_string(), "b".to_string()]);
+        assert!(t.has_key());
+    }
+
+    #[test]
+    fn sql_kinds() {
+        assert_eq!(StatementKind::Insert.sql_kind(), "INSERT_INTO");
+        assert_eq!(
+            StatementKind::StatementSet.sql_kind(),
+            "EXECUTE_STATEMENT_SET"
+        );
+        assert_eq!(StatementKind::CreateTableAs.sql_kind(), "CREATE_TABLE_AS");
+    }
+
+    #[test]
+    fn parse_error_display() {
+        let e = analyze("SELECT * FORM t").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 10));
+        assert!(
+            e.to_string()
+                .starts_with("SQL parse failed. Encountered \"FORM\" at line 1, column 10."),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,1570 @@
+//! The structural walk over tokens.
+//!
+//! Statement structure is parsed by recursive descent and is strict: a clause keyword, a table
+//! name or a closing parenthesis must be where the grammar puts it. Expressions are parsed only as
+//! far as needed to know where they end (operands joined by operators) and to find subqueries.
+//! Function arguments, `OVER (...)` windows, `MATCH_RECOGNIZE (...)` bodies and option lists are
+//! skipped as balanced token runs, looking inside only for subqueries and `TABLE name` arguments.
+//! That is what makes `FROM` inside `EXTRACT(YEAR FROM ts)` or `TRIM(BOTH ' ' FROM s)` harmless:
+//! it never stands where a `FROM` clause could start.
+
+use crate::lexer::{tokenize, Token, TokenKind};
+use crate::{Analysis, Column, CreatedTable, DroppedTable, ParseError, StatementKind, TableRef};
+
+type PResult<T> = Result<T, ParseError>;
+
+/// Words that can never be a bare identifier (table name, alias, column) here. This is the subset
+/// of Calcite's reserved words that matters to the walk: those that start or separate clauses, so
+/// that `FROM t WHERE ...` never takes `WHERE` for an alias of `t`.
+const RESERVED: &[&str] = &[
+    "ALL",
+    "AND",
+    "AS",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "CONSTRAINT",
+    "CREATE",
+    "CROSS",
+    "DISTINCT",
+    "DROP",
+    "ELSE",
+    "END",
+    "ESCAPE",
+    "EXCEPT",
+    "EXISTS",
+    "FALSE",
+    "FETCH",
+    "FOR",
+    "FROM",
+    "FULL",
+    "GROUP",
+    "HAVING",
+    "IN",
+    "INNER",
+    "INSERT",
+    "INTERSECT",
+    "INTO",
+    "IS",
+    "JOIN",
+    "LATERAL",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "MATCH_RECOGNIZE",
+    "MINUS",
+    "NATURAL",
+    "NOT",
+    "NULL",
+    "OFFSET",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "OVER",
+    "PARTITION",
+    "PRIMARY",
+    "RIGHT",
+    "SELECT",
+    "SIMILAR",
+    "TABLE",
+    "THEN",
+    "TRUE",
+    "UNION",
+    "UNNEST",
+    "USING",
+    "VALUES",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+];
+
+pub(crate) fn is_reserved(word: &str) -> bool {
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
+}
+
+/// Statement-leading words of statements the walk recognises but does not look inside.
+const OTHER_STATEMENTS: &[&str] = &[
+    "ADD", "ANALYZE", "CALL", "DELETE", "EXPLAIN", "LOAD", "REMOVE", "RESET", "TRUNCATE", "UNLOAD",
+    "UPDATE",
+];
+
+/// Objects other than tables and views that `CREATE`/`DROP`/`ALTER` may name. An unknown word here
+/// is an error rather than `Other`, so that `CREATE TABEL t` fails as it does in Flink.
+const OTHER_OBJECTS: &[&str] = &[
+    "AGENT",
+    "CATALOG",
+    "CONNECTION",
+    "DATABASE",
+    "FUNCTION",
+    "MATERIALIZED",
+    "MODEL",
+    "SCHEMA",
+    "SYSTEM",
+    "TOOL",
+];
+
+/// Interval units, singular and plural (Flink accepts `INTERVAL '10' MINUTES`).
+const INTERVAL_UNITS: &[&str] = &[
+    "YEAR",
+    "YEARS",
+    "QUARTER",
+    "QUARTERS",
+    "MONTH",
+    "MONTHS",
+    "WEEK",
+    "WEEKS",
+    "DAY",
+    "DAYS",
+    "HOUR",
+    "HOURS",
+    "MINUTE",
+    "MINUTES",
+    "SECOND",
+    "SECONDS",
+    "MILLISECOND",
+    "MILLISECONDS",
+    "MICROSECOND",
+    "MICROSECONDS",
+    "NANOSECOND",
+    "NANOSECONDS",
+];
+
+/// Binary operators written as symbols.
+const BINARY_SYMBOLS: &[&str] = &[
+    "+", "-", "*", "/", "%", "||", "=", "==", "<>", "!=", "<", ">", "<=", ">=", "^", "&", "|",
+];
+
+const QUERY_END_HINT: &str =
+    "a clause keyword (FROM, WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, UNION, ...), \";\" or the end of the statement";
+
+pub(crate) fn parse(sql: &str) -> PResult<Analysis> {
+    let tokens = tokenize(sql)?;
+    check_balance(&tokens)?;
+    let mut parser = Parser {
+        toks: &tokens,
+        pos: 0,
+        creates: Vec::new(),
+        drops: Vec::new(),
+        writes: Vec::new(),
+        reads: Vec::new(),
+        cte_scopes: Vec::new(),
+    };
+    let kind = parser.statement()?;
+    parser.finish(kind)
+}
+
+fn is_kw(token: &Token, keyword: &str) -> bool {
+    token.kind == TokenKind::Word && token.text.eq_ignore_ascii_case(keyword)
+}
+
+fn is_sym(token: &Token, symbol: &str) -> bool {
+    token.kind == TokenKind::Symbol && token.text == symbol
+}
+
+fn is_any_kw(token: &Token, keywords: &[&str]) -> bool {
+    keywords.iter().any(|k| is_kw(token, k))
+}
+
+fn error_at(token: &Token, expecting: &str) -> ParseError {
+    let shown = if token.kind == TokenKind::Eof {
+        "<EOF>"
+    } else {
+        token.raw.as_str()
+    };
+    let mut message = format!(
+        "Encountered \"{shown}\" at line {}, column {}.",
+        token.line, token.column
+    );
+    if !expecting.is_empty() {
+        message.push_str(&format!(" Was expecting {expecting}."));
+    }
+    ParseError {
+        message,
+        line: token.line,
+        column: token.column,
+    }
+}
+
+/// Checks parentheses and square brackets before any parsing, so that an unbalanced statement is
+/// reported at the bracket at fault rather than wherever the walk happens to notice.
+fn check_balance(tokens: &[Token]) -> PResult<()> {
+    let mut open: Vec<&Token> = Vec::new();
+    for token in tokens.iter().filter(|t| t.kind == TokenKind::Symbol) {
+        match token.text.as_str() {
+            "(" | "[" => open.push(token),
+            ")" | "]" => {
+                let wanted = if token.text == ")" { "(" } else { "[" };
+                match open.pop() {
+                    Some(o) if o.text == wanted => {}
+                    _ => {
+                        let mut e = error_at(token, "");
+                        e.message.push_str(" Unbalanced parentheses.");
+                        return Err(e);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match open.pop() {
+        None => Ok(()),
+        Some(o) => Err(ParseError {
+            message: format!(
+                "Unbalanced parentheses: \"{}\" at line {}, column {} is never closed.",
+                o.raw, o.line, o.column
+            ),
+            line: o.line,
+            column: o.column,
+        }),
+    }
+}
+
+struct Parser<'t> {
+    toks: &'t [Token],
+    pos: usize,
+    creates: Vec<CreatedTable>,
+    drops: Vec<DroppedTable>,
+    writes: Vec<TableRef>,
+    reads: Vec<TableRef>,
+    /// CTE names visible at the current point, one scope per `WITH`: a CTE shadows a table of the
+    /// same (unqualified) name, so a reference to it is not a read.
+    cte_scopes: Vec<Vec<String>>,
+}
+
+impl<'t> Parser<'t> {
+    // ---- token access -------------------------------------------------------------------------
+
+    fn peek(&self) -> &'t Token {
+        &self.toks[self.pos]
+    }
+
+    fn peek_at(&self, ahead: usize) -> &'t Token {
+        &self.toks[(self.pos + ahead).min(self.toks.len() - 1)]
+    }
+
+    /// Moves past the current token; never past `Eof`.
+    fn advance(&mut self) -> &'t Token {
+        let token = &self.toks[self.pos];
+        if token.kind != TokenKind::Eof {
+            self.pos += 1;
+        }
+        token
+    }
+
+    fn at_kw(&self, keyword: &str) -> bool {
+        is_kw(self.peek(), keyword)
+    }
+
+    fn eat_kw(&mut self, keyword: &str) -> bool {
+        let found = self.at_kw(keyword);
+        if found {
+            self.advance();
+        }
+        found
+    }
+
+    fn expect_kw(&mut self, keyword: &str) -> PResult<()> {
+        if self.eat_kw(keyword) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("\"{keyword}\"")))
+        }
+    }
+
+    fn at_sym(&self, symbol: &str) -> bool {
+        is_sym(self.peek(), symbol)
+    }
+
+    fn eat_sym(&mut self, symbol: &str) -> bool {
+        let found = self.at_sym(symbol);
+        if found {
+            self.advance();
+        }
+        found
+    }
+
+    fn expect_sym(&mut self, symbol: &str) -> PResult<()> {
+        if self.eat_sym(symbol) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("\"{symbol}\"")))
+        }
+    }
+
+    fn unexpected(&self, expecting: &str) -> ParseError {
+        error_at(self.peek(), expecting)
+    }
+
+    /// Whether a query starts here, looking through any number of opening parentheses.
+    fn query_follows(&self) -> bool {
+        let mut ahead = 0;
+        while is_sym(self.peek_at(ahead), "(") {
+            ahead += 1;
+        }
+        is_any_kw(self.peek_at(ahead), &["SELECT", "WITH", "VALUES"])
+    }
+
+    // ---- recording ----------------------------------------------------------------------------
+
+    fn record_read(&mut self, table: TableRef) {
+        let shadowed = table.catalog.is_none()
+            && table.database.is_none()
+            && self
+                .cte_scopes
+                .iter()
+                .any(|scope| scope.contains(&table.name));
+        if !shadowed && !self.reads.contains(&table) {
+            self.reads.push(table);
+        }
+    }
+
+    fn record_write(&mut self, table: TableRef) {
+        if !self.writes.contains(&table) {
+            self.writes.push(table);
+        }
+    }
+
+    // ---- names --------------------------------------------------------------------------------
+
+    fn identifier(&mut self) -> PResult<String> {
+        let token = self.peek();
+        match token.kind {
+            TokenKind::QuotedIdent => {}
+            TokenKind::Word if !is_reserved(&token.text) => {}
+            _ => return Err(self.unexpected("an identifier")),
+        }
+        self.advance();
+        Ok(token.text.clone())
+    }
+
+    /// `[[catalog.]database.]name`, each part bare or backquoted.
+    fn table_name(&mut self) -> PResult<TableRef> {
+        let token = self.peek();
+        let name_here = match token.kind {
+            TokenKind::QuotedIdent => true,
+            TokenKind::Word => !is_reserved(&token.text),
+            _ => false,
+        };
+        if !name_here {
+            return Err(self.unexpected("a table name"));
+        }
+        let mut parts = vec![self.identifier()?];
+        while self.at_sym(".") {
+            if parts.len() == 3 {
+                return Err(self.unexpected("at most three name parts (catalog.database.table)"));
+            }
+            self.advance();
+            parts.push(self.identifier()?);
+        }
+        let name = parts.pop().unwrap_or_default();
+        let database = parts.pop();
+        let catalog = parts.pop();
+        Ok(TableRef {
+            catalog,
+            database,
+            name,
+        })
+    }
+
+    /// `(a, b, ...)`: a parenthesised list of plain identifiers.
+    fn identifier_list(&mut self) -> PResult<Vec<String>> {
+        self.expect_sym("(")?;
+        let mut names = vec![self.identifier()?];
+        while self.eat_sym(",") {
+            names.push(self.identifier()?);
+        }
+        self.expect_sym(")")?;
+        Ok(names)
+    }
+
+    // ---- lenient runs -------------------------------------------------------------------------
+
+    /// Skips a balanced `( ... )` or `[ ... ]` run starting at the current token. Inside, a run
+    /// that opens with `SELECT`/`WITH`/`VALUES` is parsed as a query, and `TABLE name` (the table
+    /// argument of a windowing function such as `TUMBLE(TABLE orders, ...)`) is a read; anything
+    /// else is taken on trust.
+    fn skip_group(&mut self) -> PResult<()> {
+        let open = self.peek();
+        let close = match open.text.as_str() {
+            "(" if open.kind == TokenKind::Symbol => ")",
+            "[" if open.kind == TokenKind::Symbol => "]",
+            _ => return Err(self.unexpected("\"(\"")),
+        };
+        self.advance();
+        if close == ")" && is_any_kw(self.peek(), &["SELECT", "WITH", "VALUES"]) {
+            self.query()?;
+            return self.expect_sym(")");
+        }
+        loop {
+            let token = self.peek();
+            match token.kind {
+                TokenKind::Eof => return Err(self.unexpected(&format!("\"{close}\""))),
+                TokenKind::Symbol => match token.text.as_str() {
+                    "(" | "[" => self.skip_group()?,
+                    ")" | "]" => {
+                        if token.text != close {
+                            return Err(self.unexpected(&format!("\"{close}\"")));
+                        }
+                        self.advance();
+                        return Ok(());
+                    }
+                    ";" => return Err(self.unexpected(&format!("\"{close}\""))),
+                    _ => {
+                        self.advance();
+                    }
+                },
+                TokenKind::Word if is_kw(token, "TABLE") => {
+                    self.advance();
+                    if matches!(self.peek().kind, TokenKind::Word | TokenKind::QuotedIdent) {
+                        let table = self.table_name()?;
+                        self.record_read(table);
+                    }
+                }
+                _ => {
+                    self.advance();
+                }
+            }
+        }
+    }
+
+    /// Skips the rest of a statement the walk does not look inside, up to `;` or the end.
+    /// Parentheses are still walked, so a subquery or `TABLE name` inside them is still parsed.
+    fn skip_rest(&mut self) -> PResult<()> {
+        while !(self.at_sym(";") || self.peek().kind == TokenKind::Eof) {
+            if self.at_sym("(") || self.at_sym("[") {
+                self.skip_group()?;
+            } else {
+                self.advance();
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_rest_nonempty(&mut self, what: &str) -> PResult<()> {
+        if self.at_sym(";") || self.peek().kind == TokenKind::Eof {
+            return Err(self.unexpected(what));
+        }
+        self.skip_rest()
+    }
+
+    // ---- statements ---------------------------------------------------------------------------
+
+    fn statement(&mut self) -> PResult<StatementKind> {
+        let first = self.peek();
+        match first.kind {
+            TokenKind::Eof => {
+                return Err(self.unexpected("a statement; the input is empty or only comments"))
+            }
+            TokenKind::Symbol if first.text == "(" => {
+                self.query()?;
+                return Ok(StatementKind::Select);
+            }
+            TokenKind::Word => {}
+            _ => return Err(self.unexpected("a statement")),
+        }
+        let word = first.text.to_ascii_uppercase();
+        match word.as_str() {
+            "SELECT" | "WITH" | "VALUES" | "TABLE" => {
+                self.query()?;
+                Ok(StatementKind::Select)
+            }
+            "INSERT" => {
+                self.insert()?;
+                Ok(StatementKind::Insert)
+            }
+            "EXECUTE" => {
+                self.advance();
+                if self.at_kw("INSERT") {
+                    self.insert()?;
+                    return Ok(StatementKind::Insert);
+                }
+                if self.eat_kw("PLAN") {
+                    self.skip_rest_nonempty("a plan")?;
+                    return Ok(StatementKind::Other);
+                }
+                if !self.eat_kw("STATEMENT") {
+                    return Err(self.unexpected("STATEMENT SET, INSERT or PLAN"));
+                }
+                self.expect_kw("SET")?;
+                self.expect_kw("BEGIN")?;
+                self.statement_set_body()?;
+                Ok(StatementKind::StatementSet)
+            }
+            "BEGIN" => {
+                // The SQL-client form: `BEGIN STATEMENT SET; INSERT ...; INSERT ...; END;`
+                self.advance();
+                self.expect_kw("STATEMENT")?;
+                self.expect_kw("SET")?;
+                self.expect_sym(";")?;
+                self.statement_set_body()?;
+                Ok(StatementKind::StatementSet)
+            }
+            "CREATE" => self.create(),
+            "DROP" => self.drop(),
+            "ALTER" => self.alter(),
+            "SET" => {
+                self.advance();
+                self.skip_rest()?;
+                Ok(StatementKind::Set)
+            }
+            "USE" => {
+                self.advance();
+                self.skip_rest_nonempty("a catalog or database name")?;
+                Ok(StatementKind::Use)
+            }
+            "SHOW" => {
+                self.advance();
+                self.skip_rest_nonempty("what to show")?;
+                Ok(StatementKind::Show)
+            }
+            "DESCRIBE" | "DESC" => {
+                self.advance();
+                self.skip_rest_nonempty("a name")?;
+                Ok(StatementKind::Describe)
+            }
+            w if OTHER_STATEMENTS.contains(&w) => {
+                self.advance();
+                self.skip_rest()?;
+                Ok(StatementKind::Other)
+            }
+            _ => Err(self.unexpected(
+                "a statement (SELECT, INSERT, CREATE, DROP, ALTER, EXECUTE STATEMENT SET, SET, USE, SHOW, DESCRIBE, ...)",
+            )),
+        }
+    }
+
+    /// After the statement: an optional `;`, then nothing.
+    fn finish(mut self, kind: StatementKind) -> PResult<Analysis> {
+        if !self.eat_sym(";") && self.peek().kind != TokenKind::Eof {
+            let hint = match kind {
+                StatementKind::Select
+                | StatementKind::Insert
+                | StatementKind::CreateTableAs
+                | StatementKind::CreateView => QUERY_END_HINT,
+                _ => "\";\" or the end of the statement",
+            };
+            return Err(self.unexpected(hint));
+        }
+        if self.peek().kind != TokenKind::Eof {
+            return Err(self.unexpected("the end of the statement (one statement at a time)"));
+        }
+        Ok(Analysis {
+            kind,
+            creates: self.creates,
+            drops: self.drops,
+            writes: self.writes,
+            reads: self.reads,
+        })
+    }
+
+    /// `INSERT ...;` repeated, then `END`. Each `INSERT` must end with `;`, as in Flink.
+    fn statement_set_body(&mut self) -> PResult<()> {
+        let mut inserts = 0;
+        loop {
+            if self.at_kw("END") && inserts > 0 {
+                self.advance();
+                return Ok(());
+            }
+            if !self.at_kw("INSERT") {
+                let expecting = if inserts == 0 {
+                    "INSERT"
+                } else {
+                    "INSERT or END"
+                };
+                return Err(self.unexpected(expecting));
+            }
+            self.insert()?;
+            self.expect_sym(";")?;
+            inserts += 1;
+        }
+    }
+
+    /// `INSERT {INTO | OVERWRITE} name [PARTITION (...)] [(columns)] query`
+    fn insert(&mut self) -> PResult<()> {
+        self.expect_kw("INSERT")?;
+        if !(self.eat_kw("INTO") || self.eat_kw("OVERWRITE")) {
+            return Err(self.unexpected("INTO or OVERWRITE"));
+        }
+        let target = self.table_name()?;
+        self.record_write(target);
+        if self.eat_kw("PARTITION") {
+            self.skip_group()?;
+        }
+        // `(a, b)` is a column list, `(SELECT ...)` the query itself.
+        if self.at_sym("(") && !self.query_follows() {
+            self.identifier_list()?;
+        }
+        self.query()
+    }
+
+    fn create(&mut self) -> PResult<StatementKind> {
+        self.expect_kw("CREATE")?;
+        let or_replace = self.eat_kw("OR");
+        if or_replace {
+            self.expect_kw("REPLACE")?;
+        }
+        self.eat_kw("TEMPORARY");
+        if self.eat_kw("TABLE") {
+            return self.create_table();
+        }
+        if self.eat_kw("VIEW") {
+            self.if_exists_clause(true)?;
+            self.table_name()?;
+            if self.at_sym("(") {
+                self.identifier_list()?;
+            }
+            if self.eat_kw("COMMENT") {
+                self.string_literal()?;
+            }
+            self.expect_kw("AS")?;
+            self.query()?;
+            return Ok(StatementKind::CreateView);
+        }
+        if is_any_kw(self.peek(), OTHER_OBJECTS) {
+            self.skip_rest()?;
+            return Ok(StatementKind::Other);
+        }
+        Err(self.unexpected("TABLE, VIEW, FUNCTION, CATALOG, DATABASE, MODEL, ..."))
+    }
+
+    /// `IF NOT EXISTS` (for CREATE) or `IF EXISTS` (for DROP/ALTER); returns whether present.
+    fn if_exists_clause(&mut self, negated: bool) -> PResult<bool> {
+        if !self.at_kw("IF") {
+            return Ok(false);
+        }
+        // `if` alone could be a table name; it is a clause only when followed by NOT/EXISTS.
+        let next = self.peek_at(1);
+        if !(is_kw(next, "NOT") || is_kw(next, "EXISTS")) {
+            return Ok(false);
+        }
+        self.advance();
+        if negated {
+            self.expect_kw("NOT")?;
+        }
+        self.expect_kw("EXISTS")?;
+        Ok(true)
+    }
+
+    fn string_literal(&mut self) -> PResult<String> {
+        let token = self.peek();
+        if token.kind != TokenKind::Str {
+            return Err(self.unexpected("a string literal"));
+        }
+        self.advance();
+        Ok(token.text.clone())
+    }
+
+    /// After `CREATE [OR REPLACE] [TEMPORARY] TABLE`.
+    fn create_table(&mut self) -> PResult<StatementKind> {
+        let if_not_exists = self.if_exists_clause(true)?;
+        let table = self.table_name()?;
+        let mut created = CreatedTable {
+            table,
+            if_not_exists,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            distributed_by: Vec::new(),
+            buckets: None,
+            options: Vec::new(),
+            like: None,
+        };
+        if self.at_sym("(") {
+            self.table_elements(&mut created)?;
+        }
+        // Flink fixes the order of these clauses, Confluent's documentation shows more than one;
+        // each is accepted once, in any order, with `AS query` last.
+        let mut seen: Vec<&str> = Vec::new();
+        let mut ctas = false;
+        loop {
+            let token = self.peek();
+            let clause = match [
+                "COMMENT",
+                "PARTITIONED",
+                "DISTRIBUTED",
+                "WITH",
+                "LIKE",
+                "AS",
+            ]
+            .into_iter()
+            .find(|k| is_kw(token, k))
+            {
+                Some(clause) => clause,
+                None => break,
+            };
+            if seen.contains(&clause) {
+                let mut e = self.unexpected("");
+                e.message.push_str(" Each clause may appear only once.");
+                return Err(e);
+            }
+            seen.push(clause);
+            self.advance();
+            match clause {
+                "COMMENT" => {
+                    self.string_literal()?;
+                }
+                "PARTITIONED" => {
+                    self.expect_kw("BY")?;
+                    self.identifier_list()?;
+                }
+                "DISTRIBUTED" => self.distribution(&mut created)?,
+                "WITH" => created.options = self.options()?,
+                "LIKE" => {
+                    let source = self.table_name()?;
+                    self.record_read(source.clone());
+                    created.like = Some(source);
+                    if self.at_sym("(") {
+                        self.skip_group()?;
+                    }
+                }
+                _ => {
+                    self.query()?;
+                    ctas = true;
+                    break;
+                }
+            }
+        }
+        let kind = if ctas {
+            self.record_write(created.table.clone());
+            StatementKind::CreateTableAs
+        } else {
+            StatementKind::CreateTable
+        };
+        self.creates.push(created);
+        Ok(kind)
+    }
+
+    /// `DISTRIBUTED BY [HASH|RANGE|RANDOM] (cols) [INTO n BUCKETS]` or `DISTRIBUTED INTO n BUCKETS`.
+    fn distribution(&mut self, created: &mut CreatedTable) -> PResult<()> {
+        let mut any = false;
+        if self.eat_kw("BY") {
+            if is_any_kw(self.peek(), &["HASH", "RANGE", "RANDOM"]) && is_sym(self.peek_at(1), "(")
+            {
+                self.advance();
+            }
+            created.distributed_by = self.identifier_list()?;
+            any = true;
+        }
+        if self.eat_kw("INTO") {
+            let token = self.peek();
+            let buckets = match token.kind {
+                TokenKind::Number => token.text.parse::<u32>().ok(),
+                _ => None,
+            };
+            match buckets {
+                Some(n) => created.buckets = Some(n),
+                None => return Err(self.unexpected("a number of buckets")),
+            }
+            self.advance();
+            self.expect_kw("BUCKETS")?;
+            any = true;
+        }
+        if any {
+            Ok(())
+        } else {
+            Err(self.unexpected("BY or INTO"))
+        }
+    }
+
+    /// `('k' = 'v', ...)`, quotes removed, in order.
+    fn options(&mut self) -> PResult<Vec<(String, String)>> {
+        self.expect_sym("(")?;
+        let mut options = Vec::new();
+        if self.eat_sym(")") {
+            return Ok(options);
+        }
+        loop {
+            let key = if self.peek().kind == TokenKind::Str {
+                self.string_literal()?
+            } else {
+                // Unquoted dotted keys are taken leniently: `connector.type = 'x'`.
+                let mut key = self.identifier()?;
+                while self.eat_sym(".") {
+                    key.push('.');
+                    key.push_str(&self.identifier()?);
+                }
+                key
+            };
+            self.expect_sym("=")?;
+            let token = self.peek();
+            let value = match token.kind {
+                TokenKind::Str | TokenKind::Number | TokenKind::Word => token.text.clone(),
+                _ => return Err(self.unexpected("an option value")),
+            };
+            self.advance();
+            options.push((key, value));
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym(")")?;
+        Ok(options)
+    }
+
+    /// The parenthesised column list of `CREATE TABLE`: columns, `WATERMARK` and constraints.
+    fn table_elements(&mut self, created: &mut CreatedTable) -> PResult<()> {
+        self.expect_sym("(")?;
+        loop {
+            if self.at_kw("CONSTRAINT") || self.at_kw("PRIMARY") {
+                let at = self.peek();
+                let key = self.primary_key_constraint()?;
+                set_primary_key(created, key, at)?;
+            } else if self.at_kw("WATERMARK") && is_kw(self.peek_at(1), "FOR") {
+                self.advance();
+                self.advance();
+                self.identifier()?;
+                self.expect_kw("AS")?;
+                self.expr()?;
+            } else {
+                self.column(created)?;
+            }
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        self.expect_sym(")")
+    }
+
+    /// `[CONSTRAINT name] PRIMARY KEY (cols) [NOT ENFORCED]` at table level.
+    fn primary_key_constraint(&mut self) -> PResult<Vec<String>> {
+        if self.eat_kw("CONSTRAINT") {
+            self.identifier()?;
+        }
+        self.expect_kw("PRIMARY")?;
+        self.expect_kw("KEY")?;
+        let columns = self.identifier_list()?;
+        self.not_enforced();
+        Ok(columns)
+    }
+
+    fn not_enforced(&mut self) {
+        if self.at_kw("NOT") && is_kw(self.peek_at(1), "ENFORCED") {
+            self.advance();
+            self.advance();
+        }
+    }
+
+    /// One column: `name type [constraints]`, `name AS expr` or `name type METADATA ...`.
+    fn column(&mut self, created: &mut CreatedTable) -> PResult<()> {
+        let name = self.identifier()?;
+        let mut column = Column {
+            name: name.clone(),
+            data_type: String::new(),
+            nullable: true,
+            computed: false,
+        };
+        if self.eat_kw("AS") {
+            self.expr()?;
+            column.computed = true;
+        } else {
+            column.data_type = self.data_type()?;
+        }
+        loop {
+            if self.at_kw("NOT") && is_kw(self.peek_at(1), "NULL") {
+                self.advance();
+                self.advance();
+                column.nullable = false;
+            } else if self.eat_kw("NULL") {
+                column.nullable = true;
+            } else if self.eat_kw("METADATA") {
+                column.computed = true;
+                if self.eat_kw("FROM") {
+                    self.string_literal()?;
+                }
+                self.eat_kw("VIRTUAL");
+            } else if self.at_kw("CONSTRAINT") || self.at_kw("PRIMARY") {
+                let at = self.peek();
+                if self.eat_kw("CONSTRAINT") {
+                    self.identifier()?;
+                }
+                self.expect_kw("PRIMARY")?;
+                self.expect_kw("KEY")?;
+                self.not_enforced();
+                set_primary_key(created, vec![name.clone()], at)?;
+            } else if self.eat_kw("COMMENT") {
+                self.string_literal()?;
+            } else {
+                break;
+            }
+        }
+        created.columns.push(column);
+        Ok(())
+    }
+
+    /// A data type, up to the column's constraints, `,` or `)`, rendered as written with
+    /// whitespace normalised: `DECIMAL(10,2)` becomes `DECIMAL(10, 2)`. `NOT NULL` inside angle
+    /// brackets (`ARRAY<INT NOT NULL>`) belongs to the type; at the top level it is the column's.
+    fn data_type(&mut self) -> PResult<String> {
+        let mut parts: Vec<&Token> = Vec::new();
+        let mut parens = 0usize;
+        let mut angles = 0usize;
+        loop {
+            let token = self.peek();
+            if token.kind == TokenKind::Eof || is_sym(token, ";") {
+                break;
+            }
+            if parens == 0 && angles == 0 {
+                let ends = is_sym(token, ",")
+                    || is_sym(token, ")")
+                    || is_any_kw(
+                        token,
+                        &[
+                            "NOT",
+                            "NULL",
+                            "METADATA",
+                            "PRIMARY",
+                            "CONSTRAINT",
+                            "COMMENT",
+                        ],
+                    );
+                if ends {
+                    break;
+                }
+            }
+            if token.kind == TokenKind::Symbol {
+                match token.text.as_str() {
+                    "(" => parens += 1,
+                    ")" => parens = parens.saturating_sub(1),
+                    "<" => angles += 1,
+                    ">" => angles = angles.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            parts.push(token);
+            self.advance();
+        }
+        if parts.is_empty() {
+            return Err(self.unexpected("a data type"));
+        }
+        Ok(render_type(&parts))
+    }
+
+    fn drop(&mut self) -> PResult<StatementKind> {
+        self.expect_kw("DROP")?;
+        self.eat_kw("TEMPORARY");
+        if self.eat_kw("TABLE") {
+            let if_exists = self.if_exists_clause(false)?;
+            let table = self.table_name()?;
+            self.drops.push(DroppedTable { table, if_exists });
+            return Ok(StatementKind::DropTable);
+        }
+        if self.eat_kw("VIEW") {
+            self.if_exists_clause(false)?;
+            self.table_name()?;
+            return Ok(StatementKind::DropView);
+        }
+        if is_any_kw(self.peek(), OTHER_OBJECTS) {
+            self.skip_rest()?;
+            return Ok(StatementKind::Other);
+        }
+        Err(self.unexpected("TABLE, VIEW, FUNCTION, CATALOG, DATABASE, MODEL, ..."))
+    }
+
+    fn alter(&mut self) -> PResult<StatementKind> {
+        self.expect_kw("ALTER")?;
+        if self.eat_kw("TABLE") {
+            self.if_exists_clause(false)?;
+            self.table_name()?;
+            // What is altered (options, columns, watermark, name) does not change reads or writes.
+            self.skip_rest_nonempty("an alteration (SET, ADD, MODIFY, DROP, RENAME, ...)")?;
+            return Ok(StatementKind::AlterTable);
+        }
+        if self.at_kw("VIEW") || is_any_kw(self.peek(), OTHER_OBJECTS) {
+            self.skip_rest()?;
+            return Ok(StatementKind::Other);
+        }
+        Err(self.unexpected("TABLE, VIEW, FUNCTION, CATALOG, DATABASE, MODEL, ..."))
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    /// `[WITH ctes] set_expr [ORDER BY ...] [LIMIT ...] [OFFSET ...] [FETCH ...]`
+    fn query(&mut self) -> PResult<()> {
+        let with = self.eat_kw("WITH");
+        if with {
+            self.cte_scopes.push(Vec::new());
+            loop {
+                let name = self.identifier()?;
+                if self.at_sym("(") {
+                    self.identifier_list()?;
+                }
+                self.expect_kw("AS")?;
+                self.expect_sym("(")?;
+                self.query()?;
+                self.expect_sym(")")?;
+                // Visible only from here on: a CTE's own body that names it reads the real table.
+                if let Some(scope) = self.cte_scopes.last_mut() {
+                    scope.push(name);
+                }
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+        }
+        let result = self.query_body();
+        if with {
+            self.cte_scopes.pop();
+        }
+        result
+    }
+
+    fn query_body(&mut self) -> PResult<()> {
+        self.query_term()?;
+        while is_any_kw(self.peek(), &["UNION", "INTERSECT", "EXCEPT", "MINUS"]) {
+            self.advance();
+            if !self.eat_kw("ALL") {
+                self.eat_kw("DISTINCT");
+            }
+            self.query_term()?;
+        }
+        if self.at_kw("ORDER") {
+            self.advance();
+            self.expect_kw("BY")?;
+            loop {
+                self.expr()?;
+                if !self.eat_kw("ASC") {
+                    self.eat_kw("DESC");
+                }
+                if self.eat_kw("NULLS") && !self.eat_kw("FIRST") {
+                    self.expect_kw("LAST")?;
+                }
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+        }
+        if self.eat_kw("LIMIT") && !self.eat_kw("ALL") {
+            self.expr()?;
+        }
+        if self.eat_kw("OFFSET") {
+            self.expr()?;
+            if !self.eat_kw("ROW") {
+                self.eat_kw("ROWS");
+            }
+        }
+        if self.eat_kw("FETCH") {
+            if !self.eat_kw("FIRST") {
+                self.expect_kw("NEXT")?;
+            }
+            if !(self.at_kw("ROW") || self.at_kw("ROWS")) {
+                self.expr()?;
+            }
+            if !self.eat_kw("ROW") {
+                self.expect_kw("ROWS")?;
+            }
+            self.expect_kw("ONLY")?;
+        }
+        Ok(())
+    }
+
+    /// `SELECT ...`, `VALUES ...`, `( query )` or `TABLE name`.
+    fn query_term(&mut self) -> PResult<()> {
+        if self.at_kw("SELECT") {
+            return self.select();
+        }
+        if self.eat_kw("VALUES") {
+            return self.expr_list();
+        }
+        if self.eat_kw("TABLE") {
+            let table = self.table_name()?;
+            self.record_read(table);
+            return Ok(());
+        }
+        if self.eat_sym("(") {
+            self.query()?;
+            return self.expect_sym(")");
+        }
+        Err(self.unexpected("SELECT, VALUES, WITH or \"(\""))
+    }
+
+    fn select(&mut self) -> PResult<()> {
+        self.expect_kw("SELECT")?;
+        if !self.eat_kw("ALL") {
+            self.eat_kw("DISTINCT");
+        }
+        loop {
+            let star = self.expr()?;
+            if !star {
+                self.alias()?;
+            }
+            if !self.eat_sym(",") {
+                break;
+            }
+        }
+        if self.eat_kw("FROM") {
+            loop {
+                self.table_reference()?;
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+        }
+        if self.eat_kw("WHERE") {
+            self.expr()?;
+        }
+        if self.at_kw("GROUP") {
+            self.advance();
+            self.expect_kw("BY")?;
+            loop {
+                if self.at_kw("GROUPING") && is_kw(self.peek_at(1), "SETS") {
+                    self.advance();
+                    self.advance();
+                    self.skip_group()?;
+                } else {
+                    self.expr()?;
+                }
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+        }
+        if self.eat_kw("HAVING") {
+            self.expr()?;
+        }
+        if self.eat_kw("WINDOW") {
+            loop {
+                self.identifier()?;
+                self.expect_kw("AS")?;
+                self.skip_group()?;
+                if !self.eat_sym(",") {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `[AS] alias`; without `AS`, only a word that cannot start the next clause.
+    fn alias(&mut self) -> PResult<bool> {
+        if self.eat_kw("AS") {
+            self.identifier()?;
+            return Ok(true);
+        }
+        let token = self.peek();
+        let is_alias = match token.kind {
+            TokenKind::QuotedIdent => true,
+            TokenKind::Word => !is_reserved(&token.text),
+            _ => false,
+        };
+        if is_alias {
+            self.advance();
+        }
+        Ok(is_alias)
+    }
+
+    /// A table factor followed by any number of joins.
+    fn table_reference(&mut self) -> PResult<()> {
+        self.table_factor()?;
+        loop {
+            let natural = self.eat_kw("NATURAL");
+            let mut conditional = true;
+            if self.eat_kw("JOIN") {
+                // A plain (inner) join.
+            } else if self.eat_kw("INNER") {
+                self.expect_kw("JOIN")?;
+            } else if is_any_kw(self.peek(), &["LEFT", "RIGHT", "FULL"]) {
+                self.advance();
+                self.eat_kw("OUTER");
+                self.expect_kw("JOIN")?;
+            } else if self.eat_kw("CROSS") {
+                conditional = false;
+                if !self.eat_kw("APPLY") {
+                    self.expect_kw("JOIN")?;
+                }
+            } else if self.at_kw("OUTER") && is_kw(self.peek_at(1), "APPLY") {
+                self.advance();
+                self.advance();
+                conditional = false;
+            } else if natural {
+                return Err(self.unexpected("JOIN"));
+            } else {
+                return Ok(());
+            }
+            self.table_factor()?;
+            if conditional {
+                if self.eat_kw("ON") {
+                    self.expr()?;
+                } else if self.eat_kw("USING") {
+                    self.identifier_list()?;
+                }
+            }
+        }
+    }
+
+    fn table_factor(&mut self) -> PResult<()> {
+        if self.eat_kw("LATERAL") {
+            if self.eat_kw("TABLE") {
+                // A table function: its arguments are not tables.
+                self.skip_group()?;
+            } else {
+                self.expect_sym("(")?;
+                self.query()?;
+                self.expect_sym(")")?;
+            }
+        } else if self.at_kw("TABLE") && is_sym(self.peek_at(1), "(") {
+            // `TABLE(TUMBLE(TABLE orders, ...))`: the inner `TABLE orders` is the read.
+            self.advance();
+            self.skip_group()?;
+        } else if self.eat_kw("UNNEST") {
+            if !self.at_sym("(") {
+                return Err(self.unexpected("\"(\""));
+            }
+            self.skip_group()?;
+            if self.at_kw("WITH") && is_kw(self.peek_at(1), "ORDINALITY") {
+                self.advance();
+                self.advance();
+            }
+        } else if self.at_sym("(") {
+            if self.query_follows() {
+                self.advance();
+                self.query()?;
+            } else {
+                // A parenthesised join: `FROM (a JOIN b ON ...)`.
+                self.advance();
+                self.table_reference()?;
+            }
+            self.expect_sym(")")?;
+        } else {
+            let table = self.table_name()?;
+            self.record_read(table);
+            if self.eat_kw("FOR") {
+                // Temporal join: `FOR SYSTEM_TIME AS OF o.$rowtime`.
+                self.expect_kw("SYSTEM_TIME")?;
+                self.expect_kw("AS")?;
+                self.expect_kw("OF")?;
+                self.expr()?;
+            }
+        }
+        // MATCH_RECOGNIZE applies to the table before it and may carry its own alias.
+        if self.match_recognize()? {
+            self.alias()?;
+        } else if self.alias()? {
+            if self.at_sym("(") {
+                self.identifier_list()?;
+            }
+            if self.match_recognize()? {
+                self.alias()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn match_recognize(&mut self) -> PResult<bool> {
+        if !self.eat_kw("MATCH_RECOGNIZE") {
+            return Ok(false);
+        }
+        if !self.at_sym("(") {
+            return Err(self.unexpected("\"(\""));
+        }
+        self.skip_group()?;
+        Ok(true)
+    }
+
+    // ---- expressions --------------------------------------------------------------------------
+
+    /// Comma-separated expressions (at least one).
+    fn expr_list(&mut self) -> PResult<()> {
+        loop {
+            self.expr()?;
+            if !self.eat_sym(",") {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Operands joined by operators. Returns whether the expression is a star (`*` or `t.*`),
+    /// which takes no alias. It stops at the first token that can neither continue nor join the
+    /// expression; the caller decides whether that token is welcome.
+    fn expr(&mut self) -> PResult<bool> {
+        let mut star = self.operand()?;
+        loop {
+            let token = self.peek();
+            if is_kw(token, "IS") {
+                self.advance();
+                self.eat_kw("NOT");
+                if self.eat_kw("DISTINCT") {
+                    self.expect_kw("FROM")?;
+                    star = self.operand()?;
+                } else if is_any_kw(self.peek(), &["NULL", "TRUE", "FALSE", "UNKNOWN"]) {
+                    self.advance();
+                    star = false;
+                } else {
+                    return Err(self.unexpected("NULL, TRUE, FALSE, UNKNOWN or DISTINCT FROM"));
+                }
+                continue;
+            }
+            // `NOT` in operator position only negates IN / LIKE / BETWEEN / SIMILAR.
+            if is_kw(token, "NOT")
+                && is_any_kw(self.peek_at(1), &["IN", "LIKE", "BETWEEN", "SIMILAR"])
+            {
+                self.advance();
+                continue;
+            }
+            if is_kw(token, "IN") {
+                self.advance();
+                if !self.at_sym("(") {
+                    return Err(self.unexpected("\"(\""));
+                }
+                self.parenthesised()?;
+                star = false;
+                continue;
+            }
+            if is_kw(token, "SIMILAR") {
+                self.advance();
+                self.expect_kw("TO")?;
+                star = self.operand()?;
+                continue;
+            }
+            if is_kw(token, "BETWEEN") {
+                self.advance();
+                if !self.eat_kw("SYMMETRIC") {
+                    self.eat_kw("ASYMMETRIC");
+                }
+                star = self.operand()?;
+                continue;
+            }
+            // BETWEEN's `AND` is read as an ordinary AND: the walk needs no precedence.
+            if is_any_kw(token, &["AND", "OR", "LIKE", "ESCAPE"])
+                || (token.kind == TokenKind::Symbol
+                    && BINARY_SYMBOLS.contains(&token.text.as_str()))
+            {
+                self.advance();
+                star = self.operand()?;
+                continue;
+            }
+            return Ok(star);
+        }
+    }
+
+    /// `( ... )` in an expression: a subquery, a (possibly empty) list of expressions or a row.
+    fn parenthesised(&mut self) -> PResult<()> {
+        self.expect_sym("(")?;
+        if self.query_follows() {
+            self.query()?;
+        } else if !self.at_sym(")") {
+            self.expr_list()?;
+        }
+        self.expect_sym(")")
+    }
+
+    /// One operand with its prefix operators and postfix accessors. Returns whether it is a star.
+    fn operand(&mut self) -> PResult<bool> {
+        let token = self.peek();
+        let mut star = false;
+        match token.kind {
+            TokenKind::Symbol => match token.text.as_str() {
+                "-" | "+" | "~" => {
+                    self.advance();
+                    return self.operand().map(|_| false);
+                }
+                "(" => self.parenthesised()?,
+                "*" => {
+                    self.advance();
+                    star = true;
+                }
+                "?" => {
+                    self.advance();
+                }
+                _ => return Err(self.unexpected("an expression")),
+            },
+            TokenKind::Str => {
+                // Adjacent literals concatenate: 'a' 'b'.
+                while self.peek().kind == TokenKind::Str {
+                    self.advance();
+                }
+            }
+            TokenKind::Number => {
+                self.advance();
+            }
+            TokenKind::QuotedIdent => star = self.name_or_call()?,
+            TokenKind::Word => star = self.word_operand()?,
+            TokenKind::Eof => return Err(self.unexpected("an expression")),
+        }
+        // Postfix accessors: field access and subscripts, after any operand.
+        loop {
+            if self.at_sym(".")
+                && matches!(
+                    self.peek_at(1).kind,
+                    TokenKind::Word | TokenKind::QuotedIdent
+                )
+            {
+                self.advance();
+                self.advance();
+            } else if self.at_sym("[") {
+                self.skip_group()?;
+            } else {
+                return Ok(star);
+            }
+        }
+    }
+
+    fn word_operand(&mut self) -> PResult<bool> {
+        let token = self.peek();
+        let next = self.peek_at(1);
+        let word = token.text.to_ascii_uppercase();
+        match word.as_str() {
+            "NOT" => {
+                self.advance();
+                self.operand().map(|_| false)
+            }
+            "NULL" | "TRUE" | "FALSE" | "UNKNOWN" => {
+                self.advance();
+                Ok(false)
+            }
+            "CASE" => {
+                self.advance();
+                self.case_expr()?;
+                Ok(false)
+            }
+            "EXISTS" => {
+                self.advance();
+                if !self.at_sym("(") {
+                    return Err(self.unexpected("\"(\""));
+                }
+                self.parenthesised()?;
+                Ok(false)
+            }
+            "INTERVAL" => {
+                self.advance();
+                self.interval()?;
+                Ok(false)
+            }
+            "DATE" | "TIME" | "TIMESTAMP" if next.kind == TokenKind::Str => {
+                self.advance();
+                self.advance();
+                Ok(false)
+            }
+            // Reserved words that are also function names.
+            "LEFT" | "RIGHT" | "ALL" if is_sym(next, "(") => {
+                self.advance();
+                self.skip_group()?;
+                Ok(false)
+            }
+            _ if is_reserved(&word) => Err(self.unexpected("an expression")),
+            _ => self.name_or_call(),
+        }
+    }
+
+    /// `a.b.c`, `t.*`, or a function call `f(...)` with its `FILTER`/`WITHIN GROUP`/`OVER` tail.
+    fn name_or_call(&mut self) -> PResult<bool> {
+        self.advance();
+        loop {
+            if !self.at_sym(".") {
+                break;
+            }
+            let next = self.peek_at(1);
+            if is_sym(next, "*") {
+                self.advance();
+                self.advance();
+                return Ok(true);
+            }
+            if !matches!(next.kind, TokenKind::Word | TokenKind::QuotedIdent) {
+                break;
+            }
+            self.advance();
+            self.advance();
+        }
+        if !self.at_sym("(") {
+            return Ok(false);
+        }
+        self.skip_group()?;
+        if self.at_kw("FILTER") && is_sym(self.peek_at(1), "(") {
+            self.advance();
+            self.skip_group()?;
+        }
+        if self.at_kw("WITHIN") && is_kw(self.peek_at(1), "GROUP") {
+            self.advance();
+            self.advance();
+            self.skip_group()?;
+        }
+        if is_any_kw(self.peek(), &["IGNORE", "RESPECT"]) && is_kw(self.peek_at(1), "NULLS") {
+            self.advance();
+            self.advance();
+        }
+        if self.eat_kw("OVER") {
+            if self.at_sym("(") {
+                self.skip_group()?;
+            } else {
+                self.identifier()?;
+            }
+        }
+        Ok(false)
+    }
+
+    /// After `CASE`: `[operand] WHEN .. THEN .. [WHEN ..]* [ELSE ..] END`.
+    fn case_expr(&mut self) -> PResult<()> {
+        if !self.at_kw("WHEN") {
+            self.expr()?;
+        }
+        if !self.at_kw("WHEN") {
+            return Err(self.unexpected("WHEN"));
+        }
+        while self.eat_kw("WHEN") {
+            self.expr()?;
+            self.expect_kw("THEN")?;
+            self.expr()?;
+        }
+        if self.eat_kw("ELSE") {
+            self.expr()?;
+        }
+        self.expect_kw("END")
+    }
+
+    /// After `INTERVAL`: `[-] 'literal' [unit [(p)] [TO unit [(p)]]]`.
+    fn interval(&mut self) -> PResult<()> {
+        if self.at_sym("-") || self.at_sym("+") {
+            self.advance();
+        }
+        if !matches!(self.peek().kind, TokenKind::Str | TokenKind::Number) {
+            return Err(self.unexpected("an interval literal"));
+        }
+        self.advance();
+        if self.interval_unit()? && self.eat_kw("TO") && !self.interval_unit()? {
+            return Err(self.unexpected("an interval unit"));
+        }
+        Ok(())
+    }
+
+    fn interval_unit(&mut self) -> PResult<bool> {
+        if !is_any_kw(self.peek(), INTERVAL_UNITS) {
+            return Ok(false);
+        }
+        self.advance();
+        if self.at_sym("(") {
+            self.skip_group()?;
+        }
+        Ok(true)
+    }
+}
+
+/// A table has one primary key, declared at column or at table level.
+fn set_primary_key(created: &mut CreatedTable, key: Vec<String>, at: &Token) -> PResult<()> {
+    if !created.primary_key.is_empty() {
+        let mut e = error_at(at, "");
+        e.message.push_str(" Duplicate primary key definition.");
+        return Err(e);
+    }
+    created.primary_key = key;
+    Ok(())
+}
+
+/// Joins type tokens with single spaces, except around brackets, dots and before commas.
+fn render_type(parts: &[&Token]) -> String {
+    let mut out = String::new();
+    let mut previous: Option<&Token> = None;
+    for token in parts {
+        if let Some(prev) = previous {
+            let glued_after =
+                prev.kind == TokenKind::Symbol && matches!(prev.text.as_str(), "(" | "<" | ".");
+            let glued_before = token.kind == TokenKind::Symbol
+                && matches!(token.text.as_str(), "(" | ")" | "," | "<" | ">" | ".");
+            if !glued_after && !glued_before {
+                out.push(' ');
+            }
+        }
+        out.push_str(&token.raw);
+        previous = Some(token);
+    }
+    out
+}

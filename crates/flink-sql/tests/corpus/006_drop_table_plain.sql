@@ -1,0 +1,7 @@
+-- Lower-case keywords, two-part name, no IF EXISTS, no semicolon.
+-- kind: DROP_TABLE
+-- creates:
+-- writes:
+-- reads:
+-- drops: sales.orders
+drop table sales.orders

@@ -1,0 +1,9 @@
+-- UNNEST is not a table.
+-- kind: SELECT
+-- creates:
+-- writes:
+-- reads: orders
+-- drops:
+SELECT o.id, item
+FROM orders AS o
+CROSS JOIN UNNEST(o.items) AS t(item)

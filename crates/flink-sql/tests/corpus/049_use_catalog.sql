@@ -1,0 +1,6 @@
+-- kind: USE
+-- creates:
+-- writes:
+-- reads:
+-- drops:
+USE CATALOG `my-env`

@@ -1,0 +1,6 @@
+-- kind: SHOW
+-- creates:
+-- writes:
+-- reads:
+-- drops:
+SHOW TABLES LIKE 'orders%';

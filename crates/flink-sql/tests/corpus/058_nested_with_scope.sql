@@ -1,0 +1,11 @@
+-- A CTE inside a subquery shadows only inside it.
+-- kind: SELECT
+-- creates:
+-- writes:
+-- reads: accounts, users
+-- drops:
+SELECT *
+FROM (
+  WITH users AS (SELECT * FROM accounts) SELECT * FROM users
+) x
+JOIN users ON x.id = users.id

@@ -1,0 +1,3 @@
+-- error: Encountered "SELECT" at line 3, column 11.
+-- at: 3:11
+SELECT 1; SELECT 2

@@ -1,0 +1,3 @@
+-- error: Unterminated quoted identifier
+-- at: 3:15
+SELECT * FROM `orders

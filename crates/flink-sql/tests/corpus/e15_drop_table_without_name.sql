@@ -1,0 +1,3 @@
+-- error: Encountered "<EOF>" at line 3, column 11. Was expecting a table name.
+-- at: 3:11
+DROP TABLE

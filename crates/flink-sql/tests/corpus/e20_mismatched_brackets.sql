@@ -1,0 +1,3 @@
+-- error: Encountered ")" at line 3, column 11. Unbalanced parentheses.
+-- at: 3:11
+SELECT a[1) FROM t
