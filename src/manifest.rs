@@ -1,0 +1,425 @@
+//! The manifest (`ccaf-housekeeping.toml`): an app's desired statements, read and validated
+//! completely before anything runs. Every problem is collected and reported at once, each naming
+//! its place (`statements[2] "combined"`), so one run of the action shows everything to fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use flink_sql::Analysis;
+use serde::Deserialize;
+
+use crate::deps::{self, Graph};
+use crate::naming::valid_logical_name;
+
+pub const DEFAULT_FILE: &str = "ccaf-housekeeping.toml";
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub path: PathBuf,
+    pub app: String,
+    pub catalog: Option<String>,
+    pub database: Option<String>,
+    pub compute_pool: Option<String>,
+    pub principal: Option<String>,
+    pub statements: Vec<ManifestStatement>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ManifestStatement {
+    /// The logical name, `[a-z0-9-]`.
+    pub name: String,
+    /// The SQL text, from the file or inline.
+    pub sql: String,
+    /// Where the SQL came from: a file relative to the manifest, or `None` when inline.
+    pub sql_file: Option<PathBuf>,
+    /// The statement's own properties (catalog/database defaults are added by [`Manifest::properties_of`]).
+    pub properties: BTreeMap<String, String>,
+    pub depends_on: Vec<String>,
+    pub analysis: Analysis,
+}
+
+impl Manifest {
+    /// The properties a statement is deployed with: its own, plus the manifest's catalog and
+    /// database as `sql.current-catalog` / `sql.current-database` unless it sets them itself.
+    pub fn properties_of(&self, s: &ManifestStatement) -> BTreeMap<String, String> {
+        let mut p = s.properties.clone();
+        if let Some(c) = &self.catalog {
+            p.entry("sql.current-catalog".into()).or_insert_with(|| c.clone());
+        }
+        if let Some(d) = &self.database {
+            p.entry("sql.current-database".into()).or_insert_with(|| d.clone());
+        }
+        p
+    }
+}
+
+/// One problem, with the place it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub place: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.place, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read the manifest {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the manifest {} is not valid TOML: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("the manifest {} is invalid:\n{}", path.display(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawManifest {
+    app: Option<String>,
+    catalog: Option<String>,
+    database: Option<String>,
+    compute_pool: Option<String>,
+    principal: Option<String>,
+    #[serde(default)]
+    statements: Vec<RawStatement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawStatement {
+    name: String,
+    sql: Option<String>,
+    query: Option<String>,
+    #[serde(default)]
+    properties: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+}
+
+/// Read and validate a manifest; `app` (the input) overrides the manifest's `app`.
+pub fn load(path: &Path, app: Option<&str>) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path, app)
+}
+
+/// Validate manifest text; SQL files are read relative to `path`'s directory.
+pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, ManifestError> {
+    let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut problems = Vec::new();
+    let mut problem = |place: String, message: String| problems.push(Problem { place, message });
+
+    let app = match app.map(str::to_string).or(raw.app) {
+        Some(a) if valid_logical_name(&a) => a,
+        Some(a) => {
+            problem(
+                "app".into(),
+                format!("'{a}' is not a valid app name: use lower-case letters, digits and '-', starting and ending with a letter or digit"),
+            );
+            a
+        }
+        None => {
+            problem(
+                "app".into(),
+                "missing: set `app` in the manifest or the `app` input".into(),
+            );
+            String::new()
+        }
+    };
+
+    let mut seen = BTreeSet::new();
+    let mut statements = Vec::new();
+    for (i, s) in raw.statements.into_iter().enumerate() {
+        let place = format!("statements[{i}] \"{}\"", s.name);
+        if !valid_logical_name(&s.name) {
+            problem(
+                format!("statements[{i}].name"),
+                format!("'{}' is not a valid statement name: use lower-case letters, digits and '-', starting and ending with a letter or digit", s.name),
+            );
+        }
+        if !seen.insert(s.name.clone()) {
+            problem(place.clone(), format!("duplicate statement name '{}'", s.name));
+        }
+        let (sql, sql_file) = match (s.sql, s.query) {
+            (Some(_), Some(_)) => {
+                problem(place.clone(), "give either `sql` (a file) or `query` (inline SQL), not both".into());
+                continue;
+            }
+            (None, None) => {
+                problem(place.clone(), "missing `sql` (a file) or `query` (inline SQL)".into());
+                continue;
+            }
+            (None, Some(q)) => (q, None),
+            (Some(file), None) => {
+                let full = base.join(&file);
+                match std::fs::read_to_string(&full) {
+                    Ok(text) => (text, Some(PathBuf::from(file))),
+                    Err(e) => {
+                        problem(place.clone(), format!("cannot read SQL file '{file}': {e}"));
+                        continue;
+                    }
+                }
+            }
+        };
+        let mut properties = BTreeMap::new();
+        for (k, v) in s.properties {
+            let value = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    problem(
+                        format!("{place}.properties.{k}"),
+                        format!("must be a string, number or boolean, not {}", other.type_str()),
+                    );
+                    continue;
+                }
+            };
+            properties.insert(k, value);
+        }
+        let analysis = match flink_sql::analyze(&sql) {
+            Ok(a) => a,
+            Err(e) => {
+                let source = sql_file
+                    .as_ref()
+                    .map(|f| format!(" ({})", f.display()))
+                    .unwrap_or_default();
+                problem(format!("{place}{source}"), e.to_string());
+                continue;
+            }
+        };
+        statements.push(ManifestStatement {
+            name: s.name,
+            sql,
+            sql_file,
+            properties,
+            depends_on: s.depends_on,
+            analysis,
+        });
+    }
+
+    let manifest = Manifest {
+        path: path.to_path_buf(),
+        app,
+        catalog: raw.catalog,
+        database: raw.database,
+        compute_pool: raw.compute_pool,
+        principal: raw.principal,
+        statements,
+    };
+    if problems.is_empty() {
+        if let Err(e) = Graph::build(&dependency_nodes(&manifest)) {
+            problems.push(Problem {
+                place: "statements".into(),
+                message: e.to_string(),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+/// The manifest's statements as dependency-graph nodes, tables resolved per statement.
+pub fn dependency_nodes(m: &Manifest) -> Vec<deps::Node> {
+    m.statements
+        .iter()
+        .map(|s| {
+            let props = m.properties_of(s);
+            let cat = props.get("sql.current-catalog").map(String::as_str);
+            let db = props.get("sql.current-database").map(String::as_str);
+            let resolve = |ts: &mut dyn Iterator<Item = &flink_sql::TableRef>| {
+                ts.map(|t| t.resolve(cat, db)).collect()
+            };
+            deps::Node {
+                name: s.name.clone(),
+                creates: resolve(&mut s.analysis.creates.iter().map(|c| &c.table)),
+                writes: resolve(&mut s.analysis.writes.iter()),
+                reads: resolve(&mut s.analysis.reads.iter()),
+                depends_on: s.depends_on.clone(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn dir_with(files: &[(&str, &str)]) -> Dir {
+        let d = std::env::temp_dir().join(format!("manifest-test-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(d.join("sql")).unwrap();
+        for (name, text) in files {
+            let mut f = std::fs::File::create(d.join(name)).unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        }
+        Dir(d)
+    }
+
+    fn problems(text: &str, files: &[(&str, &str)]) -> Vec<String> {
+        let d = dir_with(files);
+        match parse(text, &d.0.join(DEFAULT_FILE), None) {
+            Err(ManifestError::Invalid { problems, .. }) => {
+                problems.into_iter().map(|p| p.to_string()).collect()
+            }
+            Err(e) => vec![e.to_string()],
+            Ok(_) => vec![],
+        }
+    }
+
+    const SINK: &str = "CREATE TABLE flight_avro (a STRING)";
+    
+    #[test]
+    fn a_valid_manifest_reads_files_and_inline_sql() {
+        let d = dir_with(&[("sql/flight_avro.sql", SINK)]);
+        let text = r#"
+app = "flight-consolidator"
+catalog = "env"
+database = "cluster"
+
+[[statements]]
+name = "combined"
+query = "INSERT INTO flight_avro SELECT a FROM skyone_avro"
+properties = { "sql.local-time-zone" = "UTC", "parallelism" = 2 }
+
+[[statements]]
+name = "flight-avro"
+sql = "sql/flight_avro.sql"
+"#;
+        let m = parse(text, &d.0.join(DEFAULT_FILE), None).unwrap();
+        assert_eq!(m.app, "flight-consolidator");
+        assert_eq!(m.statements.len(), 2);
+        assert_eq!(m.statements[1].sql, SINK);
+        assert_eq!(m.statements[1].sql_file, Some(PathBuf::from("sql/flight_avro.sql")));
+        let props = m.properties_of(&m.statements[0]);
+        assert_eq!(props["sql.current-catalog"], "env");
+        assert_eq!(props["parallelism"], "2");
+        // The sink comes first although listed second: it creates what the job writes.
+        let g = Graph::build(&dependency_nodes(&m)).unwrap();
+        assert_eq!(g.topological().unwrap(), vec![1, 0]);
+        // The app input overrides the manifest.
+        let m = parse(text, &d.0.join(DEFAULT_FILE), Some("other-app")).unwrap();
+        assert_eq!(m.app, "other-app");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let text = r#"
+app = "Bad_App"
+
+[[statements]]
+name = "dup"
+query = "SELECT 1"
+
+[[statements]]
+name = "dup"
+query = "SELECT 1"
+
+[[statements]]
+name = "No"
+query = "SELECT 1"
+
+[[statements]]
+name = "missing-file"
+sql = "sql/nope.sql"
+
+[[statements]]
+name = "both"
+sql = "a.sql"
+query = "SELECT 1"
+
+[[statements]]
+name = "typo"
+query = "SELECT * FORM t"
+"#;
+        let p = problems(text, &[]);
+        let has = |needle: &str| p.iter().any(|x| x.contains(needle));
+        assert!(has("app: 'Bad_App' is not a valid app name"), "{p:#?}");
+        assert!(has("statements[1] \"dup\": duplicate statement name 'dup'"), "{p:#?}");
+        assert!(has("statements[2].name: 'No' is not a valid statement name"), "{p:#?}");
+        assert!(has("statements[3] \"missing-file\": cannot read SQL file 'sql/nope.sql'"), "{p:#?}");
+        assert!(has("statements[4] \"both\": give either"), "{p:#?}");
+        assert!(has("statements[5] \"typo\": SQL parse failed"), "{p:#?}");
+        assert_eq!(p.len(), 6, "{p:#?}");
+    }
+
+    #[test]
+    fn unknown_keys_cycles_and_unknown_dependencies_are_errors() {
+        let unknown = problems("app = \"a\"\ncompute_pool = \"x\"\n", &[]);
+        assert!(unknown[0].contains("unknown field `compute_pool`"), "{unknown:?}");
+        assert!(unknown[0].contains("line 2"), "{unknown:?}");
+        let unknown = problems(
+            "app = \"a\"\n[[statements]]\nname = \"x\"\nquery = \"SELECT 1\"\ndepend-on = []\n",
+            &[],
+        );
+        assert!(unknown[0].contains("unknown field `depend-on`"), "{unknown:?}");
+
+        let cycle = problems(
+            r#"
+app = "a"
+[[statements]]
+name = "x"
+query = "SELECT 1"
+depends-on = ["y"]
+[[statements]]
+name = "y"
+query = "SELECT 1"
+depends-on = ["x"]
+"#,
+            &[],
+        );
+        assert_eq!(cycle.len(), 1);
+        assert!(cycle[0].starts_with("statements: dependency cycle: "), "{cycle:?}");
+        let unknown_dep = problems(
+            "app = \"a\"\n[[statements]]\nname = \"x\"\nquery = \"SELECT 1\"\ndepends-on = [\"nope\"]\n",
+            &[],
+        );
+        assert!(unknown_dep[0].contains("'x' depends on 'nope'"), "{unknown_dep:?}");
+        let no_app = problems("[[statements]]\nname = \"x\"\nquery = \"SELECT 1\"\n", &[]);
+        assert!(no_app[0].starts_with("app: missing"), "{no_app:?}");
+    }
+
+    #[test]
+    fn a_data_flow_loop_between_statements_is_a_cycle() {
+        let p = problems(
+            &format!(
+                "app = \"a\"\n[[statements]]\nname = \"x\"\nquery = \"{}\"\n[[statements]]\nname = \"y\"\nquery = \"{}\"\n",
+                "INSERT INTO t1 SELECT * FROM t2", "INSERT INTO t2 SELECT * FROM t1"
+            ),
+            &[],
+        );
+        assert!(p[0].contains("dependency cycle"), "{p:?}");
+    }
+}

@@ -1,0 +1,683 @@
+//! The planner: one pure function from what the app wants, what the tracker says was deployed
+//! and what is live, to an ordered plan of steps with the reason for each. It does no I/O, so
+//! every ordering and ownership rule is tested here without a server.
+//!
+//! Ownership (safety rule 1) lives here, once: a step only ever targets a statement recorded in
+//! the tracker for this app (or one the app wants to create), and a table only if a statement of
+//! the app created it and no `protect` pattern matches it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use flink_sql::TableRef;
+use serde::Serialize;
+
+use crate::deps::{self, Graph};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Teardown,
+    Buildup,
+    Rebuild,
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Command::Teardown => "teardown",
+            Command::Buildup => "buildup",
+            Command::Rebuild => "rebuild",
+        })
+    }
+}
+
+/// A statement as the app wants it, or as the tracker says it was deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    /// The manifest's name for it (an adopted statement's logical name is its own name).
+    pub logical: String,
+    /// The deployed statement name.
+    pub name: String,
+    pub sql: String,
+    pub properties: BTreeMap<String, String>,
+    pub compute_pool: String,
+    pub principal: String,
+    /// Tables, resolved against the statement's catalog and database.
+    pub creates: Vec<TableRef>,
+    pub writes: Vec<TableRef>,
+    pub reads: Vec<TableRef>,
+    /// Logical names this statement explicitly depends on.
+    pub depends_on: Vec<String>,
+    /// True for `CREATE TABLE` (not CTAS): a DDL statement that completes and runs nothing.
+    pub is_table_ddl: bool,
+}
+
+/// A tracker record of the app, as the planner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub def: Definition,
+    /// The record says the statement was torn down (deleted) already.
+    pub torn_down: bool,
+}
+
+/// A statement as the Flink API shows it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub name: String,
+    pub phase: String,
+}
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub app: String,
+    /// What the app wants: the manifest, or else the tracker's definitions.
+    pub desired: Vec<Definition>,
+    /// The tracker's records for this app and environment.
+    pub tracked: Vec<Tracked>,
+    /// Live statements by name (at least every tracked and desired name that exists).
+    pub live: BTreeMap<String, Live>,
+    /// Topics that exist in the cluster (to leave an unchanged table's DDL alone).
+    pub topics: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub drop_tables: bool,
+    pub stop_only: bool,
+    pub carry_over_offsets: bool,
+    pub protect: Vec<glob::Pattern>,
+}
+
+impl Options {
+    fn protected(&self, name: &str) -> Option<&glob::Pattern> {
+        self.protect.iter().find(|p| p.matches(name))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Teardown,
+    Buildup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Delete a statement and wait until it is gone.
+    Delete,
+    /// Stop a statement (`stop-only`) and wait until it is STOPPED.
+    Stop,
+    /// Delete a statement the app no longer wants, and forget it.
+    Prune,
+    /// Drop a table the app created: topic and subjects.
+    DropTable,
+    /// Create a statement and wait until it runs (or completes).
+    Create,
+    /// Resume a stopped statement.
+    Resume,
+    /// Nothing to do: the statement is as wanted.
+    Unchanged,
+    /// Not touched, and said so: a protected statement or table.
+    Skip,
+}
+
+/// A table a step drops (or skips).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableTarget {
+    pub table: TableRef,
+    pub topic: String,
+    /// The statement of the app that created it.
+    pub created_by: String,
+    /// `sql.current-catalog` / `sql.current-database` of that statement, for the DROP.
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Statement {
+        def: Definition,
+        /// With `carry-over-offsets`: the statement the new one takes its offsets from (and
+        /// which is stopped, not deleted).
+        carry_over_from: Option<String>,
+    },
+    Table(TableTarget),
+}
+
+impl Target {
+    pub fn label(&self) -> String {
+        match self {
+            Target::Statement { def, .. } => def.name.clone(),
+            Target::Table(t) => t.table.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub id: usize,
+    pub stage: Stage,
+    pub action: Action,
+    pub target: Target,
+    pub reason: String,
+    /// Steps that must have succeeded before this one starts.
+    pub after: BTreeSet<usize>,
+    /// The live phase when planned (`None`: not live).
+    pub phase_before: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Things the report should say that are not steps (e.g. a table left in place).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// True when no step changes anything.
+    pub fn is_noop(&self) -> bool {
+        self.steps
+            .iter()
+            .all(|s| matches!(s.action, Action::Unchanged | Action::Skip))
+    }
+
+    fn push(
+        &mut self,
+        stage: Stage,
+        action: Action,
+        target: Target,
+        reason: impl Into<String>,
+        phase_before: Option<String>,
+    ) -> usize {
+        let id = self.steps.len();
+        self.steps.push(Step {
+            id,
+            stage,
+            action,
+            target,
+            reason: reason.into(),
+            after: BTreeSet::new(),
+            phase_before,
+        });
+        id
+    }
+
+    fn after(&mut self, step: usize, before: usize) {
+        if step != before {
+            self.steps[step].after.insert(before);
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for s in &self.steps {
+            let action = format!("{:?}", s.action).to_lowercase();
+            write!(f, "{:>3}. {:<9} {:<10} {}", s.id + 1, format!("{:?}", s.stage).to_lowercase(), action, s.target.label())?;
+            if !s.after.is_empty() {
+                let after: Vec<String> = s.after.iter().map(|a| (a + 1).to_string()).collect();
+                write!(f, "  (after {})", after.join(", "))?;
+            }
+            writeln!(f, "\n     {}", s.reason)?;
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The plan for `command`.
+pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
+    let mut p = Plan::default();
+    match command {
+        Command::Teardown => {
+            let defs = active_tracked(snap, opts, &mut p);
+            teardown(&mut p, snap, opts, &defs, &BTreeSet::new(), |_| {
+                (Action::Delete, "teardown of the app".to_string())
+            });
+        }
+        Command::Rebuild => {
+            // A full reset deletes: stopped statements would keep their names taken.
+            let opts = &Options { stop_only: false, carry_over_offsets: false, ..opts.clone() };
+            let defs = active_tracked(snap, opts, &mut p);
+            let torn = teardown(&mut p, snap, opts, &defs, &BTreeSet::new(), |_| {
+                (Action::Delete, "rebuild: teardown of everything the app has".to_string())
+            });
+            let mut created = BTreeMap::new();
+            let order = desired_order(snap, &mut p);
+            for i in order {
+                let d = &snap.desired[i];
+                if let Some(pat) = opts.protected(&d.name) {
+                    skip_protected(&mut p, d, snap, pat);
+                    continue;
+                }
+                let id = p.push(
+                    Stage::Buildup,
+                    Action::Create,
+                    Target::Statement { def: d.clone(), carry_over_from: None },
+                    "rebuild: build up from scratch",
+                    live_phase(snap, &d.name),
+                );
+                for &t in &torn {
+                    p.after(id, t);
+                }
+                created.insert(i, id);
+            }
+            wire_creates(&mut p, snap, &created);
+        }
+        Command::Buildup => converge(&mut p, snap, opts),
+    }
+    p
+}
+
+fn live_phase(snap: &Snapshot, name: &str) -> Option<String> {
+    snap.live.get(name).map(|l| l.phase.clone())
+}
+
+fn skip_protected(p: &mut Plan, d: &Definition, snap: &Snapshot, pat: &glob::Pattern) {
+    p.push(
+        Stage::Teardown,
+        Action::Skip,
+        Target::Statement { def: d.clone(), carry_over_from: None },
+        format!("protected by pattern '{}'", pat.as_str()),
+        live_phase(snap, &d.name),
+    );
+}
+
+/// Tracked statements that may still exist: not torn down, or torn down but live again.
+fn active_tracked<'a>(snap: &'a Snapshot, opts: &Options, p: &mut Plan) -> Vec<&'a Definition> {
+    let mut out = Vec::new();
+    for t in &snap.tracked {
+        if t.torn_down && !snap.live.contains_key(&t.def.name) {
+            continue;
+        }
+        if let Some(pat) = opts.protected(&t.def.name) {
+            skip_protected(p, &t.def, snap, pat);
+            continue;
+        }
+        out.push(&t.def);
+    }
+    out
+}
+
+/// Tear down `defs` (readers before writers before the DDL of their tables, tables last) and
+/// drop the tables they created, except those in `keep`. Returns every step it added.
+fn teardown(
+    p: &mut Plan,
+    snap: &Snapshot,
+    opts: &Options,
+    defs: &[&Definition],
+    keep: &BTreeSet<TableRef>,
+    reason: impl Fn(&Definition) -> (Action, String),
+) -> Vec<usize> {
+    let graph = lenient_graph(defs, p);
+    let mut ids = Vec::with_capacity(defs.len());
+    for d in defs {
+        let (action, why) = reason(d);
+        let action = if opts.stop_only && action == Action::Delete {
+            Action::Stop
+        } else {
+            action
+        };
+        ids.push(p.push(
+            Stage::Teardown,
+            action,
+            Target::Statement { def: (*d).clone(), carry_over_from: None },
+            why,
+            live_phase(snap, &d.name),
+        ));
+    }
+    // Reverse of the buildup order: what uses a thing goes before the thing.
+    for i in 0..defs.len() {
+        for (j, _) in graph.successors(i) {
+            p.after(ids[i], ids[j]);
+        }
+    }
+    let mut all = ids.clone();
+    if !opts.drop_tables || opts.stop_only {
+        if opts.stop_only && opts.drop_tables && defs.iter().any(|d| !d.creates.is_empty()) {
+            p.notes.push("stop-only: tables are kept, since stopped statements still use them".into());
+        }
+        return all;
+    }
+    let mut seen = BTreeSet::new();
+    for (i, d) in defs.iter().enumerate() {
+        for t in &d.creates {
+            if keep.contains(t) || !seen.insert(t.clone()) {
+                continue;
+            }
+            let target = TableTarget {
+                table: t.clone(),
+                topic: t.name.clone(),
+                created_by: d.name.clone(),
+                properties: catalog_properties(d),
+            };
+            if let Some(pat) = opts.protected(&t.name).or_else(|| opts.protected(&t.to_string())) {
+                all.push(p.push(
+                    Stage::Teardown,
+                    Action::Skip,
+                    Target::Table(target),
+                    format!("protected by pattern '{}'", pat.as_str()),
+                    None,
+                ));
+                continue;
+            }
+            let id = p.push(
+                Stage::Teardown,
+                Action::DropTable,
+                Target::Table(target),
+                format!("created by {}", d.name),
+                None,
+            );
+            p.after(id, ids[i]);
+            for (j, other) in defs.iter().enumerate() {
+                if other.reads.contains(t) || other.writes.contains(t) || other.creates.contains(t) {
+                    p.after(id, ids[j]);
+                }
+            }
+            all.push(id);
+        }
+    }
+    all
+}
+
+fn catalog_properties(d: &Definition) -> BTreeMap<String, String> {
+    d.properties
+        .iter()
+        .filter(|(k, _)| k.as_str() == "sql.current-catalog" || k.as_str() == "sql.current-database")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// A graph over definitions that tolerates what tracker records may hold: dependencies on
+/// statements outside the set are ignored, and a cycle falls back to the listed order.
+fn lenient_graph(defs: &[&Definition], p: &mut Plan) -> Graph {
+    let names: BTreeSet<&str> = defs.iter().map(|d| d.logical.as_str()).collect();
+    let nodes: Vec<deps::Node> = defs
+        .iter()
+        .map(|d| deps::Node {
+            name: d.logical.clone(),
+            creates: d.creates.clone(),
+            writes: d.writes.clone(),
+            reads: d.reads.clone(),
+            depends_on: d
+                .depends_on
+                .iter()
+                .filter(|n| names.contains(n.as_str()))
+                .cloned()
+                .collect(),
+        })
+        .collect();
+    match Graph::build(&nodes) {
+        Ok(g) => g,
+        Err(e) => {
+            p.notes.push(format!("ordering falls back to the listed order: {e}"));
+            let plain: Vec<deps::Node> = nodes
+                .into_iter()
+                .map(|n| deps::Node { name: n.name, ..Default::default() })
+                .collect();
+            Graph::build(&plain).unwrap_or_default()
+        }
+    }
+}
+
+/// The desired statements in buildup order.
+fn desired_order(snap: &Snapshot, p: &mut Plan) -> Vec<usize> {
+    let refs: Vec<&Definition> = snap.desired.iter().collect();
+    let g = lenient_graph(&refs, p);
+    g.topological().unwrap_or_else(|_| (0..snap.desired.len()).collect())
+}
+
+/// Creates wait for the creates of what they depend on.
+fn wire_creates(p: &mut Plan, snap: &Snapshot, created: &BTreeMap<usize, usize>) {
+    let refs: Vec<&Definition> = snap.desired.iter().collect();
+    let mut scratch = Plan::default();
+    let g = lenient_graph(&refs, &mut scratch);
+    for (&i, &step) in created {
+        for before in g.predecessors(i) {
+            if let Some(&b) = created.get(&before) {
+                p.after(step, b);
+            }
+        }
+    }
+}
+
+const SETTLED_OK: [&str; 3] = ["RUNNING", "COMPLETED", "PENDING"];
+
+/// `buildup`: create what is missing, replace what changed, prune what is no longer wanted,
+/// leave the rest alone.
+fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
+    let desired_names: BTreeSet<&str> = snap.desired.iter().map(|d| d.name.as_str()).collect();
+    let desired_logical: BTreeMap<&str, usize> = snap
+        .desired
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.logical.as_str(), i))
+        .collect();
+    let tracked_names: BTreeSet<&str> = snap.tracked.iter().map(|t| t.def.name.as_str()).collect();
+
+    // Old versions of desired statements, and statements no longer wanted.
+    let mut old_of: BTreeMap<usize, Vec<&Tracked>> = BTreeMap::new();
+    let mut pruned: Vec<&Tracked> = Vec::new();
+    for t in &snap.tracked {
+        if desired_names.contains(t.def.name.as_str()) {
+            continue;
+        }
+        let still_there = !t.torn_down || snap.live.contains_key(&t.def.name);
+        if !still_there {
+            continue;
+        }
+        match desired_logical.get(t.def.logical.as_str()) {
+            Some(&i) => old_of.entry(i).or_default().push(t),
+            None => pruned.push(t),
+        }
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Fate {
+        Unchanged,
+        Resume,
+        /// Create; `true` when a statement of the same name must be deleted first.
+        Create(bool),
+    }
+    let mut fate: Vec<Fate> = snap
+        .desired
+        .iter()
+        .map(|d| match snap.live.get(&d.name).map(|l| l.phase.as_str()) {
+            Some(ph) if SETTLED_OK.contains(&ph) => Fate::Unchanged,
+            Some("STOPPED") => Fate::Resume,
+            Some(_) => Fate::Create(true),
+            // A table's DDL we ran before, whose table is still there, has nothing to do.
+            None if d.is_table_ddl
+                && tracked_names.contains(d.name.as_str())
+                && d.creates.iter().all(|t| snap.topics.contains(&t.name)) =>
+            {
+                Fate::Unchanged
+            }
+            None => Fate::Create(false),
+        })
+        .collect();
+    let mut why: Vec<String> = snap
+        .desired
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match (fate[i], old_of.get(&i)) {
+            (_, Some(olds)) => format!(
+                "definition changed: replaces {}",
+                olds.iter().map(|o| o.def.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            (Fate::Unchanged, None) => match live_phase(snap, &d.name) {
+                Some(ph) => format!("unchanged and {ph}"),
+                None => "unchanged; its table exists".into(),
+            },
+            (Fate::Resume, None) => "stopped: resume it".into(),
+            (Fate::Create(true), None) => format!(
+                "live as {}: create it again",
+                live_phase(snap, &d.name).unwrap_or_default()
+            ),
+            (Fate::Create(false), None) => "not deployed".into(),
+        })
+        .collect();
+
+    // A changed statement that creates a table recreates it; whatever uses the table is
+    // deleted before the drop and created again after (transitively).
+    let mut recreated: BTreeSet<TableRef> = BTreeSet::new();
+    for (&i, olds) in &old_of {
+        for t in olds.iter().flat_map(|o| o.def.creates.iter()) {
+            if snap.desired[i].creates.contains(t) {
+                recreated.insert(t.clone());
+            }
+        }
+    }
+    loop {
+        let mut grew = false;
+        for (i, d) in snap.desired.iter().enumerate() {
+            let uses = recreated
+                .iter()
+                .find(|t| d.reads.contains(t) || d.writes.contains(t))
+                .cloned();
+            if let Some(t) = uses {
+                if !d.creates.contains(&t) && matches!(fate[i], Fate::Unchanged | Fate::Resume) {
+                    fate[i] = Fate::Create(snap.live.contains_key(&d.name));
+                    why[i] = format!("uses table {t}, which is recreated");
+                    recreated.extend(d.creates.iter().cloned());
+                    grew = true;
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+
+    // Protected desired statements are never touched.
+    let mut protected: BTreeSet<usize> = BTreeSet::new();
+    for (i, d) in snap.desired.iter().enumerate() {
+        if fate[i] != Fate::Unchanged || old_of.contains_key(&i) {
+            if let Some(pat) = opts.protected(&d.name) {
+                skip_protected(p, d, snap, pat);
+                protected.insert(i);
+            }
+        }
+    }
+
+    // Teardown stage: old versions (unless their offsets carry over), same-name redeploys,
+    // statements that use recreated tables, and pruned ones.
+    let carry = |i: usize, old: &Tracked| {
+        opts.carry_over_offsets
+            && !snap.desired[i].is_table_ddl
+            && snap.desired[i].creates.is_empty()
+            && !recreated.iter().any(|t| old.def.reads.contains(t) || old.def.writes.contains(t))
+            && snap.live.get(&old.def.name).is_some_and(|l| l.phase == "RUNNING")
+    };
+    let mut carry_from: BTreeMap<usize, &Tracked> = BTreeMap::new();
+    let mut to_delete: Vec<(&Definition, String)> = Vec::new();
+    for (&i, olds) in &old_of {
+        if protected.contains(&i) {
+            continue;
+        }
+        for old in olds {
+            if carry_from.get(&i).is_none() && carry(i, old) {
+                carry_from.insert(i, old);
+            } else {
+                to_delete.push((&old.def, format!("replaced by {}", snap.desired[i].name)));
+            }
+        }
+    }
+    for (i, d) in snap.desired.iter().enumerate() {
+        if fate[i] == Fate::Create(true) && !protected.contains(&i) {
+            to_delete.push((d, why[i].clone()));
+        }
+    }
+    let mut prune_defs: Vec<&Definition> = Vec::new();
+    for t in &pruned {
+        if let Some(pat) = opts.protected(&t.def.name) {
+            skip_protected(p, &t.def, snap, pat);
+        } else {
+            prune_defs.push(&t.def);
+        }
+    }
+    // Dropped here: recreated tables, and tables of pruned statements no wanted statement uses.
+    let wanted_tables: BTreeSet<&TableRef> = snap
+        .desired
+        .iter()
+        .flat_map(|d| d.creates.iter().chain(&d.reads).chain(&d.writes))
+        .collect();
+    let mut drop: BTreeSet<TableRef> = recreated.clone();
+    for t in prune_defs.iter().flat_map(|d| d.creates.iter()) {
+        if !wanted_tables.contains(t) {
+            drop.insert(t.clone());
+        } else if !recreated.contains(t) {
+            p.notes.push(format!("table {t} is kept: a wanted statement still uses it"));
+        }
+    }
+    let mut defs: Vec<&Definition> = to_delete.iter().map(|(d, _)| *d).collect();
+    defs.extend(prune_defs.iter().copied());
+    let keep: BTreeSet<TableRef> = defs
+        .iter()
+        .flat_map(|d| d.creates.iter())
+        .filter(|t| !drop.contains(*t))
+        .cloned()
+        .collect();
+    let reasons: BTreeMap<&str, String> = to_delete
+        .iter()
+        .map(|(d, r)| (d.name.as_str(), r.clone()))
+        .collect();
+    let torn = teardown(p, snap, opts, &defs, &keep, |d| match reasons.get(d.name.as_str()) {
+        Some(r) => (Action::Delete, r.clone()),
+        None => (Action::Prune, "no longer in the app's definitions".to_string()),
+    });
+
+    // Buildup stage, in dependency order.
+    let order = desired_order(snap, p);
+    let mut created = BTreeMap::new();
+    for i in order {
+        if protected.contains(&i) {
+            continue;
+        }
+        let d = &snap.desired[i];
+        let (action, carry_over_from) = match fate[i] {
+            Fate::Unchanged if !old_of.contains_key(&i) => (Action::Unchanged, None),
+            Fate::Resume if !old_of.contains_key(&i) => (Action::Resume, None),
+            _ => (Action::Create, carry_from.get(&i).map(|o| o.def.name.clone())),
+        };
+        let reason = match &carry_over_from {
+            Some(from) => format!("{}; offsets carried over from {from}", why[i]),
+            None => why[i].clone(),
+        };
+        let id = p.push(
+            Stage::Buildup,
+            action,
+            Target::Statement { def: d.clone(), carry_over_from },
+            reason,
+            live_phase(snap, &d.name),
+        );
+        if matches!(action, Action::Create | Action::Resume) {
+            // After anything torn down that it replaces or whose table it uses.
+            for &t in &torn {
+                let step = &p.steps[t];
+                let related = match &step.target {
+                    Target::Statement { def, .. } => {
+                        def.logical == d.logical || def.name == d.name
+                    }
+                    Target::Table(tt) => {
+                        d.creates.contains(&tt.table)
+                            || d.reads.contains(&tt.table)
+                            || d.writes.contains(&tt.table)
+                    }
+                };
+                if related {
+                    p.after(id, t);
+                }
+            }
+            created.insert(i, id);
+        }
+    }
+    wire_creates(p, snap, &created);
+}
+
+#[cfg(test)]
+mod tests;
