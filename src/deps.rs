@@ -150,8 +150,11 @@ impl Graph {
                 return path.iter().map(|&i| self.names[i].clone()).collect();
             };
             if let Some(pos) = path.iter().position(|&p| p == prev) {
-                let mut cycle: Vec<String> =
-                    path[pos..].iter().rev().map(|&i| self.names[i].clone()).collect();
+                let mut cycle: Vec<String> = path[pos..]
+                    .iter()
+                    .rev()
+                    .map(|&i| self.names[i].clone())
+                    .collect();
                 cycle.push(cycle[0].clone());
                 return cycle;
             }

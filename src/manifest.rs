@@ -46,10 +46,12 @@ impl Manifest {
     pub fn properties_of(&self, s: &ManifestStatement) -> BTreeMap<String, String> {
         let mut p = s.properties.clone();
         if let Some(c) = &self.catalog {
-            p.entry("sql.current-catalog".into()).or_insert_with(|| c.clone());
+            p.entry("sql.current-catalog".into())
+                .or_insert_with(|| c.clone());
         }
         if let Some(d) = &self.database {
-            p.entry("sql.current-database".into()).or_insert_with(|| d.clone());
+            p.entry("sql.current-database".into())
+                .or_insert_with(|| d.clone());
         }
         p
     }
@@ -156,15 +158,24 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
             );
         }
         if !seen.insert(s.name.clone()) {
-            problem(place.clone(), format!("duplicate statement name '{}'", s.name));
+            problem(
+                place.clone(),
+                format!("duplicate statement name '{}'", s.name),
+            );
         }
         let (sql, sql_file) = match (s.sql, s.query) {
             (Some(_), Some(_)) => {
-                problem(place.clone(), "give either `sql` (a file) or `query` (inline SQL), not both".into());
+                problem(
+                    place.clone(),
+                    "give either `sql` (a file) or `query` (inline SQL), not both".into(),
+                );
                 continue;
             }
             (None, None) => {
-                problem(place.clone(), "missing `sql` (a file) or `query` (inline SQL)".into());
+                problem(
+                    place.clone(),
+                    "missing `sql` (a file) or `query` (inline SQL)".into(),
+                );
                 continue;
             }
             (None, Some(q)) => (q, None),
@@ -189,7 +200,10 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
                 other => {
                     problem(
                         format!("{place}.properties.{k}"),
-                        format!("must be a string, number or boolean, not {}", other.type_str()),
+                        format!(
+                            "must be a string, number or boolean, not {}",
+                            other.type_str()
+                        ),
                     );
                     continue;
                 }
@@ -300,7 +314,7 @@ mod tests {
     }
 
     const SINK: &str = "CREATE TABLE flight_avro (a STRING)";
-    
+
     #[test]
     fn a_valid_manifest_reads_files_and_inline_sql() {
         let d = dir_with(&[("sql/flight_avro.sql", SINK)]);
@@ -322,7 +336,10 @@ sql = "sql/flight_avro.sql"
         assert_eq!(m.app, "flight-consolidator");
         assert_eq!(m.statements.len(), 2);
         assert_eq!(m.statements[1].sql, SINK);
-        assert_eq!(m.statements[1].sql_file, Some(PathBuf::from("sql/flight_avro.sql")));
+        assert_eq!(
+            m.statements[1].sql_file,
+            Some(PathBuf::from("sql/flight_avro.sql"))
+        );
         let props = m.properties_of(&m.statements[0]);
         assert_eq!(props["sql.current-catalog"], "env");
         assert_eq!(props["parallelism"], "2");
@@ -367,9 +384,18 @@ query = "SELECT * FORM t"
         let p = problems(text, &[]);
         let has = |needle: &str| p.iter().any(|x| x.contains(needle));
         assert!(has("app: 'Bad_App' is not a valid app name"), "{p:#?}");
-        assert!(has("statements[1] \"dup\": duplicate statement name 'dup'"), "{p:#?}");
-        assert!(has("statements[2].name: 'No' is not a valid statement name"), "{p:#?}");
-        assert!(has("statements[3] \"missing-file\": cannot read SQL file 'sql/nope.sql'"), "{p:#?}");
+        assert!(
+            has("statements[1] \"dup\": duplicate statement name 'dup'"),
+            "{p:#?}"
+        );
+        assert!(
+            has("statements[2].name: 'No' is not a valid statement name"),
+            "{p:#?}"
+        );
+        assert!(
+            has("statements[3] \"missing-file\": cannot read SQL file 'sql/nope.sql'"),
+            "{p:#?}"
+        );
         assert!(has("statements[4] \"both\": give either"), "{p:#?}");
         assert!(has("statements[5] \"typo\": SQL parse failed"), "{p:#?}");
         assert_eq!(p.len(), 6, "{p:#?}");
@@ -378,13 +404,19 @@ query = "SELECT * FORM t"
     #[test]
     fn unknown_keys_cycles_and_unknown_dependencies_are_errors() {
         let unknown = problems("app = \"a\"\ncompute_pool = \"x\"\n", &[]);
-        assert!(unknown[0].contains("unknown field `compute_pool`"), "{unknown:?}");
+        assert!(
+            unknown[0].contains("unknown field `compute_pool`"),
+            "{unknown:?}"
+        );
         assert!(unknown[0].contains("line 2"), "{unknown:?}");
         let unknown = problems(
             "app = \"a\"\n[[statements]]\nname = \"x\"\nquery = \"SELECT 1\"\ndepend-on = []\n",
             &[],
         );
-        assert!(unknown[0].contains("unknown field `depend-on`"), "{unknown:?}");
+        assert!(
+            unknown[0].contains("unknown field `depend-on`"),
+            "{unknown:?}"
+        );
 
         let cycle = problems(
             r#"
@@ -401,12 +433,18 @@ depends-on = ["x"]
             &[],
         );
         assert_eq!(cycle.len(), 1);
-        assert!(cycle[0].starts_with("statements: dependency cycle: "), "{cycle:?}");
+        assert!(
+            cycle[0].starts_with("statements: dependency cycle: "),
+            "{cycle:?}"
+        );
         let unknown_dep = problems(
             "app = \"a\"\n[[statements]]\nname = \"x\"\nquery = \"SELECT 1\"\ndepends-on = [\"nope\"]\n",
             &[],
         );
-        assert!(unknown_dep[0].contains("'x' depends on 'nope'"), "{unknown_dep:?}");
+        assert!(
+            unknown_dep[0].contains("'x' depends on 'nope'"),
+            "{unknown_dep:?}"
+        );
         let no_app = problems("[[statements]]\nname = \"x\"\nquery = \"SELECT 1\"\n", &[]);
         assert!(no_app[0].starts_with("app: missing"), "{no_app:?}");
     }

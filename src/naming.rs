@@ -127,7 +127,10 @@ mod tests {
             assert_ne!(v, base);
         }
         // Surrounding whitespace is not a change.
-        assert_eq!(base, deployed_name(&id("app", "job", "\n SELECT 1 \n", &props)));
+        assert_eq!(
+            base,
+            deployed_name(&id("app", "job", "\n SELECT 1 \n", &props))
+        );
     }
 
     #[test]

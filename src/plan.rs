@@ -215,7 +215,14 @@ impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.steps {
             let action = format!("{:?}", s.action).to_lowercase();
-            write!(f, "{:>3}. {:<9} {:<10} {}", s.id + 1, format!("{:?}", s.stage).to_lowercase(), action, s.target.label())?;
+            write!(
+                f,
+                "{:>3}. {:<9} {:<10} {}",
+                s.id + 1,
+                format!("{:?}", s.stage).to_lowercase(),
+                action,
+                s.target.label()
+            )?;
             if !s.after.is_empty() {
                 let after: Vec<String> = s.after.iter().map(|a| (a + 1).to_string()).collect();
                 write!(f, "  (after {})", after.join(", "))?;
@@ -241,10 +248,17 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
         }
         Command::Rebuild => {
             // A full reset deletes: stopped statements would keep their names taken.
-            let opts = &Options { stop_only: false, carry_over_offsets: false, ..opts.clone() };
+            let opts = &Options {
+                stop_only: false,
+                carry_over_offsets: false,
+                ..opts.clone()
+            };
             let defs = active_tracked(snap, opts, &mut p);
             let torn = teardown(&mut p, snap, opts, &defs, &BTreeSet::new(), |_| {
-                (Action::Delete, "rebuild: teardown of everything the app has".to_string())
+                (
+                    Action::Delete,
+                    "rebuild: teardown of everything the app has".to_string(),
+                )
             });
             let mut created = BTreeMap::new();
             let order = desired_order(snap, &mut p);
@@ -257,7 +271,10 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
                 let id = p.push(
                     Stage::Buildup,
                     Action::Create,
-                    Target::Statement { def: d.clone(), carry_over_from: None },
+                    Target::Statement {
+                        def: d.clone(),
+                        carry_over_from: None,
+                    },
                     "rebuild: build up from scratch",
                     live_phase(snap, &d.name),
                 );
@@ -281,7 +298,10 @@ fn skip_protected(p: &mut Plan, d: &Definition, snap: &Snapshot, pat: &glob::Pat
     p.push(
         Stage::Teardown,
         Action::Skip,
-        Target::Statement { def: d.clone(), carry_over_from: None },
+        Target::Statement {
+            def: d.clone(),
+            carry_over_from: None,
+        },
         format!("protected by pattern '{}'", pat.as_str()),
         live_phase(snap, &d.name),
     );
@@ -325,7 +345,10 @@ fn teardown(
         ids.push(p.push(
             Stage::Teardown,
             action,
-            Target::Statement { def: (*d).clone(), carry_over_from: None },
+            Target::Statement {
+                def: (*d).clone(),
+                carry_over_from: None,
+            },
             why,
             live_phase(snap, &d.name),
         ));
@@ -339,7 +362,8 @@ fn teardown(
     let mut all = ids.clone();
     if !opts.drop_tables || opts.stop_only {
         if opts.stop_only && opts.drop_tables && defs.iter().any(|d| !d.creates.is_empty()) {
-            p.notes.push("stop-only: tables are kept, since stopped statements still use them".into());
+            p.notes
+                .push("stop-only: tables are kept, since stopped statements still use them".into());
         }
         return all;
     }
@@ -355,7 +379,10 @@ fn teardown(
                 created_by: d.name.clone(),
                 properties: catalog_properties(d),
             };
-            if let Some(pat) = opts.protected(&t.name).or_else(|| opts.protected(&t.to_string())) {
+            if let Some(pat) = opts
+                .protected(&t.name)
+                .or_else(|| opts.protected(&t.to_string()))
+            {
                 all.push(p.push(
                     Stage::Teardown,
                     Action::Skip,
@@ -374,7 +401,8 @@ fn teardown(
             );
             p.after(id, ids[i]);
             for (j, other) in defs.iter().enumerate() {
-                if other.reads.contains(t) || other.writes.contains(t) || other.creates.contains(t) {
+                if other.reads.contains(t) || other.writes.contains(t) || other.creates.contains(t)
+                {
                     p.after(id, ids[j]);
                 }
             }
@@ -387,7 +415,9 @@ fn teardown(
 fn catalog_properties(d: &Definition) -> BTreeMap<String, String> {
     d.properties
         .iter()
-        .filter(|(k, _)| k.as_str() == "sql.current-catalog" || k.as_str() == "sql.current-database")
+        .filter(|(k, _)| {
+            k.as_str() == "sql.current-catalog" || k.as_str() == "sql.current-database"
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -414,10 +444,14 @@ fn lenient_graph(defs: &[&Definition], p: &mut Plan) -> Graph {
     match Graph::build(&nodes) {
         Ok(g) => g,
         Err(e) => {
-            p.notes.push(format!("ordering falls back to the listed order: {e}"));
+            p.notes
+                .push(format!("ordering falls back to the listed order: {e}"));
             let plain: Vec<deps::Node> = nodes
                 .into_iter()
-                .map(|n| deps::Node { name: n.name, ..Default::default() })
+                .map(|n| deps::Node {
+                    name: n.name,
+                    ..Default::default()
+                })
                 .collect();
             Graph::build(&plain).unwrap_or_default()
         }
@@ -428,7 +462,8 @@ fn lenient_graph(defs: &[&Definition], p: &mut Plan) -> Graph {
 fn desired_order(snap: &Snapshot, p: &mut Plan) -> Vec<usize> {
     let refs: Vec<&Definition> = snap.desired.iter().collect();
     let g = lenient_graph(&refs, p);
-    g.topological().unwrap_or_else(|_| (0..snap.desired.len()).collect())
+    g.topological()
+        .unwrap_or_else(|_| (0..snap.desired.len()).collect())
 }
 
 /// Creates wait for the creates of what they depend on.
@@ -507,7 +542,10 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .map(|(i, d)| match (fate[i], old_of.get(&i)) {
             (_, Some(olds)) => format!(
                 "definition changed: replaces {}",
-                olds.iter().map(|o| o.def.name.as_str()).collect::<Vec<_>>().join(", ")
+                olds.iter()
+                    .map(|o| o.def.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             (Fate::Unchanged, None) => match live_phase(snap, &d.name) {
                 Some(ph) => format!("unchanged and {ph}"),
@@ -570,8 +608,13 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         opts.carry_over_offsets
             && !snap.desired[i].is_table_ddl
             && snap.desired[i].creates.is_empty()
-            && !recreated.iter().any(|t| old.def.reads.contains(t) || old.def.writes.contains(t))
-            && snap.live.get(&old.def.name).is_some_and(|l| l.phase == "RUNNING")
+            && !recreated
+                .iter()
+                .any(|t| old.def.reads.contains(t) || old.def.writes.contains(t))
+            && snap
+                .live
+                .get(&old.def.name)
+                .is_some_and(|l| l.phase == "RUNNING")
     };
     let mut carry_from: BTreeMap<usize, &Tracked> = BTreeMap::new();
     let mut to_delete: Vec<(&Definition, String)> = Vec::new();
@@ -611,7 +654,9 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         if !wanted_tables.contains(t) {
             drop.insert(t.clone());
         } else if !recreated.contains(t) {
-            p.notes.push(format!("table {t} is kept: a wanted statement still uses it"));
+            p.notes.push(format!(
+                "table {t} is kept: a wanted statement still uses it"
+            ));
         }
     }
     let mut defs: Vec<&Definition> = to_delete.iter().map(|(d, _)| *d).collect();
@@ -626,9 +671,14 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .iter()
         .map(|(d, r)| (d.name.as_str(), r.clone()))
         .collect();
-    let torn = teardown(p, snap, opts, &defs, &keep, |d| match reasons.get(d.name.as_str()) {
-        Some(r) => (Action::Delete, r.clone()),
-        None => (Action::Prune, "no longer in the app's definitions".to_string()),
+    let torn = teardown(p, snap, opts, &defs, &keep, |d| {
+        match reasons.get(d.name.as_str()) {
+            Some(r) => (Action::Delete, r.clone()),
+            None => (
+                Action::Prune,
+                "no longer in the app's definitions".to_string(),
+            ),
+        }
     });
 
     // Buildup stage, in dependency order.
@@ -642,7 +692,10 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         let (action, carry_over_from) = match fate[i] {
             Fate::Unchanged if !old_of.contains_key(&i) => (Action::Unchanged, None),
             Fate::Resume if !old_of.contains_key(&i) => (Action::Resume, None),
-            _ => (Action::Create, carry_from.get(&i).map(|o| o.def.name.clone())),
+            _ => (
+                Action::Create,
+                carry_from.get(&i).map(|o| o.def.name.clone()),
+            ),
         };
         let reason = match &carry_over_from {
             Some(from) => format!("{}; offsets carried over from {from}", why[i]),
@@ -651,7 +704,10 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         let id = p.push(
             Stage::Buildup,
             action,
-            Target::Statement { def: d.clone(), carry_over_from },
+            Target::Statement {
+                def: d.clone(),
+                carry_over_from,
+            },
             reason,
             live_phase(snap, &d.name),
         );
@@ -660,9 +716,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             for &t in &torn {
                 let step = &p.steps[t];
                 let related = match &step.target {
-                    Target::Statement { def, .. } => {
-                        def.logical == d.logical || def.name == d.name
-                    }
+                    Target::Statement { def, .. } => def.logical == d.logical || def.name == d.name,
                     Target::Table(tt) => {
                         d.creates.contains(&tt.table)
                             || d.reads.contains(&tt.table)

@@ -27,6 +27,8 @@ pub enum BrokerError {
     AlreadyExists(String),
     #[error("topic '{0}' does not exist")]
     NotFound(String),
+    #[error("{0}")]
+    IllegalName(String),
     #[error("broker: {0}")]
     Kafka(String),
 }
@@ -97,6 +99,9 @@ impl Broker {
         partitions: i32,
         configs: &[(String, String)],
     ) -> Result<(), BrokerError> {
+        // Apache Kafka refuses illegal names; tansu creates them, so the check is done here for
+        // Kafka REST and CREATE TABLE alike.
+        legal_topic_name(name).map_err(BrokerError::IllegalName)?;
         let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
         for (k, v) in configs {
             topic = topic.set(k, v);
@@ -154,6 +159,28 @@ impl Broker {
         .await
         .unwrap_or_default()
     }
+}
+
+/// Apache Kafka's rules for a topic name (`org.apache.kafka.common.internals.Topic.validate`).
+pub fn legal_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("Topic name cannot be \"{name}\""));
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
+        return Err(format!("Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"));
+    }
+    Ok(())
 }
 
 fn kafka_err(e: KafkaError) -> BrokerError {

@@ -516,9 +516,14 @@ async fn get_faults(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 async fn put_faults(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
-    let faults: Faults = match http::parse_json(&body)
-        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("invalid faults: {e}")))
-    {
+    let faults: Faults = match http::parse_json(&body).and_then(|v| {
+        // serde also reads a struct from a JSON array (`[]` would mean "all off"): only an
+        // object is a faults document.
+        if !v.is_object() {
+            return Err("faults must be a JSON object".to_string());
+        }
+        serde_json::from_value(v).map_err(|e| format!("invalid faults: {e}"))
+    }) {
         Ok(f) => f,
         Err(e) => return control_error(&e),
     };
@@ -535,9 +540,21 @@ async fn get_timings(State(sim): State<Arc<Sim>>) -> Response {
 }
 
 async fn put_timings(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
-    let timings: Timings = match http::parse_json(&body)
-        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("invalid timings: {e}")))
-    {
+    // Fields left out keep their current values, not the built-in defaults: a test that only
+    // slows deletes must not silently reset the pending time the simulator was started with.
+    let current = sim.control.timings();
+    let timings: Timings = match http::parse_json(&body).and_then(|v| {
+        let serde_json::Value::Object(given) = v else {
+            return Err("timings must be a JSON object".to_string());
+        };
+        let mut merged = match serde_json::to_value(&current) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        merged.extend(given);
+        serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| format!("invalid timings: {e}"))
+    }) {
         Ok(t) => t,
         Err(e) => return control_error(&e),
     };

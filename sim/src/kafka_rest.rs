@@ -137,6 +137,11 @@ async fn create_topic(
         Ok(r) => r,
         Err(e) => return kafka_error(StatusCode::BAD_REQUEST, 40002, &e),
     };
+    // Kafka's broker refuses illegal names (InvalidTopicException → 400/40002 from Kafka REST);
+    // checked before `validate_only` too.
+    if let Err(why) = crate::broker::legal_topic_name(&req.topic_name) {
+        return kafka_error(StatusCode::BAD_REQUEST, 40002, &why);
+    }
     let partitions = req.partitions_count.unwrap_or(6);
     if partitions < 1 {
         return kafka_error(
@@ -173,6 +178,7 @@ async fn create_topic(
             40002,
             &format!("Topic '{n}' already exists."),
         ),
+        Err(BrokerError::IllegalName(why)) => kafka_error(StatusCode::BAD_REQUEST, 40002, &why),
         Err(e) => broker_failure(e),
     }
 }

@@ -339,7 +339,13 @@ impl Registry {
 fn validate_schema(schema_type: &str, text: &str) -> Result<(), SrError> {
     let invalid = |why: &str| SrError(422, 42201, format!("Invalid schema: {why}"));
     match schema_type {
-        "AVRO" | "JSON" => serde_json::from_str::<Value>(text)
+        "AVRO" => {
+            let v = serde_json::from_str::<Value>(text).map_err(|e| invalid(&e.to_string()))?;
+            // Valid JSON is not yet a valid Avro schema: the real registry parses it and answers
+            // 42201 for, e.g., a record without fields or a bare number.
+            avro_shape(&v).map_err(|why| invalid(&why))
+        }
+        "JSON" => serde_json::from_str::<Value>(text)
             .map(|_| ())
             .map_err(|e| invalid(&e.to_string())),
         "PROTOBUF" => {
@@ -350,6 +356,56 @@ fn validate_schema(schema_type: &str, text: &str) -> Result<(), SrError> {
             }
         }
         other => Err(SrError(422, 42201, format!("Invalid schema type {other}"))),
+    }
+}
+
+/// The structural rules of an Avro schema (named types, records, enums, arrays, maps, fixed,
+/// unions); names of previously defined types are accepted as they are.
+fn avro_shape(v: &Value) -> Result<(), String> {
+    match v {
+        Value::String(_) => Ok(()),
+        Value::Array(branches) => branches.iter().try_for_each(avro_shape),
+        Value::Object(o) => {
+            let ty = o.get("type").ok_or("a schema object needs a \"type\"")?;
+            let named = |what: &str| match o.get("name") {
+                Some(Value::String(n)) if !n.is_empty() => Ok(()),
+                _ => Err(format!("{what} needs a \"name\"")),
+            };
+            match ty.as_str() {
+                Some("record") | Some("error") => {
+                    named("a record")?;
+                    let fields = o
+                        .get("fields")
+                        .and_then(Value::as_array)
+                        .ok_or("a record needs an array of \"fields\"")?;
+                    fields
+                        .iter()
+                        .try_for_each(|f| match (f.get("name"), f.get("type")) {
+                            (Some(Value::String(_)), Some(t)) => avro_shape(t),
+                            _ => Err("every field needs a \"name\" and a \"type\"".to_string()),
+                        })
+                }
+                Some("enum") => {
+                    named("an enum")?;
+                    match o.get("symbols") {
+                        Some(Value::Array(_)) => Ok(()),
+                        _ => Err("an enum needs \"symbols\"".into()),
+                    }
+                }
+                Some("array") => avro_shape(o.get("items").ok_or("an array needs \"items\"")?),
+                Some("map") => avro_shape(o.get("values").ok_or("a map needs \"values\"")?),
+                Some("fixed") => {
+                    named("a fixed")?;
+                    match o.get("size") {
+                        Some(Value::Number(_)) => Ok(()),
+                        _ => Err("a fixed needs a \"size\"".into()),
+                    }
+                }
+                Some(_) => Ok(()),
+                None => avro_shape(ty),
+            }
+        }
+        other => Err(format!("{other} is not a schema")),
     }
 }
 
@@ -387,13 +443,20 @@ async fn root() -> Response {
     ok(&json!({}))
 }
 
+/// A boolean query parameter read as the real registry (JAX-RS, `Boolean.parseBoolean`) reads
+/// it: `true` in any case is true, anything else false. Python's `requests` sends `True`.
+fn java_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok(text.eq_ignore_ascii_case("true"))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListQuery {
     subject_prefix: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "java_bool")]
     deleted: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "java_bool")]
     deleted_only: bool,
     offset: Option<usize>,
     limit: Option<i64>,
@@ -418,7 +481,7 @@ async fn list_subjects(State(sim): State<Arc<Sim>>, Query(q): Query<ListQuery>) 
 
 #[derive(Deserialize)]
 struct DeleteQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "java_bool")]
     permanent: bool,
 }
 
@@ -435,7 +498,7 @@ async fn delete_subject(
 
 #[derive(Deserialize)]
 struct VersionsQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "java_bool")]
     deleted: bool,
 }
 

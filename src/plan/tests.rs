@@ -4,7 +4,13 @@ fn t(name: &str) -> TableRef {
     TableRef::new(name)
 }
 
-fn def(logical: &str, version: &str, creates: &[&str], writes: &[&str], reads: &[&str]) -> Definition {
+fn def(
+    logical: &str,
+    version: &str,
+    creates: &[&str],
+    writes: &[&str],
+    reads: &[&str],
+) -> Definition {
     Definition {
         logical: logical.into(),
         name: format!("app-{logical}-{version}"),
@@ -36,8 +42,18 @@ fn app(v: &str) -> Vec<Definition> {
 fn live(defs: &[Definition]) -> BTreeMap<String, Live> {
     defs.iter()
         .map(|d| {
-            let phase = if d.is_table_ddl { "COMPLETED" } else { "RUNNING" };
-            (d.name.clone(), Live { name: d.name.clone(), phase: phase.into() })
+            let phase = if d.is_table_ddl {
+                "COMPLETED"
+            } else {
+                "RUNNING"
+            };
+            (
+                d.name.clone(),
+                Live {
+                    name: d.name.clone(),
+                    phase: phase.into(),
+                },
+            )
         })
         .collect()
 }
@@ -46,14 +62,23 @@ fn deployed(defs: &[Definition]) -> Snapshot {
     Snapshot {
         app: "app".into(),
         desired: defs.to_vec(),
-        tracked: defs.iter().map(|d| Tracked { def: d.clone(), torn_down: false }).collect(),
+        tracked: defs
+            .iter()
+            .map(|d| Tracked {
+                def: d.clone(),
+                torn_down: false,
+            })
+            .collect(),
         live: live(defs),
         topics: ["sink".to_string(), "src".to_string()].into(),
     }
 }
 
 fn opts() -> Options {
-    Options { drop_tables: true, ..Default::default() }
+    Options {
+        drop_tables: true,
+        ..Default::default()
+    }
 }
 
 fn step<'a>(p: &'a Plan, action: Action, label: &str) -> &'a Step {
@@ -71,17 +96,32 @@ fn teardown_goes_readers_writers_ddl_then_tables() {
     let job = step(&p, Action::Delete, "app-job-v1").id;
     let sink_ddl = step(&p, Action::Delete, "app-sink-ddl-v1");
     let src_ddl = step(&p, Action::Delete, "app-src-ddl-v1");
-    assert!(step(&p, Action::Delete, "app-job-v1").after.contains(&report), "{p}");
-    assert!(sink_ddl.after.contains(&job) && sink_ddl.after.contains(&report), "{p}");
+    assert!(
+        step(&p, Action::Delete, "app-job-v1")
+            .after
+            .contains(&report),
+        "{p}"
+    );
+    assert!(
+        sink_ddl.after.contains(&job) && sink_ddl.after.contains(&report),
+        "{p}"
+    );
     assert!(src_ddl.after.contains(&job), "{p}");
     let drop_sink = step(&p, Action::DropTable, "sink");
-    assert!(drop_sink.after.is_superset(&[report, job, sink_ddl.id].into()), "{p}");
+    assert!(
+        drop_sink
+            .after
+            .is_superset(&[report, job, sink_ddl.id].into()),
+        "{p}"
+    );
     let drop_src = step(&p, Action::DropTable, "src");
     assert!(drop_src.after.is_superset(&[job, src_ddl.id].into()), "{p}");
     assert_eq!(p.steps.len(), 6, "{p}");
     assert!(p.steps.iter().all(|s| s.stage == Stage::Teardown));
     assert_eq!(
-        step(&p, Action::Delete, "app-job-v1").phase_before.as_deref(),
+        step(&p, Action::Delete, "app-job-v1")
+            .phase_before
+            .as_deref(),
         Some("RUNNING")
     );
     match &drop_sink.target {
@@ -98,7 +138,10 @@ fn only_the_apps_tracked_statements_are_touched() {
     let mut snap = deployed(&app("v1"));
     snap.live.insert(
         "other-app-job".into(),
-        Live { name: "other-app-job".into(), phase: "RUNNING".into() },
+        Live {
+            name: "other-app-job".into(),
+            phase: "RUNNING".into(),
+        },
     );
     for cmd in [Command::Teardown, Command::Buildup, Command::Rebuild] {
         let p = plan(cmd, &snap, &opts());
@@ -121,11 +164,17 @@ fn torn_down_records_are_skipped_unless_live_again_and_protect_wins() {
         ..opts()
     };
     let p = plan(Command::Teardown, &snap, &o);
-    assert!(p.steps.iter().all(|s| s.target.label() != "app-report-v1"), "{p}");
+    assert!(
+        p.steps.iter().all(|s| s.target.label() != "app-report-v1"),
+        "{p}"
+    );
     step(&p, Action::Delete, "app-job-v1");
     let skip = step(&p, Action::Skip, "src");
     assert!(skip.reason.contains("src*"));
-    assert!(p.steps.iter().all(|s| !(s.action == Action::DropTable && s.target.label() == "src")));
+    assert!(p
+        .steps
+        .iter()
+        .all(|s| !(s.action == Action::DropTable && s.target.label() == "src")));
     step(&p, Action::DropTable, "sink");
 
     let o = Options {
@@ -134,13 +183,19 @@ fn torn_down_records_are_skipped_unless_live_again_and_protect_wins() {
     };
     let p = plan(Command::Teardown, &snap, &o);
     step(&p, Action::Skip, "app-job-v1");
-    assert!(p.steps.iter().all(|s| !(s.action == Action::Delete && s.target.label() == "app-job-v1")));
+    assert!(p
+        .steps
+        .iter()
+        .all(|s| !(s.action == Action::Delete && s.target.label() == "app-job-v1")));
 }
 
 #[test]
 fn stop_only_stops_and_keeps_tables() {
     let snap = deployed(&app("v1"));
-    let o = Options { stop_only: true, ..opts() };
+    let o = Options {
+        stop_only: true,
+        ..opts()
+    };
     let p = plan(Command::Teardown, &snap, &o);
     assert!(p.steps.iter().all(|s| s.action == Action::Stop), "{p}");
     assert_eq!(p.steps.len(), 4);
@@ -150,7 +205,10 @@ fn stop_only_stops_and_keeps_tables() {
 #[test]
 fn drop_tables_false_keeps_every_table() {
     let snap = deployed(&app("v1"));
-    let o = Options { drop_tables: false, ..opts() };
+    let o = Options {
+        drop_tables: false,
+        ..opts()
+    };
     let p = plan(Command::Teardown, &snap, &o);
     assert!(p.steps.iter().all(|s| s.action == Action::Delete), "{p}");
 }
@@ -174,8 +232,16 @@ fn buildup_from_nothing_creates_in_dependency_order() {
     assert!(p.steps.iter().all(|s| s.action == Action::Create), "{p}");
     let id = |n: &str| step(&p, Action::Create, n).id;
     let job = step(&p, Action::Create, "app-job-v1");
-    assert!(job.after.contains(&id("app-src-ddl-v1")) && job.after.contains(&id("app-sink-ddl-v1")), "{p}");
-    assert!(step(&p, Action::Create, "app-report-v1").after.contains(&id("app-job-v1")), "{p}");
+    assert!(
+        job.after.contains(&id("app-src-ddl-v1")) && job.after.contains(&id("app-sink-ddl-v1")),
+        "{p}"
+    );
+    assert!(
+        step(&p, Action::Create, "app-report-v1")
+            .after
+            .contains(&id("app-job-v1")),
+        "{p}"
+    );
     // Sources first in the listing too.
     let pos = |n: &str| p.steps.iter().position(|s| s.target.label() == n).unwrap();
     assert!(pos("app-sink-ddl-v1") < pos("app-job-v1") && pos("app-job-v1") < pos("app-report-v1"));
@@ -203,12 +269,20 @@ fn buildup_replaces_exactly_the_changed_statement() {
 fn carry_over_creates_the_replacement_from_the_old_offsets_without_deleting_it() {
     let mut snap = deployed(&app("v1"));
     snap.desired[1] = def("job", "v2", &[], &["sink"], &["src"]);
-    let o = Options { carry_over_offsets: true, ..opts() };
+    let o = Options {
+        carry_over_offsets: true,
+        ..opts()
+    };
     let p = plan(Command::Buildup, &snap, &o);
-    assert!(p.steps.iter().all(|s| s.target.label() != "app-job-v1"), "{p}");
+    assert!(
+        p.steps.iter().all(|s| s.target.label() != "app-job-v1"),
+        "{p}"
+    );
     let create = step(&p, Action::Create, "app-job-v2");
     match &create.target {
-        Target::Statement { carry_over_from, .. } => {
+        Target::Statement {
+            carry_over_from, ..
+        } => {
             assert_eq!(carry_over_from.as_deref(), Some("app-job-v1"))
         }
         other => panic!("{other:?}"),
@@ -224,34 +298,52 @@ fn a_changed_table_is_recreated_with_everything_that_uses_it() {
     let del_job = step(&p, Action::Delete, "app-job-v1").id;
     let del_report = step(&p, Action::Delete, "app-report-v1").id;
     let del_ddl = step(&p, Action::Delete, "app-sink-ddl-v1").id;
-    assert!(drop.after.is_superset(&[del_job, del_report, del_ddl].into()), "{p}");
+    assert!(
+        drop.after
+            .is_superset(&[del_job, del_report, del_ddl].into()),
+        "{p}"
+    );
     let create_ddl = step(&p, Action::Create, "app-sink-ddl-v2");
     assert!(create_ddl.after.contains(&drop.id), "{p}");
     let create_job = step(&p, Action::Create, "app-job-v1");
     assert!(create_job.reason.contains("uses table sink"), "{p}");
-    assert!(create_job.after.contains(&create_ddl.id) && create_job.after.contains(&drop.id), "{p}");
+    assert!(
+        create_job.after.contains(&create_ddl.id) && create_job.after.contains(&drop.id),
+        "{p}"
+    );
     let create_report = step(&p, Action::Create, "app-report-v1");
     assert!(create_report.after.contains(&create_job.id), "{p}");
     step(&p, Action::Unchanged, "app-src-ddl-v1");
-    assert!(p.steps.iter().all(|s| !(s.action == Action::DropTable && s.target.label() == "src")));
+    assert!(p
+        .steps
+        .iter()
+        .all(|s| !(s.action == Action::DropTable && s.target.label() == "src")));
 }
 
 #[test]
 fn statements_removed_from_the_app_are_pruned_with_their_unused_tables() {
     let mut snap = deployed(&app("v1"));
     // The report and the sink's DDL leave the app; the job still writes the sink.
-    snap.desired.retain(|d| d.logical != "report" && d.logical != "sink-ddl");
+    snap.desired
+        .retain(|d| d.logical != "report" && d.logical != "sink-ddl");
     let p = plan(Command::Buildup, &snap, &opts());
     step(&p, Action::Prune, "app-report-v1");
     step(&p, Action::Prune, "app-sink-ddl-v1");
     assert!(p.steps.iter().all(|s| s.action != Action::DropTable), "{p}");
-    assert!(p.notes.iter().any(|n| n.contains("table sink is kept")), "{p}");
+    assert!(
+        p.notes.iter().any(|n| n.contains("table sink is kept")),
+        "{p}"
+    );
 
     // Without the job nothing uses the sink: it goes too.
     snap.desired.retain(|d| d.logical != "job");
     let p = plan(Command::Buildup, &snap, &opts());
     let drop = step(&p, Action::DropTable, "sink");
-    assert!(drop.after.contains(&step(&p, Action::Prune, "app-job-v1").id), "{p}");
+    assert!(
+        drop.after
+            .contains(&step(&p, Action::Prune, "app-job-v1").id),
+        "{p}"
+    );
     step(&p, Action::Unchanged, "app-src-ddl-v1");
 }
 
@@ -262,7 +354,10 @@ fn failed_and_stopped_statements_are_redeployed_or_resumed() {
     snap.live.get_mut("app-report-v1").unwrap().phase = "STOPPED".into();
     let p = plan(Command::Buildup, &snap, &opts());
     let del = step(&p, Action::Delete, "app-job-v1").id;
-    assert!(step(&p, Action::Create, "app-job-v1").after.contains(&del), "{p}");
+    assert!(
+        step(&p, Action::Create, "app-job-v1").after.contains(&del),
+        "{p}"
+    );
     step(&p, Action::Resume, "app-report-v1");
 }
 
@@ -291,7 +386,11 @@ fn rebuild_tears_everything_down_then_builds_everything_up() {
         .map(|s| s.id)
         .collect();
     assert_eq!(teardown.len(), 6, "{p}");
-    let creates: Vec<&Step> = p.steps.iter().filter(|s| s.action == Action::Create).collect();
+    let creates: Vec<&Step> = p
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Create)
+        .collect();
     assert_eq!(creates.len(), 4, "{p}");
     for c in creates {
         assert!(c.after.is_superset(&teardown), "{p}");

@@ -53,6 +53,21 @@ impl TableRef {
         }
     }
 
+    /// Reads a reference as [`TableRef`]'s `Display` writes it (`a.b.c`, parts backquoted as
+    /// needed), e.g. from a tracker record.
+    pub fn parse(text: &str) -> Result<TableRef, ParseError> {
+        // The DROP TABLE walk reads exactly one (qualified) name and rejects anything after it.
+        let analysis = parser::parse(&format!("DROP TABLE {text}"))?;
+        match analysis.drops.into_iter().next() {
+            Some(d) if !text.trim().is_empty() => Ok(d.table),
+            _ => Err(ParseError {
+                message: format!("'{text}' is not a table name"),
+                line: 1,
+                column: 1,
+            }),
+        }
+    }
+
     /// Fills missing parts from the session defaults, the way Flink resolves a name:
     /// `catalog.database.table` stays as it is, `database.table` takes the default catalog, and
     /// `table` takes both defaults.
@@ -281,6 +296,33 @@ impl std::error::Error for ParseError {}
 /// ```
 pub fn analyze(sql: &str) -> Result<Analysis, ParseError> {
     parser::parse(sql)
+}
+
+#[cfg(test)]
+mod table_ref_tests {
+    use super::*;
+
+    #[test]
+    fn display_parses_back() {
+        for t in [
+            TableRef::new("orders"),
+            TableRef::new("my table"),
+            TableRef {
+                catalog: Some("my-env".into()),
+                database: Some("lkc-1".into()),
+                name: "a.b".into(),
+            },
+            TableRef {
+                catalog: None,
+                database: Some("db".into()),
+                name: "select".into(),
+            },
+        ] {
+            assert_eq!(TableRef::parse(&t.to_string()).unwrap(), t);
+        }
+        assert!(TableRef::parse("").is_err());
+        assert!(TableRef::parse("a b").is_err());
+    }
 }
 
 #[cfg(test)]

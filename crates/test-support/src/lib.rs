@@ -78,6 +78,12 @@ impl StackEnv {
     }
 }
 
+/// Install rustls' ring provider for this process (idempotent). Needed before building a
+/// reqwest client: the workspace's reqwest is built without a default provider.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A lower-case name no other test (or earlier run against the same broker) uses.
 pub fn unique(prefix: &str) -> String {
     let n: u32 = rand::rng().random();

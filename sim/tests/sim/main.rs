@@ -4,3 +4,8 @@
 mod support;
 
 mod statements;
+
+mod conformance;
+mod faults;
+mod kafka_rest;
+mod registry;

@@ -17,6 +17,7 @@ pub fn start() -> Sim {
 }
 
 pub fn start_with(opts: SimOptions) -> Sim {
+    test_support::install_crypto_provider();
     let stack = StackEnv::load();
     let sim = PrivateSim::spawn(
         std::path::Path::new(env!("CARGO_BIN_EXE_ccloud-sim")),

@@ -1,0 +1,885 @@
+//! The one HTTP client every Confluent Cloud REST client (Flink statements, Schema Registry) is
+//! built on: HTTP Basic auth that never leaks, one retry policy, redirects that keep the
+//! `Authorization` header, and a typed error that carries the API's own explanation.
+//!
+//! Retry rules, in one place:
+//! - 429: always retried (the request was refused, not processed), after `Retry-After` when the
+//!   service sends it, else after exponential backoff with full jitter;
+//! - 500, 502, 503, 504, timeouts and broken connections: retried only for idempotent requests
+//!   (GET, HEAD, PUT, DELETE) or requests the caller marked [`HttpRequest::retry_safe`];
+//! - a refused connection: always retried (nothing was sent).
+//!
+//! Redirects are followed here (at most [`MAX_REDIRECTS`] hops), not by reqwest: reqwest drops
+//! `Authorization` when the host changes, and the Flink gateway redirects across hosts.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rand::Rng as _;
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// Redirect hops followed per attempt (the Confluent CLI's limit).
+pub const MAX_REDIRECTS: u32 = 5;
+
+/// Longest error detail kept from a response body.
+const MAX_DETAIL_CHARS: usize = 1000;
+
+/// Install rustls' ring crypto provider for the process. reqwest is built without a default
+/// provider (one TLS stack for the whole binary), so this must run before any client is built.
+/// Idempotent; another provider installed first is left in place.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err only means a provider is already installed: that one serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// An API key and its secret, sent as HTTP Basic auth. `Debug` shows the key, never the secret.
+#[derive(Clone)]
+pub struct Credentials {
+    key: String,
+    secret: String,
+}
+
+impl Credentials {
+    pub fn new(key: impl Into<String>, secret: impl Into<String>) -> Credentials {
+        Credentials {
+            key: key.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// The key id (not secret: it names the key in Confluent Cloud's audit logs).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn basic_token(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.key, self.secret))
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How hard a client tries before it reports a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// First backoff ceiling; doubles per retry (full jitter: the pause is uniform in 0..ceiling).
+    pub base_delay: Duration,
+    /// Largest backoff ceiling.
+    pub max_delay: Duration,
+    /// Per attempt, from connecting until the whole body is read (redirect hops included).
+    pub request_timeout: Duration,
+    /// A `Retry-After` longer than this is shortened to it.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts: even at a 30 % rate of injected 5xx a request fails for good only once in
+    /// ~15 000, and the pauses add up to about 20 s at worst.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause before retry number `retry` (1 = the first retry): full jitter over
+    /// `min(max_delay, base_delay · 2^(retry-1))`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        ceiling.mul_f64(rand::rng().random::<f64>())
+    }
+}
+
+/// Why a request failed, with what the API said; never the credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The service answered with an error status (after retries, when it was retryable).
+    #[error("{method} {path}: HTTP {status}: {detail}{}{}", request_id_note(.request_id), attempts_note(*.attempts))]
+    Status {
+        method: String,
+        path: String,
+        status: u16,
+        /// The API's explanation: Flink's joined `errors[].detail`, Schema Registry's / Kafka
+        /// REST's `message (error_code N)`, or a short note on a non-JSON body.
+        detail: String,
+        /// Schema Registry's / Kafka REST's numeric `error_code`, when present.
+        error_code: Option<i64>,
+        request_id: Option<String>,
+        attempts: u32,
+    },
+    /// No usable answer: the connection failed or broke.
+    #[error("{method} {path}: {message}{}", attempts_note(*.attempts))]
+    Transport {
+        method: String,
+        path: String,
+        message: String,
+        attempts: u32,
+    },
+    /// No answer within [`RetryPolicy::request_timeout`].
+    #[error("{method} {path}: no response within {timeout:?}{}", attempts_note(*.attempts))]
+    Timeout {
+        method: String,
+        path: String,
+        timeout: Duration,
+        attempts: u32,
+    },
+    /// A success status with a body that is not what the API documents.
+    #[error("{method} {path}: unexpected response body: {message}")]
+    Decode {
+        method: String,
+        path: String,
+        message: String,
+    },
+    /// A redirect that cannot be followed.
+    #[error("{method} {path}: {message}")]
+    Redirect {
+        method: String,
+        path: String,
+        message: String,
+    },
+    /// The client could not be set up (bad base URL, TLS initialisation).
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn request_id_note(id: &Option<String>) -> String {
+    id.as_deref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+impl ApiError {
+    /// The HTTP status, for [`ApiError::Status`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Schema Registry's / Kafka REST's `error_code`, for [`ApiError::Status`].
+    pub fn error_code(&self) -> Option<i64> {
+        match self {
+            ApiError::Status { error_code, .. } => *error_code,
+            _ => None,
+        }
+    }
+
+    /// True for failures that may go away by themselves: throttling, server errors, timeouts,
+    /// broken connections. A caller that polls may keep polling through them.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => *status == 429 || is_retryable_5xx(*status),
+            ApiError::Transport { .. } | ApiError::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+fn is_retryable_5xx(status: u16) -> bool {
+    matches!(status, 500 | 502 | 503 | 504)
+}
+
+/// One request to send through [`HttpClient::execute`].
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    method: Method,
+    url: Url,
+    /// JSON, when present.
+    body: Option<Vec<u8>>,
+    accept: &'static str,
+    retry_safe: bool,
+}
+
+impl HttpRequest {
+    fn new(method: Method, url: Url) -> HttpRequest {
+        HttpRequest {
+            method,
+            url,
+            body: None,
+            accept: "application/json",
+            retry_safe: false,
+        }
+    }
+
+    pub fn get(url: Url) -> HttpRequest {
+        HttpRequest::new(Method::GET, url)
+    }
+
+    pub fn delete(url: Url) -> HttpRequest {
+        HttpRequest::new(Method::DELETE, url)
+    }
+
+    pub fn put_json(url: Url, body: &serde_json::Value) -> HttpRequest {
+        HttpRequest::new(Method::PUT, url).with_body(body)
+    }
+
+    /// A POST; retried after 5xx or a timeout only if marked [`HttpRequest::retry_safe`].
+    pub fn post_json(url: Url, body: &serde_json::Value) -> HttpRequest {
+        HttpRequest::new(Method::POST, url).with_body(body)
+    }
+
+    fn with_body(mut self, body: &serde_json::Value) -> HttpRequest {
+        self.body = Some(body.to_string().into_bytes());
+        self
+    }
+
+    /// Sending this request twice is harmless (the caller handles the duplicate), so it may be
+    /// retried after a 5xx or a timeout like an idempotent one.
+    pub fn retry_safe(mut self) -> HttpRequest {
+        self.retry_safe = true;
+        self
+    }
+
+    /// The media types to ask for (default `application/json`).
+    pub fn accept(mut self, media_types: &'static str) -> HttpRequest {
+        self.accept = media_types;
+        self
+    }
+
+    fn may_retry_failures(&self) -> bool {
+        self.retry_safe
+            || matches!(
+                self.method,
+                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+            )
+    }
+}
+
+/// The final answer to a request (after retries and redirects), whatever its status.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    status: StatusCode,
+    request_id: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    method: Method,
+    path: String,
+    attempts: u32,
+    scrub: Scrubber,
+}
+
+impl HttpResponse {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// The service's `X-Request-Id`, for support cases.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// Attempts it took (1 = no retry).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The body as `T`; [`ApiError::Decode`] when it is not.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::Decode {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            message: self.scrub.clean(&e.to_string()),
+        })
+    }
+
+    /// Schema Registry's / Kafka REST's numeric `error_code` in the body, if any.
+    pub fn error_code(&self) -> Option<i64> {
+        error_detail(self.content_type.as_deref(), &self.body).1
+    }
+
+    /// This response as an [`ApiError::Status`] carrying the API's explanation.
+    pub fn into_error(self) -> ApiError {
+        let (detail, error_code) = error_detail(self.content_type.as_deref(), &self.body);
+        ApiError::Status {
+            method: self.method.to_string(),
+            path: self.path,
+            status: self.status.as_u16(),
+            detail: self.scrub.clean(&detail),
+            error_code,
+            request_id: self.request_id,
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// Removes the credentials from any text that might echo them (defence in depth: no server is
+/// expected to echo a secret, but an error message is the last place one may appear).
+#[derive(Clone)]
+struct Scrubber {
+    needles: Vec<String>,
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Scrubber")
+    }
+}
+
+impl Scrubber {
+    fn clean(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for n in &self.needles {
+            if !n.is_empty() && out.contains(n.as_str()) {
+                out = out.replace(n.as_str(), "<redacted>");
+            }
+        }
+        out
+    }
+}
+
+/// A reqwest client with credentials and the retry policy: see the module documentation.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    authorization: HeaderValue,
+    policy: RetryPolicy,
+    scrub: Scrubber,
+}
+
+enum Failure {
+    Timeout,
+    /// The connection could not be made: nothing was sent.
+    Connect(String),
+    Transport(String),
+    Redirect(String),
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    path: String,
+}
+
+impl HttpClient {
+    pub fn new(credentials: &Credentials, policy: RetryPolicy) -> Result<HttpClient, ApiError> {
+        install_crypto_provider();
+        let token = credentials.basic_token();
+        let mut authorization = HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| ApiError::Setup("the API key cannot be sent in a header".into()))?;
+        authorization.set_sensitive(true);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(policy.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("ccaf-housekeeping/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Setup(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HttpClient {
+            client,
+            authorization,
+            policy: RetryPolicy {
+                max_attempts: policy.max_attempts.max(1),
+                ..policy
+            },
+            scrub: Scrubber {
+                needles: vec![credentials.secret.clone(), token],
+            },
+        })
+    }
+
+    /// Send `req` under the retry policy and return the final response, whatever its status
+    /// (callers decide what a 404 or 409 means). `Err` only when no response came back or a
+    /// redirect could not be followed.
+    pub async fn execute(&self, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+        let retry_failures = req.may_retry_failures();
+        let max = self.policy.max_attempts;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= max;
+            match self.send_following_redirects(&req, attempt).await {
+                Ok(answer) => {
+                    let status = answer.status.as_u16();
+                    let pause = if status == 429 {
+                        Some(
+                            retry_after(&answer.headers)
+                                .map(|d| d.min(self.policy.max_retry_after))
+                                .unwrap_or_else(|| self.policy.backoff(attempt)),
+                        )
+                    } else if is_retryable_5xx(status) && retry_failures {
+                        Some(self.policy.backoff(attempt))
+                    } else {
+                        None
+                    };
+                    match pause {
+                        Some(pause) if !last => {
+                            tracing::debug!(
+                                method = %req.method,
+                                path = %answer.path,
+                                status,
+                                attempt,
+                                pause_ms = pause.as_millis() as u64,
+                                "retrying"
+                            );
+                            tokio::time::sleep(pause).await;
+                        }
+                        _ => return Ok(self.response(&req, answer, attempt)),
+                    }
+                }
+                Err(failure) => {
+                    let retry = match &failure {
+                        Failure::Connect(_) => true,
+                        Failure::Timeout | Failure::Transport(_) => retry_failures,
+                        Failure::Redirect(_) => false,
+                    };
+                    if retry && !last {
+                        let pause = self.policy.backoff(attempt);
+                        tracing::debug!(
+                            method = %req.method,
+                            path = %req.url.path(),
+                            attempt,
+                            pause_ms = pause.as_millis() as u64,
+                            "retrying after a transport failure"
+                        );
+                        tokio::time::sleep(pause).await;
+                        continue;
+                    }
+                    return Err(self.failure_error(&req, failure, attempt));
+                }
+            }
+        }
+    }
+
+    fn response(&self, req: &HttpRequest, answer: Answer, attempts: u32) -> HttpResponse {
+        let header = |name: &str| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        HttpResponse {
+            status: answer.status,
+            request_id: header("x-request-id"),
+            content_type: header(CONTENT_TYPE.as_str()),
+            body: answer.body,
+            method: req.method.clone(),
+            path: answer.path,
+            attempts,
+            scrub: self.scrub.clone(),
+        }
+    }
+
+    fn failure_error(&self, req: &HttpRequest, failure: Failure, attempts: u32) -> ApiError {
+        let method = req.method.to_string();
+        let path = req.url.path().to_string();
+        match failure {
+            Failure::Timeout => ApiError::Timeout {
+                method,
+                path,
+                timeout: self.policy.request_timeout,
+                attempts,
+            },
+            Failure::Connect(m) | Failure::Transport(m) => ApiError::Transport {
+                method,
+                path,
+                message: self.scrub.clean(&m),
+                attempts,
+            },
+            Failure::Redirect(m) => ApiError::Redirect {
+                method,
+                path,
+                message: self.scrub.clean(&m),
+            },
+        }
+    }
+
+    /// One attempt: the request and the redirects it leads to, each hop with the credentials.
+    async fn send_following_redirects(
+        &self,
+        req: &HttpRequest,
+        attempt: u32,
+    ) -> Result<Answer, Failure> {
+        let mut method = req.method.clone();
+        let mut url = req.url.clone();
+        let mut body = req.body.clone();
+        let started = Instant::now();
+        for hop in 0..=MAX_REDIRECTS {
+            let remaining = self
+                .policy
+                .request_timeout
+                .checked_sub(started.elapsed())
+                .ok_or(Failure::Timeout)?;
+            let mut rb = self
+                .client
+                .request(method.clone(), url.clone())
+                .header(AUTHORIZATION, self.authorization.clone())
+                .header(ACCEPT, req.accept)
+                .timeout(remaining);
+            if let Some(b) = &body {
+                rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
+            }
+            let sent = Instant::now();
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(
+                        method = %method,
+                        host = url.host_str().unwrap_or(""),
+                        path = url.path(),
+                        attempt,
+                        hop,
+                        error = %error_chain(&e),
+                        "request failed"
+                    );
+                    return Err(classify(&e));
+                }
+            };
+            let status = resp.status();
+            tracing::debug!(
+                method = %method,
+                host = url.host_str().unwrap_or(""),
+                path = url.path(),
+                status = status.as_u16(),
+                attempt,
+                hop,
+                elapsed_ms = sent.elapsed().as_millis() as u64,
+                "response"
+            );
+            if matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+                if hop == MAX_REDIRECTS {
+                    return Err(Failure::Redirect(format!(
+                        "gave up after {MAX_REDIRECTS} redirects"
+                    )));
+                }
+                url = redirect_target(&url, resp.headers())?;
+                // 307/308 repeat the request as it was; 303 (and 301/302 after a POST, as
+                // browsers and curl do) turn it into a GET without a body.
+                let to_get = (status == StatusCode::SEE_OTHER && method != Method::HEAD)
+                    || (matches!(status.as_u16(), 301 | 302) && method == Method::POST);
+                if to_get {
+                    method = Method::GET;
+                    body = None;
+                }
+                continue;
+            }
+            let headers = resp.headers().clone();
+            let path = url.path().to_string();
+            let bytes = resp.bytes().await.map_err(|e| classify(&e))?;
+            return Ok(Answer {
+                status,
+                headers,
+                body: bytes.to_vec(),
+                path,
+            });
+        }
+        Err(Failure::Redirect(format!(
+            "gave up after {MAX_REDIRECTS} redirects"
+        )))
+    }
+}
+
+/// A service's base URL: http or https, with a host, without credentials, query or fragment.
+/// The error does not echo the text (it might hold credentials); callers name the input.
+pub(crate) fn parse_base_url(text: &str) -> Result<Url, ApiError> {
+    let bad = |why: &str| ApiError::Setup(format!("invalid base URL: {why}"));
+    let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "it must not contain credentials; pass the API key separately",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// Where a redirect leads; refuses targets that would expose the credentials (plain HTTP after
+/// HTTPS) or that are not HTTP at all.
+fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, Failure> {
+    let location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Failure::Redirect("redirect without a usable Location header".into()))?;
+    let to = from
+        .join(location)
+        .map_err(|e| Failure::Redirect(format!("redirect to an invalid location: {e}")))?;
+    match (from.scheme(), to.scheme()) {
+        (_, "https") | ("http", "http") => Ok(to),
+        ("https", "http") => Err(Failure::Redirect(
+            "refusing to follow a redirect from https to http with credentials".into(),
+        )),
+        (_, other) => Err(Failure::Redirect(format!(
+            "refusing to follow a redirect to a {other}: URL"
+        ))),
+    }
+}
+
+fn classify(e: &reqwest::Error) -> Failure {
+    if e.is_timeout() {
+        Failure::Timeout
+    } else if e.is_connect() {
+        Failure::Connect(error_chain(e))
+    } else {
+        Failure::Transport(error_chain(e))
+    }
+}
+
+/// The error and its causes, without the URL (callers name method and path themselves).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date; `None` when absent or unreadable.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// The explanation in an error body: Flink's `errors[].detail` joined, Schema Registry's /
+/// Kafka REST's `message` with its `error_code`, or a note on what else came back.
+fn error_detail(content_type: Option<&str>, body: &[u8]) -> (String, Option<i64>) {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return ("empty response body".into(), None);
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        let kind = content_type.unwrap_or("no content type");
+        let title = html_title(body)
+            .map(|t| format!(": {t}"))
+            .unwrap_or_default();
+        return (
+            truncate(format!(
+                "non-JSON body ({kind}, {} bytes){title}",
+                body.len()
+            )),
+            None,
+        );
+    };
+    let error_code = v.get("error_code").and_then(|c| {
+        c.as_i64()
+            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+    });
+    if let Some(errors) = v.get("errors").and_then(|e| e.as_array()) {
+        let parts: Vec<String> = errors
+            .iter()
+            .filter_map(|e| {
+                ["detail", "title", "code"]
+                    .iter()
+                    .find_map(|k| e.get(*k).and_then(|d| d.as_str()).filter(|d| !d.is_empty()))
+                    .map(str::to_string)
+            })
+            .collect();
+        if !parts.is_empty() {
+            return (truncate(parts.join("; ")), error_code);
+        }
+    }
+    if let Some(message) = v.get("message").and_then(|m| m.as_str()) {
+        let text = match error_code {
+            Some(code) => format!("{message} (error_code {code})"),
+            None => message.to_string(),
+        };
+        return (truncate(text), error_code);
+    }
+    if let Some(error) = v.get("error").and_then(|m| m.as_str()) {
+        return (truncate(error.to_string()), error_code);
+    }
+    ("JSON body without an error message".into(), error_code)
+}
+
+fn html_title(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let start = lower.find("<title>")? + "<title>".len();
+    let end = start + lower[start..].find("</title>")?;
+    let title = text.get(start..end)?.trim();
+    (!title.is_empty()).then(|| title.chars().take(120).collect())
+}
+
+fn truncate(mut s: String) -> String {
+    if let Some((i, _)) = s.char_indices().nth(MAX_DETAIL_CHARS) {
+        s.truncate(i);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_debug_hides_the_secret() {
+        let c = Credentials::new("KEY123", "s3cr3t-value");
+        let text = format!("{c:?}");
+        assert!(text.contains("KEY123"), "{text}");
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        let client = HttpClient::new(&c, RetryPolicy::default()).expect("client");
+        let text = format!("{client:?}");
+        assert!(!text.contains("s3cr3t-value"), "{text}");
+        assert!(!text.contains(&c.basic_token()), "{text}");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let date = later.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let d = retry_after(&h).expect("date parses");
+        assert!(
+            d > Duration::from_secs(27) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded_full_jitter() {
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+            ..RetryPolicy::default()
+        };
+        for retry in 1..40 {
+            let ceiling = Duration::from_millis((100u64 << (retry - 1).min(10)).min(500));
+            for _ in 0..20 {
+                assert!(p.backoff(retry) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn error_details_follow_each_api_shape() {
+        let flink = br#"{"errors":[{"status":"404","detail":"Statement resource=x does not exist","source":{}},{"title":"Second"}]}"#;
+        assert_eq!(
+            error_detail(Some("application/json"), flink),
+            (
+                "Statement resource=x does not exist; Second".to_string(),
+                None
+            )
+        );
+        let sr = br#"{"error_code":40401,"message":"Subject 'x' not found."}"#;
+        assert_eq!(
+            error_detail(None, sr),
+            (
+                "Subject 'x' not found. (error_code 40401)".to_string(),
+                Some(40401)
+            )
+        );
+        let html = b"<html><head><title>Error 429 Too Many Requests</title></head></html>";
+        let (d, code) = error_detail(Some("text/html"), html);
+        assert_eq!(code, None);
+        assert!(
+            d.contains("non-JSON body (text/html") && d.contains("Error 429"),
+            "{d}"
+        );
+        assert_eq!(error_detail(None, b"").0, "empty response body");
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
+        assert!(error_detail(None, long.as_bytes()).0.chars().count() <= MAX_DETAIL_CHARS + 1);
+    }
+
+    #[test]
+    fn redirects_never_downgrade_to_plain_http() {
+        let mut h = HeaderMap::new();
+        let from = Url::parse("https://flink.us-east-1.aws.confluent.cloud/sql/v1/x").unwrap();
+        h.insert(
+            LOCATION,
+            HeaderValue::from_static("http://elsewhere/sql/v1/x"),
+        );
+        assert!(matches!(
+            redirect_target(&from, &h),
+            Err(Failure::Redirect(_))
+        ));
+        h.insert(
+            LOCATION,
+            HeaderValue::from_static("https://other.example/a?b=1"),
+        );
+        let to = redirect_target(&from, &h).ok().expect("https target");
+        assert_eq!(to.as_str(), "https://other.example/a?b=1");
+        h.insert(LOCATION, HeaderValue::from_static("/relative/path"));
+        let to = redirect_target(&from, &h).ok().expect("relative target");
+        assert_eq!(
+            to.as_str(),
+            "https://flink.us-east-1.aws.confluent.cloud/relative/path"
+        );
+    }
+
+    #[test]
+    fn only_idempotent_or_marked_requests_retry_failures() {
+        let u = Url::parse("http://127.0.0.1/x").unwrap();
+        let body = serde_json::json!({});
+        assert!(HttpRequest::get(u.clone()).may_retry_failures());
+        assert!(HttpRequest::delete(u.clone()).may_retry_failures());
+        assert!(HttpRequest::put_json(u.clone(), &body).may_retry_failures());
+        assert!(!HttpRequest::post_json(u.clone(), &body).may_retry_failures());
+        assert!(HttpRequest::post_json(u, &body)
+            .retry_safe()
+            .may_retry_failures());
+    }
+}

@@ -1,0 +1,10 @@
+//! Clients for Confluent Cloud: the Flink statements API, Schema Registry, and Kafka.
+
+pub mod flink;
+pub mod http;
+pub mod kafka;
+pub mod schema_registry;
+
+pub use flink::{FlinkClient, FlinkConfig, FlinkError};
+pub use http::{install_crypto_provider, ApiError, Credentials, RetryPolicy};
+pub use schema_registry::{SchemaRegistryClient, SchemaRegistryError};

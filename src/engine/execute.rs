@@ -1,0 +1,615 @@
+//! Runs a plan: independent steps concurrently (up to `concurrency`), each after the steps it
+//! depends on; a failure blocks only what depends on it. Each step writes its intent to the
+//! tracker, acts, waits for the result, and writes the outcome.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use super::{Engine, HIDDEN_LABEL, MANAGED_LABEL};
+use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement};
+use crate::naming::{deployed_name, StatementIdentity};
+use crate::plan::{Action, Definition, Plan, Stage, Step, TableTarget, Target};
+use crate::report::{Kind, Removed, Status, StepError, StepReport};
+use crate::tracker::{Record, State};
+
+/// The plan as a report: every step `planned` (or unchanged), nothing done.
+pub fn planned(p: &Plan) -> Vec<StepReport> {
+    p.steps
+        .iter()
+        .map(|s| {
+            let status = match s.action {
+                Action::Unchanged | Action::Skip => Status::Unchanged,
+                _ => Status::Planned,
+            };
+            base_report(s, status)
+        })
+        .collect()
+}
+
+fn base_report(s: &Step, status: Status) -> StepReport {
+    let (kind, logical) = match &s.target {
+        Target::Statement { def, .. } => (Kind::Statement, Some(def.logical.clone())),
+        Target::Table(_) => (Kind::Table, None),
+    };
+    StepReport {
+        stage: match s.stage {
+            Stage::Teardown => "teardown".into(),
+            Stage::Buildup => "buildup".into(),
+        },
+        action: action_name(s.action).into(),
+        kind,
+        name: s.target.label(),
+        logical_name: logical.filter(|l| *l != s.target.label()),
+        status,
+        reason: s.reason.clone(),
+        phase_before: s.phase_before.clone(),
+        phase_after: s.phase_before.clone(),
+        duration_ms: 0,
+        removed: Removed::default(),
+        error: None,
+    }
+}
+
+pub fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Delete => "delete",
+        Action::Stop => "stop",
+        Action::Prune => "prune",
+        Action::DropTable => "drop_table",
+        Action::Create => "create",
+        Action::Resume => "resume",
+        Action::Unchanged => "unchanged",
+        Action::Skip => "skip",
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State_ {
+    Waiting,
+    Running,
+    Ok,
+    Failed,
+}
+
+/// Run every step of `p`; the reports come back in plan order.
+pub async fn execute(
+    engine: &Engine,
+    p: &Plan,
+    records: &BTreeMap<String, Record>,
+    progress: &(dyn Fn(&StepReport) + Sync),
+) -> Vec<StepReport> {
+    let ctx = Ctx::new(engine, p, records);
+    let limit = engine.concurrency.max(1);
+    let mut state = vec![State_::Waiting; p.steps.len()];
+    let mut reports: Vec<Option<StepReport>> = vec![None; p.steps.len()];
+    // One task polls every running step, so steps can borrow the context.
+    let mut running = FuturesUnordered::new();
+    loop {
+        // Block what depends on a failure; start what is ready.
+        for s in &p.steps {
+            if state[s.id] != State_::Waiting {
+                continue;
+            }
+            if let Some(&f) = s.after.iter().find(|&&a| state[a] == State_::Failed) {
+                let mut r = base_report(s, Status::Blocked);
+                r.error = Some(StepError {
+                    message: format!("not started: {} failed", p.steps[f].target.label()),
+                    detail: None,
+                    exceptions: Vec::new(),
+                });
+                progress(&r);
+                reports[s.id] = Some(r);
+                state[s.id] = State_::Failed;
+                continue;
+            }
+            if running.len() < limit && s.after.iter().all(|&a| state[a] == State_::Ok) {
+                state[s.id] = State_::Running;
+                let ctx = &ctx;
+                running.push(async move { (s.id, ctx.run(s).await) });
+            }
+        }
+        let Some((id, report)) = running.next().await else {
+            break;
+        };
+        state[id] = if report.status == Status::Failed {
+            State_::Failed
+        } else {
+            State_::Ok
+        };
+        progress(&report);
+        reports[id] = Some(report);
+    }
+    reports.into_iter().flatten().collect()
+}
+
+struct Ctx<'a> {
+    engine: &'a Engine,
+    records: &'a BTreeMap<String, Record>,
+    /// Statements that a create of the same logical name under another name replaces: their
+    /// records are removed once they are deleted.
+    superseded: BTreeSet<String>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(engine: &'a Engine, p: &Plan, records: &'a BTreeMap<String, Record>) -> Ctx<'a> {
+        let created: BTreeMap<&str, &str> = p
+            .steps
+            .iter()
+            .filter(|s| s.action == Action::Create)
+            .filter_map(|s| match &s.target {
+                Target::Statement { def, .. } => Some((def.logical.as_str(), def.name.as_str())),
+                _ => None,
+            })
+            .collect();
+        let superseded = p
+            .steps
+            .iter()
+            .filter_map(|s| match (&s.action, &s.target) {
+                (Action::Delete, Target::Statement { def, .. })
+                    if created
+                        .get(def.logical.as_str())
+                        .is_some_and(|n| *n != def.name) =>
+                {
+                    Some(def.name.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        Ctx {
+            engine,
+            records,
+            superseded,
+        }
+    }
+
+    async fn run(&self, s: &Step) -> StepReport {
+        let start = Instant::now();
+        let mut r = base_report(s, Status::Done);
+        let result = match (&s.action, &s.target) {
+            (Action::Unchanged | Action::Skip, _) => {
+                r.status = Status::Unchanged;
+                Ok(())
+            }
+            (Action::Delete | Action::Prune, Target::Statement { def, .. }) => {
+                self.delete(def, s.action, &mut r).await
+            }
+            (Action::Stop, Target::Statement { def, .. }) => self.stop(def, &mut r).await,
+            (
+                Action::Create,
+                Target::Statement {
+                    def,
+                    carry_over_from,
+                },
+            ) => self.create(def, carry_over_from.as_deref(), &mut r).await,
+            (Action::Resume, Target::Statement { def, .. }) => self.resume(def, &mut r).await,
+            (Action::DropTable, Target::Table(t)) => self.drop_table(t, &mut r).await,
+            (a, t) => Err(StepError {
+                message: format!("internal: {a:?} does not apply to {}", t.label()),
+                detail: None,
+                exceptions: Vec::new(),
+            }),
+        };
+        if let Err(e) = result {
+            r.status = Status::Failed;
+            r.error = Some(e);
+        }
+        r.duration_ms = start.elapsed().as_millis() as u64;
+        tracing::info!(
+            step = %r.name, action = %r.action, status = ?r.status,
+            phase_after = r.phase_after.as_deref().unwrap_or("-"),
+            ms = r.duration_ms, "step finished"
+        );
+        r
+    }
+
+    fn timeout(&self) -> Duration {
+        self.engine.timeout
+    }
+
+    /// Write a record for `def` in `state` (intent or outcome).
+    async fn record(
+        &self,
+        def: &Definition,
+        state: State,
+        phase: Option<String>,
+        detail: Option<String>,
+    ) -> Result<(), StepError> {
+        let mut rec = self.engine.record_base(self.records, &def.name, &def.sql);
+        rec.logical_name = (def.logical != def.name).then(|| def.logical.clone());
+        rec.sql = def.sql.clone();
+        rec.properties = def.properties.clone();
+        rec.compute_pool_id = Some(def.compute_pool.clone()).filter(|p| !p.is_empty());
+        rec.principal = Some(def.principal.clone()).filter(|p| !p.is_empty());
+        rec.tables = super::snapshot::tables_of(def);
+        rec.definition_hash = def.name.rsplit('-').next().map(str::to_string);
+        rec.state = state;
+        if phase.is_some() {
+            rec.last_phase = phase;
+        }
+        rec.detail = detail;
+        self.engine
+            .tracker
+            .put(&rec)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                err(format!(
+                    "writing the tracker record of {} failed: {e}",
+                    def.name
+                ))
+            })
+    }
+
+    async fn forget(&self, name: &str) -> Result<(), StepError> {
+        self.engine
+            .tracker
+            .delete(&self.engine.environment_id, name)
+            .await
+            .map(|_| ())
+            .map_err(|e| err(format!("removing the tracker record of {name} failed: {e}")))
+    }
+
+    async fn delete(
+        &self,
+        def: &Definition,
+        action: Action,
+        r: &mut StepReport,
+    ) -> Result<(), StepError> {
+        self.record(def, State::TearingDown, None, None).await?;
+        self.engine
+            .flink
+            .delete(&def.name)
+            .await
+            .map_err(flink_err)?;
+        let gone = self
+            .engine
+            .flink
+            .wait_gone(&def.name, self.timeout())
+            .await
+            .map_err(flink_err)?;
+        if !gone.satisfied {
+            r.phase_after = gone.last.as_ref().map(|s| s.phase().to_string());
+            return Err(err(format!(
+                "{} was still there {:?} after its deletion",
+                def.name,
+                self.timeout()
+            )));
+        }
+        r.phase_after = None;
+        if action == Action::Prune || self.superseded.contains(&def.name) {
+            self.forget(&def.name).await
+        } else {
+            self.record(def, State::TornDown, None, None).await
+        }
+    }
+
+    async fn stop(&self, def: &Definition, r: &mut StepReport) -> Result<(), StepError> {
+        self.record(def, State::TearingDown, None, None).await?;
+        match self.engine.flink.stop(&def.name).await {
+            Ok(_) => {}
+            Err(FlinkError::NotFound { .. }) => {
+                r.phase_after = None;
+                return self.record(def, State::TornDown, None, None).await;
+            }
+            Err(e) => return Err(flink_err(e)),
+        }
+        let done = self
+            .engine
+            .flink
+            .wait_until(&def.name, |s| stopped_or_ended(s.phase()), self.timeout())
+            .await
+            .map_err(flink_err)?;
+        let phase = done.last.as_ref().map(|s| s.phase().to_string());
+        r.phase_after = phase.clone();
+        if !done.satisfied && done.last.is_some() {
+            return Err(err(format!(
+                "{} did not stop within {:?}",
+                def.name,
+                self.timeout()
+            )));
+        }
+        self.record(def, State::Stopped, phase, None).await
+    }
+
+    async fn resume(&self, def: &Definition, r: &mut StepReport) -> Result<(), StepError> {
+        self.record(def, State::Building, None, None).await?;
+        self.engine
+            .flink
+            .resume(&def.name, None, None)
+            .await
+            .map_err(flink_err)?;
+        self.settle(def, r).await
+    }
+
+    async fn create(
+        &self,
+        def: &Definition,
+        carry_over_from: Option<&str>,
+        r: &mut StepReport,
+    ) -> Result<(), StepError> {
+        self.record(def, State::Building, None, None).await?;
+        let mut properties = def.properties.clone();
+        if let Some(from) = carry_over_from {
+            properties.insert("sql.tables.initial-offset-from".into(), from.into());
+        }
+        let new = NewStatement {
+            name: def.name.clone(),
+            sql: def.sql.clone(),
+            properties,
+            compute_pool_id: Some(def.compute_pool.clone()).filter(|p| !p.is_empty()),
+            principal: Some(def.principal.clone()).filter(|p| !p.is_empty()),
+            labels: [(MANAGED_LABEL.to_string(), "true".to_string())].into(),
+        };
+        self.create_when_free(&new).await?;
+        if let Some(from) = carry_over_from {
+            // The replacement waits in PENDING until the old statement is stopped.
+            if let Some(old) = self.records.get(from) {
+                let old_def = super::snapshot::from_record(old);
+                let mut scratch = r.clone();
+                self.stop(&old_def, &mut scratch).await?;
+            }
+        }
+        self.settle(def, r).await
+    }
+
+    /// Create, waiting out an earlier statement of the same name that is still being deleted.
+    async fn create_when_free(&self, new: &NewStatement) -> Result<Statement, StepError> {
+        match self.engine.flink.create(new).await {
+            Err(FlinkError::BeingDeleted { .. }) => {
+                self.engine
+                    .flink
+                    .wait_gone(&new.name, self.timeout())
+                    .await
+                    .map_err(flink_err)?;
+                self.engine.flink.create(new).await.map_err(flink_err)
+            }
+            other => other.map_err(flink_err),
+        }
+    }
+
+    /// Wait until the statement runs (or completes); record the outcome, with the failure's
+    /// detail and exceptions when it fails.
+    async fn settle(&self, def: &Definition, r: &mut StepReport) -> Result<(), StepError> {
+        let done = self
+            .engine
+            .flink
+            .wait_until(&def.name, |s| settled(s.phase()), self.timeout())
+            .await
+            .map_err(flink_err)?;
+        let phase = done.last.as_ref().map(|s| s.phase().clone());
+        r.phase_after = phase.as_ref().map(ToString::to_string);
+        match phase {
+            Some(Phase::Running) | Some(Phase::Completed) => {
+                self.record(def, State::Deployed, r.phase_after.clone(), None)
+                    .await
+            }
+            _ => {
+                let detail = done
+                    .last
+                    .as_ref()
+                    .and_then(|s| s.status.detail.clone())
+                    .filter(|d| !d.is_empty());
+                let exceptions = self
+                    .engine
+                    .flink
+                    .exceptions(&def.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.name.unwrap_or_default(),
+                            e.message.unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                let message = match (&r.phase_after, done.satisfied) {
+                    (Some(p), true) => format!("{} is {p}", def.name),
+                    (Some(p), false) => format!(
+                        "{} did not settle within {:?} (still {p})",
+                        def.name,
+                        self.timeout()
+                    ),
+                    (None, _) => format!("{} disappeared while starting", def.name),
+                };
+                self.record(def, State::Failed, r.phase_after.clone(), detail.clone())
+                    .await?;
+                Err(StepError {
+                    message,
+                    detail,
+                    exceptions,
+                })
+            }
+        }
+    }
+
+    /// `DROP TABLE IF EXISTS` as a hidden statement, wait, delete that statement, then verify the
+    /// topic and both subjects are gone — deleting them directly if they are not.
+    async fn drop_table(&self, t: &TableTarget, r: &mut StepReport) -> Result<(), StepError> {
+        let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
+        let existed_topic = self
+            .engine
+            .kafka
+            .topic_exists(&t.topic)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+
+        let sql = format!("DROP TABLE IF EXISTS {}", t.table);
+        let pool = self
+            .engine
+            .defaults
+            .compute_pool
+            .clone()
+            .unwrap_or_default();
+        let principal = self.engine.defaults.principal.clone().unwrap_or_default();
+        let logical = format!("drop-{}", slug(&t.topic));
+        let name = deployed_name(&StatementIdentity {
+            app: &self.engine.app,
+            name: &logical,
+            sql: &sql,
+            properties: &t.properties,
+            compute_pool: &pool,
+            principal: &principal,
+        });
+        let new = NewStatement {
+            name: name.clone(),
+            sql,
+            properties: t.properties.clone(),
+            compute_pool_id: Some(pool).filter(|p| !p.is_empty()),
+            principal: Some(principal).filter(|p| !p.is_empty()),
+            labels: [
+                (MANAGED_LABEL.to_string(), "true".to_string()),
+                (HIDDEN_LABEL.to_string(), "true".to_string()),
+            ]
+            .into(),
+        };
+        self.create_when_free(&new).await?;
+        let done = self
+            .engine
+            .flink
+            .wait_until(&name, |s| settled(s.phase()), self.timeout())
+            .await
+            .map_err(flink_err)?;
+        let drop_detail = done
+            .last
+            .as_ref()
+            .filter(|s| *s.phase() != Phase::Completed)
+            .map(|s| {
+                format!(
+                    "DROP TABLE ended {}: {}",
+                    s.phase(),
+                    s.status.detail.clone().unwrap_or_default()
+                )
+            });
+        // The DROP statement is bounded and done: delete it so it uses no quota.
+        self.engine.flink.delete(&name).await.map_err(flink_err)?;
+        self.engine
+            .flink
+            .wait_gone(&name, self.timeout())
+            .await
+            .map_err(flink_err)?;
+
+        let topic_gone = match drop_detail {
+            None => self
+                .engine
+                .kafka
+                .wait_topic_gone(&t.topic, self.timeout())
+                .await
+                .is_ok(),
+            Some(_) => !self
+                .engine
+                .kafka
+                .topic_exists(&t.topic)
+                .await
+                .map_err(|e| err(e.to_string()))?,
+        };
+        let left_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+        if !topic_gone || !left_subjects.is_empty() {
+            r.removed.deleted_directly = true;
+            if !topic_gone {
+                self.engine
+                    .kafka
+                    .delete_topic(&t.topic)
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
+                self.engine
+                    .kafka
+                    .wait_topic_gone(&t.topic, self.timeout())
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            if let Some(sr) = &self.engine.registry {
+                for s in &left_subjects {
+                    sr.delete_subject(s)
+                        .await
+                        .map_err(|e| err(format!("deleting subject {s}: {e}")))?;
+                }
+            }
+            tracing::warn!(table = %t.table, reason = drop_detail.as_deref().unwrap_or("not gone in time"), "deleted the table's topic and subjects directly");
+        }
+        r.removed.topic = existed_topic.then(|| t.topic.clone());
+        r.removed.subjects = existed_subjects;
+        r.phase_after = None;
+        Ok(())
+    }
+
+    async fn existing_subjects(
+        &self,
+        topic: &str,
+        subjects: &[String],
+    ) -> Result<Vec<String>, StepError> {
+        let Some(sr) = &self.engine.registry else {
+            return Ok(Vec::new());
+        };
+        let listed = sr
+            .list_subjects(Some(topic))
+            .await
+            .map_err(|e| err(format!("listing subjects: {e}")))?;
+        Ok(subjects
+            .iter()
+            .filter(|s| listed.contains(s))
+            .cloned()
+            .collect())
+    }
+}
+
+fn settled(p: &Phase) -> bool {
+    matches!(
+        p,
+        Phase::Running | Phase::Completed | Phase::Failed | Phase::Stopped | Phase::Degraded
+    )
+}
+
+fn stopped_or_ended(p: &Phase) -> bool {
+    matches!(p, Phase::Stopped | Phase::Completed | Phase::Failed)
+}
+
+/// A topic name as a logical statement name: lower-case letters, digits and single dashes.
+fn slug(topic: &str) -> String {
+    let mut out = String::new();
+    for c in topic.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        "table".into()
+    } else {
+        out
+    }
+}
+
+fn err(message: String) -> StepError {
+    StepError {
+        message,
+        detail: None,
+        exceptions: Vec::new(),
+    }
+}
+
+fn flink_err(e: FlinkError) -> StepError {
+    err(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_valid_logical_names() {
+        assert_eq!(slug("flight_avro"), "flight-avro");
+        assert_eq!(slug("My.Topic__x"), "my-topic-x");
+        assert_eq!(slug("__"), "table");
+        assert!(crate::naming::valid_logical_name(&slug("_a-b_")));
+    }
+}

@@ -1,0 +1,234 @@
+//! The engine: one run of `plan`, `teardown`, `buildup`, `rebuild` or `adopt` against the
+//! Confluent clients and the tracker — take the lease, snapshot, plan, execute, report.
+//!
+//! Safety rule 2 lives in [`execute`]: every step writes its intent to the tracker before it acts
+//! and its outcome after, so a run killed anywhere leaves a record of what was in flight, and the
+//! next run converges from there.
+
+pub mod adopt;
+pub mod execute;
+pub mod snapshot;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::confluent::flink::{FlinkClient, FlinkError};
+use crate::confluent::kafka::{KafkaAdmin, KafkaError};
+use crate::confluent::schema_registry::SchemaRegistryClient;
+use crate::manifest::Manifest;
+use crate::plan::{self, Command, Options, Plan};
+use crate::report::{Outcome, RunReport, StepReport, REPORT_VERSION};
+use crate::tracker::{LeaseRequest, Provenance, Record, Tracker, TrackerError};
+
+/// Label on every statement this tool creates.
+pub const MANAGED_LABEL: &str = "user.confluent.io/ccaf-housekeeping";
+/// Confluent's label that hides a statement from default views (our DROP TABLE statements).
+pub const HIDDEN_LABEL: &str = "user.confluent.io/hidden";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
+    #[error(transparent)]
+    Flink(#[from] FlinkError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Adopt(String),
+}
+
+impl EngineError {
+    /// 3 when another run holds the lease, else 1 (the run could not do its work).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Tracker(TrackerError::LeaseHeld { .. }) => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Where statements go when the app names no pool or principal: the credentials' defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub compute_pool: Option<String>,
+    pub principal: Option<String>,
+    pub catalog: Option<String>,
+    pub database: Option<String>,
+}
+
+/// Everything one run works with.
+pub struct Engine {
+    pub flink: FlinkClient,
+    pub kafka: KafkaAdmin,
+    /// Without Schema Registry credentials, subjects are neither checked nor deleted directly.
+    pub registry: Option<SchemaRegistryClient>,
+    pub tracker: Tracker,
+    pub app: String,
+    pub environment_id: String,
+    pub defaults: Defaults,
+    pub provenance: Provenance,
+    /// How long one statement or table may take to settle.
+    pub timeout: Duration,
+    pub concurrency: usize,
+    /// How long to wait for another run's lease before giving up (exit 3).
+    pub lease_wait: Duration,
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Plan `command` and report the plan; change nothing.
+    Plan(Command),
+    Run(Command),
+    /// Record live statements (names or `prefix*`) as the app's.
+    Adopt(Vec<String>),
+}
+
+impl Engine {
+    /// One run. `progress` is told about every step as it finishes (for the log).
+    pub async fn run(
+        &self,
+        request: &Request,
+        manifest: Option<&Manifest>,
+        opts: &Options,
+        progress: &(dyn Fn(&StepReport) + Sync),
+    ) -> Result<RunReport, EngineError> {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let (command, plan_for, dry_run) = match request {
+            Request::Plan(c) => ("plan".to_string(), Some(c.to_string()), true),
+            Request::Run(c) => (c.to_string(), None, false),
+            Request::Adopt(_) => ("adopt".to_string(), None, false),
+        };
+        let mut report = RunReport {
+            version: REPORT_VERSION,
+            command,
+            plan_for,
+            app: self.app.clone(),
+            environment_id: self.environment_id.clone(),
+            dry_run,
+            started_at,
+            duration_ms: 0,
+            outcome: Outcome::NothingToDo,
+            steps: Vec::new(),
+            notes: Vec::new(),
+        };
+        match request {
+            Request::Plan(command) => {
+                let (snap, _) = snapshot::take(self, manifest).await?;
+                let p = plan::plan(*command, &snap, opts);
+                report.steps = execute::planned(&p);
+                report.outcome = if p.is_noop() {
+                    Outcome::NothingToDo
+                } else {
+                    Outcome::Planned
+                };
+                report.notes = p.notes;
+            }
+            Request::Run(command) => {
+                let lease = self.take_lease().await?;
+                let result = self.run_locked(*command, manifest, opts, progress).await;
+                let released = lease.release().await;
+                let (p, steps) = result?;
+                if let Err(e) = released {
+                    report
+                        .notes
+                        .push(format!("releasing the lease failed: {e}"));
+                }
+                report.notes.extend(p.notes.iter().cloned());
+                report.outcome = outcome_of(&p, &steps);
+                report.steps = steps;
+            }
+            Request::Adopt(selectors) => {
+                let lease = self.take_lease().await?;
+                let result = adopt::adopt(self, selectors, progress).await;
+                let released = lease.release().await;
+                report.steps = result?;
+                if let Err(e) = released {
+                    report
+                        .notes
+                        .push(format!("releasing the lease failed: {e}"));
+                }
+                report.outcome = if report.steps.is_empty() {
+                    Outcome::NothingToDo
+                } else if report.steps.iter().any(|s| s.error.is_some()) {
+                    Outcome::Failed
+                } else {
+                    Outcome::Succeeded
+                };
+            }
+        }
+        report.duration_ms = clock.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+
+    async fn take_lease(&self) -> Result<crate::tracker::Lease, EngineError> {
+        let run_id = self
+            .provenance
+            .run_id
+            .clone()
+            .unwrap_or_else(crate::tracker::lease::new_run_id);
+        let mut req = LeaseRequest::new(
+            &self.environment_id,
+            &self.app,
+            &run_id,
+            &crate::tracker::lease::default_holder(),
+        );
+        req.wait = self.lease_wait;
+        Ok(self.tracker.acquire_lease(&req).await?)
+    }
+
+    async fn run_locked(
+        &self,
+        command: Command,
+        manifest: Option<&Manifest>,
+        opts: &Options,
+        progress: &(dyn Fn(&StepReport) + Sync),
+    ) -> Result<(Plan, Vec<StepReport>), EngineError> {
+        let (snap, records) = snapshot::take(self, manifest).await?;
+        let p = plan::plan(command, &snap, opts);
+        tracing::info!(command = %command, app = %self.app, steps = p.steps.len(), "planned");
+        let steps = execute::execute(self, &p, &records, progress).await;
+        Ok((p, steps))
+    }
+
+    /// A tracker record for `name`: the existing one (unknown fields kept) or a new one.
+    pub(crate) fn record_base(
+        &self,
+        records: &BTreeMap<String, Record>,
+        name: &str,
+        sql: &str,
+    ) -> Record {
+        let mut r = records.get(name).cloned().unwrap_or_else(|| {
+            Record::new(
+                &self.app,
+                &self.environment_id,
+                name,
+                sql,
+                crate::tracker::State::Building,
+            )
+        });
+        r.provenance = Provenance {
+            at: Utc::now(),
+            extra: r.provenance.extra.clone(),
+            ..self.provenance.clone()
+        };
+        r
+    }
+}
+
+fn outcome_of(p: &Plan, steps: &[StepReport]) -> Outcome {
+    use crate::report::Status;
+    if steps
+        .iter()
+        .any(|s| matches!(s.status, Status::Failed | Status::Blocked))
+    {
+        Outcome::Failed
+    } else if p.is_noop() {
+        Outcome::NothingToDo
+    } else {
+        Outcome::Succeeded
+    }
+}

@@ -1,0 +1,186 @@
+//! The snapshot a plan is made from: what the app wants (the manifest, else the tracker's
+//! definitions), the tracker's records for the app, the live statements and the topics.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flink_sql::{StatementKind, TableRef};
+
+use super::{Engine, EngineError};
+use crate::confluent::flink::ListFilter;
+use crate::manifest::Manifest;
+use crate::naming::{deployed_name, StatementIdentity};
+use crate::plan::{Definition, Live, Snapshot, Tracked};
+use crate::tracker::{Record, State, Tables};
+
+/// The plan's snapshot, and the app's tracker records by statement name.
+pub async fn take(
+    engine: &Engine,
+    manifest: Option<&Manifest>,
+) -> Result<(Snapshot, BTreeMap<String, Record>), EngineError> {
+    let tracker = engine.tracker.load().await?;
+    let records: BTreeMap<String, Record> = tracker
+        .list(Some(&engine.environment_id), Some(&engine.app))
+        .into_iter()
+        .map(|r| (r.statement_name.clone(), r.clone()))
+        .collect();
+    let tracked: Vec<Tracked> = records
+        .values()
+        .map(|r| Tracked {
+            def: from_record(r),
+            torn_down: r.state == State::TornDown,
+        })
+        .collect();
+    let desired = match manifest {
+        Some(m) => from_manifest(m, engine),
+        None => latest_per_logical(&records),
+    };
+    let live = engine
+        .flink
+        .list(&ListFilter::default())
+        .await?
+        .into_iter()
+        .map(|s| {
+            let name = s.name.clone();
+            (
+                name.clone(),
+                Live {
+                    name,
+                    phase: s.phase().as_str().to_string(),
+                },
+            )
+        })
+        .collect();
+    let topics: BTreeSet<String> = engine.kafka.list_topics().await?.into_keys().collect();
+    Ok((
+        Snapshot {
+            app: engine.app.clone(),
+            desired,
+            tracked,
+            live,
+            topics,
+        },
+        records,
+    ))
+}
+
+/// The manifest's statements with their deployed names.
+pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
+    let pool = m
+        .compute_pool
+        .clone()
+        .or_else(|| engine.defaults.compute_pool.clone())
+        .unwrap_or_default();
+    let principal = m
+        .principal
+        .clone()
+        .or_else(|| engine.defaults.principal.clone())
+        .unwrap_or_default();
+    m.statements
+        .iter()
+        .map(|s| {
+            let mut properties = m.properties_of(s);
+            for (key, default) in [
+                ("sql.current-catalog", &engine.defaults.catalog),
+                ("sql.current-database", &engine.defaults.database),
+            ] {
+                if let Some(v) = default {
+                    properties.entry(key.into()).or_insert_with(|| v.clone());
+                }
+            }
+            let name = deployed_name(&StatementIdentity {
+                app: &m.app,
+                name: &s.name,
+                sql: &s.sql,
+                properties: &properties,
+                compute_pool: &pool,
+                principal: &principal,
+            });
+            let (creates, writes, reads) = resolved_tables(&s.analysis, &properties);
+            Definition {
+                logical: s.name.clone(),
+                name,
+                sql: s.sql.clone(),
+                properties,
+                compute_pool: pool.clone(),
+                principal: principal.clone(),
+                creates,
+                writes,
+                reads,
+                depends_on: s.depends_on.clone(),
+                is_table_ddl: s.analysis.kind == StatementKind::CreateTable,
+            }
+        })
+        .collect()
+}
+
+type TableSets = (Vec<TableRef>, Vec<TableRef>, Vec<TableRef>);
+
+fn resolved_tables(a: &flink_sql::Analysis, props: &BTreeMap<String, String>) -> TableSets {
+    let cat = props.get("sql.current-catalog").map(String::as_str);
+    let db = props.get("sql.current-database").map(String::as_str);
+    let r = |t: &TableRef| t.resolve(cat, db);
+    (
+        a.creates.iter().map(|c| r(&c.table)).collect(),
+        a.writes.iter().map(r).collect(),
+        a.reads.iter().map(r).collect(),
+    )
+}
+
+/// The tables a statement touches, as the tracker records them.
+pub fn tables_of(def: &Definition) -> Tables {
+    let s = |ts: &[TableRef]| ts.iter().map(ToString::to_string).collect();
+    Tables {
+        reads: s(&def.reads),
+        writes: s(&def.writes),
+        creates: s(&def.creates),
+        extra: Default::default(),
+    }
+}
+
+/// A tracker record read back as a definition. Its tables come from the record; whether it is
+/// table DDL from its SQL.
+pub fn from_record(r: &Record) -> Definition {
+    let parse = |ts: &[String]| {
+        ts.iter()
+            .filter_map(|t| TableRef::parse(t).ok())
+            .collect::<Vec<_>>()
+    };
+    let is_table_ddl = flink_sql::analyze(&r.sql)
+        .map(|a| a.kind == StatementKind::CreateTable)
+        .unwrap_or(false);
+    Definition {
+        logical: r
+            .logical_name
+            .clone()
+            .unwrap_or_else(|| r.statement_name.clone()),
+        name: r.statement_name.clone(),
+        sql: r.sql.clone(),
+        properties: r.properties.clone(),
+        compute_pool: r.compute_pool_id.clone().unwrap_or_default(),
+        principal: r.principal.clone().unwrap_or_default(),
+        creates: parse(&r.tables.creates),
+        writes: parse(&r.tables.writes),
+        reads: parse(&r.tables.reads),
+        depends_on: Vec::new(),
+        is_table_ddl,
+    }
+}
+
+/// Without a manifest the app wants what the tracker last deployed: per logical name, the most
+/// recently written record (an older version left behind by a crash is not wanted twice).
+fn latest_per_logical(records: &BTreeMap<String, Record>) -> Vec<Definition> {
+    let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
+    for r in records.values() {
+        let logical = r
+            .logical_name
+            .clone()
+            .unwrap_or_else(|| r.statement_name.clone());
+        match latest.get(&logical) {
+            Some(prev) if prev.provenance.at >= r.provenance.at => {}
+            _ => {
+                latest.insert(logical, r);
+            }
+        }
+    }
+    latest.values().map(|r| from_record(r)).collect()
+}

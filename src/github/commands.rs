@@ -1,0 +1,323 @@
+//! Workflow commands: the `::name key=value,…::data` lines the runner reads from a step's stdout
+//! (annotations, log groups, masks). Escaping follows the runner's `ActionCommand`: data escapes
+//! `%`, CR and LF; property values also `:` and `,`, which would otherwise end the value.
+
+use std::io::Write;
+
+use crate::report::{RunReport, Status};
+
+use super::markdown::duration;
+use super::Masker;
+
+/// Escapes a command's data (the text after the second `::`).
+pub fn escape_data(s: &str) -> String {
+    // `%` first, or the escapes themselves would be escaped again.
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a command property's value.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Where an annotation points and what it is called; every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Annotation {
+    pub title: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub end_line: Option<u32>,
+    pub col: Option<u32>,
+    pub end_column: Option<u32>,
+}
+
+impl Annotation {
+    pub fn titled(title: impl Into<String>) -> Annotation {
+        Annotation {
+            title: Some(title.into()),
+            ..Annotation::default()
+        }
+    }
+
+    fn properties(&self) -> Vec<(&'static str, String)> {
+        let num = |n: Option<u32>| n.map(|n| n.to_string());
+        [
+            ("title", self.title.clone()),
+            ("file", self.file.clone()),
+            ("line", num(self.line)),
+            ("endLine", num(self.end_line)),
+            ("col", num(self.col)),
+            ("endColumn", num(self.end_column)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+}
+
+/// One command line (without the trailing newline).
+pub fn command(name: &str, properties: &[(&str, String)], data: &str) -> String {
+    let props = properties
+        .iter()
+        .map(|(k, v)| format!("{k}={}", escape_property(v)))
+        .collect::<Vec<_>>()
+        .join(",");
+    if props.is_empty() {
+        format!("::{name}::{}", escape_data(data))
+    } else {
+        format!("::{name} {props}::{}", escape_data(data))
+    }
+}
+
+pub fn error(message: &str, at: &Annotation) -> String {
+    command("error", &at.properties(), message)
+}
+
+pub fn warning(message: &str, at: &Annotation) -> String {
+    command("warning", &at.properties(), message)
+}
+
+pub fn notice(message: &str, at: &Annotation) -> String {
+    command("notice", &at.properties(), message)
+}
+
+pub fn debug(message: &str) -> String {
+    command("debug", &[], message)
+}
+
+pub fn group(title: &str) -> String {
+    command("group", &[], title)
+}
+
+pub fn endgroup() -> String {
+    command("endgroup", &[], "")
+}
+
+/// `::add-mask::` lines for a secret: the whole value and, for a multi-line value, each line,
+/// because the runner masks the log line by line. Empty for a blank value.
+pub fn add_mask(value: &str) -> Vec<String> {
+    if value.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![command("add-mask", &[], value)];
+    if value.contains('\n') || value.contains('\r') {
+        lines.extend(
+            value
+                .lines()
+                .map(|l| l.trim_end_matches('\r'))
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| command("add-mask", &[], l)),
+        );
+    }
+    lines
+}
+
+/// Prints workflow commands and log lines, each passed through the [`Masker`] first.
+pub struct Log<'m, W: Write> {
+    out: W,
+    masker: &'m Masker,
+}
+
+impl<'m> Log<'m, std::io::Stdout> {
+    pub fn stdout(masker: &'m Masker) -> Self {
+        Log::new(std::io::stdout(), masker)
+    }
+}
+
+impl<'m, W: Write> Log<'m, W> {
+    pub fn new(out: W, masker: &'m Masker) -> Self {
+        Log { out, masker }
+    }
+
+    /// Writes one line. A closed stdout is not worth failing a run over.
+    pub fn line(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{}", self.masker.mask(text));
+        let _ = self.out.flush();
+    }
+
+    pub fn error(&mut self, message: &str, at: &Annotation) {
+        self.line(&error(message, at));
+    }
+
+    pub fn warning(&mut self, message: &str, at: &Annotation) {
+        self.line(&warning(message, at));
+    }
+
+    pub fn notice(&mut self, message: &str, at: &Annotation) {
+        self.line(&notice(message, at));
+    }
+
+    pub fn debug(&mut self, message: &str) {
+        self.line(&debug(message));
+    }
+
+    pub fn group(&mut self, title: &str) {
+        self.line(&group(title));
+    }
+
+    pub fn endgroup(&mut self) {
+        self.line(&endgroup());
+    }
+
+    /// Registers a secret with the runner. Not masked itself, of course: the runner must see the
+    /// value to hide it from everything printed after.
+    pub fn add_mask(&mut self, value: &str) {
+        for l in add_mask(value) {
+            let _ = writeln!(self.out, "{l}");
+        }
+        let _ = self.out.flush();
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// The report in the log: a group per stage with a line per step, then an `::error`
+    /// annotation per failed step and a `::warning` per skipped (protected) resource.
+    pub fn report(&mut self, report: &RunReport) {
+        for stage in ["teardown", "buildup"] {
+            let steps: Vec<_> = report.steps.iter().filter(|s| s.stage == stage).collect();
+            if steps.is_empty() {
+                continue;
+            }
+            self.group(&format!("{stage}: {} steps", steps.len()));
+            for s in &steps {
+                let status = match s.status {
+                    Status::Done => "done",
+                    Status::Unchanged => "unchanged",
+                    Status::Planned => "planned",
+                    Status::Blocked => "blocked",
+                    Status::Failed => "FAILED",
+                };
+                let phases = match (&s.phase_before, &s.phase_after) {
+                    (None, None) => String::new(),
+                    (b, a) => format!(
+                        " [{} -> {}]",
+                        b.as_deref().unwrap_or("-"),
+                        a.as_deref().unwrap_or("gone")
+                    ),
+                };
+                self.line(&format!(
+                    "{} {} {status} in {}{phases}: {}",
+                    s.action,
+                    s.name,
+                    duration(s.duration_ms),
+                    s.reason
+                ));
+            }
+            self.endgroup();
+        }
+        for s in &report.steps {
+            match s.status {
+                Status::Failed => {
+                    let mut msg = format!("{} {} failed", s.action, s.name);
+                    if let Some(e) = &s.error {
+                        msg.push_str(": ");
+                        msg.push_str(&e.message);
+                        if let Some(d) = &e.detail {
+                            msg.push('\n');
+                            msg.push_str(d);
+                        }
+                        for x in &e.exceptions {
+                            msg.push('\n');
+                            msg.push_str(x);
+                        }
+                    }
+                    self.error(
+                        &msg,
+                        &Annotation::titled(format!("ccaf-housekeeping: {} failed", s.name)),
+                    );
+                }
+                Status::Blocked => self.warning(
+                    &format!("{} {} not run: {}", s.action, s.name, s.reason),
+                    &Annotation::titled(format!("ccaf-housekeeping: {} blocked", s.name)),
+                ),
+                _ if s.action == "skip" => self.warning(
+                    &format!("{} left alone: {}", s.name, s.reason),
+                    &Annotation::titled(format!("ccaf-housekeeping: {} skipped", s.name)),
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_escaping_is_exactly_the_runners() {
+        assert_eq!(escape_data("100%"), "100%25");
+        assert_eq!(escape_data("a\r\nb"), "a%0D%0Ab");
+        assert_eq!(escape_data("%0A"), "%250A");
+        // `:` and `,` stay as they are in data.
+        assert_eq!(escape_data("a: b, c::d"), "a: b, c::d");
+    }
+
+    #[test]
+    fn property_escaping_adds_colon_and_comma() {
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(escape_property("50%:\n"), "50%25%3A%0A");
+        assert_eq!(escape_property("%3A"), "%253A");
+    }
+
+    #[test]
+    fn annotations_carry_escaped_properties_in_the_runners_order() {
+        let at = Annotation {
+            title: Some("drop: t1, t2".into()),
+            file: Some("sql/a.sql".into()),
+            line: Some(3),
+            end_line: Some(4),
+            col: Some(1),
+            end_column: Some(9),
+        };
+        assert_eq!(
+            error("bad\nthing 100%", &at),
+            "::error title=drop%3A t1%2C t2,file=sql/a.sql,line=3,endLine=4,col=1,endColumn=9::bad%0Athing 100%25"
+        );
+        assert_eq!(
+            warning("w", &Annotation::default()),
+            "::warning::w".to_string()
+        );
+        assert_eq!(
+            notice("n", &Annotation::titled("t")),
+            "::notice title=t::n".to_string()
+        );
+        assert_eq!(debug("d:1"), "::debug::d:1");
+    }
+
+    #[test]
+    fn groups_and_masks() {
+        assert_eq!(group("teardown: 3 steps"), "::group::teardown: 3 steps");
+        assert_eq!(endgroup(), "::endgroup::");
+        assert_eq!(add_mask("s3cr%t"), vec!["::add-mask::s3cr%25t"]);
+        assert_eq!(
+            add_mask("line1\nline2\n"),
+            vec![
+                "::add-mask::line1%0Aline2%0A",
+                "::add-mask::line1",
+                "::add-mask::line2"
+            ]
+        );
+        assert!(add_mask(" \n").is_empty());
+    }
+
+    #[test]
+    fn log_masks_every_line_but_the_add_mask_itself() {
+        let mut m = Masker::new();
+        m.add("hunter2-secret");
+        let mut log = Log::new(Vec::new(), &m);
+        log.add_mask("hunter2-secret");
+        log.error(
+            "auth with hunter2-secret failed",
+            &Annotation::titled("hunter2-secret"),
+        );
+        let out = String::from_utf8(log.into_inner()).unwrap();
+        let lines: Vec<_> = out.lines().collect();
+        assert_eq!(lines[0], "::add-mask::hunter2-secret");
+        assert_eq!(lines[1], "::error title=***::auth with *** failed");
+    }
+}

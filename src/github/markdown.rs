@@ -1,0 +1,156 @@
+//! Small Markdown helpers shared by the job summary and the PR comment. GitHub renders both with
+//! GitHub Flavored Markdown and allows some inline HTML, so text from the report (names, reasons,
+//! error details) is escaped before it goes into either.
+
+/// HTML-escapes text for a `<pre>` block or an attribute-free HTML context.
+pub(crate) fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for a Markdown table cell (or any inline Markdown): HTML, Markdown punctuation
+/// that would format, `|` (which ends a cell even inside a code span), and line breaks.
+pub(crate) fn escape_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '|' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("<br>");
+            }
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Inside a code span only `|` needs escaping (for tables) — everything else is literal.
+pub(crate) fn escape_pipes(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// A code span around `s`, safe inside a table cell: a fence longer than any run of backticks in
+/// `s`, pipes escaped, line breaks as spaces.
+pub(crate) fn code(s: &str) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    let flat = escape_pipes(&flat);
+    let mut longest = 0;
+    let mut run = 0;
+    for c in flat.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    // A span that starts or ends with a backtick needs a space so the fence is not mistaken.
+    let pad = if flat.starts_with('`') || flat.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{flat}{pad}{fence}")
+}
+
+/// A duration for people: `850 ms`, `12.3 s`, `2 min 05 s`, `1 h 02 min`.
+pub(crate) fn duration(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1_000.0)
+    } else if ms < 3_600_000 {
+        let s = ms / 1_000;
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        let m = ms / 60_000;
+        format!("{} h {:02} min", m / 60, m % 60)
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary, with `…` when cut.
+pub(crate) fn truncate(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…", &s[..end]))
+}
+
+/// `1 statement`, `2 statements`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_cannot_break_the_table_or_inject_html() {
+        assert_eq!(escape_cell("a|b"), "a\\|b");
+        assert_eq!(escape_cell("x\ny\r\nz"), "x<br>y<br>z");
+        assert_eq!(
+            escape_cell("<script>&</script>"),
+            "&lt;script&gt;&amp;&lt;/script&gt;"
+        );
+        assert_eq!(escape_cell("prefix*_x"), "prefix\\*\\_x");
+    }
+
+    #[test]
+    fn code_spans_survive_backticks_and_pipes() {
+        assert_eq!(code("flight-avro"), "`flight-avro`");
+        assert_eq!(code("`cat`.`db`.t"), "`` `cat`.`db`.t ``");
+        assert_eq!(code("a|b\nc"), "`a\\|b c`");
+        assert_eq!(code("x``y"), "```x``y```");
+    }
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(escape_html("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(0), "0 ms");
+        assert_eq!(duration(999), "999 ms");
+        assert_eq!(duration(12_345), "12.3 s");
+        assert_eq!(duration(125_000), "2 min 05 s");
+        assert_eq!(duration(3_720_000), "1 h 02 min");
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("ééé", 3), "é…");
+    }
+}

@@ -1,0 +1,203 @@
+//! The GitHub surface of a run: workflow commands on stdout, step outputs, the job summary and the
+//! sticky PR comment. Everything here reads a finished [`RunReport`](crate::report::RunReport) and
+//! knows nothing about Confluent.
+//!
+//! Every text that leaves the process through these reporters goes through a [`Masker`] last, so a
+//! secret that slipped into a report (an error message quoting a request, say) still never reaches
+//! GitHub.
+
+pub mod commands;
+pub mod comment;
+pub mod event;
+mod markdown;
+pub mod mask;
+pub mod outputs;
+pub mod summary;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secrets::Secret;
+
+pub use comment::{publish, CommentMode, CommentOutcome, CommentRef};
+pub use event::{Event, PullRequestRef};
+pub use mask::Masker;
+
+/// Errors of the reporters that touch files. The PR comment never fails a run: its problems end
+/// up in [`CommentOutcome::Skipped`].
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("cannot write the {what} to {path}: {source}")]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the event payload {path}: {source}")]
+    ReadEvent {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the event payload {path} is not valid JSON: {source}")]
+    ParseEvent {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What the runner tells a step about the workflow run (`GITHUB_*` variables), plus the token and
+/// an explicit PR number from the inputs.
+#[derive(Clone)]
+pub struct GithubContext {
+    /// `GITHUB_EVENT_NAME`: `pull_request`, `push`, …
+    pub event_name: Option<String>,
+    /// `GITHUB_EVENT_PATH`: the webhook payload that triggered the run.
+    pub event_path: Option<PathBuf>,
+    /// `GITHUB_REPOSITORY`: `owner/repo`.
+    pub repository: Option<String>,
+    /// `GITHUB_SERVER_URL` (default `https://github.com`).
+    pub server_url: String,
+    /// `GITHUB_API_URL` (default `https://api.github.com`; `https://HOST/api/v3` on GitHub
+    /// Enterprise Server).
+    pub api_url: String,
+    /// `GITHUB_RUN_ID`.
+    pub run_id: Option<String>,
+    /// `GITHUB_SHA`: the commit the run is for.
+    pub sha: Option<String>,
+    /// The `github-token` input. `None` (or empty): no comment.
+    pub token: Option<Secret>,
+    /// The `pr-number` input: comment on this PR whatever the event.
+    pub pr_number: Option<u64>,
+    /// Upper bound for everything [`publish`] does, rate-limit waits included: the comment is a
+    /// report, it must not hold the job.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for GithubContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubContext")
+            .field("event_name", &self.event_name)
+            .field("event_path", &self.event_path)
+            .field("repository", &self.repository)
+            .field("server_url", &self.server_url)
+            .field("api_url", &self.api_url)
+            .field("run_id", &self.run_id)
+            .field("sha", &self.sha)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("pr_number", &self.pr_number)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+pub const DEFAULT_SERVER_URL: &str = "https://github.com";
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl GithubContext {
+    /// Reads the `GITHUB_*` variables of the process environment.
+    pub fn from_env(token: Option<Secret>) -> GithubContext {
+        GithubContext::from_lookup(|name| std::env::var(name).ok(), token)
+    }
+
+    /// Like [`GithubContext::from_env`], reading variables through `lookup` (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, token: Option<Secret>) -> Self {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let url = |name: &str, default: &str| {
+            var(name)
+                .map(|v| v.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| default.to_string())
+        };
+        GithubContext {
+            event_name: var("GITHUB_EVENT_NAME"),
+            event_path: var("GITHUB_EVENT_PATH").map(PathBuf::from),
+            repository: var("GITHUB_REPOSITORY"),
+            server_url: url("GITHUB_SERVER_URL", DEFAULT_SERVER_URL),
+            api_url: url("GITHUB_API_URL", DEFAULT_API_URL),
+            run_id: var("GITHUB_RUN_ID"),
+            sha: var("GITHUB_SHA"),
+            token: token.filter(|t| !t.expose().trim().is_empty()),
+            pr_number: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Sets the `pr-number` input.
+    pub fn with_pr_number(mut self, pr_number: Option<u64>) -> Self {
+        self.pr_number = pr_number;
+        self
+    }
+
+    /// `owner` and `repo` of `GITHUB_REPOSITORY`.
+    pub fn owner_repo(&self) -> Option<(&str, &str)> {
+        let (owner, repo) = self.repository.as_deref()?.split_once('/')?;
+        (!owner.is_empty() && !repo.is_empty() && !repo.contains('/')).then_some((owner, repo))
+    }
+
+    /// The link to this workflow run, when the runner said which run it is.
+    pub fn run_url(&self) -> Option<String> {
+        let repo = self.repository.as_deref()?;
+        let run = self.run_id.as_deref()?;
+        Some(format!("{}/{repo}/actions/runs/{run}", self.server_url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn ctx(vars: &[(&str, &str)], token: Option<&str>) -> GithubContext {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        GithubContext::from_lookup(|n| map.get(n).cloned(), token.map(Secret::new))
+    }
+
+    #[test]
+    fn reads_the_runner_variables_with_defaults() {
+        let c = ctx(
+            &[
+                ("GITHUB_REPOSITORY", "acme/flights"),
+                ("GITHUB_RUN_ID", "42"),
+                ("GITHUB_EVENT_NAME", "push"),
+                ("GITHUB_API_URL", "https://ghe.example.com/api/v3/"),
+            ],
+            Some("tok"),
+        );
+        assert_eq!(c.owner_repo(), Some(("acme", "flights")));
+        assert_eq!(c.api_url, "https://ghe.example.com/api/v3");
+        assert_eq!(c.server_url, DEFAULT_SERVER_URL);
+        assert_eq!(
+            c.run_url().as_deref(),
+            Some("https://github.com/acme/flights/actions/runs/42")
+        );
+        assert_eq!(c.event_name.as_deref(), Some("push"));
+        assert!(c.token.is_some());
+    }
+
+    #[test]
+    fn an_empty_token_is_no_token_and_debug_hides_it() {
+        assert!(ctx(&[], Some("  ")).token.is_none());
+        let c = ctx(&[], Some("ghs_verysecret"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("ghs_verysecret"), "{dbg}");
+        assert!(dbg.contains("***"));
+    }
+
+    #[test]
+    fn a_malformed_repository_has_no_owner_repo() {
+        for bad in ["acme", "/flights", "acme/", "a/b/c"] {
+            assert_eq!(
+                ctx(&[("GITHUB_REPOSITORY", bad)], None).owner_repo(),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(ctx(&[], None).run_url(), None);
+    }
+}

@@ -1,0 +1,14 @@
+//! ccaf-housekeeping: tear down and build up Confluent Cloud for Apache Flink statements, with
+//! the topics and subjects behind their tables, remembering what was deployed in a Kafka topic.
+//! See `docs/ARCHITECTURE.md` for the flow of one run and the module map.
+
+pub mod config;
+pub mod confluent;
+pub mod deps;
+pub mod engine;
+pub mod manifest;
+pub mod naming;
+pub mod plan;
+pub mod report;
+pub mod secrets;
+pub mod tracker;

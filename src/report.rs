@@ -1,0 +1,166 @@
+//! The run report: one serde value describing what a run did to every statement and table. The
+//! executor fills it; the reporters (step outputs, job summary, PR comment) only read it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunReport {
+    pub version: u32,
+    /// `plan`, `teardown`, `buildup`, `rebuild`, `adopt`.
+    pub command: String,
+    /// With `plan` (and dry runs): what was planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_for: Option<String>,
+    pub app: String,
+    pub environment_id: String,
+    pub dry_run: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub outcome: Outcome,
+    pub steps: Vec<StepReport>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything planned was done.
+    Succeeded,
+    /// Nothing needed doing.
+    NothingToDo,
+    /// A plan or dry run: nothing was changed.
+    Planned,
+    /// At least one step failed (the steps say which); exit code 1.
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Statement,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Done as planned.
+    Done,
+    /// Nothing to do (unchanged, or protected and skipped).
+    Unchanged,
+    /// Only planned (plan, dry run).
+    Planned,
+    /// Not started because a step it depends on failed.
+    Blocked,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepReport {
+    /// `teardown` or `buildup`.
+    pub stage: String,
+    /// `delete`, `stop`, `prune`, `drop_table`, `create`, `resume`, `unchanged`, `skip`, `adopt`.
+    pub action: String,
+    pub kind: Kind,
+    /// The statement name, or the table.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical_name: Option<String>,
+    pub status: Status,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_before: Option<String>,
+    /// The phase when the step ended; `None` when the statement is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_after: Option<String>,
+    pub duration_ms: u64,
+    /// For tables: what was removed.
+    #[serde(default, skip_serializing_if = "Removed::is_empty")]
+    pub removed: Removed,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StepError>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Removed {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subjects: Vec<String>,
+    /// The DROP TABLE statement did not remove them in time: they were deleted directly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted_directly: bool,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.topic.is_none() && self.subjects.is_empty() && !self.deleted_directly
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StepError {
+    pub message: String,
+    /// The statement's `status.detail`, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The statement's exceptions (`name: message`), newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<String>,
+}
+
+impl RunReport {
+    fn names(&self, pick: impl Fn(&StepReport) -> bool) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter(|s| pick(s))
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Statements deleted, stopped or pruned.
+    pub fn torn_down(&self) -> Vec<String> {
+        self.names(|s| {
+            s.kind == Kind::Statement
+                && s.status == Status::Done
+                && matches!(s.action.as_str(), "delete" | "stop" | "prune")
+        })
+    }
+
+    /// Statements created or resumed.
+    pub fn rebuilt(&self) -> Vec<String> {
+        self.names(|s| {
+            s.kind == Kind::Statement
+                && s.status == Status::Done
+                && matches!(s.action.as_str(), "create" | "resume")
+        })
+    }
+
+    pub fn unchanged(&self) -> Vec<String> {
+        self.names(|s| s.kind == Kind::Statement && s.action == "unchanged")
+    }
+
+    pub fn dropped_tables(&self) -> Vec<String> {
+        self.names(|s| {
+            s.kind == Kind::Table && s.status == Status::Done && s.action == "drop_table"
+        })
+    }
+
+    /// Steps that failed or could not run because of a failure.
+    pub fn failed(&self) -> Vec<String> {
+        self.names(|s| matches!(s.status, Status::Failed | Status::Blocked))
+    }
+
+    /// The process exit code for this report: 1 when anything failed, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.outcome == Outcome::Failed {
+            1
+        } else {
+            0
+        }
+    }
+}

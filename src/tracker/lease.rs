@@ -1,0 +1,528 @@
+//! One run per app and environment (safety rule 4), with leases in the tracker topic.
+//!
+//! Each run appends a lease record under its own key `lease/<environment_id>/<app>/<run_id>`
+//! (to partition 0, like every write), then reads the topic to its end. Among the runs whose
+//! latest lease record is unexpired, the one whose *first* lease record comes first in the log
+//! holds the lease; the others wait in that order. A run's renewals carry the offset of its first
+//! record (`first_offset`), so its place survives log compaction. Release is a tombstone on the
+//! run's key; a holder that died stops blocking when its lease expires.
+//!
+//! Per-run keys (rather than one key per app) keep compaction from dropping an earlier run's
+//! lease in favour of a later one.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::record::{LEASE_KEY_PREFIX, RECORD_VERSION};
+use super::store::WRITE_PARTITION;
+use super::{Tracker, TrackerError};
+use crate::config::{validate_app, validate_id};
+
+/// The value of a lease key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    pub version: u32,
+    pub app: String,
+    pub environment_id: String,
+    /// Unique per process: the lease's identity.
+    pub run_id: String,
+    /// Who holds it, for humans: GitHub repository and run, or host and pid.
+    pub holder: String,
+    /// When the run first asked for the lease.
+    pub acquired_at: DateTime<Utc>,
+    /// After this instant the lease no longer counts (unless renewed before).
+    pub expires_at: DateTime<Utc>,
+    /// On renewals: the offset of the run's first lease record (its place in the queue).
+    #[serde(default)]
+    pub first_offset: Option<i64>,
+    #[serde(default)]
+    pub renewed_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A lease record as read, with where it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseEntry {
+    pub key: String,
+    pub record: LeaseRecord,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl LeaseEntry {
+    /// The run's place in the queue: the offset of its first lease record.
+    pub fn position(&self) -> i64 {
+        self.record.first_offset.unwrap_or(self.offset)
+    }
+}
+
+/// `lease/<environment_id>/<app>/`: the keys of one app's leases.
+pub fn lease_prefix(environment_id: &str, app: &str) -> String {
+    format!("{LEASE_KEY_PREFIX}{environment_id}/{app}/")
+}
+
+pub fn lease_key(environment_id: &str, app: &str, run_id: &str) -> String {
+    format!("{}{run_id}", lease_prefix(environment_id, app))
+}
+
+/// Who holds the lease at `now`: the unexpired entry that comes first in the log. Entries are
+/// one app's (one per run key, the latest value of each).
+pub fn resolve<'a>(
+    entries: impl IntoIterator<Item = &'a LeaseEntry>,
+    now: DateTime<Utc>,
+) -> Option<&'a LeaseEntry> {
+    entries
+        .into_iter()
+        .filter(|e| e.record.expires_at > now)
+        // Records in other partitions were not written by this tool: they order after ours.
+        .min_by_key(|e| (e.partition != WRITE_PARTITION, e.position(), e.offset))
+}
+
+/// What a run asks for.
+#[derive(Debug, Clone)]
+pub struct LeaseRequest {
+    pub environment_id: String,
+    pub app: String,
+    pub run_id: String,
+    pub holder: String,
+    /// How long the lease lasts without renewal; the holder renews every third of it.
+    pub ttl: Duration,
+    /// How long to wait for another run's lease before failing with `LeaseHeld`.
+    pub wait: Duration,
+}
+
+impl LeaseRequest {
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(120);
+    pub const DEFAULT_WAIT: Duration = Duration::from_secs(600);
+
+    pub fn new(environment_id: &str, app: &str, run_id: &str, holder: &str) -> LeaseRequest {
+        LeaseRequest {
+            environment_id: environment_id.to_string(),
+            app: app.to_string(),
+            run_id: run_id.to_string(),
+            holder: holder.to_string(),
+            ttl: Self::DEFAULT_TTL,
+            wait: Self::DEFAULT_WAIT,
+        }
+    }
+
+    fn validate(&self) -> Result<(), TrackerError> {
+        let bad = |m: String| TrackerError::InvalidLease(m);
+        validate_app(&self.app).map_err(|e| bad(format!("app {e}")))?;
+        validate_id(&self.environment_id).map_err(|e| bad(format!("environment id {e}")))?;
+        validate_id(&self.run_id).map_err(|e| bad(format!("run id {e}")))?;
+        if self.ttl < Duration::from_millis(100) {
+            return Err(bad("the lease ttl must be at least 100 ms".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A run id nobody else has: the GitHub run (id, attempt) when there is one, plus randomness
+/// (two jobs of one workflow run share the run id).
+pub fn new_run_id() -> String {
+    let n: u32 = rand::rng().random();
+    match std::env::var("GITHUB_RUN_ID") {
+        Ok(id) if validate_id(&id).is_ok() => {
+            let attempt = std::env::var("GITHUB_RUN_ATTEMPT").unwrap_or_else(|_| "1".into());
+            format!("gh-{id}-{attempt}-{n:08x}")
+        }
+        _ => format!("local-{n:08x}"),
+    }
+}
+
+/// A description of this process for the `holder` field.
+pub fn default_holder() -> String {
+    let gh = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let (Some(repo), Some(run)) = (gh("GITHUB_REPOSITORY"), gh("GITHUB_RUN_ID")) {
+        let job = gh("GITHUB_JOB").unwrap_or_default();
+        return format!("github:{repo} run {run} job {job}")
+            .trim_end()
+            .to_string();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| gh("HOSTNAME"))
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{host}/pid {}", std::process::id())
+}
+
+#[derive(Debug)]
+struct Shared {
+    expires_at: DateTime<Utc>,
+    /// Set when a renewal found the lease gone.
+    lost: Option<String>,
+}
+
+/// A held lease. Renewed in the background while held; [`Lease::release`] it at the end of the
+/// run, on every path. Dropping it unreleased leaves it to expire.
+pub struct Lease {
+    tracker: Tracker,
+    key: String,
+    record: LeaseRecord,
+    first_offset: i64,
+    shared: Arc<Mutex<Shared>>,
+    renewer: Option<tokio::task::JoinHandle<()>>,
+    released: bool,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("key", &self.key)
+            .field("run_id", &self.record.run_id)
+            .field("first_offset", &self.first_offset)
+            .finish()
+    }
+}
+
+impl Lease {
+    pub fn run_id(&self) -> &str {
+        &self.record.run_id
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.record.holder
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.shared
+            .lock()
+            .map(|s| s.expires_at)
+            .unwrap_or(self.record.expires_at)
+    }
+
+    /// `Err(LeaseLost)` if a renewal found that the lease is no longer ours (it expired and
+    /// another run took it): check before each mutation.
+    pub fn check(&self) -> Result<(), TrackerError> {
+        let shared = self.shared.lock().map_err(|_| TrackerError::LeaseLost {
+            run_id: self.record.run_id.clone(),
+            reason: "the renewal task panicked".into(),
+        })?;
+        if let Some(reason) = &shared.lost {
+            return Err(TrackerError::LeaseLost {
+                run_id: self.record.run_id.clone(),
+                reason: reason.clone(),
+            });
+        }
+        if shared.expires_at <= Utc::now() {
+            return Err(TrackerError::LeaseLost {
+                run_id: self.record.run_id.clone(),
+                reason: format!("it expired at {}", shared.expires_at.to_rfc3339()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Extend the lease by its ttl now (the background task does this every third of the ttl).
+    pub async fn renew(&self) -> Result<(), TrackerError> {
+        renew_once(
+            &self.tracker,
+            &self.key,
+            &self.record,
+            self.first_offset,
+            &self.shared,
+        )
+        .await
+    }
+
+    /// Append the release (a tombstone on the run's key) and wait for its acknowledgement.
+    pub async fn release(mut self) -> Result<(), TrackerError> {
+        if let Some(r) = self.renewer.take() {
+            r.abort();
+        }
+        self.released = true;
+        self.tracker.write_raw(&self.key, None).await?;
+        tracing::info!(app = %self.record.app, run_id = %self.record.run_id, "released the lease");
+        Ok(())
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(r) = self.renewer.take() {
+            r.abort();
+        }
+        if !self.released {
+            tracing::warn!(
+                app = %self.record.app,
+                run_id = %self.record.run_id,
+                expires_at = %self.expires_at().to_rfc3339(),
+                "lease dropped without release; it blocks others until it expires"
+            );
+        }
+    }
+}
+
+async fn renew_once(
+    tracker: &Tracker,
+    key: &str,
+    record: &LeaseRecord,
+    first_offset: i64,
+    shared: &Mutex<Shared>,
+) -> Result<(), TrackerError> {
+    let lost = |reason: String| TrackerError::LeaseLost {
+        run_id: record.run_id.clone(),
+        reason,
+    };
+    let now = Utc::now();
+    let current = shared
+        .lock()
+        .map_err(|_| lost("lease state poisoned".into()))?
+        .expires_at;
+    if current <= now {
+        // Too late: another run may already hold it. Never extend an expired lease.
+        let reason = format!(
+            "it expired at {} before it was renewed",
+            current.to_rfc3339()
+        );
+        if let Ok(mut s) = shared.lock() {
+            s.lost = Some(reason.clone());
+        }
+        return Err(lost(reason));
+    }
+    let ttl = record.expires_at - record.acquired_at;
+    let mut renewal = record.clone();
+    renewal.first_offset = Some(first_offset);
+    renewal.renewed_at = Some(now);
+    renewal.expires_at = now + ttl;
+    tracker.write_lease(key, &renewal).await?;
+    if let Ok(mut s) = shared.lock() {
+        s.expires_at = renewal.expires_at;
+    }
+    // Still ours?
+    let entries = tracker
+        .lease_entries(&record.environment_id, &record.app)
+        .await?;
+    let winner = resolve(&entries, Utc::now());
+    if winner.map(|w| w.record.run_id.as_str()) != Some(record.run_id.as_str()) {
+        let reason = match winner {
+            Some(w) => format!("run {} ({}) holds it now", w.record.run_id, w.record.holder),
+            None => "its record is gone".to_string(),
+        };
+        if let Ok(mut s) = shared.lock() {
+            s.lost = Some(reason.clone());
+        }
+        return Err(lost(reason));
+    }
+    tracing::debug!(run_id = %record.run_id, expires_at = %renewal.expires_at.to_rfc3339(), "renewed the lease");
+    Ok(())
+}
+
+impl Tracker {
+    /// Take the app's lease in the environment, waiting up to `req.wait` for the runs ahead.
+    /// Fails with [`TrackerError::LeaseHeld`] naming the holder when the wait runs out.
+    pub async fn acquire_lease(&self, req: &LeaseRequest) -> Result<Lease, TrackerError> {
+        req.validate()?;
+        self.ensure_topic().await?;
+        let key = lease_key(&req.environment_id, &req.app, &req.run_id);
+        let ttl = chrono::Duration::from_std(req.ttl)
+            .map_err(|_| TrackerError::InvalidLease("the lease ttl is too long".into()))?;
+        let start = tokio::time::Instant::now();
+        let deadline = start + req.wait;
+        let mut pause = Duration::from_millis(50);
+        let mut attempt: Option<(LeaseRecord, i64)> = None;
+        loop {
+            // (Re)append our lease when we have none in the log.
+            let (record, first_offset) = match attempt.take() {
+                Some(a) => a,
+                None => {
+                    let now = Utc::now();
+                    let record = LeaseRecord {
+                        version: RECORD_VERSION,
+                        app: req.app.clone(),
+                        environment_id: req.environment_id.clone(),
+                        run_id: req.run_id.clone(),
+                        holder: req.holder.clone(),
+                        acquired_at: now,
+                        expires_at: now + ttl,
+                        first_offset: None,
+                        renewed_at: None,
+                        extra: serde_json::Map::new(),
+                    };
+                    let d = self.write_lease(&key, &record).await?;
+                    tracing::debug!(app = %req.app, run_id = %req.run_id, offset = d.offset, "asked for the lease");
+                    (record, d.offset)
+                }
+            };
+            let entries = self.lease_entries(&req.environment_id, &req.app).await?;
+            let now = Utc::now();
+            let ours_live = entries
+                .iter()
+                .any(|e| e.record.run_id == req.run_id && e.record.expires_at > now);
+            let winner = resolve(&entries, now).cloned();
+            if let Some(w) = &winner {
+                if w.record.run_id == req.run_id {
+                    tracing::info!(
+                        app = %req.app,
+                        run_id = %req.run_id,
+                        waited_ms = start.elapsed().as_millis() as u64,
+                        "holding the lease"
+                    );
+                    let shared = Arc::new(Mutex::new(Shared {
+                        expires_at: w.record.expires_at,
+                        lost: None,
+                    }));
+                    let renewer = spawn_renewer(
+                        self.clone(),
+                        key.clone(),
+                        record.clone(),
+                        first_offset,
+                        shared.clone(),
+                        req.ttl,
+                    );
+                    return Ok(Lease {
+                        tracker: self.clone(),
+                        key,
+                        record,
+                        first_offset,
+                        shared,
+                        renewer: Some(renewer),
+                        released: false,
+                    });
+                }
+            }
+            let waited = start.elapsed();
+            if tokio::time::Instant::now() >= deadline {
+                // Leave the queue: our waiting lease must not block whoever comes next.
+                self.write_raw(&key, None).await?;
+                return Err(match winner {
+                    Some(w) => TrackerError::LeaseHeld {
+                        app: req.app.clone(),
+                        environment_id: req.environment_id.clone(),
+                        holder: w.record.holder.clone(),
+                        run_id: w.record.run_id.clone(),
+                        expires_at: w.record.expires_at,
+                        waited,
+                    },
+                    None => TrackerError::Timeout {
+                        what: format!(
+                            "the lease of app `{}` (our lease record never became visible)",
+                            req.app
+                        ),
+                        after: waited,
+                    },
+                });
+            }
+            if let Some(w) = &winner {
+                tracing::info!(
+                    app = %req.app,
+                    holder = %w.record.holder,
+                    holder_run_id = %w.record.run_id,
+                    expires_at = %w.record.expires_at.to_rfc3339(),
+                    "another run holds the lease; waiting"
+                );
+            }
+            // Keep our place in the queue: renew a waiting lease before it runs out.
+            let mut record = record;
+            if ours_live {
+                if record.expires_at - now < ttl / 2 {
+                    let mut renewal = record.clone();
+                    renewal.first_offset = Some(first_offset);
+                    renewal.renewed_at = Some(now);
+                    renewal.expires_at = now + ttl;
+                    self.write_lease(&key, &renewal).await?;
+                    record.expires_at = renewal.expires_at;
+                }
+                attempt = Some((record, first_offset));
+            }
+            let jitter = rand::rng().random_range(0..=pause.as_millis() as u64 / 2);
+            let sleep = (pause + Duration::from_millis(jitter))
+                .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            tokio::time::sleep(sleep).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Run `f` under the app's lease, releasing it afterwards whatever `f` returns.
+    pub async fn with_lease<T, E, F, Fut>(&self, req: &LeaseRequest, f: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: From<TrackerError>,
+    {
+        let lease = self.acquire_lease(req).await?;
+        let out = f().await;
+        let released = lease.release().await;
+        let value = out?;
+        released?;
+        Ok(value)
+    }
+}
+
+fn spawn_renewer(
+    tracker: Tracker,
+    key: String,
+    record: LeaseRecord,
+    first_offset: i64,
+    shared: Arc<Mutex<Shared>>,
+    ttl: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = ttl / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match renew_once(&tracker, &key, &record, first_offset, &shared).await {
+                Ok(()) => {}
+                Err(e @ TrackerError::LeaseLost { .. }) => {
+                    tracing::error!(error = %e, "lost the lease");
+                    return;
+                }
+                // A failed write: try again at the next tick, while the lease still runs.
+                Err(e) => tracing::warn!(error = %e, "renewing the lease failed"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(run: &str, offset: i64, first: Option<i64>, expires_in_s: i64) -> LeaseEntry {
+        let now = Utc::now();
+        LeaseEntry {
+            key: lease_key("env-1", "app", run),
+            record: LeaseRecord {
+                version: 1,
+                app: "app".into(),
+                environment_id: "env-1".into(),
+                run_id: run.into(),
+                holder: format!("holder of {run}"),
+                acquired_at: now,
+                expires_at: now + chrono::Duration::seconds(expires_in_s),
+                first_offset: first,
+                renewed_at: None,
+                extra: Default::default(),
+            },
+            partition: 0,
+            offset,
+        }
+    }
+
+    #[test]
+    fn earliest_unexpired_wins_and_renewals_keep_their_place() {
+        let now = Utc::now();
+        let a = entry("a", 10, None, 60);
+        let b = entry("b", 11, None, 60);
+        assert_eq!(resolve([&b, &a], now).unwrap().record.run_id, "a");
+        // a renewed at offset 12: still first, by its first offset.
+        let a2 = entry("a", 12, Some(10), 60);
+        assert_eq!(resolve([&a2, &b], now).unwrap().record.run_id, "a");
+        // a expired: b is next.
+        let a3 = entry("a", 10, None, -1);
+        assert_eq!(resolve([&a3, &b], now).unwrap().record.run_id, "b");
+        assert!(resolve([&a3], now).is_none());
+    }
+}

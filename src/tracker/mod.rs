@@ -1,0 +1,384 @@
+//! The tracker: what this tool deployed, kept in one compacted Kafka topic.
+//!
+//! Key `<environment_id>/<statement_name>` → a JSON [`Record`]; a delete is a tombstone. Leases
+//! (one run per app and environment) live in the same topic under `lease/…` keys, see
+//! [`lease`]. The format is a public contract: `docs/tracker-format.md`.
+
+pub mod lease;
+pub mod record;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rdkafka::producer::FutureProducer;
+use tokio::sync::OnceCell;
+
+pub use lease::{Lease, LeaseEntry, LeaseRecord, LeaseRequest};
+pub use record::{record_key, Provenance, Record, State, Tables, RECORD_VERSION};
+pub use store::Delivery;
+
+use crate::config::validate_topic;
+use crate::confluent::kafka::{CreateOutcome, KafkaAdmin, KafkaConfig, KafkaError};
+use store::{Reader, Value};
+
+/// The topic's name unless the `tracker-topic` input says otherwise.
+pub const DEFAULT_TOPIC: &str = "ccaf-housekeeping-tracker";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerError {
+    #[error("tracker topic `{0}` is not a valid topic name")]
+    InvalidTopic(String),
+    #[error(
+        "the tracker topic `{topic}` does not exist and could not be created ({reason}); \
+         create it (cleanup.policy=compact) or name another with the tracker-topic input"
+    )]
+    CreateTopic { topic: String, reason: String },
+    #[error(transparent)]
+    Admin(#[from] KafkaError),
+    #[error("{context}: {reason}")]
+    Kafka { context: String, reason: String },
+    #[error("writing `{key}` to the tracker topic `{topic}` failed: {reason}")]
+    Write {
+        topic: String,
+        key: String,
+        reason: String,
+    },
+    #[error("timed out after {after:?} {what}")]
+    Timeout { what: String, after: Duration },
+    #[error("invalid tracker record: {0}")]
+    InvalidRecord(String),
+    #[error("invalid lease request: {0}")]
+    InvalidLease(String),
+    #[error(
+        "app `{app}` in environment `{environment_id}` is locked by another run: holder {holder}, \
+         run id {run_id}, lease expires at {} (waited {waited:?})",
+        expires_at.to_rfc3339()
+    )]
+    LeaseHeld {
+        app: String,
+        environment_id: String,
+        holder: String,
+        run_id: String,
+        expires_at: DateTime<Utc>,
+        waited: Duration,
+    },
+    #[error("lost the lease of run {run_id}: {reason}")]
+    LeaseLost { run_id: String, reason: String },
+}
+
+/// A value of the topic that did not parse: left out of the snapshot, reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidEntry {
+    pub key: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: String,
+}
+
+/// The topic's content: the latest value of every key.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Statement records by key (`<environment_id>/<statement_name>`).
+    pub records: BTreeMap<String, Record>,
+    /// Lease records by key (`lease/<environment_id>/<app>/<run_id>`).
+    pub leases: BTreeMap<String, LeaseEntry>,
+    pub invalid: Vec<InvalidEntry>,
+}
+
+impl Snapshot {
+    pub fn get(&self, environment_id: &str, statement_name: &str) -> Option<&Record> {
+        self.records
+            .get(&record_key(environment_id, statement_name))
+    }
+
+    /// Records of one environment (all when `None`) and one app (all when `None`), by key.
+    pub fn list(&self, environment_id: Option<&str>, app: Option<&str>) -> Vec<&Record> {
+        self.records
+            .values()
+            .filter(|r| environment_id.is_none_or(|e| r.environment_id == e))
+            .filter(|r| app.is_none_or(|a| r.app == a))
+            .collect()
+    }
+
+    /// The lease entries of one app (one per run key).
+    pub fn leases_of(&self, environment_id: &str, app: &str) -> Vec<&LeaseEntry> {
+        let prefix = lease::lease_prefix(environment_id, app);
+        self.leases
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v)
+            .collect()
+    }
+}
+
+struct Inner {
+    topic: String,
+    admin: KafkaAdmin,
+    producer: FutureProducer,
+    reader: Arc<Mutex<Reader>>,
+    topic_ready: OnceCell<()>,
+    load_timeout: Duration,
+}
+
+/// A handle on the tracker topic. Cheap to clone.
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("topic", &self.inner.topic)
+            .finish()
+    }
+}
+
+impl Tracker {
+    /// The default time a load may take before it fails.
+    pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+    /// Connects lazily: creating the clients fails only on a bad configuration. The topic is
+    /// created on the first write (or [`Tracker::ensure_topic`]); reads of a missing topic see
+    /// an empty tracker.
+    pub async fn open(kafka: &KafkaConfig, topic: &str) -> Result<Tracker, TrackerError> {
+        validate_topic(topic).map_err(|_| TrackerError::InvalidTopic(topic.to_string()))?;
+        let admin = KafkaAdmin::connect(kafka)?;
+        let producer = store::producer(kafka)?;
+        let reader = Reader::new(kafka, topic)?;
+        Ok(Tracker {
+            inner: Arc::new(Inner {
+                topic: topic.to_string(),
+                admin,
+                producer,
+                reader: Arc::new(Mutex::new(reader)),
+                topic_ready: OnceCell::new(),
+                load_timeout: Self::DEFAULT_LOAD_TIMEOUT,
+            }),
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.inner.topic
+    }
+
+    pub fn admin(&self) -> &KafkaAdmin {
+        &self.inner.admin
+    }
+
+    /// Create the topic if it is missing: one partition, `cleanup.policy=compact`.
+    pub async fn ensure_topic(&self) -> Result<(), TrackerError> {
+        self.inner
+            .topic_ready
+            .get_or_try_init(|| async {
+                let topic = &self.inner.topic;
+                if self.inner.admin.topic_exists(topic).await? {
+                    return Ok(());
+                }
+                let outcome = self
+                    .inner
+                    .admin
+                    .create_topic(topic, 1, &[("cleanup.policy", "compact")])
+                    .await
+                    .map_err(|e| TrackerError::CreateTopic {
+                        topic: topic.clone(),
+                        reason: match e {
+                            KafkaError::CreateTopic { reason, .. } => reason,
+                            other => other.to_string(),
+                        },
+                    })?;
+                if outcome == CreateOutcome::Created {
+                    tracing::info!(topic = %topic, "created the tracker topic");
+                }
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Read the topic to its end and return the latest value of every key.
+    pub async fn load(&self) -> Result<Snapshot, TrackerError> {
+        self.with_caught_up_reader(|reader| {
+            let mut snap = Snapshot::default();
+            for (key, slot) in &reader.state().slots {
+                match &slot.value {
+                    None => {}
+                    Some(Value::Record(r)) => {
+                        snap.records.insert(key.clone(), (**r).clone());
+                    }
+                    Some(Value::Lease(l)) => {
+                        snap.leases.insert(
+                            key.clone(),
+                            LeaseEntry {
+                                key: key.clone(),
+                                record: l.clone(),
+                                partition: slot.partition,
+                                offset: slot.offset,
+                            },
+                        );
+                    }
+                    Some(Value::Invalid(reason)) => snap.invalid.push(InvalidEntry {
+                        key: key.clone(),
+                        partition: slot.partition,
+                        offset: slot.offset,
+                        reason: reason.clone(),
+                    }),
+                }
+            }
+            snap.invalid.sort_by(|a, b| a.key.cmp(&b.key));
+            for bad in &snap.invalid {
+                tracing::warn!(key = %bad.key, offset = bad.offset, reason = %bad.reason, "skipped an unreadable tracker value");
+            }
+            snap
+        })
+        .await
+    }
+
+    /// The lease entries of one app, read to the end of the topic.
+    pub async fn lease_entries(
+        &self,
+        environment_id: &str,
+        app: &str,
+    ) -> Result<Vec<LeaseEntry>, TrackerError> {
+        let prefix = lease::lease_prefix(environment_id, app);
+        self.with_caught_up_reader(move |reader| {
+            reader
+                .state()
+                .slots
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .filter_map(|(k, slot)| match &slot.value {
+                    Some(Value::Lease(l)) => Some(LeaseEntry {
+                        key: k.clone(),
+                        record: l.clone(),
+                        partition: slot.partition,
+                        offset: slot.offset,
+                    }),
+                    _ => None,
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Catch the reader up with the topic's end, then look at it.
+    async fn with_caught_up_reader<T, F>(&self, f: F) -> Result<T, TrackerError>
+    where
+        F: FnOnce(&Reader) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let partitions = match self.inner.admin.describe_topic(&self.inner.topic).await? {
+            Some(info) => info.partitions,
+            // No topic, no records: reading never creates it.
+            None => Vec::new(),
+        };
+        let reader = self.inner.reader.clone();
+        let timeout = self.inner.load_timeout;
+        tokio::task::spawn_blocking(move || {
+            let mut reader = reader.lock().map_err(|_| TrackerError::Kafka {
+                context: "reading the tracker topic".into(),
+                reason: "an earlier read panicked".into(),
+            })?;
+            reader.catch_up(&partitions, timeout)?;
+            Ok(f(&reader))
+        })
+        .await
+        .map_err(|e| TrackerError::Kafka {
+            context: "reading the tracker topic".into(),
+            reason: e.to_string(),
+        })?
+    }
+
+    pub async fn get(
+        &self,
+        environment_id: &str,
+        statement_name: &str,
+    ) -> Result<Option<Record>, TrackerError> {
+        let key = record_key(environment_id, statement_name);
+        self.with_caught_up_reader(move |reader| match reader.state().slots.get(&key) {
+            Some(store::Slot {
+                value: Some(Value::Record(r)),
+                ..
+            }) => Some((**r).clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Records of one environment (all when `None`) and one app (all when `None`), by key.
+    pub async fn list(
+        &self,
+        environment_id: Option<&str>,
+        app: Option<&str>,
+    ) -> Result<Vec<Record>, TrackerError> {
+        let snap = self.load().await?;
+        Ok(snap
+            .list(environment_id, app)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// Write a record; returns once the broker acknowledged it.
+    pub async fn put(&self, record: &Record) -> Result<Delivery, TrackerError> {
+        record.validate().map_err(TrackerError::InvalidRecord)?;
+        let payload =
+            serde_json::to_vec(record).map_err(|e| TrackerError::InvalidRecord(e.to_string()))?;
+        self.ensure_topic().await?;
+        let d = store::write(
+            &self.inner.producer,
+            &self.inner.topic,
+            &record.key(),
+            Some(&payload),
+        )
+        .await?;
+        tracing::debug!(key = %record.key(), state = %record.state, offset = d.offset, "tracker record written");
+        Ok(d)
+    }
+
+    /// Write many records (batched); returns once every one is acknowledged.
+    pub async fn put_all(&self, records: &[Record]) -> Result<Vec<Delivery>, TrackerError> {
+        let mut items = Vec::with_capacity(records.len());
+        for r in records {
+            r.validate()
+                .map_err(|e| TrackerError::InvalidRecord(format!("{}: {e}", r.key())))?;
+            let payload =
+                serde_json::to_vec(r).map_err(|e| TrackerError::InvalidRecord(e.to_string()))?;
+            items.push((r.key(), Some(payload)));
+        }
+        self.ensure_topic().await?;
+        store::write_all(&self.inner.producer, &self.inner.topic, &items).await
+    }
+
+    /// Remove a record (a tombstone). Deleting a key that has no record is not an error.
+    pub async fn delete(
+        &self,
+        environment_id: &str,
+        statement_name: &str,
+    ) -> Result<Delivery, TrackerError> {
+        self.write_raw(&record_key(environment_id, statement_name), None)
+            .await
+    }
+
+    pub(crate) async fn write_lease(
+        &self,
+        key: &str,
+        record: &LeaseRecord,
+    ) -> Result<Delivery, TrackerError> {
+        let payload =
+            serde_json::to_vec(record).map_err(|e| TrackerError::InvalidLease(e.to_string()))?;
+        self.write_raw(key, Some(&payload)).await
+    }
+
+    pub(crate) async fn write_raw(
+        &self,
+        key: &str,
+        payload: Option<&[u8]>,
+    ) -> Result<Delivery, TrackerError> {
+        self.ensure_topic().await?;
+        store::write(&self.inner.producer, &self.inner.topic, key, payload).await
+    }
+}

@@ -1,0 +1,382 @@
+//! The tracker against the stack's broker: bulk round trips, tombstones, records of newer
+//! versions, partitions written by others, and leases.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
+use ccaf_housekeeping::tracker::{
+    LeaseRequest, Provenance, Record, State, Tables, Tracker, TrackerError,
+};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use test_support::{unique, StackEnv};
+
+fn kafka() -> KafkaConfig {
+    KafkaConfig::plaintext(StackEnv::load().kafka_bootstrap_servers)
+}
+
+async fn tracker() -> Tracker {
+    Tracker::open(&kafka(), &unique("it-tracker"))
+        .await
+        .unwrap()
+}
+
+/// A record with every field filled, different for every `i`.
+fn record(env: &str, app: &str, i: usize) -> Record {
+    let name = format!("{app}-stmt-{i:05}");
+    let mut r = Record::new(
+        app,
+        env,
+        &name,
+        format!(
+            "INSERT INTO `cat`.`db`.`out_{i}` SELECT id, 'é—{i}' AS note FROM `cat`.`db`.`in_{}`;",
+            i / 2
+        ),
+        if i % 3 == 0 {
+            State::Deployed
+        } else {
+            State::TornDown
+        },
+    );
+    r.logical_name = Some(format!("stmt-{i}"));
+    r.properties = BTreeMap::from([
+        ("sql.current-catalog".to_string(), "cat".to_string()),
+        ("sql.current-database".to_string(), format!("db{}", i % 7)),
+    ]);
+    r.compute_pool_id = Some("lfcp-abc123".into());
+    r.principal = Some("sa-xyz789".into());
+    r.tables = Tables {
+        reads: vec![format!("cat.db.in_{}", i / 2)],
+        writes: vec![format!("cat.db.out_{i}")],
+        creates: if i % 5 == 0 {
+            vec![format!("cat.db.out_{i}")]
+        } else {
+            vec![]
+        },
+        extra: Default::default(),
+    };
+    r.last_phase = Some(if i % 2 == 0 { "RUNNING" } else { "STOPPED" }.into());
+    if i % 4 == 0 {
+        r.labels = BTreeMap::from([("team".to_string(), format!("t{i}"))]);
+    }
+    r.definition_hash = Some(format!("{:08x}", i * 2654435761 % (1 << 32)));
+    r.provenance = Provenance {
+        git_sha: Some(format!("{i:040x}")),
+        run_id: Some(format!("{}", 1_000_000 + i)),
+        pr_number: Some(i as u64),
+        actor: Some("octocat".into()),
+        at: chrono::DateTime::from_timestamp(1_760_000_000 + i as i64, 0).unwrap(),
+        extra: Default::default(),
+    };
+    r
+}
+
+#[tokio::test]
+async fn ten_thousand_records_are_loaded_back_exactly() {
+    let t = tracker().await;
+    let env = "env-bulk01";
+    let records: Vec<Record> = (0..10_000).map(|i| record(env, "bulk", i)).collect();
+    let deliveries = t.put_all(&records).await.unwrap();
+    assert_eq!(deliveries.len(), 10_000);
+
+    // A fresh tracker (a new consumer, reading from the beginning) and the writer's own.
+    for reader in [Tracker::open(&kafka(), t.topic()).await.unwrap(), t.clone()] {
+        let snap = reader.load().await.unwrap();
+        assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
+        assert_eq!(snap.records.len(), records.len());
+        for r in &records {
+            assert_eq!(snap.records.get(&r.key()), Some(r), "record {}", r.key());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_last_value_wins_and_tombstones_remove() {
+    let t = tracker().await;
+    let env = "env-tomb01";
+    let mut a = record(env, "app", 1);
+    let b = record(env, "app", 2);
+    let c = record(env, "other", 3);
+    t.put_all(&[a.clone(), b.clone(), c.clone()]).await.unwrap();
+    a.state = State::Failed;
+    a.detail = Some("Table 'x' not found".into());
+    t.put(&a).await.unwrap();
+    t.delete(env, &b.statement_name).await.unwrap();
+    // Deleting what is not there is fine.
+    t.delete(env, "never-written").await.unwrap();
+
+    let snap = t.load().await.unwrap();
+    assert_eq!(snap.records.len(), 2);
+    assert_eq!(snap.get(env, &a.statement_name), Some(&a));
+    assert_eq!(snap.get(env, &b.statement_name), None);
+    assert_eq!(t.get(env, &b.statement_name).await.unwrap(), None);
+    assert_eq!(
+        t.get(env, &c.statement_name).await.unwrap(),
+        Some(c.clone())
+    );
+    let apps: Vec<String> = t
+        .list(Some(env), Some("app"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.statement_name)
+        .collect();
+    assert_eq!(apps, vec![a.statement_name.clone()]);
+    assert!(t.list(Some("env-other"), None).await.unwrap().is_empty());
+
+    // Written again after its tombstone: back.
+    t.put(&b).await.unwrap();
+    assert_eq!(t.get(env, &b.statement_name).await.unwrap(), Some(b));
+}
+
+#[tokio::test]
+async fn a_record_of_a_newer_version_keeps_its_unknown_fields() {
+    let t = tracker().await;
+    let text = serde_json::json!({
+        "version": 7,
+        "app": "future",
+        "statement_name": "future-x-0badc0de",
+        "environment_id": "env-future",
+        "sql": "SELECT 1",
+        "state": "hibernating",
+        "rollout": {"wave": 3, "canary": true},
+        "tables": {"reads": [], "writes": [], "creates": [], "views": ["v1"]},
+        "provenance": {"at": "2030-01-01T00:00:00Z", "signature": "abc"}
+    });
+    let r: Record = serde_json::from_value(text.clone()).unwrap();
+    t.put(&r).await.unwrap();
+    let back = Tracker::open(&kafka(), t.topic())
+        .await
+        .unwrap()
+        .get("env-future", "future-x-0badc0de")
+        .await
+        .unwrap()
+        .expect("stored");
+    let back = serde_json::to_value(&back).unwrap();
+    for (k, v) in text.as_object().unwrap() {
+        if k == "tables" || k == "provenance" {
+            for (k2, v2) in v.as_object().unwrap() {
+                assert_eq!(&back[k][k2], v2, "{k}.{k2}");
+            }
+        } else {
+            assert_eq!(&back[k], v, "{k}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn reading_sees_later_writes_and_never_creates_the_topic() {
+    let t = tracker().await;
+    let admin = KafkaAdmin::connect(&kafka()).unwrap();
+    assert!(t.load().await.unwrap().records.is_empty());
+    assert_eq!(t.get("env-1", "x").await.unwrap(), None);
+    assert!(
+        !admin.topic_exists(t.topic()).await.unwrap(),
+        "a read created the tracker topic"
+    );
+
+    // The same tracker reads on from where it stopped.
+    let env = "env-incr01";
+    for round in 0..3 {
+        let batch: Vec<Record> = (round * 100..(round + 1) * 100)
+            .map(|i| record(env, "incr", i))
+            .collect();
+        t.put_all(&batch).await.unwrap();
+        let snap = t.load().await.unwrap();
+        assert_eq!(snap.records.len(), (round + 1) * 100);
+        for r in &batch {
+            assert_eq!(snap.records.get(&r.key()), Some(r));
+        }
+    }
+    assert!(admin.topic_exists(t.topic()).await.unwrap());
+}
+
+#[tokio::test]
+async fn every_partition_is_read_and_unreadable_values_are_reported() {
+    let stack = StackEnv::load();
+    let topic = unique("it-tracker-parts");
+    let admin = KafkaAdmin::connect(&kafka()).unwrap();
+    admin
+        .create_topic(&topic, 3, &[("cleanup.policy", "compact")])
+        .await
+        .unwrap();
+    // Another writer, with its own batching, into partitions 1 and 2.
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.kafka_bootstrap_servers)
+        .set("linger.ms", "20")
+        .create()
+        .unwrap();
+    let env = "env-parts01";
+    let mut expected = Vec::new();
+    for i in 0..300 {
+        let r = record(env, "parts", i);
+        let payload = serde_json::to_vec(&r).unwrap();
+        let key = r.key();
+        let part = 1 + (i % 2) as i32;
+        producer
+            .send(
+                FutureRecord::to(&topic)
+                    .key(&key)
+                    .payload(&payload)
+                    .partition(part),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+        expected.push(r);
+    }
+    producer
+        .send(
+            FutureRecord::to(&topic)
+                .key("env-parts01/garbage")
+                .payload("{not json")
+                .partition(2),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let t = Tracker::open(&kafka(), &topic).await.unwrap();
+    let own = record(env, "parts", 1000);
+    t.put(&own).await.unwrap();
+    expected.push(own);
+
+    let snap = t.load().await.unwrap();
+    assert_eq!(snap.records.len(), expected.len());
+    for r in &expected {
+        assert_eq!(snap.records.get(&r.key()), Some(r));
+    }
+    assert_eq!(snap.invalid.len(), 1);
+    assert_eq!(snap.invalid[0].key, "env-parts01/garbage");
+    assert_eq!(snap.invalid[0].partition, 2);
+}
+
+#[tokio::test]
+async fn invalid_records_are_refused_before_anything_is_written() {
+    let t = tracker().await;
+    let mut r = record("env-bad", "app", 1);
+    r.statement_name = "Not_A_Valid_Name".into();
+    let err = t.put(&r).await.unwrap_err();
+    assert!(matches!(err, TrackerError::InvalidRecord(_)), "{err:?}");
+    assert!(err.to_string().contains("statement_name"), "{err}");
+    let admin = KafkaAdmin::connect(&kafka()).unwrap();
+    assert!(!admin.topic_exists(t.topic()).await.unwrap());
+}
+
+fn lease_req(env: &str, app: &str, run: &str) -> LeaseRequest {
+    let mut req = LeaseRequest::new(env, app, run, &format!("holder-{run}"));
+    req.wait = Duration::ZERO;
+    req
+}
+
+#[tokio::test]
+async fn a_held_lease_blocks_until_released() {
+    let t = tracker().await;
+    let a = t
+        .acquire_lease(&lease_req("env-l1", "app", "run-a"))
+        .await
+        .unwrap();
+    assert_eq!(a.run_id(), "run-a");
+    let err = t
+        .acquire_lease(&lease_req("env-l1", "app", "run-b"))
+        .await
+        .unwrap_err();
+    match &err {
+        TrackerError::LeaseHeld { holder, run_id, .. } => {
+            assert_eq!(run_id, "run-a");
+            assert_eq!(holder, "holder-run-a");
+        }
+        other => panic!("expected LeaseHeld, got {other:?}"),
+    }
+    // Another app, or the same app in another environment, is not blocked.
+    t.acquire_lease(&lease_req("env-l1", "app2", "run-c"))
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+    t.acquire_lease(&lease_req("env-l2", "app", "run-d"))
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+
+    a.release().await.unwrap();
+    let b = t
+        .acquire_lease(&lease_req("env-l1", "app", "run-b"))
+        .await
+        .unwrap();
+    assert_eq!(b.run_id(), "run-b");
+    b.release().await.unwrap();
+    // Released leases leave no lease behind: the snapshot's lease keys are tombstoned.
+    assert!(t.load().await.unwrap().leases.is_empty());
+}
+
+#[tokio::test]
+async fn a_waiting_run_gets_the_lease_when_the_holder_releases() {
+    let t = tracker().await;
+    let a = t
+        .acquire_lease(&lease_req("env-w1", "app", "run-a"))
+        .await
+        .unwrap();
+    let other = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let waiter = tokio::spawn(async move {
+        let mut req = lease_req("env-w1", "app", "run-b");
+        req.wait = Duration::from_secs(60);
+        let lease = other.acquire_lease(&req).await;
+        (lease, std::time::Instant::now())
+    });
+    // The waiter has queued its lease behind ours.
+    test_support::wait_until("the waiter's lease record", Duration::from_secs(30), || {
+        let t = t.clone();
+        async move {
+            let snap = t.load().await.ok()?;
+            snap.leases_of("env-w1", "app")
+                .iter()
+                .any(|e| e.record.run_id == "run-b")
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        !waiter.is_finished(),
+        "the waiter got the lease while it was held"
+    );
+    let released_at = std::time::Instant::now();
+    a.release().await.unwrap();
+    let (lease, got_at) = waiter.await.unwrap();
+    let lease = lease.unwrap();
+    assert_eq!(lease.run_id(), "run-b");
+    assert!(got_at >= released_at);
+    lease.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_does_not_block_and_a_renewed_one_does() {
+    let t = tracker().await;
+    // Renewed in the background every ttl/3: held well past its ttl.
+    let mut req = lease_req("env-e1", "app", "run-long");
+    req.ttl = Duration::from_millis(900);
+    let long = t.acquire_lease(&req).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    long.check().unwrap();
+    let err = t
+        .acquire_lease(&lease_req("env-e1", "app", "run-x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TrackerError::LeaseHeld { .. }), "{err:?}");
+    long.release().await.unwrap();
+
+    // A holder that died: its lease is never renewed nor released.
+    let mut req = lease_req("env-e2", "app", "run-dead");
+    req.ttl = Duration::from_millis(500);
+    let dead = t.acquire_lease(&req).await.unwrap();
+    let expires = dead.expires_at();
+    std::mem::forget(dead);
+    let mut req = lease_req("env-e2", "app", "run-next");
+    req.wait = Duration::from_secs(30);
+    let next = t.acquire_lease(&req).await.unwrap();
+    assert!(chrono::Utc::now() >= expires);
+    next.release().await.unwrap();
+}
