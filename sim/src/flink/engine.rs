@@ -277,6 +277,10 @@ async fn create_table(
     }
     match sim.broker.create_topic(&topic, partitions, &configs).await {
         Ok(()) | Err(BrokerError::AlreadyExists(_)) => {}
+        // The service validates the name before it touches Kafka.
+        Err(BrokerError::IllegalName(why)) => {
+            return Err(Outcome::Fail(VALIDATION, format!("SQL validation failed. {why}")))
+        }
         Err(e) => return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string())),
     }
     let value_format = option("value.format").unwrap_or_else(|| "avro-registry".into());
@@ -430,7 +434,9 @@ async fn finish_stop(sim: &Sim, name: &str) {
 /// A running statement whose source or sink topic has gone turns DEGRADED, as a Flink job that
 /// keeps restarting does.
 async fn check_health(sim: &Sim) {
-    let running: Vec<(String, Vec<(TableRef, Option<String>)>)> = {
+    // Each running statement with its tables and their topics (None: does not resolve).
+    type Watched = Vec<(String, Vec<(TableRef, Option<String>)>)>;
+    let running: Watched = {
         let st = sim.statements();
         st.values()
             .filter(|r| r.phase == Phase::Running && !r.busy)

@@ -1,6 +1,10 @@
 //! Flink SQL statements API `sql/v1` (`flink-v1-openapi.yaml`): list, create, get, PUT, PATCH,
 //! DELETE, exceptions and results, with the real error shapes.
 
+// Validation helpers fail with the finished HTTP response; it is built once per rejected request,
+// so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod engine;
 pub mod model;
 
@@ -474,7 +478,8 @@ fn desired_from(rec: &StatementRec, v: &Value) -> Result<Desired, Response> {
 fn apply(sim: &Sim, rec: &mut StatementRec, d: Desired) -> Result<(), Response> {
     let moving = d.principal != rec.principal || d.compute_pool_id != rec.compute_pool_id;
     // Principal and pool change only when resuming a stopped statement (Terraform, the CLI).
-    if moving && !(rec.phase == Phase::Stopped && !d.stopped) {
+    let resuming = rec.phase == Phase::Stopped && !d.stopped;
+    if moving && !resuming {
         return Err(flink_bad_request(
             "spec.principal and spec.compute_pool_id can only change when resuming a stopped statement",
             Some("/spec"),
