@@ -2,13 +2,16 @@
 //! the topics and subjects behind their tables, remembering what was deployed in a Kafka topic.
 //! See `docs/ARCHITECTURE.md` for the flow of one run and the module map.
 
+pub mod cli;
 pub mod config;
 pub mod confluent;
 pub mod deps;
 pub mod engine;
+pub mod github;
 pub mod manifest;
 pub mod naming;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod secrets;
 pub mod tracker;

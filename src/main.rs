@@ -1,12 +1,54 @@
-//! ccaf-housekeeping: the action's binary. The commands arrive with the engine; for now the binary
-//! only identifies itself.
+//! ccaf-housekeeping: the action's binary. Parsing and exit codes only; the commands live in
+//! the library (`ccaf_housekeeping::cli`).
+//!
+//! Exit codes: 0 done, 1 an operation failed, 2 bad input or configuration, 3 another run holds
+//! the lease.
+
+use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
-#[derive(Parser, Debug)]
-#[command(name = "ccaf-housekeeping", version, about)]
-struct Cli {}
+use ccaf_housekeeping::cli::{self, Cli};
 
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> ExitCode {
+    // Usage errors exit 2 from clap itself.
+    let cli = Cli::parse();
+    init_logging();
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        ccaf_housekeeping::secrets::enable_github_masking();
+    }
+    ccaf_housekeeping::secrets::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime failed: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            let code = e.exit_code();
+            let e = anyhow::Error::new(e);
+            eprintln!("error: {e:#}");
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries the command's output). `CCAF_LOG` takes an `EnvFilter`
+/// directive; default: this crate's info and everyone's warnings.
+fn init_logging() {
+    let filter = EnvFilter::try_from_env("CCAF_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,ccaf_housekeeping=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }

@@ -276,7 +276,8 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
                         carry_over_from: None,
                     },
                     "rebuild: build up from scratch",
-                    live_phase(snap, &d.name),
+                    // Whatever runs under this name now is torn down first.
+                    live_phase(snap, &d.name).filter(|_| !defs.iter().any(|t| t.name == d.name)),
                 );
                 for &t in &torn {
                     p.after(id, t);
@@ -623,7 +624,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             continue;
         }
         for old in olds {
-            if carry_from.get(&i).is_none() && carry(i, old) {
+            if !carry_from.contains_key(&i) && carry(i, old) {
                 carry_from.insert(i, old);
             } else {
                 to_delete.push((&old.def, format!("replaced by {}", snap.desired[i].name)));
@@ -709,7 +710,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
                 carry_over_from,
             },
             reason,
-            live_phase(snap, &d.name),
+            live_phase(snap, &d.name).filter(|_| fate[i] != Fate::Create(true)),
         );
         if matches!(action, Action::Create | Action::Resume) {
             // After anything torn down that it replaces or whose table it uses.

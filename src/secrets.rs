@@ -229,8 +229,7 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 /// Install the process-wide rustls crypto provider (ring). Idempotent; every HTTPS client of the
 /// crate needs it before it is built.
 pub fn install_crypto_provider() {
-    // Err means a provider is already installed, which is what we want.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::confluent::http::install_crypto_provider();
 }
 
 /// An AWS Secrets Manager client: region from the `aws-region` input or the usual AWS
@@ -247,29 +246,35 @@ impl fmt::Debug for SecretsManager {
     }
 }
 
+/// The AWS SDK configuration every AWS client of the crate uses: the default chains (region,
+/// credentials, `AWS_ENDPOINT_URL`), rustls on ring, a bounded operation time.
+pub async fn aws_sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
+    install_crypto_provider();
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(AWS_OPERATION_TIMEOUT)
+                .build(),
+        );
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_string()));
+    }
+    loader.load().await
+}
+
 /// How long one Secrets Manager call may take, retries included.
 const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SecretsManager {
     /// `region`: the `aws-region` input; `None` falls back to `AWS_REGION` / the profile.
     pub async fn new(region: Option<&str>) -> Result<SecretsManager, ConfigError> {
-        install_crypto_provider();
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_timeout(AWS_OPERATION_TIMEOUT)
-                    .build(),
-            );
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region.to_string()));
-        }
-        let config = loader.load().await;
+        let config = aws_sdk_config(region).await;
         if config.region().is_none() {
             return Err(ConfigError::Missing {
                 input: "aws-region",

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
@@ -76,6 +79,42 @@ pub enum KafkaSecurity {
         ca_location: Option<PathBuf>,
     },
 }
+
+/// Routes librdkafka's logs and error callbacks into `tracing`, at levels that fit: a broker we
+/// cannot reach is a warning (the operation that needed it fails with its own error), partition
+/// EOF is the tracker reader's normal end signal, not an error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingContext;
+
+impl ClientContext for TracingContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                tracing::warn!(facility = fac, "librdkafka: {log_message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::debug!(facility = fac, "librdkafka: {log_message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::trace!(facility = fac, "librdkafka: {log_message}"),
+        }
+    }
+
+    fn error(&self, error: RdKafkaError, reason: &str) {
+        if matches!(
+            error,
+            RdKafkaError::PartitionEOF(_) | RdKafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
+            return;
+        }
+        tracing::warn!(error = %error, "librdkafka: {reason}");
+    }
+}
+
+impl ConsumerContext for TracingContext {}
 
 /// What kind of client a configuration is for: some properties belong to one kind only, and
 /// librdkafka warns about the others.
@@ -181,7 +220,7 @@ pub enum DeleteOutcome {
 /// Topic administration. Cheap to clone.
 #[derive(Clone)]
 pub struct KafkaAdmin {
-    admin: Arc<AdminClient<DefaultClientContext>>,
+    admin: Arc<AdminClient<TracingContext>>,
     bootstrap_servers: String,
     request_timeout: Duration,
 }
@@ -199,7 +238,7 @@ impl KafkaAdmin {
     pub fn connect(cfg: &KafkaConfig) -> Result<KafkaAdmin, KafkaError> {
         let admin = cfg
             .client_config(ClientRole::Admin)
-            .create::<AdminClient<DefaultClientContext>>()
+            .create_with_context::<_, AdminClient<TracingContext>>(TracingContext)
             .map_err(|e| KafkaError::Client {
                 bootstrap_servers: cfg.bootstrap_servers.clone(),
                 reason: e.to_string(),

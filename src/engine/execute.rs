@@ -208,6 +208,18 @@ impl<'a> Ctx<'a> {
         self.engine.timeout
     }
 
+    /// The record of one of our hidden DROP TABLE statements.
+    async fn record_with_labels(
+        &self,
+        def: &Definition,
+        state: State,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), StepError> {
+        let mut rec = self.record_of(def, state, None, None);
+        rec.labels = labels.clone();
+        self.put(&rec, &def.name).await
+    }
+
     /// Write a record for `def` in `state` (intent or outcome).
     async fn record(
         &self,
@@ -216,6 +228,26 @@ impl<'a> Ctx<'a> {
         phase: Option<String>,
         detail: Option<String>,
     ) -> Result<(), StepError> {
+        let rec = self.record_of(def, state, phase, detail);
+        self.put(&rec, &def.name).await
+    }
+
+    async fn put(&self, rec: &Record, name: &str) -> Result<(), StepError> {
+        self.engine
+            .tracker
+            .put(rec)
+            .await
+            .map(|_| ())
+            .map_err(|e| err(format!("writing the tracker record of {name} failed: {e}")))
+    }
+
+    fn record_of(
+        &self,
+        def: &Definition,
+        state: State,
+        phase: Option<String>,
+        detail: Option<String>,
+    ) -> Record {
         let mut rec = self.engine.record_base(self.records, &def.name, &def.sql);
         rec.logical_name = (def.logical != def.name).then(|| def.logical.clone());
         rec.sql = def.sql.clone();
@@ -229,17 +261,7 @@ impl<'a> Ctx<'a> {
             rec.last_phase = phase;
         }
         rec.detail = detail;
-        self.engine
-            .tracker
-            .put(&rec)
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                err(format!(
-                    "writing the tracker record of {} failed: {e}",
-                    def.name
-                ))
-            })
+        rec
     }
 
     async fn forget(&self, name: &str) -> Result<(), StepError> {
@@ -278,7 +300,11 @@ impl<'a> Ctx<'a> {
             )));
         }
         r.phase_after = None;
-        if action == Action::Prune || self.superseded.contains(&def.name) {
+        let hidden = self
+            .records
+            .get(&def.name)
+            .is_some_and(|r| r.labels.get(HIDDEN_LABEL).map(String::as_str) == Some("true"));
+        if action == Action::Prune || hidden || self.superseded.contains(&def.name) {
             self.forget(&def.name).await
         } else {
             self.record(def, State::TornDown, None, None).await
@@ -457,17 +483,35 @@ impl<'a> Ctx<'a> {
             compute_pool: &pool,
             principal: &principal,
         });
+        let labels: BTreeMap<String, String> = [
+            (MANAGED_LABEL.to_string(), "true".to_string()),
+            (HIDDEN_LABEL.to_string(), "true".to_string()),
+        ]
+        .into();
+        // The DROP statement is tracked like any other, so a run killed while it exists leaves
+        // a record, and the next run deletes it (buildup never recreates a hidden record).
+        let drop_def = Definition {
+            logical: logical.clone(),
+            name: name.clone(),
+            sql: sql.clone(),
+            properties: t.properties.clone(),
+            compute_pool: pool.clone(),
+            principal: principal.clone(),
+            creates: Vec::new(),
+            writes: Vec::new(),
+            reads: Vec::new(),
+            depends_on: Vec::new(),
+            is_table_ddl: false,
+        };
+        self.record_with_labels(&drop_def, State::TearingDown, &labels)
+            .await?;
         let new = NewStatement {
             name: name.clone(),
             sql,
             properties: t.properties.clone(),
             compute_pool_id: Some(pool).filter(|p| !p.is_empty()),
             principal: Some(principal).filter(|p| !p.is_empty()),
-            labels: [
-                (MANAGED_LABEL.to_string(), "true".to_string()),
-                (HIDDEN_LABEL.to_string(), "true".to_string()),
-            ]
-            .into(),
+            labels,
         };
         self.create_when_free(&new).await?;
         let done = self
@@ -494,6 +538,7 @@ impl<'a> Ctx<'a> {
             .wait_gone(&name, self.timeout())
             .await
             .map_err(flink_err)?;
+        self.forget(&name).await?;
 
         let topic_gone = match drop_detail {
             None => self

@@ -74,6 +74,8 @@ pub struct Engine {
     pub concurrency: usize,
     /// How long to wait for another run's lease before giving up (exit 3).
     pub lease_wait: Duration,
+    /// The lease's time to live without renewal (`None`: the tracker's default).
+    pub lease_ttl: Option<Duration>,
 }
 
 /// What to do.
@@ -165,11 +167,8 @@ impl Engine {
     }
 
     async fn take_lease(&self) -> Result<crate::tracker::Lease, EngineError> {
-        let run_id = self
-            .provenance
-            .run_id
-            .clone()
-            .unwrap_or_else(crate::tracker::lease::new_run_id);
+        // Unique per process: two jobs of one workflow run share the GitHub run id.
+        let run_id = crate::tracker::lease::new_run_id();
         let mut req = LeaseRequest::new(
             &self.environment_id,
             &self.app,
@@ -177,6 +176,9 @@ impl Engine {
             &crate::tracker::lease::default_holder(),
         );
         req.wait = self.lease_wait;
+        if let Some(ttl) = self.lease_ttl {
+            req.ttl = ttl;
+        }
         Ok(self.tracker.acquire_lease(&req).await?)
     }
 

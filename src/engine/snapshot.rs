@@ -170,7 +170,11 @@ pub fn from_record(r: &Record) -> Definition {
 /// recently written record (an older version left behind by a crash is not wanted twice).
 fn latest_per_logical(records: &BTreeMap<String, Record>) -> Vec<Definition> {
     let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
-    for r in records.values() {
+    // Hidden records are the tool's own DROP TABLE statements: never wanted again.
+    let wanted = records
+        .values()
+        .filter(|r| r.labels.get(super::HIDDEN_LABEL).map(String::as_str) != Some("true"));
+    for r in wanted {
         let logical = r
             .logical_name
             .clone()

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::report::{RunReport, Status};
 
-use super::markdown::duration;
+use super::markdown::{duration, plural};
 use super::Masker;
 
 /// Escapes a command's data (the text after the second `::`).
@@ -182,7 +182,10 @@ impl<'m, W: Write> Log<'m, W> {
             if steps.is_empty() {
                 continue;
             }
-            self.group(&format!("{stage}: {} steps", steps.len()));
+            self.group(&format!(
+                "{stage}: {}",
+                plural(steps.len(), "step", "steps")
+            ));
             for s in &steps {
                 let status = match s.status {
                     Status::Done => "done",
@@ -196,7 +199,11 @@ impl<'m, W: Write> Log<'m, W> {
                     (b, a) => format!(
                         " [{} -> {}]",
                         b.as_deref().unwrap_or("-"),
-                        a.as_deref().unwrap_or("gone")
+                        match (a, s.status) {
+                            (Some(a), _) => a.as_str(),
+                            (None, Status::Done) => "gone",
+                            (None, _) => "-",
+                        }
                     ),
                 };
                 self.line(&format!(
@@ -303,6 +310,67 @@ mod tests {
             ]
         );
         assert!(add_mask(" \n").is_empty());
+    }
+
+    #[test]
+    fn the_report_in_the_log_has_groups_lines_and_annotations() {
+        use crate::report::{Kind, Outcome, Removed, RunReport, StepError, StepReport};
+        let step = |stage: &str, action: &str, status: Status| StepReport {
+            stage: stage.into(),
+            action: action.into(),
+            kind: Kind::Statement,
+            name: format!("app-{action}"),
+            logical_name: None,
+            status,
+            reason: "why".into(),
+            phase_before: Some("RUNNING".into()),
+            phase_after: None,
+            duration_ms: 1_200,
+            removed: Removed::default(),
+            error: None,
+        };
+        let mut failed = step("buildup", "create", Status::Failed);
+        failed.error = Some(StepError {
+            message: "FAILED".into(),
+            detail: Some("line1\nline2".into()),
+            exceptions: vec![],
+        });
+        let report = RunReport {
+            version: 1,
+            command: "rebuild".into(),
+            plan_for: None,
+            app: "app".into(),
+            environment_id: "env-1".into(),
+            dry_run: false,
+            started_at: chrono::Utc::now(),
+            duration_ms: 5,
+            outcome: Outcome::Failed,
+            steps: vec![
+                step("teardown", "delete", Status::Done),
+                failed,
+                step("buildup", "skip", Status::Unchanged),
+            ],
+            notes: vec![],
+        };
+        let m = Masker::new();
+        let mut log = Log::new(Vec::new(), &m);
+        log.report(&report);
+        let out = String::from_utf8(log.into_inner()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "::group::teardown: 1 step",
+                "delete app-delete done in 1.2 s [RUNNING -> gone]: why",
+                "::endgroup::",
+                "::group::buildup: 2 steps",
+                "create app-create FAILED in 1.2 s [RUNNING -> -]: why",
+                "skip app-skip unchanged in 1.2 s [RUNNING -> -]: why",
+                "::endgroup::",
+                "::error title=ccaf-housekeeping%3A app-create failed::create app-create failed: FAILED%0Aline1%0Aline2",
+                "::warning title=ccaf-housekeeping%3A app-skip skipped::app-skip left alone: why",
+            ]
+        );
     }
 
     #[test]

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn same_repo_pr_is_not_a_fork() {
-        let e = pr_event(json!({"full_name": "acme/flights", "fork": false}), "acme/flights");
+        let e = pr_event(
+            json!({"full_name": "acme/flights", "fork": false}),
+            "acme/flights",
+        );
         let pr = e.pull_request().unwrap();
         assert_eq!(pr.number, 7);
         assert!(!pr.is_fork());
@@ -130,9 +133,15 @@ mod tests {
 
     #[test]
     fn fork_is_detected_by_name_by_flag_and_by_a_deleted_head_repo() {
-        let by_name = pr_event(json!({"full_name": "bob/flights", "fork": false}), "acme/flights");
+        let by_name = pr_event(
+            json!({"full_name": "bob/flights", "fork": false}),
+            "acme/flights",
+        );
         assert!(by_name.pull_request().unwrap().is_fork());
-        let by_flag = pr_event(json!({"full_name": "acme/flights", "fork": true}), "acme/flights");
+        let by_flag = pr_event(
+            json!({"full_name": "acme/flights", "fork": true}),
+            "acme/flights",
+        );
         assert!(by_flag.pull_request().unwrap().is_fork());
         let deleted = pr_event(Value::Null, "acme/flights");
         assert!(deleted.pull_request().unwrap().is_fork());

@@ -22,13 +22,17 @@ pub(crate) fn escape_html(s: &str) -> String {
 /// that would format, `|` (which ends a cell even inside a code span), and line breaks.
 pub(crate) fn escape_cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    // At the start of a line (a list item's text), these would make a heading or a nested list.
+    if s.starts_with(['#', '-', '+']) {
+        out.push('\\');
+    }
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '|' | '#' | '!' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '|' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -40,6 +44,28 @@ pub(crate) fn escape_cell(s: &str) -> String {
             }
             '\n' => out.push_str("<br>"),
             c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text from the report for inline Markdown: `` `name` `` spans (the engine writes names that
+/// way) become code spans, everything else is escaped with [`escape_cell`]. Unbalanced backticks
+/// are escaped like any other character.
+pub(crate) fn inline(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len() < 3 || parts.len() % 2 == 0 {
+        return escape_cell(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 && !part.is_empty() {
+            out.push_str(&code(part));
+        } else if i % 2 == 1 {
+            out.push_str("\\`\\`");
+        } else {
+            // A leading `#`/`-` of a middle part gets a needless but harmless backslash.
+            out.push_str(&escape_cell(part));
         }
     }
     out
@@ -123,6 +149,22 @@ mod tests {
             "&lt;script&gt;&amp;&lt;/script&gt;"
         );
         assert_eq!(escape_cell("prefix*_x"), "prefix\\*\\_x");
+        assert_eq!(
+            escape_cell("# not a heading, PR #4"),
+            "\\# not a heading, PR #4"
+        );
+        assert_eq!(escape_cell("- not a list"), "\\- not a list");
+    }
+
+    #[test]
+    fn inline_keeps_code_spans_and_escapes_the_rest() {
+        assert_eq!(
+            inline("table `sunset_avro` left: protected by `sunset_*`"),
+            "table `sunset_avro` left: protected by `sunset_*`"
+        );
+        assert_eq!(inline("a_b `c|d` <e>"), "a\\_b `c\\|d` &lt;e&gt;");
+        assert_eq!(inline("odd ` tick"), "odd \\` tick");
+        assert_eq!(inline("no ticks_here"), "no ticks\\_here");
     }
 
     #[test]

@@ -62,7 +62,8 @@ impl Masker {
                 self.patterns.push(f);
             }
         }
-        self.patterns.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        self.patterns
+            .sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
     }
 
     pub fn add_secret(&mut self, secret: &Secret) {

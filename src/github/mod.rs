@@ -74,6 +74,10 @@ pub struct GithubContext {
     /// Upper bound for everything [`publish`] does, rate-limit waits included: the comment is a
     /// report, it must not hold the job.
     pub timeout: Duration,
+    /// `GITHUB_OUTPUT`: the step outputs file.
+    pub output_path: Option<PathBuf>,
+    /// `GITHUB_STEP_SUMMARY`: the job summary file.
+    pub step_summary_path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for GithubContext {
@@ -89,6 +93,8 @@ impl std::fmt::Debug for GithubContext {
             .field("token", &self.token.as_ref().map(|_| "***"))
             .field("pr_number", &self.pr_number)
             .field("timeout", &self.timeout)
+            .field("output_path", &self.output_path)
+            .field("step_summary_path", &self.step_summary_path)
             .finish()
     }
 }
@@ -122,6 +128,8 @@ impl GithubContext {
             token: token.filter(|t| !t.expose().trim().is_empty()),
             pr_number: None,
             timeout: DEFAULT_TIMEOUT,
+            output_path: var("GITHUB_OUTPUT").map(PathBuf::from),
+            step_summary_path: var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
         }
     }
 
@@ -143,6 +151,57 @@ impl GithubContext {
         let run = self.run_id.as_deref()?;
         Some(format!("{}/{repo}/actions/runs/{run}", self.server_url))
     }
+}
+
+/// What the `comment` and `summary` inputs ask of [`report_run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportOptions {
+    pub comment: CommentMode,
+    /// The `summary` input.
+    pub summary: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            comment: CommentMode::Auto,
+            summary: true,
+        }
+    }
+}
+
+/// Everything a finished run reports to GitHub, in order: the log (a group per stage, a line per
+/// step, `::error`/`::warning` annotations) on stdout, the step outputs (when `GITHUB_OUTPUT` is
+/// set), the PR comment, then the job summary (when `GITHUB_STEP_SUMMARY` is set and
+/// `options.summary`), which says what became of the comment. Every text goes through `masker`.
+///
+/// The comment never fails this; a file that cannot be written does (the binary decides what
+/// that costs: the run's own outcome is in the report).
+pub async fn report_run(
+    report: &crate::report::RunReport,
+    ctx: &GithubContext,
+    options: ReportOptions,
+    masker: &Masker,
+) -> Result<CommentOutcome, GithubError> {
+    commands::Log::stdout(masker).report(report);
+    if let Some(path) = &ctx.output_path {
+        outputs::write_step_outputs(path, report, masker)?;
+    }
+    let comment = publish(report, ctx, options.comment, masker).await;
+    match &comment {
+        CommentOutcome::Created(c) | CommentOutcome::Updated(c) => {
+            commands::Log::stdout(masker).line(&format!("PR comment: {}", c.html_url));
+        }
+        CommentOutcome::Skipped(why) => {
+            commands::Log::stdout(masker).line(&format!("No PR comment posted: {why}"));
+        }
+    }
+    if options.summary {
+        if let Some(path) = &ctx.step_summary_path {
+            summary::write_summary(path, report, Some(&comment), masker)?;
+        }
+    }
+    Ok(comment)
 }
 
 #[cfg(test)]

@@ -241,6 +241,9 @@ impl Lease {
     pub async fn release(mut self) -> Result<(), TrackerError> {
         if let Some(r) = self.renewer.take() {
             r.abort();
+            // Wait until the task is gone: a renewal queued after our tombstone would bring the
+            // lease back until it expired.
+            let _ = r.await;
         }
         self.released = true;
         self.tracker.write_raw(&self.key, None).await?;
@@ -327,12 +330,31 @@ impl Tracker {
         req.validate()?;
         self.ensure_topic().await?;
         let key = lease_key(&req.environment_id, &req.app, &req.run_id);
+        match self.acquire_inner(req, &key).await {
+            Ok(lease) => Ok(lease),
+            Err(e) => {
+                // Whatever failed after we asked, leave the queue (best effort: the record
+                // would expire anyway).
+                if !matches!(e, TrackerError::LeaseHeld { .. }) {
+                    if let Err(w) = self.write_raw(&key, None).await {
+                        tracing::warn!(error = %w, key, "could not withdraw the lease request");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn acquire_inner(&self, req: &LeaseRequest, key: &str) -> Result<Lease, TrackerError> {
+        let key = key.to_string();
         let ttl = chrono::Duration::from_std(req.ttl)
             .map_err(|_| TrackerError::InvalidLease("the lease ttl is too long".into()))?;
         let start = tokio::time::Instant::now();
         let deadline = start + req.wait;
         let mut pause = Duration::from_millis(50);
         let mut attempt: Option<(LeaseRecord, i64)> = None;
+        // The holder last logged, so a long wait logs each holder once.
+        let mut reported: Option<String> = None;
         loop {
             // (Re)append our lease when we have none in the log.
             let (record, first_offset) = match attempt.take() {
@@ -415,7 +437,11 @@ impl Tracker {
                     },
                 });
             }
-            if let Some(w) = &winner {
+            if let Some(w) = winner
+                .as_ref()
+                .filter(|w| reported.as_ref() != Some(&w.record.run_id))
+            {
+                reported = Some(w.record.run_id.clone());
                 tracing::info!(
                     app = %req.app,
                     holder = %w.record.holder,

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rdkafka::producer::FutureProducer;
 use tokio::sync::OnceCell;
 
 pub use lease::{Lease, LeaseEntry, LeaseRecord, LeaseRequest};
@@ -81,8 +80,9 @@ pub struct InvalidEntry {
 /// The topic's content: the latest value of every key.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    /// Statement records by key (`<environment_id>/<statement_name>`).
-    pub records: BTreeMap<String, Record>,
+    /// Statement records by key (`<environment_id>/<statement_name>`), shared with the
+    /// tracker's reader (a load copies no record).
+    pub records: BTreeMap<String, Arc<Record>>,
     /// Lease records by key (`lease/<environment_id>/<app>/<run_id>`).
     pub leases: BTreeMap<String, LeaseEntry>,
     pub invalid: Vec<InvalidEntry>,
@@ -92,12 +92,14 @@ impl Snapshot {
     pub fn get(&self, environment_id: &str, statement_name: &str) -> Option<&Record> {
         self.records
             .get(&record_key(environment_id, statement_name))
+            .map(|r| &**r)
     }
 
     /// Records of one environment (all when `None`) and one app (all when `None`), by key.
     pub fn list(&self, environment_id: Option<&str>, app: Option<&str>) -> Vec<&Record> {
         self.records
             .values()
+            .map(|r| &**r)
             .filter(|r| environment_id.is_none_or(|e| r.environment_id == e))
             .filter(|r| app.is_none_or(|a| r.app == a))
             .collect()
@@ -117,7 +119,7 @@ impl Snapshot {
 struct Inner {
     topic: String,
     admin: KafkaAdmin,
-    producer: FutureProducer,
+    producer: store::Producer,
     reader: Arc<Mutex<Reader>>,
     topic_ready: OnceCell<()>,
     load_timeout: Duration,
@@ -207,7 +209,7 @@ impl Tracker {
                 match &slot.value {
                     None => {}
                     Some(Value::Record(r)) => {
-                        snap.records.insert(key.clone(), (**r).clone());
+                        snap.records.insert(key.clone(), r.clone());
                     }
                     Some(Value::Lease(l)) => {
                         snap.leases.insert(
@@ -298,12 +300,16 @@ impl Tracker {
         statement_name: &str,
     ) -> Result<Option<Record>, TrackerError> {
         let key = record_key(environment_id, statement_name);
-        self.with_caught_up_reader(move |reader| match reader.state().slots.get(&key) {
-            Some(store::Slot {
-                value: Some(Value::Record(r)),
-                ..
-            }) => Some((**r).clone()),
-            _ => None,
+        self.with_caught_up_reader(move |reader| {
+            match reader
+                .state()
+                .slots
+                .get(&key)
+                .and_then(|s| s.value.as_ref())
+            {
+                Some(Value::Record(r)) => Some((**r).clone()),
+                _ => None,
+            }
         })
         .await
     }

@@ -1,8 +1,17 @@
 //! The action's integration tests: one binary, talking to the real servers of the test stack
 //! (`scripts/stack up`): tansu, ccloud-sim and moto.
 
+mod chaos;
+mod cli;
 mod credentials;
+mod engine;
 mod flink_client;
+mod github_comment;
+mod github_outputs;
+mod github_summary;
+mod github_support;
+mod harness;
 mod kafka_admin;
+mod lint;
 mod schema_registry;
 mod tracker;

@@ -128,7 +128,7 @@ async fn lists_by_prefix_and_deletes_soft_then_permanently_once() {
 
     let mut listed = sr.list_subjects(Some(&prefix)).await.expect("list");
     listed.sort();
-    assert_eq!(listed, [a.clone(), b.clone()]);
+    assert_eq!(listed, [a.as_str(), b.as_str()]);
     let everything = sr.list_subjects(None).await.expect("list all");
     assert!([&a, &b, &other].iter().all(|s| everything.contains(s)));
     assert!(sr.subject_exists(&a).await.expect("exists"));
@@ -140,7 +140,7 @@ async fn lists_by_prefix_and_deletes_soft_then_permanently_once() {
     assert!(!sr.subject_exists(&a).await.expect("exists"));
     assert_eq!(
         sr.list_subjects(Some(&prefix)).await.expect("list"),
-        [b.clone()]
+        [b.as_str()]
     );
     assert!(
         !registry.all_subjects(&prefix).await.contains(&a),

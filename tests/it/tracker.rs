@@ -86,7 +86,12 @@ async fn ten_thousand_records_are_loaded_back_exactly() {
         assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
         assert_eq!(snap.records.len(), records.len());
         for r in &records {
-            assert_eq!(snap.records.get(&r.key()), Some(r), "record {}", r.key());
+            assert_eq!(
+                snap.records.get(&r.key()).map(|a| &**a),
+                Some(r),
+                "record {}",
+                r.key()
+            );
         }
     }
 }
@@ -186,7 +191,7 @@ async fn reading_sees_later_writes_and_never_creates_the_topic() {
         let snap = t.load().await.unwrap();
         assert_eq!(snap.records.len(), (round + 1) * 100);
         for r in &batch {
-            assert_eq!(snap.records.get(&r.key()), Some(r));
+            assert_eq!(snap.records.get(&r.key()).map(|a| &**a), Some(r));
         }
     }
     assert!(admin.topic_exists(t.topic()).await.unwrap());
@@ -208,23 +213,28 @@ async fn every_partition_is_read_and_unreadable_values_are_reported() {
         .create()
         .unwrap();
     let env = "env-parts01";
+    // Queued together, so the producer batches many records per request.
     let mut expected = Vec::new();
+    let mut deliveries = Vec::new();
     for i in 0..300 {
         let r = record(env, "parts", i);
         let payload = serde_json::to_vec(&r).unwrap();
         let key = r.key();
         let part = 1 + (i % 2) as i32;
-        producer
-            .send(
+        let f = producer
+            .send_result(
                 FutureRecord::to(&topic)
                     .key(&key)
                     .payload(&payload)
                     .partition(part),
-                Duration::from_secs(10),
             )
-            .await
+            .map_err(|(e, _)| e)
             .unwrap();
+        deliveries.push(f);
         expected.push(r);
+    }
+    for d in deliveries {
+        d.await.unwrap().unwrap();
     }
     producer
         .send(
@@ -244,7 +254,7 @@ async fn every_partition_is_read_and_unreadable_values_are_reported() {
     let snap = t.load().await.unwrap();
     assert_eq!(snap.records.len(), expected.len());
     for r in &expected {
-        assert_eq!(snap.records.get(&r.key()), Some(r));
+        assert_eq!(snap.records.get(&r.key()).map(|a| &**a), Some(r));
     }
     assert_eq!(snap.invalid.len(), 1);
     assert_eq!(snap.invalid[0].key, "env-parts01/garbage");
@@ -355,6 +365,9 @@ async fn a_waiting_run_gets_the_lease_when_the_holder_releases() {
 #[tokio::test]
 async fn an_expired_lease_does_not_block_and_a_renewed_one_does() {
     let t = tracker().await;
+    // Short ttls: take the topic's creation and the first read out of the timings.
+    t.ensure_topic().await.unwrap();
+    t.load().await.unwrap();
     // Renewed in the background every ttl/3: held well past its ttl.
     let mut req = lease_req("env-e1", "app", "run-long");
     req.ttl = Duration::from_millis(900);
@@ -373,7 +386,8 @@ async fn an_expired_lease_does_not_block_and_a_renewed_one_does() {
     req.ttl = Duration::from_millis(500);
     let dead = t.acquire_lease(&req).await.unwrap();
     let expires = dead.expires_at();
-    std::mem::forget(dead);
+    // Dropped unreleased: no more renewals, no release, as when the process dies.
+    drop(dead);
     let mut req = lease_req("env-e2", "app", "run-next");
     req.wait = Duration::from_secs(30);
     let next = t.acquire_lease(&req).await.unwrap();

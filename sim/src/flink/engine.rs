@@ -279,7 +279,10 @@ async fn create_table(
         Ok(()) | Err(BrokerError::AlreadyExists(_)) => {}
         // The service validates the name before it touches Kafka.
         Err(BrokerError::IllegalName(why)) => {
-            return Err(Outcome::Fail(VALIDATION, format!("SQL validation failed. {why}")))
+            return Err(Outcome::Fail(
+                VALIDATION,
+                format!("SQL validation failed. {why}"),
+            ))
         }
         Err(e) => return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string())),
     }

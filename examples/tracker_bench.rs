@@ -1,0 +1,155 @@
+//! Loads tracker records from the broker and reports records/s and peak memory.
+//!
+//!     eval "$(scripts/stack env)"
+//!     cargo run --release --example tracker_bench [-- RECORDS [RUNS]]
+//!
+//! Writes RECORDS (default 100 000) realistic records to a fresh tracker topic, then loads them
+//! RUNS times (default 3), each in a fresh process of this example (so the peak memory is the
+//! load's, not the writer's): open, read to the end, check the count.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Instant;
+
+use ccaf_housekeeping::confluent::kafka::KafkaConfig;
+use ccaf_housekeeping::tracker::{Provenance, Record, State, Tables, Tracker};
+
+fn kafka() -> KafkaConfig {
+    let bootstrap = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
+        .expect("KAFKA_BOOTSTRAP_SERVERS: run `eval \"$(scripts/stack env)\"` first");
+    KafkaConfig::plaintext(bootstrap)
+}
+
+/// A record the size of a real one: a few hundred characters of SQL, properties, tables.
+fn record(i: usize) -> Record {
+    let app = format!("app-{:03}", i % 200);
+    let mut r = Record::new(
+        &app,
+        "env-bench01",
+        format!(
+            "{app}-statement-{i:06}-{:08x}",
+            i * 2_654_435_761 % (1 << 32)
+        ),
+        format!(
+            "INSERT INTO `flink_kickstarter`.`flink_kickstarter`.`flight_consolidated_{i}`\n\
+             SELECT f.confirmation_code, f.flight_number, f.departure_airport_code, \
+             f.arrival_airport_code, f.departure_time, f.arrival_time, 'SkyOne' AS airline\n\
+             FROM `flink_kickstarter`.`flink_kickstarter`.`skyone_avro_{}` AS f\n\
+             WHERE f.departure_time IS NOT NULL;",
+            i / 3
+        ),
+        State::Deployed,
+    );
+    r.logical_name = Some(format!("statement-{i}"));
+    r.properties = BTreeMap::from([
+        ("sql.current-catalog".into(), "flink_kickstarter".into()),
+        ("sql.current-database".into(), "flink_kickstarter".into()),
+        ("sql.local-time-zone".into(), "UTC".into()),
+    ]);
+    r.compute_pool_id = Some("lfcp-abc123".into());
+    r.principal = Some("sa-abc123".into());
+    r.tables = Tables {
+        reads: vec![format!(
+            "flink_kickstarter.flink_kickstarter.skyone_avro_{}",
+            i / 3
+        )],
+        writes: vec![format!(
+            "flink_kickstarter.flink_kickstarter.flight_consolidated_{i}"
+        )],
+        creates: vec![],
+        extra: Default::default(),
+    };
+    r.last_phase = Some("RUNNING".into());
+    r.definition_hash = Some(format!("{:08x}", i * 2_654_435_761 % (1 << 32)));
+    r.provenance = Provenance {
+        git_sha: Some(format!("{:040x}", i)),
+        run_id: Some(format!("{}", 9_000_000_000u64 + i as u64)),
+        pr_number: Some(42),
+        actor: Some("octocat".into()),
+        at: chrono::Utc::now(),
+        extra: Default::default(),
+    };
+    r
+}
+
+/// `VmHWM` (peak resident set) and `VmRSS` of this process, in KiB.
+fn memory_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--load") {
+        return load(&args[2], args[3].parse().expect("record count")).await;
+    }
+    let n: usize = args
+        .get(1)
+        .map(|a| a.parse().expect("RECORDS"))
+        .unwrap_or(100_000);
+    let runs: usize = args.get(2).map(|a| a.parse().expect("RUNS")).unwrap_or(3);
+    let topic = format!("tracker-bench-{:08x}", rand::random::<u32>());
+
+    let records: Vec<Record> = (0..n).map(record).collect();
+    let bytes: usize = records
+        .iter()
+        .map(|r| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(0))
+        .sum();
+    let tracker = Tracker::open(&kafka(), &topic).await.expect("open");
+    let t = Instant::now();
+    for chunk in records.chunks(20_000) {
+        tracker.put_all(chunk).await.expect("write");
+    }
+    let write = t.elapsed();
+    println!(
+        "wrote {n} records ({:.1} MB of JSON, {} B/record) to {topic} in {:.2} s: {:.0} records/s",
+        bytes as f64 / 1e6,
+        bytes / n.max(1),
+        write.as_secs_f64(),
+        n as f64 / write.as_secs_f64()
+    );
+    drop(records);
+    drop(tracker);
+
+    let exe = std::env::current_exe().expect("current exe");
+    for run in 1..=runs {
+        let out = Command::new(&exe)
+            .args(["--load", &topic, &n.to_string()])
+            .output()
+            .expect("run the loader");
+        assert!(
+            out.status.success(),
+            "load run {run} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        print!("run {run}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+async fn load(topic: &str, expected: usize) {
+    let tracker = Tracker::open(&kafka(), topic).await.expect("open");
+    let (_, rss_before) = memory_kib();
+    let t = Instant::now();
+    let snap = tracker.load().await.expect("load");
+    let took = t.elapsed();
+    let (peak, rss_after) = memory_kib();
+    assert_eq!(snap.records.len(), expected, "records loaded");
+    println!(
+        "loaded {} records in {:.2} s: {:.0} records/s; peak RSS {:.0} MiB (before the load {:.0} MiB, after {:.0} MiB)",
+        snap.records.len(),
+        took.as_secs_f64(),
+        snap.records.len() as f64 / took.as_secs_f64(),
+        peak as f64 / 1024.0,
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0,
+    );
+}

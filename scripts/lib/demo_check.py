@@ -1,0 +1,57 @@
+"""Checks that the demo left nothing behind: no statement of the named apps in the simulator,
+no topic or subject of the named tables. Reads the stack's variables; standard library only.
+
+    demo_check.py APP... -- TABLE...
+"""
+
+import base64
+import json
+import os
+import sys
+import urllib.request
+
+ENV = os.environ
+
+
+def get(url, key, secret):
+    req = urllib.request.Request(url)
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    req.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def main():
+    args = sys.argv[1:]
+    split = args.index("--")
+    apps, tables = args[:split], args[split + 1:]
+    url = (
+        f"{ENV['SIM_FLINK_URL']}/sql/v1/organizations/{ENV['SIM_ORG_ID']}"
+        f"/environments/{ENV['SIM_ENV_ID']}/statements?page_size=100"
+    )
+    statements = []
+    while url:
+        page = get(url, ENV["SIM_FLINK_API_KEY"], ENV["SIM_FLINK_API_SECRET"])
+        statements += [s["name"] for s in page["data"]]
+        url = page["metadata"].get("next") or None
+    left_statements = [s for s in statements if any(s.startswith(f"{a}-") for a in apps)]
+    topics = get(
+        f"{ENV['SIM_KAFKA_REST_URL']}/kafka/v3/clusters/{ENV['SIM_KAFKA_CLUSTER_ID']}/topics",
+        ENV["SIM_KAFKA_API_KEY"], ENV["SIM_KAFKA_API_SECRET"],
+    )
+    left_topics = [t["topic_name"] for t in topics["data"] if t["topic_name"] in tables]
+    subjects = get(
+        f"{ENV['SIM_SCHEMA_REGISTRY_URL']}/subjects?deleted=true",
+        ENV["SIM_SR_API_KEY"], ENV["SIM_SR_API_SECRET"],
+    )
+    left_subjects = [s for s in subjects if s.rsplit("-", 1)[0] in tables]
+    print(f"statements of {', '.join(apps)}: {left_statements or 'none'}")
+    print(f"topics of {', '.join(tables)}: {left_topics or 'none'}")
+    print(f"subjects of those tables: {left_subjects or 'none'}")
+    if left_statements or left_topics or left_subjects:
+        sys.exit("demo: something was left behind")
+    print("Nothing of the demo is left in the simulator or the broker.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+//! Chaos: the engine converges through server errors and throttling, and through being killed
+//! (SIGKILL) at any point of a rebuild. Each test has a simulator of its own, so its faults never
+//! reach another test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use ccaf_housekeeping::tracker::State;
+use serde_json::json;
+use test_support::{unique, SimOptions, StackEnv};
+
+use crate::harness::{App, Cloud};
+
+fn tables() -> (String, String, String) {
+    let t = |p: &str| unique(p).replace('-', "_");
+    (t("csrc"), t("csink"), t("croll"))
+}
+
+fn chaos_app(prefix: &str) -> (App, [String; 3]) {
+    let stack = StackEnv::load();
+    let cloud = Cloud::private(
+        &stack,
+        SimOptions {
+            pending_ms: 150,
+            stopping_ms: 100,
+            deleting_ms: 200,
+            ..Default::default()
+        },
+    );
+    let mut app = App::in_cloud(prefix, stack, cloud);
+    // A killed run's lease must not hold the next run up for long.
+    app.inputs.insert("timeout".into(), "60s".into());
+    let (src, sink, roll) = tables();
+    app.write_manifest(&[
+        (
+            "src",
+            &format!("CREATE TABLE {src} (id STRING, amount INT)"),
+        ),
+        (
+            "sink",
+            &format!("CREATE TABLE {sink} (id STRING, amount INT, PRIMARY KEY (id) NOT ENFORCED)"),
+        ),
+        (
+            "job",
+            &format!("INSERT INTO {sink} SELECT id, amount FROM {src}"),
+        ),
+        (
+            "roll",
+            &format!("CREATE TABLE {roll} AS SELECT id, amount FROM {sink}"),
+        ),
+    ]);
+    (app, [src, sink, roll])
+}
+
+async fn set_faults(app: &App, faults: serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .put(format!("{}/faults", app.cloud.control_url))
+        .json(&faults)
+        .send()
+        .await
+        .expect("faults");
+    assert_eq!(resp.status(), 200);
+}
+
+/// The app is exactly as its manifest says: every wanted statement live and settled, no other
+/// statement of the app, its tables and their subjects present, the tracker's records deployed.
+async fn assert_converged(app: &App, wanted: &[String], tables: &[String]) {
+    let live = app.app_statements().await;
+    let names: BTreeSet<&String> = live.keys().collect();
+    let expected: BTreeSet<&String> = wanted.iter().collect();
+    assert_eq!(names, expected, "orphan or missing statements: {live:?}");
+    for (n, phase) in &live {
+        assert!(phase == "RUNNING" || phase == "COMPLETED", "{n} is {phase}");
+    }
+    for t in tables {
+        assert!(app.topic_exists(t).await, "topic {t} missing");
+    }
+    let subjects = app.subjects().await;
+    let ours: BTreeSet<&String> = subjects
+        .iter()
+        .filter(|s| tables.iter().any(|t| s.starts_with(t.as_str())))
+        .collect();
+    let want: BTreeSet<String> = [
+        format!("{}-value", tables[0]),
+        format!("{}-key", tables[1]),
+        format!("{}-value", tables[1]),
+        format!("{}-value", tables[2]),
+    ]
+    .into();
+    assert_eq!(ours, want.iter().collect(), "orphan or missing subjects");
+    let records = app.records().await;
+    let recorded: BTreeSet<&String> = records.keys().collect();
+    assert_eq!(
+        recorded, expected,
+        "the tracker knows exactly the live statements"
+    );
+    for r in records.values() {
+        assert_eq!(
+            r.state,
+            State::Deployed,
+            "{}: {:?}",
+            r.statement_name,
+            r.state
+        );
+    }
+}
+
+async fn assert_gone(app: &App, tables: &[String]) {
+    assert!(app.app_statements().await.is_empty(), "statements left");
+    for t in tables {
+        assert!(!app.topic_exists(t).await, "topic {t} left");
+    }
+    let subjects = app.subjects().await;
+    assert!(
+        !subjects
+            .iter()
+            .any(|s| tables.iter().any(|t| s.starts_with(t.as_str()))),
+        "subjects left: {subjects:?}"
+    );
+    let records = app.records().await;
+    assert!(
+        records.values().all(|r| r.state == State::TornDown),
+        "{records:#?}"
+    );
+}
+
+#[tokio::test]
+async fn teardown_and_rebuild_converge_through_5xx_and_429_bursts() {
+    test_support::install_crypto_provider();
+    let (app, tables) = chaos_app("chaos-faults");
+    let wanted = app.run("buildup", &[]).expect(0).list("rebuilt");
+    assert_eq!(wanted.len(), 4);
+
+    set_faults(
+        &app,
+        json!({
+            "error_fraction": 0.2,
+            "error_statuses": [500, 502, 503],
+            "rate_limit_rps": 15.0,
+            "rate_limit_burst": 4,
+            "seed": 7
+        }),
+    )
+    .await;
+    let rebuilt = app.run("rebuild", &[]).expect(0);
+    assert_eq!(rebuilt.list("rebuilt").len(), 4);
+    assert_eq!(rebuilt.list("dropped-tables").len(), 3);
+    let log = reqwest::Client::new()
+        .get(format!("{}/requests", app.cloud.control_url))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let faults: BTreeMap<String, usize> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["fault"].as_str())
+        .fold(BTreeMap::new(), |mut m, f| {
+            *m.entry(f.to_string()).or_default() += 1;
+            m
+        });
+    assert!(faults.get("error").copied().unwrap_or(0) > 0, "{faults:?}");
+    assert!(
+        faults.get("rate_limit").copied().unwrap_or(0) > 0,
+        "{faults:?}"
+    );
+
+    set_faults(&app, json!({})).await;
+    assert_converged(&app, &wanted, &tables).await;
+
+    set_faults(
+        &app,
+        json!({"error_fraction": 0.2, "rate_limit_rps": 15.0, "rate_limit_burst": 4, "seed": 11}),
+    )
+    .await;
+    app.run("teardown", &[]).expect(0);
+    set_faults(&app, json!({})).await;
+    assert_gone(&app, &tables).await;
+}
+
+#[tokio::test]
+async fn a_rebuild_killed_anywhere_converges_when_run_again() {
+    test_support::install_crypto_provider();
+    let (app, tables) = chaos_app("chaos-kill");
+    let wanted = app.run("buildup", &[]).expect(0).list("rebuilt");
+    // How long an undisturbed rebuild takes, to spread the kill points over it.
+    let clock = Instant::now();
+    app.run("rebuild", &[]).expect(0);
+    let full = clock.elapsed();
+    let points = 12u32;
+    for k in 0..points {
+        // Kill points spread evenly over the rebuild, from its first request to its last step.
+        let at = full * k / points + Duration::from_millis(40);
+        let mut child = app
+            .command("rebuild", &[])
+            .env("CCAF_LEASE_TTL", "3s")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start a rebuild");
+        tokio::time::sleep(at).await; // the kill point, not a wait for a condition
+        let _ = child.kill();
+        let _ = child.wait();
+
+        let again = app.run("rebuild", &[("timeout", "60s")]);
+        let again = again.expect(0);
+        assert_eq!(
+            again.report()["outcome"],
+            "succeeded",
+            "kill point {k} at {at:?}"
+        );
+        assert_converged(&app, &wanted, &tables).await;
+    }
+    app.run("teardown", &[]).expect(0);
+    assert_gone(&app, &tables).await;
+}

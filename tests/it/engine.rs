@@ -1,0 +1,507 @@
+//! The engine end to end: the real binary, run as the action runs, against the stack.
+
+use std::collections::BTreeMap;
+
+use ccaf_housekeeping::tracker::State;
+use test_support::unique;
+
+use crate::harness::App;
+
+/// Unique table names for one app: source, sink (with a key), and a CTAS rollup.
+struct Tables {
+    src: String,
+    sink: String,
+    rollup: String,
+}
+
+impl Tables {
+    fn new() -> Tables {
+        let t = |p: &str| unique(p).replace('-', "_");
+        Tables {
+            src: t("src"),
+            sink: t("sink"),
+            rollup: t("rollup"),
+        }
+    }
+
+    fn all(&self) -> [&str; 3] {
+        [&self.src, &self.sink, &self.rollup]
+    }
+
+    fn statements(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "src",
+                format!("CREATE TABLE {} (id STRING, amount INT)", self.src),
+            ),
+            (
+                "sink",
+                format!(
+                    "CREATE TABLE {} (id STRING, amount INT, PRIMARY KEY (id) NOT ENFORCED)",
+                    self.sink
+                ),
+            ),
+            (
+                "job",
+                format!(
+                    "INSERT INTO {} SELECT id, amount FROM {}",
+                    self.sink, self.src
+                ),
+            ),
+            (
+                "rollup",
+                format!(
+                    "CREATE TABLE {} AS SELECT id, amount FROM {}",
+                    self.rollup, self.sink
+                ),
+            ),
+        ]
+    }
+}
+
+fn write(app: &App, statements: &[(&'static str, String)]) {
+    let refs: Vec<(&str, &str)> = statements.iter().map(|(n, s)| (*n, s.as_str())).collect();
+    app.write_manifest(&refs);
+}
+
+fn logical_of(report: &serde_json::Value, name: &str) -> String {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["logical_name"].as_str())
+        .unwrap_or(name)
+        .to_string()
+}
+
+async fn expect_running(app: &App, names: &[String]) {
+    let live = app.app_statements().await;
+    for n in names {
+        let phase = live.get(n).map(String::as_str);
+        assert!(
+            matches!(phase, Some("RUNNING") | Some("COMPLETED")),
+            "{n} is {phase:?}; live: {live:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn buildup_then_teardown_leaves_nothing_and_the_tracker_says_so() {
+    let app = App::new("e2e-cycle");
+    let t = Tables::new();
+    write(&app, &t.statements());
+
+    let built = app.run("buildup", &[]).expect(0);
+    let rebuilt = built.list("rebuilt");
+    assert_eq!(rebuilt.len(), 4, "{rebuilt:?}");
+    expect_running(&app, &rebuilt).await;
+    let live = app.app_statements().await;
+    assert_eq!(live.len(), 4, "only the app's four statements: {live:?}");
+    let report = built.report();
+    assert_eq!(report["outcome"], "succeeded");
+    let phase = |logical: &str| {
+        let name = rebuilt
+            .iter()
+            .find(|n| logical_of(&report, n) == logical)
+            .unwrap();
+        live[name].clone()
+    };
+    assert_eq!(phase("job"), "RUNNING");
+    assert_eq!(phase("sink"), "COMPLETED");
+    for table in t.all() {
+        assert!(app.topic_exists(table).await, "topic {table}");
+    }
+    let subjects = app.subjects().await;
+    for s in [
+        format!("{}-value", t.src),
+        format!("{}-key", t.sink),
+        format!("{}-value", t.sink),
+        format!("{}-value", t.rollup),
+    ] {
+        assert!(subjects.contains(&s), "{s} missing from {subjects:?}");
+    }
+    assert!(
+        built.summary.contains(&rebuilt[0]),
+        "the summary names each statement"
+    );
+
+    // Nothing changed: nothing to do.
+    let again = app.run("buildup", &[]).expect(0);
+    assert_eq!(again.report()["outcome"], "nothing_to_do");
+    assert_eq!(again.list("unchanged").len(), 4);
+    assert!(again.list("rebuilt").is_empty());
+
+    let torn = app.run("teardown", &[]).expect(0);
+    let mut torn_down = torn.list("torn-down");
+    torn_down.sort();
+    let mut expected = rebuilt.clone();
+    expected.sort();
+    assert_eq!(torn_down, expected);
+    let mut dropped = torn.list("dropped-tables");
+    dropped.sort();
+    let mut tables: Vec<String> = t.all().iter().map(|s| s.to_string()).collect();
+    tables.sort();
+    assert_eq!(
+        dropped
+            .iter()
+            .map(|d| d.rsplit('.').next().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        tables
+    );
+    assert!(
+        app.app_statements().await.is_empty(),
+        "statements left (hidden DROPs included)"
+    );
+    for table in t.all() {
+        assert!(!app.topic_exists(table).await, "topic {table} left");
+    }
+    let subjects = app.subjects().await;
+    for table in t.all() {
+        assert!(
+            !subjects.iter().any(|s| s.starts_with(table)),
+            "{table} subjects left: {subjects:?}"
+        );
+    }
+    let records = app.records().await;
+    assert_eq!(records.len(), 4);
+    assert!(
+        records.values().all(|r| r.state == State::TornDown),
+        "{records:#?}"
+    );
+
+    // Without the manifest, buildup restores the app from the tracker's definitions.
+    std::fs::remove_file(app.path("ccaf-housekeeping.toml")).unwrap();
+    let restored = app.run("buildup", &[("manifest", "")]).expect(0);
+    let mut back = restored.list("rebuilt");
+    back.sort();
+    assert_eq!(back, expected);
+    expect_running(&app, &back).await;
+    app.run("teardown", &[("manifest", "")]).expect(0);
+}
+
+#[tokio::test]
+async fn changing_one_sql_file_replaces_exactly_that_statement() {
+    let app = App::new("e2e-change");
+    let t = Tables::new();
+    let mut stmts = t.statements();
+    write(&app, &stmts);
+    let first = app.run("buildup", &[]).expect(0);
+    let before = first.list("rebuilt");
+
+    stmts[2].1 = format!("{} WHERE amount > 0", stmts[2].1);
+    write(&app, &stmts);
+    let plan = app.run("plan", &[("plan-for", "buildup")]).expect(0);
+    let planned = plan.report();
+    assert_eq!(planned["outcome"], "planned");
+    assert_eq!(plan.steps("create").len(), 1, "{planned:#}");
+    assert_eq!(plan.steps("unchanged").len(), 3);
+    assert_eq!(app.app_statements().await.len(), 4, "plan changed nothing");
+
+    let run = app.run("buildup", &[]).expect(0);
+    let rebuilt = run.list("rebuilt");
+    let torn = run.list("torn-down");
+    assert_eq!(rebuilt.len(), 1, "{rebuilt:?}");
+    assert_eq!(torn.len(), 1, "{torn:?}");
+    assert!(before.contains(&torn[0]));
+    assert!(!before.contains(&rebuilt[0]));
+    assert_eq!(logical_of(&run.report(), &rebuilt[0]), "job");
+    assert_eq!(run.list("unchanged").len(), 3);
+    let live = app.app_statements().await;
+    assert_eq!(live.get(&rebuilt[0]).map(String::as_str), Some("RUNNING"));
+    assert!(!live.contains_key(&torn[0]), "the old version is gone");
+    assert!(app.topic_exists(&t.sink).await, "buildup keeps the tables");
+    // The old version's record is gone; the new one is deployed.
+    let records = app.records().await;
+    assert!(!records.contains_key(&torn[0]));
+    assert_eq!(records[&rebuilt[0]].state, State::Deployed);
+    app.run("teardown", &[]).expect(0);
+}
+
+#[tokio::test]
+async fn rebuild_replaces_every_statement_and_recreates_every_table() {
+    let app = App::new("e2e-rebuild");
+    let t = Tables::new();
+    write(&app, &t.statements());
+    let first = app.run("buildup", &[]).expect(0);
+    let names = first.list("rebuilt");
+
+    let run = app.run("rebuild", &[]).expect(0);
+    let mut torn = run.list("torn-down");
+    let mut rebuilt = run.list("rebuilt");
+    torn.sort();
+    rebuilt.sort();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(torn, expected);
+    assert_eq!(
+        rebuilt, expected,
+        "same definitions, same names, all recreated"
+    );
+    assert_eq!(run.list("dropped-tables").len(), 3);
+    expect_running(&app, &rebuilt).await;
+    for table in t.all() {
+        assert!(app.topic_exists(table).await, "topic {table} recreated");
+    }
+    let records = app.records().await;
+    assert!(
+        records.values().all(|r| r.state == State::Deployed),
+        "{records:#?}"
+    );
+    app.run("teardown", &[]).expect(0);
+}
+
+#[tokio::test]
+async fn a_statement_removed_from_the_manifest_is_pruned_with_its_table() {
+    let app = App::new("e2e-prune");
+    let t = Tables::new();
+    let mut stmts = t.statements();
+    write(&app, &stmts);
+    app.run("buildup", &[]).expect(0);
+    stmts.retain(|(n, _)| *n != "rollup");
+    write(&app, &stmts);
+    let run = app.run("buildup", &[]).expect(0);
+    let pruned = run.steps("prune");
+    assert_eq!(pruned.len(), 1, "{:#}", run.report());
+    assert_eq!(logical_of(&run.report(), &pruned[0]), "rollup");
+    assert_eq!(run.list("dropped-tables").len(), 1);
+    assert!(!app.topic_exists(&t.rollup).await);
+    assert!(app.topic_exists(&t.sink).await);
+    assert_eq!(run.list("unchanged").len(), 3);
+    assert!(
+        !app.records().await.contains_key(&pruned[0]),
+        "a pruned record is forgotten"
+    );
+    app.run("teardown", &[]).expect(0);
+}
+
+#[tokio::test]
+async fn a_protected_table_survives_teardown() {
+    let app = App::new("e2e-protect");
+    let t = Tables::new();
+    write(&app, &t.statements());
+    app.run("buildup", &[]).expect(0);
+    let run = app.run("teardown", &[("protect", &t.sink)]).expect(0);
+    assert!(
+        app.topic_exists(&t.sink).await,
+        "the protected table is kept"
+    );
+    assert!(!app.topic_exists(&t.src).await);
+    assert_eq!(run.list("dropped-tables").len(), 2);
+    assert!(
+        run.steps("skip").iter().any(|s| s.contains(&t.sink)),
+        "{:#}",
+        run.report()
+    );
+    assert!(
+        run.stdout().contains("::warning"),
+        "a warning annotation for the protected table"
+    );
+    // Clean up the kept table through a rebuild-free path: drop it with a second app's DDL.
+    let cleanup = App::new("e2e-protect-cleanup");
+    cleanup.write_manifest(&[("drop", &format!("DROP TABLE IF EXISTS {}", t.sink))]);
+    cleanup.run("buildup", &[]).expect(0);
+    cleanup.run("teardown", &[]).expect(0);
+}
+
+#[tokio::test]
+async fn other_apps_and_unadopted_statements_are_never_touched() {
+    let mine = App::new("e2e-mine");
+    let theirs = App::new("e2e-theirs");
+    let (t1, t2) = (Tables::new(), Tables::new());
+    write(&mine, &t1.statements());
+    write(&theirs, &t2.statements());
+    mine.run("buildup", &[]).expect(0);
+    let their_names = theirs.run("buildup", &[]).expect(0).list("rebuilt");
+
+    // A statement named like ours, created outside the tool and never adopted.
+    let stray = format!("{}-stray", mine.name);
+    let flink = mine.flink();
+    let props: BTreeMap<String, String> = [
+        (
+            "sql.current-catalog".to_string(),
+            mine.cloud.env_name.clone(),
+        ),
+        (
+            "sql.current-database".to_string(),
+            mine.cloud.cluster_id.clone(),
+        ),
+    ]
+    .into();
+    flink
+        .create(&ccaf_housekeeping::confluent::flink::NewStatement {
+            name: stray.clone(),
+            sql: format!("SELECT * FROM {}", t1.src),
+            properties: props,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    mine.run("rebuild", &[]).expect(0);
+    mine.run("teardown", &[]).expect(0);
+    let left = mine.app_statements().await;
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        vec![&stray],
+        "only the stray statement is left"
+    );
+    expect_running(&theirs, &their_names).await;
+    for table in t2.all() {
+        assert!(theirs.topic_exists(table).await);
+    }
+    flink.delete(&stray).await.unwrap();
+    theirs.run("teardown", &[]).expect(0);
+}
+
+#[tokio::test]
+async fn adopt_teardown_buildup_restores_an_adopted_statement_exactly() {
+    let app = App::new("e2e-adopt");
+    let t = Tables::new();
+    let flink = app.flink();
+    let props: BTreeMap<String, String> = [
+        (
+            "sql.current-catalog".to_string(),
+            app.cloud.env_name.clone(),
+        ),
+        (
+            "sql.current-database".to_string(),
+            app.cloud.cluster_id.clone(),
+        ),
+        ("sql.local-time-zone".to_string(), "UTC".to_string()),
+    ]
+    .into();
+    // What a Table API app does: its own DDL and job, named with its own uuid.
+    let prefix = unique("combined-flight-data");
+    let ddl_name = format!("{prefix}-ddl");
+    let job_name = format!("{prefix}-job");
+    let job_sql = format!(
+        "INSERT INTO {}\n  SELECT id, amount FROM {} WHERE id IS NOT NULL",
+        t.sink, t.src
+    );
+    for (name, sql) in [
+        (
+            format!("{prefix}-src"),
+            format!("CREATE TABLE {} (id STRING, amount INT)", t.src),
+        ),
+        (
+            ddl_name.clone(),
+            format!("CREATE TABLE {} (id STRING, amount INT)", t.sink),
+        ),
+        (job_name.clone(), job_sql.clone()),
+    ] {
+        flink
+            .create(&ccaf_housekeeping::confluent::flink::NewStatement {
+                name: name.clone(),
+                sql,
+                properties: props.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        flink
+            .wait_until(
+                &name,
+                ccaf_housekeeping::confluent::flink::is_settled,
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+    }
+    let no_manifest = [("manifest", "")];
+    let adopted = app
+        .run(
+            "adopt",
+            &[("adopt", &format!("{prefix}-*")), no_manifest[0]],
+        )
+        .expect(0);
+    assert_eq!(adopted.steps("adopt").len(), 3, "{:#}", adopted.report());
+
+    let torn = app.run("teardown", &no_manifest).expect(0);
+    assert_eq!(torn.list("torn-down").len(), 3);
+    assert_eq!(torn.list("dropped-tables").len(), 2);
+    assert!(app.live(&prefix).await.is_empty());
+    assert!(!app.topic_exists(&t.sink).await);
+
+    let built = app.run("buildup", &no_manifest).expect(0);
+    assert_eq!(built.list("rebuilt").len(), 3, "{:#}", built.report());
+    assert_eq!(
+        app.sql_of(&job_name).await.as_deref(),
+        Some(job_sql.as_str())
+    );
+    let live = app.live(&prefix).await;
+    assert_eq!(live.get(&job_name).map(String::as_str), Some("RUNNING"));
+    assert!(app.topic_exists(&t.sink).await);
+    let spec = flink.get(&job_name).await.unwrap().unwrap();
+    assert_eq!(
+        spec.spec
+            .properties
+            .get("sql.local-time-zone")
+            .map(String::as_str),
+        Some("UTC")
+    );
+    app.run("teardown", &no_manifest).expect(0);
+}
+
+#[tokio::test]
+async fn a_failed_statement_reaches_the_report_and_stops_only_what_depends_on_it() {
+    let app = App::new("e2e-fail");
+    let t = Tables::new();
+    let missing = unique("missing").replace('-', "_");
+    let stmts = vec![
+        (
+            "src",
+            format!("CREATE TABLE {} (id STRING, amount INT)", t.src),
+        ),
+        (
+            "sink",
+            format!("CREATE TABLE {} (id STRING, amount INT)", t.sink),
+        ),
+        // Reads a table nobody creates: FAILED.
+        (
+            "broken",
+            format!("INSERT INTO {} SELECT id, amount FROM {missing}", t.sink),
+        ),
+        // Reads what `broken` writes: blocked by its failure.
+        (
+            "after-broken",
+            format!("CREATE TABLE {} AS SELECT * FROM {}", t.rollup, t.sink),
+        ),
+    ];
+    write(&app, &stmts);
+    let run = app.run("buildup", &[]).expect(1);
+    let report = run.report();
+    assert_eq!(report["outcome"], "failed");
+    let failed: Vec<&serde_json::Value> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{report:#}");
+    let detail = failed[0]["error"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&missing), "{detail}");
+    assert!(!failed[0]["error"]["exceptions"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let blocked: Vec<&serde_json::Value> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "blocked")
+        .collect();
+    assert_eq!(blocked.len(), 1, "{report:#}");
+    assert_eq!(run.list("failed").len(), 2);
+    assert_eq!(
+        run.list("rebuilt").len(),
+        2,
+        "the independent DDL still ran"
+    );
+    assert!(
+        run.summary.contains(&missing),
+        "the summary shows the failure's detail"
+    );
+    assert!(run.stdout().contains("::error"), "an error annotation");
+    app.run("teardown", &[]).expect(0);
+}

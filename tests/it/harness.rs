@@ -1,0 +1,378 @@
+//! Running the real binary as the runner would: a temp workspace with a manifest and SQL files,
+//! `INPUT_*` variables pointing at the stack (or a private simulator), `GITHUB_OUTPUT` and
+//! `GITHUB_STEP_SUMMARY` files read back with the runner's rules.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use test_support::{unique, PrivateSim, SimOptions, StackEnv, TempDir};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ccaf-housekeeping");
+
+/// Where the app's Confluent Cloud is: the stack's simulator or a private one.
+pub struct Cloud {
+    pub url: String,
+    pub org_id: String,
+    pub env_id: String,
+    pub env_name: String,
+    pub cluster_id: String,
+    pub pool: String,
+    pub principal: String,
+    pub flink: (String, String),
+    pub sr: (String, String),
+    pub control_url: String,
+    /// Kept alive while the app uses it.
+    pub private: Option<PrivateSim>,
+}
+
+impl Cloud {
+    pub fn stack(stack: &StackEnv) -> Cloud {
+        Cloud {
+            url: stack.flink_url.clone(),
+            org_id: stack.org_id.clone(),
+            env_id: stack.env_id.clone(),
+            env_name: stack.env_name.clone(),
+            cluster_id: stack.kafka_cluster_id.clone(),
+            pool: stack.compute_pool_id.clone(),
+            principal: stack.principal_id.clone(),
+            flink: (stack.flink_api_key.clone(), stack.flink_api_secret.clone()),
+            sr: (stack.sr_api_key.clone(), stack.sr_api_secret.clone()),
+            control_url: stack.control_url.clone(),
+            private: None,
+        }
+    }
+
+    pub fn private(stack: &StackEnv, opts: SimOptions) -> Cloud {
+        let bin = stack
+            .sim_bin
+            .clone()
+            .expect("CCLOUD_SIM_BIN is not set: run the tests with scripts/test");
+        let sim = PrivateSim::spawn(&bin, &stack.kafka_bootstrap_servers, opts);
+        Cloud {
+            url: sim.url.clone(),
+            org_id: sim.org_id.clone(),
+            env_id: sim.env_id.clone(),
+            env_name: sim.env_name.clone(),
+            cluster_id: sim.kafka_cluster_id.clone(),
+            pool: sim.compute_pool_id.clone(),
+            principal: sim.principal_id.clone(),
+            flink: (sim.flink_api_key.clone(), sim.flink_api_secret.clone()),
+            sr: (sim.sr_api_key.clone(), sim.sr_api_secret.clone()),
+            control_url: sim.control_url(),
+            private: Some(sim),
+        }
+    }
+}
+
+/// An app under test: its workspace, names and the cloud it lives in.
+pub struct App {
+    pub stack: StackEnv,
+    pub cloud: Cloud,
+    pub dir: TempDir,
+    pub name: String,
+    pub tracker_topic: String,
+    /// Extra `INPUT_*` settings for every run.
+    pub inputs: BTreeMap<String, String>,
+}
+
+/// One run of the binary.
+pub struct Run {
+    pub output: Output,
+    pub outputs: BTreeMap<String, String>,
+    pub summary: String,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The `report` output, parsed.
+    pub fn report(&self) -> Value {
+        let text = self.outputs.get("report").unwrap_or_else(|| {
+            panic!(
+                "no report output (exit {}):\nstdout:\n{}\nstderr:\n{}",
+                self.code(),
+                self.stdout(),
+                self.stderr()
+            )
+        });
+        serde_json::from_str(text).expect("the report output is JSON")
+    }
+
+    /// A JSON-array output as names.
+    pub fn list(&self, output: &str) -> Vec<String> {
+        let text = self.outputs.get(output).map(String::as_str).unwrap_or("[]");
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("output {output} is not a JSON array: {e}: {text}"))
+    }
+
+    /// Panics with the whole log unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    /// The report's steps with `action`, by name.
+    pub fn steps(&self, action: &str) -> Vec<String> {
+        let mut names: Vec<String> = self.report()["steps"]
+            .as_array()
+            .map(|steps| {
+                steps
+                    .iter()
+                    .filter(|s| s["action"] == action)
+                    .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+impl App {
+    pub fn new(prefix: &str) -> App {
+        let stack = StackEnv::load();
+        let cloud = Cloud::stack(&stack);
+        App::in_cloud(prefix, stack, cloud)
+    }
+
+    pub fn in_cloud(prefix: &str, stack: StackEnv, cloud: Cloud) -> App {
+        App {
+            stack,
+            cloud,
+            dir: TempDir::new("ccaf-app"),
+            name: unique(prefix),
+            tracker_topic: unique("tracker"),
+            inputs: BTreeMap::new(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.0.join(rel)
+    }
+
+    /// Write the manifest: statements as (logical name, SQL), each SQL in its own file.
+    pub fn write_manifest(&self, statements: &[(&str, &str)]) {
+        std::fs::create_dir_all(self.path("sql")).expect("sql dir");
+        let mut text = format!("app = \"{}\"\n", self.name);
+        for (name, sql) in statements {
+            std::fs::write(self.path(&format!("sql/{name}.sql")), sql).expect("sql file");
+            text.push_str(&format!(
+                "\n[[statements]]\nname = \"{name}\"\nsql = \"sql/{name}.sql\"\n"
+            ));
+        }
+        std::fs::write(self.path("ccaf-housekeeping.toml"), text).expect("manifest");
+    }
+
+    /// The `INPUT_*` variables of a run against this app's cloud.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        let c = &self.cloud;
+        let mut e: BTreeMap<String, String> = [
+            ("app", self.name.clone()),
+            (
+                "manifest",
+                self.path("ccaf-housekeeping.toml").display().to_string(),
+            ),
+            ("flink-endpoint", c.url.clone()),
+            ("flink-api-key", c.flink.0.clone()),
+            ("flink-api-secret", c.flink.1.clone()),
+            ("organization-id", c.org_id.clone()),
+            ("environment-id", c.env_id.clone()),
+            ("compute-pool-id", c.pool.clone()),
+            ("principal-id", c.principal.clone()),
+            ("catalog", c.env_name.clone()),
+            ("database", c.cluster_id.clone()),
+            (
+                "kafka-bootstrap-servers",
+                self.stack.kafka_bootstrap_servers.clone(),
+            ),
+            ("kafka-security-protocol", "PLAINTEXT".into()),
+            ("schema-registry-url", c.url.clone()),
+            ("schema-registry-api-key", c.sr.0.clone()),
+            ("schema-registry-api-secret", c.sr.1.clone()),
+            ("tracker-topic", self.tracker_topic.clone()),
+            ("timeout", "60s".into()),
+            ("comment", "never".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (input(k), v))
+        .collect();
+        for (k, v) in &self.inputs {
+            e.insert(input(k), v.clone());
+        }
+        e
+    }
+
+    /// Run `command` as the action would (inputs in the environment, no arguments).
+    pub fn run(&self, command: &str, extra: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(command, extra);
+        let out_file = self.path(&format!("output-{}", unique("run")));
+        let summary_file = self.path(&format!("summary-{}", unique("run")));
+        cmd.env("GITHUB_OUTPUT", &out_file)
+            .env("GITHUB_STEP_SUMMARY", &summary_file);
+        let output = cmd.output().expect("running ccaf-housekeeping");
+        let outputs = std::fs::read_to_string(&out_file)
+            .map(|t| parse_outputs(&t))
+            .unwrap_or_default();
+        let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
+        Run {
+            output,
+            outputs,
+            summary,
+        }
+    }
+
+    /// The command, not started (for tests that kill it).
+    pub fn command(&self, command: &str, extra: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .env("GITHUB_WORKSPACE", &self.dir.0)
+            .current_dir(&self.dir.0)
+            .env(input("command"), command);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(input(k), v);
+        }
+        cmd
+    }
+}
+
+/// `INPUT_<NAME>`: upper-cased, hyphens kept, as the runner does.
+pub fn input(name: &str) -> String {
+    format!("INPUT_{}", name.to_uppercase().replace(' ', "_"))
+}
+
+/// The runner's `GITHUB_OUTPUT` format: `name=value` lines, or `name<<DELIM` … `DELIM`.
+pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((name, delim)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            loop {
+                let next = lines
+                    .next()
+                    .unwrap_or_else(|| panic!("output {name}: no closing delimiter {delim}"));
+                if next == delim {
+                    break;
+                }
+                value.push(next);
+            }
+            out.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            out.insert(name.to_string(), value.to_string());
+        } else {
+            panic!("malformed GITHUB_OUTPUT line: {line}");
+        }
+    }
+    out
+}
+
+// ---- looking at the cloud, the broker and the tracker directly ----
+
+use ccaf_housekeeping::confluent::flink::{FlinkClient, FlinkConfig, ListFilter};
+use ccaf_housekeeping::confluent::http::{Credentials, RetryPolicy};
+use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
+use ccaf_housekeeping::confluent::schema_registry::SchemaRegistryClient;
+use ccaf_housekeeping::tracker::{Record, Tracker};
+
+impl App {
+    pub fn flink(&self) -> FlinkClient {
+        test_support::install_crypto_provider();
+        FlinkClient::new(FlinkConfig {
+            endpoint: self.cloud.url.clone(),
+            organization_id: self.cloud.org_id.clone(),
+            environment_id: self.cloud.env_id.clone(),
+            credentials: Credentials::new(&self.cloud.flink.0, &self.cloud.flink.1),
+            retry: RetryPolicy::default(),
+        })
+        .expect("flink client")
+    }
+
+    /// Live statements whose name starts with `prefix`, name → phase.
+    pub async fn live(&self, prefix: &str) -> BTreeMap<String, String> {
+        self.flink()
+            .list(&ListFilter::default())
+            .await
+            .expect("list statements")
+            .into_iter()
+            .filter(|s| s.name.starts_with(prefix))
+            .map(|s| (s.name.clone(), s.phase().to_string()))
+            .collect()
+    }
+
+    /// Live statements of this app (their names start with the app's name).
+    pub async fn app_statements(&self) -> BTreeMap<String, String> {
+        self.live(&format!("{}-", self.name)).await
+    }
+
+    pub async fn sql_of(&self, name: &str) -> Option<String> {
+        self.flink()
+            .get(name)
+            .await
+            .expect("get statement")
+            .map(|s| s.sql().to_string())
+    }
+
+    pub async fn subjects(&self) -> Vec<String> {
+        test_support::install_crypto_provider();
+        SchemaRegistryClient::new(
+            &self.cloud.url,
+            &Credentials::new(&self.cloud.sr.0, &self.cloud.sr.1),
+            RetryPolicy::default(),
+        )
+        .expect("registry client")
+        .list_subjects(None)
+        .await
+        .expect("subjects")
+    }
+
+    pub async fn topic_exists(&self, topic: &str) -> bool {
+        KafkaAdmin::connect(&KafkaConfig::plaintext(&self.stack.kafka_bootstrap_servers))
+            .expect("admin")
+            .topic_exists(topic)
+            .await
+            .expect("metadata")
+    }
+
+    /// This app's tracker records, by statement name.
+    pub async fn records(&self) -> BTreeMap<String, Record> {
+        let t = Tracker::open(
+            &KafkaConfig::plaintext(&self.stack.kafka_bootstrap_servers),
+            &self.tracker_topic,
+        )
+        .await
+        .expect("tracker");
+        t.load()
+            .await
+            .expect("load tracker")
+            .list(Some(&self.cloud.env_id), Some(&self.name))
+            .into_iter()
+            .map(|r| (r.statement_name.clone(), r.clone()))
+            .collect()
+    }
+}
