@@ -23,8 +23,8 @@ pub struct Cloud {
     pub flink: (String, String),
     pub sr: (String, String),
     pub control_url: String,
-    /// Kept alive while the app uses it.
-    pub private: Option<PrivateSim>,
+    /// Kept alive while the app uses it (dropping it stops the process).
+    _private: Option<PrivateSim>,
 }
 
 impl Cloud {
@@ -40,7 +40,7 @@ impl Cloud {
             flink: (stack.flink_api_key.clone(), stack.flink_api_secret.clone()),
             sr: (stack.sr_api_key.clone(), stack.sr_api_secret.clone()),
             control_url: stack.control_url.clone(),
-            private: None,
+            _private: None,
         }
     }
 
@@ -61,7 +61,7 @@ impl Cloud {
             flink: (sim.flink_api_key.clone(), sim.flink_api_secret.clone()),
             sr: (sim.sr_api_key.clone(), sim.sr_api_secret.clone()),
             control_url: sim.control_url(),
-            private: Some(sim),
+            _private: Some(sim),
         }
     }
 }
