@@ -52,6 +52,19 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The input the error is about (for a secret: the input that names the secret).
+    pub fn input_name(&self) -> &'static str {
+        match self {
+            ConfigError::Input { input, .. }
+            | ConfigError::Missing { input, .. }
+            | ConfigError::SecretNotFound { input, .. }
+            | ConfigError::SecretDenied { input, .. }
+            | ConfigError::SecretNotJson { input, .. }
+            | ConfigError::MissingKey { input, .. }
+            | ConfigError::BadKey { input, .. } => input,
+        }
+    }
+
     pub fn input(input: &'static str, reason: impl Into<String>) -> ConfigError {
         ConfigError::Input {
             input,

@@ -10,12 +10,13 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use ccaf_housekeeping::cli::{self, Cli};
+use ccaf_housekeeping::github;
 
 fn main() -> ExitCode {
     // Usage errors exit 2 from clap itself.
     let cli = Cli::parse();
     init_logging();
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+    if in_github_actions() {
         ccaf_housekeeping::secrets::enable_github_masking();
     }
     ccaf_housekeeping::secrets::install_crypto_provider();
@@ -33,11 +34,25 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             let code = e.exit_code();
+            if in_github_actions() {
+                // An annotation on the run's page, naming the input when there is one.
+                let title = match &e {
+                    cli::CliError::Config(c) => format!("Invalid input `{}`", c.input_name()),
+                    _ if code == 3 => "Another run holds the lease".to_string(),
+                    _ => "ccaf-housekeeping failed".to_string(),
+                };
+                let at = github::commands::Annotation::titled(title);
+                println!("{}", github::commands::error(&e.to_string(), &at));
+            }
             let e = anyhow::Error::new(e);
             eprintln!("error: {e:#}");
             ExitCode::from(code as u8)
         }
     }
+}
+
+fn in_github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 /// Logs go to stderr (stdout carries the command's output). `CCAF_LOG` takes an `EnvFilter`

@@ -222,14 +222,25 @@ impl App {
 
     /// Run `command` as the action would (inputs in the environment, no arguments).
     pub fn run(&self, command: &str, extra: &[(&str, &str)]) -> Run {
+        self.run_with(command, extra, &[])
+    }
+
+    /// Like [`App::run`], with more variables in the environment (the runner's `GITHUB_*`).
+    pub fn run_with(&self, command: &str, extra: &[(&str, &str)], env: &[(String, String)]) -> Run {
         let mut cmd = self.command(command, extra);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let out_file = self.path(&format!("output-{}", unique("run")));
         let summary_file = self.path(&format!("summary-{}", unique("run")));
         cmd.env("GITHUB_OUTPUT", &out_file)
             .env("GITHUB_STEP_SUMMARY", &summary_file);
         let output = cmd.output().expect("running ccaf-housekeeping");
         let outputs = std::fs::read_to_string(&out_file)
-            .map(|t| parse_outputs(&t))
+            .map(|t| {
+                crate::github_support::parse_runner_file(&t)
+                    .expect("GITHUB_OUTPUT follows the runner's format")
+                    .into_iter()
+                    .collect()
+            })
             .unwrap_or_default();
         let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
         Run {
@@ -261,35 +272,6 @@ impl App {
 /// `INPUT_<NAME>`: upper-cased, hyphens kept, as the runner does.
 pub fn input(name: &str) -> String {
     format!("INPUT_{}", name.to_uppercase().replace(' ', "_"))
-}
-
-/// The runner's `GITHUB_OUTPUT` format: `name=value` lines, or `name<<DELIM` … `DELIM`.
-pub fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.split('\n').peekable();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some((name, delim)) = line.split_once("<<") {
-            let mut value = Vec::new();
-            loop {
-                let next = lines
-                    .next()
-                    .unwrap_or_else(|| panic!("output {name}: no closing delimiter {delim}"));
-                if next == delim {
-                    break;
-                }
-                value.push(next);
-            }
-            out.insert(name.to_string(), value.join("\n"));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.insert(name.to_string(), value.to_string());
-        } else {
-            panic!("malformed GITHUB_OUTPUT line: {line}");
-        }
-    }
-    out
 }
 
 // ---- looking at the cloud, the broker and the tracker directly ----

@@ -1,6 +1,7 @@
 //! The action's integration tests: one binary, talking to the real servers of the test stack
 //! (`scripts/stack up`): tansu, ccloud-sim and moto.
 
+mod action;
 mod chaos;
 mod cli;
 mod credentials;

@@ -370,6 +370,7 @@ async fn redirects_go_cross_host_and_lose_auth_unless_it_is_resent() {
 
     // Which is what a client gets that follows redirects the default way: reqwest, like most
     // HTTP libraries, drops Authorization when the host changes.
+    test_support::install_crypto_provider();
     let following = reqwest::Client::new();
     let resp = following
         .get(format!("{}/subjects", sim.sim.url))
@@ -724,6 +725,7 @@ async fn spawn_without_control(bootstrap: &str) -> Uncontrolled {
 async fn the_control_endpoint_is_off_unless_asked_for() {
     let stack = support::StackEnv::load();
     let sim = spawn_without_control(&stack.kafka_bootstrap_servers).await;
+    test_support::install_crypto_provider();
     let http = reqwest::Client::new();
     for (method, path) in [
         (Method::GET, "/_sim/faults"),
