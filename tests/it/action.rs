@@ -217,7 +217,9 @@ async fn fork_prs_missing_tokens_and_runs_without_a_pr_succeed_without_a_comment
     let fake = FakeGithub::start(TOKEN, &[42, 43]).await;
     let app = App::new("action-nocomment");
     app.write_manifest(&[("show", "SHOW TABLES")]);
-    let cases: Vec<(&str, Vec<(String, String)>, Vec<(&str, &str)>, &str)> = vec![
+    // (case, runner variables, inputs, what the summary says)
+    type Case<'a> = (&'a str, Vec<(String, String)>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "fork",
             runner_env(&fake, "pull_request", Some("pull_request.fork.json")),
