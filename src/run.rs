@@ -98,6 +98,9 @@ pub struct Settings {
     pub summary: bool,
 }
 
+/// Steps in flight at most; each holds a connection and polls its statement.
+const MAX_CONCURRENCY: usize = 256;
+
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -192,11 +195,11 @@ impl RunInputs {
         let concurrency = match given(&self.concurrency) {
             None => 8,
             Some(c) => match c.parse::<usize>() {
-                Ok(n) if (1..=64).contains(&n) => n,
+                Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => n,
                 _ => {
                     return Err(ConfigError::input(
                         "concurrency",
-                        format!("'{c}' is not a number from 1 to 64"),
+                        format!("'{c}' is not a number from 1 to {MAX_CONCURRENCY}"),
                     ))
                 }
             },

@@ -26,6 +26,10 @@ const PAGE_SIZE: &str = "100";
 /// Pause between polls in [`FlinkClient::wait_until`]: starts here, doubles, capped below.
 const FIRST_POLL: Duration = Duration::from_millis(100);
 const MAX_POLL: Duration = Duration::from_secs(2);
+/// Most phase changes take seconds (a delete about 3–15 s): for the first half minute of a wait
+/// polls stay brisk, so a step notices the change soon; after that they back off to `MAX_POLL`.
+const BRISK_POLL: Duration = Duration::from_millis(500);
+const BRISK_PHASE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -855,7 +859,12 @@ impl FlinkClient {
             }
             let jittered = pause.mul_f64(rand::rng().random_range(0.8..1.2));
             tokio::time::sleep(jittered.min(deadline - now)).await;
-            pause = (pause * 2).min(MAX_POLL);
+            let cap = if started.elapsed() < BRISK_PHASE {
+                BRISK_POLL
+            } else {
+                MAX_POLL
+            };
+            pause = (pause * 2).min(cap);
         }
     }
 }
