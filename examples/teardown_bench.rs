@@ -25,7 +25,8 @@ const PAIRS: usize = 25;
 const JOBS: usize = 100;
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name}: run `eval \"$(scripts/stack env)\"` first"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name}: run `eval \"$(scripts/stack env)\"` first"))
 }
 
 fn binary(name: &str) -> PathBuf {
@@ -33,7 +34,11 @@ fn binary(name: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let p = target.join("release").join(name);
-    assert!(p.exists(), "{}: build it with `cargo build --release -p ccaf-housekeeping -p ccloud-sim`", p.display());
+    assert!(
+        p.exists(),
+        "{}: build it with `cargo build --release -p ccaf-housekeeping -p ccloud-sim`",
+        p.display()
+    );
     p
 }
 
@@ -42,11 +47,19 @@ fn write_app(dir: &Path, app: &str, tag: &str) {
     let mut manifest = format!("app = \"{app}\"\n");
     let mut add = |name: &str, sql: String| {
         std::fs::write(dir.join(format!("sql/{name}.sql")), sql).unwrap();
-        manifest.push_str(&format!("\n[[statements]]\nname = \"{name}\"\nsql = \"sql/{name}.sql\"\n"));
+        manifest.push_str(&format!(
+            "\n[[statements]]\nname = \"{name}\"\nsql = \"sql/{name}.sql\"\n"
+        ));
     };
     for i in 0..PAIRS {
-        add(&format!("src-{i}"), format!("CREATE TABLE src_{tag}_{i} (id STRING, amount INT)"));
-        add(&format!("sink-{i}"), format!("CREATE TABLE sink_{tag}_{i} (id STRING, amount INT)"));
+        add(
+            &format!("src-{i}"),
+            format!("CREATE TABLE src_{tag}_{i} (id STRING, amount INT)"),
+        );
+        add(
+            &format!("sink-{i}"),
+            format!("CREATE TABLE sink_{tag}_{i} (id STRING, amount INT)"),
+        );
     }
     for j in 0..JOBS {
         let k = j % PAIRS;
@@ -58,7 +71,14 @@ fn write_app(dir: &Path, app: &str, tag: &str) {
     std::fs::write(dir.join("ccaf-housekeeping.toml"), manifest).unwrap();
 }
 
-fn housekeeping(bin: &Path, sim: &PrivateSim, dir: &Path, topic: &str, command: &str, concurrency: usize) -> Duration {
+fn housekeeping(
+    bin: &Path,
+    sim: &PrivateSim,
+    dir: &Path,
+    topic: &str,
+    command: &str,
+    concurrency: usize,
+) -> Duration {
     let kafka = env("KAFKA_BOOTSTRAP_SERVERS");
     let args: Vec<(&str, String)> = vec![
         ("--flink-endpoint", sim.url.clone()),
@@ -119,7 +139,11 @@ fn main() {
         .skip(1)
         .map(|a| a.parse().expect("concurrency numbers"))
         .collect();
-    let concurrencies = if concurrencies.is_empty() { vec![150, 8, 1] } else { concurrencies };
+    let concurrencies = if concurrencies.is_empty() {
+        vec![150, 8, 1]
+    } else {
+        concurrencies
+    };
     let bin = binary("ccaf-housekeeping");
     let sim_bin = binary("ccloud-sim");
     // The floor: the longest chain of waits, each request on it at 100 ms. A job's delete
@@ -129,8 +153,15 @@ fn main() {
     // requests ÷ rate adds no floor of its own.
     let chain_requests = 2 + 2 + 2 + 6;
     let floor = Duration::from_millis(3 * DELETE_MS + PENDING_MS + chain_requests * LATENCY_MS);
-    println!("app: {} statements, {} tables; {LATENCY_MS} ms per request, {DELETE_MS} ms per delete", 2 * PAIRS + JOBS, 2 * PAIRS);
-    println!("floor (longest chain of waits): {:.1} s", floor.as_secs_f64());
+    println!(
+        "app: {} statements, {} tables; {LATENCY_MS} ms per request, {DELETE_MS} ms per delete",
+        2 * PAIRS + JOBS,
+        2 * PAIRS
+    );
+    println!(
+        "floor (longest chain of waits): {:.1} s",
+        floor.as_secs_f64()
+    );
     println!("| concurrency | teardown wall time | × floor |");
     println!("|---:|---:|---:|");
     for (round, c) in concurrencies.iter().enumerate() {
@@ -150,7 +181,11 @@ fn main() {
         write_app(&dir.0, &app, &tag);
         let topic = format!("ccaf-bench-tracker-{tag}");
         housekeeping(&bin, &sim, &dir.0, &topic, "buildup", 150);
-        control(&sim, "timings", &format!("{{\"deleting_ms\": {DELETE_MS}}}"));
+        control(
+            &sim,
+            "timings",
+            &format!("{{\"deleting_ms\": {DELETE_MS}}}"),
+        );
         control(&sim, "faults", &format!("{{\"latency_ms\": {LATENCY_MS}}}"));
         let took = housekeeping(&bin, &sim, &dir.0, &topic, "teardown", *c);
         println!(

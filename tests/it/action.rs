@@ -4,29 +4,16 @@
 //! `::add-mask::` lines the runner consumes.
 
 use crate::github_support::{fixture, FakeGithub, MERGE_SHA, OWNER, REPO};
-use crate::harness::{App, Run};
-use test_support::unique;
+use crate::harness::{write, App, Run, Tables};
 
 const TOKEN: &str = "ghs_e2eToken0123456789abcdefABCDEF";
 
-fn write_app(app: &App) -> Vec<String> {
-    let t = |p: &str| unique(p).replace('-', "_");
-    let (src, sink) = (t("asrc"), t("asink"));
-    app.write_manifest(&[
-        (
-            "src",
-            &format!("CREATE TABLE {src} (id STRING, amount INT)"),
-        ),
-        (
-            "sink",
-            &format!("CREATE TABLE {sink} (id STRING, amount INT, PRIMARY KEY (id) NOT ENFORCED)"),
-        ),
-        (
-            "job",
-            &format!("INSERT INTO {sink} SELECT id, amount FROM {src}"),
-        ),
-    ]);
-    vec![src, sink]
+fn write_app(app: &App) -> Tables {
+    let t = Tables::new();
+    let mut stmts = t.statements();
+    stmts.truncate(3);
+    write(app, &stmts);
+    t
 }
 
 /// The runner's variables for `event` (a fixture name), talking to `fake`.
@@ -218,7 +205,12 @@ async fn fork_prs_missing_tokens_and_runs_without_a_pr_succeed_without_a_comment
     let app = App::new("action-nocomment");
     app.write_manifest(&[("show", "SHOW TABLES")]);
     // (case, runner variables, inputs, what the summary says)
-    type Case<'a> = (&'a str, Vec<(String, String)>, Vec<(&'a str, &'a str)>, &'a str);
+    type Case<'a> = (
+        &'a str,
+        Vec<(String, String)>,
+        Vec<(&'a str, &'a str)>,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         (
             "fork",

@@ -7,14 +7,9 @@ use std::time::{Duration, Instant};
 
 use ccaf_housekeeping::tracker::State;
 use serde_json::json;
-use test_support::{unique, SimOptions, StackEnv};
+use test_support::{SimOptions, StackEnv};
 
-use crate::harness::{App, Cloud};
-
-fn tables() -> (String, String, String) {
-    let t = |p: &str| unique(p).replace('-', "_");
-    (t("csrc"), t("csink"), t("croll"))
-}
+use crate::harness::{write, App, Cloud, Tables};
 
 fn chaos_app(prefix: &str) -> (App, [String; 3]) {
     let stack = StackEnv::load();
@@ -30,26 +25,9 @@ fn chaos_app(prefix: &str) -> (App, [String; 3]) {
     let mut app = App::in_cloud(prefix, stack, cloud);
     // A killed run's lease must not hold the next run up for long.
     app.inputs.insert("timeout".into(), "60s".into());
-    let (src, sink, roll) = tables();
-    app.write_manifest(&[
-        (
-            "src",
-            &format!("CREATE TABLE {src} (id STRING, amount INT)"),
-        ),
-        (
-            "sink",
-            &format!("CREATE TABLE {sink} (id STRING, amount INT, PRIMARY KEY (id) NOT ENFORCED)"),
-        ),
-        (
-            "job",
-            &format!("INSERT INTO {sink} SELECT id, amount FROM {src}"),
-        ),
-        (
-            "roll",
-            &format!("CREATE TABLE {roll} AS SELECT id, amount FROM {sink}"),
-        ),
-    ]);
-    (app, [src, sink, roll])
+    let t = Tables::new();
+    write(&app, &t.statements());
+    (app, [t.src, t.sink, t.rollup])
 }
 
 async fn set_faults(app: &App, faults: serde_json::Value) {

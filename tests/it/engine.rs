@@ -5,64 +5,7 @@ use std::collections::BTreeMap;
 use ccaf_housekeeping::tracker::State;
 use test_support::unique;
 
-use crate::harness::App;
-
-/// Unique table names for one app: source, sink (with a key), and a CTAS rollup.
-struct Tables {
-    src: String,
-    sink: String,
-    rollup: String,
-}
-
-impl Tables {
-    fn new() -> Tables {
-        let t = |p: &str| unique(p).replace('-', "_");
-        Tables {
-            src: t("src"),
-            sink: t("sink"),
-            rollup: t("rollup"),
-        }
-    }
-
-    fn all(&self) -> [&str; 3] {
-        [&self.src, &self.sink, &self.rollup]
-    }
-
-    fn statements(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (
-                "src",
-                format!("CREATE TABLE {} (id STRING, amount INT)", self.src),
-            ),
-            (
-                "sink",
-                format!(
-                    "CREATE TABLE {} (id STRING, amount INT, PRIMARY KEY (id) NOT ENFORCED)",
-                    self.sink
-                ),
-            ),
-            (
-                "job",
-                format!(
-                    "INSERT INTO {} SELECT id, amount FROM {}",
-                    self.sink, self.src
-                ),
-            ),
-            (
-                "rollup",
-                format!(
-                    "CREATE TABLE {} AS SELECT id, amount FROM {}",
-                    self.rollup, self.sink
-                ),
-            ),
-        ]
-    }
-}
-
-fn write(app: &App, statements: &[(&'static str, String)]) {
-    let refs: Vec<(&str, &str)> = statements.iter().map(|(n, s)| (*n, s.as_str())).collect();
-    app.write_manifest(&refs);
-}
+use crate::harness::{write, App, Tables};
 
 fn logical_of(report: &serde_json::Value, name: &str) -> String {
     report["steps"]

@@ -274,6 +274,64 @@ pub fn input(name: &str) -> String {
     format!("INPUT_{}", name.to_uppercase().replace(' ', "_"))
 }
 
+/// Unique table names for one app: source, sink (with a key), and a CTAS rollup.
+pub struct Tables {
+    pub src: String,
+    pub sink: String,
+    pub rollup: String,
+}
+
+impl Tables {
+    pub fn new() -> Tables {
+        let t = |p: &str| unique(p).replace('-', "_");
+        Tables {
+            src: t("src"),
+            sink: t("sink"),
+            rollup: t("rollup"),
+        }
+    }
+
+    pub fn all(&self) -> [&str; 3] {
+        [&self.src, &self.sink, &self.rollup]
+    }
+
+    pub fn statements(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "src",
+                format!("CREATE TABLE {} (id STRING, amount INT)", self.src),
+            ),
+            (
+                "sink",
+                format!(
+                    "CREATE TABLE {} (id STRING, amount INT, PRIMARY KEY (id) NOT ENFORCED)",
+                    self.sink
+                ),
+            ),
+            (
+                "job",
+                format!(
+                    "INSERT INTO {} SELECT id, amount FROM {}",
+                    self.sink, self.src
+                ),
+            ),
+            (
+                "rollup",
+                format!(
+                    "CREATE TABLE {} AS SELECT id, amount FROM {}",
+                    self.rollup, self.sink
+                ),
+            ),
+        ]
+    }
+}
+
+/// Write a manifest of (logical name, SQL) pairs.
+pub fn write(app: &App, statements: &[(&'static str, String)]) {
+    let refs: Vec<(&str, &str)> = statements.iter().map(|(n, s)| (*n, s.as_str())).collect();
+    app.write_manifest(&refs);
+}
+
 // ---- looking at the cloud, the broker and the tracker directly ----
 
 use ccaf_housekeeping::confluent::flink::{FlinkClient, FlinkConfig, ListFilter};
