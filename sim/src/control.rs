@@ -72,6 +72,9 @@ pub struct Faults {
     pub apis: Vec<Api>,
     /// Seed for the fault dice, for reproducible runs.
     pub seed: Option<u64>,
+    /// DROP TABLE completes but leaves the topic and its subjects in place: Confluent Cloud's
+    /// drop is not atomic and can be left partially done (the reference's DROP TABLE notes).
+    pub partial_drops: bool,
 }
 
 impl Default for Faults {
@@ -87,6 +90,7 @@ impl Default for Faults {
             redirect_fraction: 0.0,
             apis: vec![Api::Flink, Api::SchemaRegistry, Api::KafkaRest],
             seed: None,
+            partial_drops: false,
         }
     }
 }
@@ -200,6 +204,10 @@ impl Control {
 
     pub fn timings(&self) -> Timings {
         self.lock().timings.clone()
+    }
+
+    pub fn partial_drops(&self) -> bool {
+        self.lock().faults.partial_drops
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {

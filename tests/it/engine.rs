@@ -448,3 +448,105 @@ async fn a_failed_statement_reaches_the_report_and_stops_only_what_depends_on_it
     assert!(run.stdout().contains("::error"), "an error annotation");
     app.run("teardown", &[]).expect(0);
 }
+
+#[tokio::test]
+async fn a_drop_left_half_done_is_finished_directly_and_said_so() {
+    let stack = test_support::StackEnv::load();
+    let cloud = crate::harness::Cloud::private(&stack, test_support::SimOptions::default());
+    let app = App::in_cloud("e2e-halfdrop", stack, cloud);
+    let t = Tables::new();
+    write(&app, &t.statements());
+    app.run("buildup", &[]).expect(0);
+    // The service completes the DROP TABLE but leaves the topic and its subjects behind.
+    test_support::install_crypto_provider();
+    let resp = reqwest::Client::new()
+        .put(format!("{}/faults", app.cloud.control_url))
+        .json(&serde_json::json!({ "partial_drops": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let run = app.run("teardown", &[("timeout", "3s")]).expect(0);
+    let report = run.report();
+    let drops: Vec<&serde_json::Value> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] == "drop_table")
+        .collect();
+    assert_eq!(drops.len(), 3);
+    for d in &drops {
+        assert_eq!(d["status"], "done", "{d:#}");
+        assert_eq!(d["removed"]["deleted_directly"], true, "{d:#}");
+    }
+    for table in t.all() {
+        assert!(!app.topic_exists(table).await, "topic {table} left");
+    }
+    let subjects = app.subjects().await;
+    assert!(
+        !subjects
+            .iter()
+            .any(|s| t.all().iter().any(|t| s.starts_with(t))),
+        "{subjects:?}"
+    );
+    assert!(
+        run.summary.contains("directly"),
+        "the summary says so:\n{}",
+        run.summary
+    );
+}
+
+#[tokio::test]
+async fn carry_over_offsets_start_the_replacement_where_the_old_job_stopped() {
+    let app = App::new("e2e-carry");
+    let t = Tables::new();
+    let mut stmts = t.statements();
+    write(&app, &stmts);
+    app.run("buildup", &[]).expect(0);
+    stmts[2].1 = format!("{} WHERE amount > 10", stmts[2].1);
+    write(&app, &stmts);
+
+    let run = app
+        .run("buildup", &[("carry-over-offsets", "true")])
+        .expect(0);
+    let rebuilt = run.list("rebuilt");
+    assert_eq!(rebuilt.len(), 1);
+    assert!(
+        run.list("torn-down").is_empty(),
+        "the old job is stopped, not deleted"
+    );
+    let new = &rebuilt[0];
+    let step = run.report()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == new.as_str())
+        .cloned()
+        .unwrap();
+    assert!(
+        step["reason"]
+            .as_str()
+            .unwrap()
+            .contains("offsets carried over"),
+        "{step:#}"
+    );
+    let flink = app.flink();
+    let created = flink.get(new).await.unwrap().unwrap();
+    let old = created.spec.properties["sql.tables.initial-offset-from"].clone();
+    let live = app.app_statements().await;
+    assert_eq!(live.get(new).map(String::as_str), Some("RUNNING"));
+    assert_eq!(
+        live.get(&old).map(String::as_str),
+        Some("STOPPED"),
+        "{live:?}"
+    );
+    assert_eq!(app.records().await[&old].state, State::Stopped);
+
+    let torn = app.run("teardown", &[]).expect(0);
+    assert!(
+        torn.list("torn-down").contains(&old),
+        "teardown removes the stopped one too"
+    );
+    assert!(app.app_statements().await.is_empty());
+}

@@ -204,6 +204,9 @@ async fn apply_effects(
                     }
                     return Err(Outcome::Fail(VALIDATION, missing_table(&d.table)));
                 }
+                if sim.control.partial_drops() {
+                    continue;
+                }
                 match sim.broker.delete_topic(&topic).await {
                     Ok(()) | Err(BrokerError::NotFound(_)) => {}
                     Err(e) => {
