@@ -3,8 +3,11 @@
 //! settings imply and to a one-at-a-time baseline.
 //!
 //!     scripts/stack up && eval "$(scripts/stack env)"
-//!     cargo build --release -p ccaf-housekeeping -p ccloud-sim
-//!     cargo run --release --example teardown_bench [-- CONCURRENCY...]
+//!     cargo build -p ccaf-housekeeping -p ccloud-sim
+//!     cargo run --example teardown_bench [-- CONCURRENCY...]
+//!
+//! (Waits dominate, not CPU: a debug build measures the same; add `--release` to both commands
+//! for release binaries.)
 //!
 //! The app: 25 source and 25 sink tables (DDL statements), and 100 jobs, each reading a source
 //! and writing a sink — 150 statements, 50 tables. Each measurement builds the app up (with the
@@ -29,14 +32,15 @@ fn env(name: &str) -> String {
         .unwrap_or_else(|_| panic!("{name}: run `eval \"$(scripts/stack env)\"` first"))
 }
 
+/// A binary of the workspace, from the profile this example was built with.
 fn binary(name: &str) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let p = target.join("release").join(name);
+    let exe = std::env::current_exe().expect("own path");
+    // target/<profile>/examples/teardown_bench → target/<profile>/<name>
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let p = profile_dir.join(name);
     assert!(
         p.exists(),
-        "{}: build it with `cargo build --release -p ccaf-housekeeping -p ccloud-sim`",
+        "{}: build it first with `cargo build [--release] -p ccaf-housekeeping -p ccloud-sim`",
         p.display()
     );
     p
