@@ -36,7 +36,10 @@ fn env(name: &str) -> String {
 fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("own path");
     // target/<profile>/examples/teardown_bench → target/<profile>/<name>
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let p = profile_dir.join(name);
     assert!(
         p.exists(),
