@@ -2,7 +2,7 @@
 //! (SIGKILL) at any point of a rebuild. Each test has a simulator of its own, so its faults never
 //! reach another test.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ccaf_housekeeping::tracker::State;
@@ -13,31 +13,18 @@ use crate::harness::{write, App, Cloud, Tables};
 
 fn chaos_app(prefix: &str) -> (App, [String; 3]) {
     let stack = StackEnv::load();
-    let cloud = Cloud::private(
-        &stack,
-        SimOptions {
-            pending_ms: 150,
-            stopping_ms: 100,
-            deleting_ms: 200,
-            ..Default::default()
-        },
-    );
+    let cloud = Cloud::private(SimOptions {
+        pending_ms: 150,
+        stopping_ms: 100,
+        deleting_ms: 200,
+        ..Default::default()
+    });
     let mut app = App::in_cloud(prefix, stack, cloud);
     // A killed run's lease must not hold the next run up for long.
     app.inputs.insert("timeout".into(), "60s".into());
     let t = Tables::new();
     write(&app, &t.statements());
     (app, [t.src, t.sink, t.rollup])
-}
-
-async fn set_faults(app: &App, faults: serde_json::Value) {
-    let resp = reqwest::Client::new()
-        .put(format!("{}/faults", app.cloud.control_url))
-        .json(&faults)
-        .send()
-        .await
-        .expect("faults");
-    assert_eq!(resp.status(), 200);
 }
 
 /// The app is exactly as its manifest says: every wanted statement live and settled, no other
@@ -104,64 +91,39 @@ async fn assert_gone(app: &App, tables: &[String]) {
 
 #[tokio::test]
 async fn teardown_and_rebuild_converge_through_5xx_and_429_bursts() {
-    test_support::install_crypto_provider();
     let (app, tables) = chaos_app("chaos-faults");
     let wanted = app.run("buildup", &[]).expect(0).list("rebuilt");
     assert_eq!(wanted.len(), 4);
 
-    set_faults(
-        &app,
-        json!({
+    let control = app.cloud.control();
+    control
+        .set_faults(json!({
             "error_fraction": 0.2,
             "error_statuses": [500, 502, 503],
             "rate_limit_rps": 15.0,
             "rate_limit_burst": 4,
             "seed": 7
-        }),
-    )
-    .await;
+        }))
+        .await;
     let rebuilt = app.run("rebuild", &[]).expect(0);
     assert_eq!(rebuilt.list("rebuilt").len(), 4);
     assert_eq!(rebuilt.list("dropped-tables").len(), 3);
-    let log = reqwest::Client::new()
-        .get(format!("{}/requests", app.cloud.control_url))
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    let faults: BTreeMap<String, usize> = log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["fault"].as_str())
-        .fold(BTreeMap::new(), |mut m, f| {
-            *m.entry(f.to_string()).or_default() += 1;
-            m
-        });
-    assert!(faults.get("error").copied().unwrap_or(0) > 0, "{faults:?}");
-    assert!(
-        faults.get("rate_limit").copied().unwrap_or(0) > 0,
-        "{faults:?}"
-    );
+    control.assert_injected("error", 1).await;
+    control.assert_injected("rate_limit", 1).await;
 
-    set_faults(&app, json!({})).await;
+    control.set_faults(json!({})).await;
     assert_converged(&app, &wanted, &tables).await;
 
-    set_faults(
-        &app,
-        json!({"error_fraction": 0.2, "rate_limit_rps": 15.0, "rate_limit_burst": 4, "seed": 11}),
-    )
-    .await;
+    control
+        .set_faults(json!({"error_fraction": 0.2, "rate_limit_rps": 15.0, "rate_limit_burst": 4, "seed": 11}))
+        .await;
     app.run("teardown", &[]).expect(0);
-    set_faults(&app, json!({})).await;
+    control.set_faults(json!({})).await;
     assert_gone(&app, &tables).await;
 }
 
 #[tokio::test]
 async fn a_rebuild_killed_anywhere_converges_when_run_again() {
-    test_support::install_crypto_provider();
     let (app, tables) = chaos_app("chaos-kill");
     let wanted = app.run("buildup", &[]).expect(0).list("rebuilt");
     // How long an undisturbed rebuild takes, to spread the kill points over it.

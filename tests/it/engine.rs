@@ -452,20 +452,16 @@ async fn a_failed_statement_reaches_the_report_and_stops_only_what_depends_on_it
 #[tokio::test]
 async fn a_drop_left_half_done_is_finished_directly_and_said_so() {
     let stack = test_support::StackEnv::load();
-    let cloud = crate::harness::Cloud::private(&stack, test_support::SimOptions::default());
+    let cloud = crate::harness::Cloud::private(test_support::SimOptions::default());
     let app = App::in_cloud("e2e-halfdrop", stack, cloud);
     let t = Tables::new();
     write(&app, &t.statements());
     app.run("buildup", &[]).expect(0);
     // The service completes the DROP TABLE but leaves the topic and its subjects behind.
-    test_support::install_crypto_provider();
-    let resp = reqwest::Client::new()
-        .put(format!("{}/faults", app.cloud.control_url))
-        .json(&serde_json::json!({ "partial_drops": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    app.cloud
+        .control()
+        .set_faults(serde_json::json!({ "partial_drops": true }))
+        .await;
 
     let run = app.run("teardown", &[("timeout", "3s")]).expect(0);
     let report = run.report();

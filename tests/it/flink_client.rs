@@ -13,84 +13,9 @@ use ccaf_housekeeping::confluent::http::{ApiError, Credentials, RetryPolicy};
 use serde_json::{json, Value};
 use test_support::{random_secret, unique, wait_until, PrivateSim, SimOptions, StackEnv};
 
+use crate::harness::{private_sim, SimControl};
+
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The simulator's `/_sim` control endpoint and request log.
-pub(crate) struct SimControl {
-    url: String,
-    http: reqwest::Client,
-}
-
-impl SimControl {
-    pub(crate) fn new(control_url: &str) -> SimControl {
-        ccaf_housekeeping::confluent::install_crypto_provider();
-        SimControl {
-            url: control_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    pub(crate) async fn set_faults(&self, faults: Value) {
-        let resp = self
-            .http
-            .put(format!("{}/faults", self.url))
-            .json(&faults)
-            .send()
-            .await
-            .expect("PUT /_sim/faults");
-        assert!(
-            resp.status().is_success(),
-            "PUT /_sim/faults: {}",
-            resp.status()
-        );
-    }
-
-    pub(crate) async fn set_timings(&self, timings: Value) {
-        let resp = self
-            .http
-            .put(format!("{}/timings", self.url))
-            .json(&timings)
-            .send()
-            .await
-            .expect("PUT /_sim/timings");
-        assert!(
-            resp.status().is_success(),
-            "PUT /_sim/timings: {}",
-            resp.status()
-        );
-    }
-
-    /// The request log (`seq`, `at_ms`, `method`, `path`, `query`, `host`, `status`, `auth`,
-    /// `fault`), oldest first.
-    pub(crate) async fn requests(&self) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/requests", self.url))
-            .send()
-            .await
-            .expect("GET /_sim/requests")
-            .json()
-            .await
-            .expect("request log is JSON");
-        v["requests"].as_array().cloned().unwrap_or_default()
-    }
-
-    pub(crate) async fn clear_requests(&self) {
-        self.http
-            .delete(format!("{}/requests", self.url))
-            .send()
-            .await
-            .expect("DELETE /_sim/requests");
-    }
-}
-
-pub(crate) fn private_sim(opts: SimOptions) -> PrivateSim {
-    let env = StackEnv::load();
-    let bin = env
-        .sim_bin
-        .expect("CCLOUD_SIM_BIN is not set: start the stack with scripts/stack up");
-    PrivateSim::spawn(&bin, &env.kafka_bootstrap_servers, opts)
-}
 
 fn fast_policy() -> RetryPolicy {
     RetryPolicy {
@@ -509,17 +434,7 @@ async fn a_30_percent_5xx_rate_still_completes_create_stop_delete() {
     let gone = c.wait_gone(&name, WAIT).await.expect("wait gone");
     assert!(gone.satisfied);
 
-    let log = control.requests().await;
-    let errors = log.iter().filter(|e| e["fault"] == "error").count();
-    eprintln!(
-        "{} requests, {errors} answered with an injected 5xx",
-        log.len()
-    );
-    assert!(
-        errors >= 3,
-        "the fault rate was not applied: {errors} of {}",
-        log.len()
-    );
+    control.assert_injected("error", 3).await;
     control.set_faults(json!({})).await;
     drop_tables(&c, &sim, &[&src, &dst]).await;
 }

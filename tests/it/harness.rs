@@ -28,6 +28,10 @@ pub struct Cloud {
 }
 
 impl Cloud {
+    pub fn control(&self) -> SimControl {
+        SimControl::new(&self.control_url)
+    }
+
     pub fn stack(stack: &StackEnv) -> Cloud {
         Cloud {
             url: stack.flink_url.clone(),
@@ -44,12 +48,8 @@ impl Cloud {
         }
     }
 
-    pub fn private(stack: &StackEnv, opts: SimOptions) -> Cloud {
-        let bin = stack
-            .sim_bin
-            .clone()
-            .expect("CCLOUD_SIM_BIN is not set: run the tests with scripts/test");
-        let sim = PrivateSim::spawn(&bin, &stack.kafka_bootstrap_servers, opts);
+    pub fn private(opts: SimOptions) -> Cloud {
+        let sim = private_sim(opts);
         Cloud {
             url: sim.url.clone(),
             org_id: sim.org_id.clone(),
@@ -330,6 +330,100 @@ impl Tables {
 pub fn write(app: &App, statements: &[(&'static str, String)]) {
     let refs: Vec<(&str, &str)> = statements.iter().map(|(n, s)| (*n, s.as_str())).collect();
     app.write_manifest(&refs);
+}
+
+/// The simulator's `/_sim` control endpoint and request log.
+pub(crate) struct SimControl {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl SimControl {
+    pub(crate) fn new(control_url: &str) -> SimControl {
+        ccaf_housekeeping::confluent::install_crypto_provider();
+        SimControl {
+            url: control_url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub(crate) async fn set_faults(&self, faults: Value) {
+        let resp = self
+            .http
+            .put(format!("{}/faults", self.url))
+            .json(&faults)
+            .send()
+            .await
+            .expect("PUT /_sim/faults");
+        assert!(
+            resp.status().is_success(),
+            "PUT /_sim/faults: {}",
+            resp.status()
+        );
+    }
+
+    pub(crate) async fn set_timings(&self, timings: Value) {
+        let resp = self
+            .http
+            .put(format!("{}/timings", self.url))
+            .json(&timings)
+            .send()
+            .await
+            .expect("PUT /_sim/timings");
+        assert!(
+            resp.status().is_success(),
+            "PUT /_sim/timings: {}",
+            resp.status()
+        );
+    }
+
+    /// The request log (`seq`, `at_ms`, `method`, `path`, `query`, `host`, `status`, `auth`,
+    /// `fault`), oldest first.
+    pub(crate) async fn requests(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/requests", self.url))
+            .send()
+            .await
+            .expect("GET /_sim/requests")
+            .json()
+            .await
+            .expect("request log is JSON");
+        v["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Panics unless at least `min` requests were answered with the injected `fault`; returns
+    /// how many were.
+    pub(crate) async fn assert_injected(&self, fault: &str, min: usize) -> usize {
+        let log = self.requests().await;
+        let n = log.iter().filter(|e| e["fault"] == fault).count();
+        eprintln!(
+            "{} requests, {n} answered with an injected {fault}",
+            log.len()
+        );
+        assert!(
+            n >= min,
+            "the {fault} fault was not applied: {n} of {}",
+            log.len()
+        );
+        n
+    }
+
+    pub(crate) async fn clear_requests(&self) {
+        self.http
+            .delete(format!("{}/requests", self.url))
+            .send()
+            .await
+            .expect("DELETE /_sim/requests");
+    }
+}
+
+pub(crate) fn private_sim(opts: SimOptions) -> PrivateSim {
+    let env = StackEnv::load();
+    let bin = env
+        .sim_bin
+        .expect("CCLOUD_SIM_BIN is not set: start the stack with scripts/stack up");
+    PrivateSim::spawn(&bin, &env.kafka_bootstrap_servers, opts)
 }
 
 // ---- looking at the cloud, the broker and the tracker directly ----

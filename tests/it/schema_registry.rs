@@ -11,7 +11,7 @@ use ccaf_housekeeping::confluent::schema_registry::{
 use serde_json::{json, Value};
 use test_support::{random_secret, unique, SimOptions, StackEnv};
 
-use crate::flink_client::{private_sim, SimControl};
+use crate::harness::{private_sim, SimControl};
 
 const SR_JSON: &str = "application/vnd.schemaregistry.v1+json";
 
@@ -260,17 +260,7 @@ async fn deletes_complete_under_a_30_percent_5xx_rate() {
         .await
         .expect("list")
         .is_empty());
-    let log = control.requests().await;
-    let errors = log.iter().filter(|e| e["fault"] == "error").count();
-    eprintln!(
-        "{} requests, {errors} answered with an injected 5xx",
-        log.len()
-    );
-    assert!(
-        errors >= 3,
-        "the fault rate was not applied: {errors} of {}",
-        log.len()
-    );
+    control.assert_injected("error", 3).await;
     control.set_faults(json!({})).await;
     assert!(registry.all_subjects(&prefix).await.is_empty());
 }
