@@ -65,14 +65,6 @@ pub fn action_name(a: Action) -> &'static str {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State_ {
-    Waiting,
-    Running,
-    Ok,
-    Failed,
-}
-
 /// Run every step of `p`; the reports come back in plan order.
 pub async fn execute(
     engine: &Engine,
@@ -81,47 +73,118 @@ pub async fn execute(
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Vec<StepReport> {
     let ctx = Ctx::new(engine, p, records);
-    let limit = engine.concurrency.max(1);
-    let mut state = vec![State_::Waiting; p.steps.len()];
-    let mut reports: Vec<Option<StepReport>> = vec![None; p.steps.len()];
-    // One task polls every running step, so steps can borrow the context.
+    let after: Vec<&BTreeSet<usize>> = p.steps.iter().map(|s| &s.after).collect();
+    schedule(
+        &after,
+        engine.concurrency.max(1),
+        |i| ctx.run(&p.steps[i]),
+        |r: &StepReport| r.status == Status::Failed,
+        |i, result| {
+            let report = match result {
+                Ok(r) => r,
+                Err(NotRun::Blocked(f)) => blocked(
+                    &p.steps[i],
+                    format!("not started: {} failed", p.steps[f].target.label()),
+                ),
+                Err(NotRun::Stuck) => blocked(
+                    &p.steps[i],
+                    "not started: its dependencies never finished".into(),
+                ),
+            };
+            progress(&report);
+            report
+        },
+    )
+    .await
+}
+
+fn blocked(s: &Step, message: String) -> StepReport {
+    let mut r = base_report(s, Status::Blocked);
+    r.error = Some(StepError {
+        message,
+        detail: None,
+        exceptions: Vec::new(),
+    });
+    r
+}
+
+/// Why a job was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotRun {
+    /// A job it depends on (directly or not) failed: this one.
+    Blocked(usize),
+    /// Its dependencies can never finish (a cycle; the planner makes none).
+    Stuck,
+}
+
+/// Runs jobs `0..after.len()`, job `i` once every job in `after[i]` has succeeded, at most
+/// `limit` at once. A job whose dependency failed or was blocked is not run. `finish` sees each
+/// job's result as it comes and turns it into the value returned, in job order.
+pub(crate) async fn schedule<T, R, Fut>(
+    after: &[&BTreeSet<usize>],
+    limit: usize,
+    start: impl Fn(usize) -> Fut,
+    failed: impl Fn(&T) -> bool,
+    mut finish: impl FnMut(usize, Result<T, NotRun>) -> R,
+) -> Vec<R>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum State {
+        Waiting,
+        Running,
+        Ok,
+        Failed,
+    }
+    let n = after.len();
+    let mut state = vec![State::Waiting; n];
+    let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    // One task polls every running job, so jobs can borrow from the caller.
     let mut running = FuturesUnordered::new();
     loop {
-        // Block what depends on a failure; start what is ready.
-        for s in &p.steps {
-            if state[s.id] != State_::Waiting {
-                continue;
-            }
-            if let Some(&f) = s.after.iter().find(|&&a| state[a] == State_::Failed) {
-                let mut r = base_report(s, Status::Blocked);
-                r.error = Some(StepError {
-                    message: format!("not started: {} failed", p.steps[f].target.label()),
-                    detail: None,
-                    exceptions: Vec::new(),
-                });
-                progress(&r);
-                reports[s.id] = Some(r);
-                state[s.id] = State_::Failed;
-                continue;
-            }
-            if running.len() < limit && s.after.iter().all(|&a| state[a] == State_::Ok) {
-                state[s.id] = State_::Running;
-                let ctx = &ctx;
-                running.push(async move { (s.id, ctx.run(s).await) });
+        // Block what depends on a failure, transitively: a job may be listed before what it
+        // waits for, so repeat until nothing changes.
+        let mut blocked_more = true;
+        while blocked_more {
+            blocked_more = false;
+            for i in 0..n {
+                if state[i] != State::Waiting {
+                    continue;
+                }
+                if let Some(&f) = after[i].iter().find(|&&a| state[a] == State::Failed) {
+                    state[i] = State::Failed;
+                    out[i] = Some(finish(i, Err(NotRun::Blocked(f))));
+                    blocked_more = true;
+                }
             }
         }
-        let Some((id, report)) = running.next().await else {
+        for i in 0..n {
+            if state[i] == State::Waiting
+                && running.len() < limit
+                && after[i].iter().all(|&a| state[a] == State::Ok)
+            {
+                state[i] = State::Running;
+                let job = start(i);
+                running.push(async move { (i, job.await) });
+            }
+        }
+        let Some((i, result)) = running.next().await else {
             break;
         };
-        state[id] = if report.status == Status::Failed {
-            State_::Failed
+        state[i] = if failed(&result) {
+            State::Failed
         } else {
-            State_::Ok
+            State::Ok
         };
-        progress(&report);
-        reports[id] = Some(report);
+        out[i] = Some(finish(i, Ok(result)));
     }
-    reports.into_iter().flatten().collect()
+    for i in 0..n {
+        if state[i] == State::Waiting {
+            out[i] = Some(finish(i, Err(NotRun::Stuck)));
+        }
+    }
+    out.into_iter().flatten().collect()
 }
 
 struct Ctx<'a> {
@@ -648,7 +711,74 @@ fn flink_err(e: FlinkError) -> StepError {
 
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::{schedule, slug, NotRun};
+    use std::cell::Cell;
+    use std::collections::BTreeSet;
+
+    /// Runs jobs that succeed unless listed in `fail`, recording the order they start in and the
+    /// most that ran at once.
+    async fn run(
+        after: Vec<BTreeSet<usize>>,
+        limit: usize,
+        fail: &[usize],
+    ) -> (Vec<Result<bool, NotRun>>, Vec<usize>, usize) {
+        let refs: Vec<&BTreeSet<usize>> = after.iter().collect();
+        let (now, most) = (Cell::new(0usize), Cell::new(0usize));
+        let started = std::cell::RefCell::new(Vec::new());
+        let results = schedule(
+            &refs,
+            limit,
+            |i| {
+                started.borrow_mut().push(i);
+                now.set(now.get() + 1);
+                most.set(most.get().max(now.get()));
+                let (now, fails) = (&now, fail.contains(&i));
+                async move {
+                    tokio::task::yield_now().await;
+                    now.set(now.get() - 1);
+                    !fails
+                }
+            },
+            |ok: &bool| !ok,
+            |_, r| r,
+        )
+        .await;
+        (results, started.into_inner(), most.get())
+    }
+
+    fn deps(list: &[&[usize]]) -> Vec<BTreeSet<usize>> {
+        list.iter().map(|d| d.iter().copied().collect()).collect()
+    }
+
+    #[tokio::test]
+    async fn jobs_start_after_their_dependencies_and_never_beyond_the_limit() {
+        // 0 ← 1 ← 2, and 3, 4, 5 independent.
+        let (results, started, most) = run(deps(&[&[], &[0], &[1], &[], &[], &[]]), 2, &[]).await;
+        assert!(results.iter().all(|r| *r == Ok(true)));
+        let pos = |i| started.iter().position(|&s| s == i).unwrap();
+        assert!(pos(0) < pos(1) && pos(1) < pos(2));
+        assert_eq!(most, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failure_blocks_what_depends_on_it_transitively_and_nothing_else() {
+        // 0 waits for 3, which waits for 2 (listed after it), which fails; 1 is independent.
+        let (results, started, _) = run(deps(&[&[3], &[], &[], &[2]]), 8, &[2]).await;
+        assert_eq!(results[2], Ok(false));
+        assert_eq!(results[3], Err(NotRun::Blocked(2)));
+        assert_eq!(results[0], Err(NotRun::Blocked(3)));
+        assert_eq!(results[1], Ok(true));
+        assert!(!started.contains(&0) && !started.contains(&3));
+    }
+
+    #[tokio::test]
+    async fn a_cycle_is_reported_not_hung_on() {
+        let (results, started, _) = run(deps(&[&[1], &[0], &[]]), 8, &[]).await;
+        assert_eq!(results[0], Err(NotRun::Stuck));
+        assert_eq!(results[1], Err(NotRun::Stuck));
+        assert_eq!(results[2], Ok(true));
+        assert_eq!(started, vec![2]);
+    }
 
     #[test]
     fn slugs_are_valid_logical_names() {
