@@ -242,9 +242,16 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
     match command {
         Command::Teardown => {
             let defs = active_tracked(snap, opts, &mut p);
-            teardown(&mut p, snap, opts, &defs, &BTreeSet::new(), |_| {
-                (Action::Delete, "teardown of the app".to_string())
-            });
+            let leftovers = torn_down_creators(snap, opts);
+            teardown(
+                &mut p,
+                snap,
+                opts,
+                &defs,
+                &leftovers,
+                &BTreeSet::new(),
+                |_| (Action::Delete, "teardown of the app".to_string()),
+            );
         }
         Command::Rebuild => {
             // A full reset deletes: stopped statements would keep their names taken.
@@ -254,12 +261,20 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
                 ..opts.clone()
             };
             let defs = active_tracked(snap, opts, &mut p);
-            let torn = teardown(&mut p, snap, opts, &defs, &BTreeSet::new(), |_| {
-                (
-                    Action::Delete,
-                    "rebuild: teardown of everything the app has".to_string(),
-                )
-            });
+            let torn = teardown(
+                &mut p,
+                snap,
+                opts,
+                &defs,
+                &torn_down_creators(snap, opts),
+                &BTreeSet::new(),
+                |_| {
+                    (
+                        Action::Delete,
+                        "rebuild: teardown of everything the app has".to_string(),
+                    )
+                },
+            );
             let mut created = BTreeMap::new();
             let order = desired_order(snap, &mut p);
             for i in order {
@@ -324,13 +339,26 @@ fn active_tracked<'a>(snap: &'a Snapshot, opts: &Options, p: &mut Plan) -> Vec<&
     out
 }
 
+/// Tracked statements already torn down whose tables may still be there: a run killed between a
+/// statement's deletion and its table's drop leaves exactly that.
+fn torn_down_creators<'a>(snap: &'a Snapshot, opts: &Options) -> Vec<&'a Definition> {
+    snap.tracked
+        .iter()
+        .filter(|t| t.torn_down && !snap.live.contains_key(&t.def.name))
+        .filter(|t| opts.protected(&t.def.name).is_none())
+        .map(|t| &t.def)
+        .collect()
+}
+
 /// Tear down `defs` (readers before writers before the DDL of their tables, tables last) and
-/// drop the tables they created, except those in `keep`. Returns every step it added.
+/// drop the tables they created, except those in `keep`; also drop the tables `leftovers` (gone
+/// statements of the app) created, where their topics still exist. Returns every step it added.
 fn teardown(
     p: &mut Plan,
     snap: &Snapshot,
     opts: &Options,
     defs: &[&Definition],
+    leftovers: &[&Definition],
     keep: &BTreeSet<TableRef>,
     reason: impl Fn(&Definition) -> (Action, String),
 ) -> Vec<usize> {
@@ -369,9 +397,15 @@ fn teardown(
         return all;
     }
     let mut seen = BTreeSet::new();
-    for (i, d) in defs.iter().enumerate() {
+    let creators = defs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (Some(i), d))
+        .chain(leftovers.iter().map(|d| (None, d)));
+    for (i, d) in creators {
         for t in &d.creates {
-            if keep.contains(t) || !seen.insert(t.clone()) {
+            let gone = i.is_none() && !snap.topics.contains(&t.name);
+            if gone || keep.contains(t) || !seen.insert(t.clone()) {
                 continue;
             }
             let target = TableTarget {
@@ -400,7 +434,9 @@ fn teardown(
                 format!("created by {}", d.name),
                 None,
             );
-            p.after(id, ids[i]);
+            if let Some(i) = i {
+                p.after(id, ids[i]);
+            }
             for (j, other) in defs.iter().enumerate() {
                 if other.reads.contains(t) || other.writes.contains(t) || other.creates.contains(t)
                 {
@@ -672,7 +708,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .iter()
         .map(|(d, r)| (d.name.as_str(), r.clone()))
         .collect();
-    let torn = teardown(p, snap, opts, &defs, &keep, |d| {
+    let torn = teardown(p, snap, opts, &defs, &[], &keep, |d| {
         match reasons.get(d.name.as_str()) {
             Some(r) => (Action::Delete, r.clone()),
             None => (

@@ -396,3 +396,36 @@ fn rebuild_tears_everything_down_then_builds_everything_up() {
         assert!(c.after.is_superset(&teardown), "{p}");
     }
 }
+
+#[test]
+fn a_table_left_by_a_run_killed_after_its_ddl_was_deleted_is_still_dropped() {
+    let mut snap = deployed(&app("v1"));
+    // The sink's DDL statement is gone and recorded torn down; its topic is still there.
+    snap.tracked[2].torn_down = true;
+    snap.live.remove("app-sink-ddl-v1");
+    for cmd in [Command::Teardown, Command::Rebuild] {
+        let p = plan(cmd, &snap, &opts());
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| !(s.action == Action::Delete && s.target.label() == "app-sink-ddl-v1")),
+            "{p}"
+        );
+        let drop = step(&p, Action::DropTable, "sink");
+        // After everything still live that uses it.
+        assert!(
+            drop.after
+                .contains(&step(&p, Action::Delete, "app-job-v1").id),
+            "{p}"
+        );
+        assert!(
+            drop.after
+                .contains(&step(&p, Action::Delete, "app-report-v1").id),
+            "{p}"
+        );
+    }
+    // Once the topic is gone there is nothing to drop.
+    snap.topics.remove("sink");
+    let p = plan(Command::Teardown, &snap, &opts());
+    assert!(p.steps.iter().all(|s| s.target.label() != "sink"), "{p}");
+}

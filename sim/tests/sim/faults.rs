@@ -417,6 +417,7 @@ async fn invalid_fault_bodies_are_rejected_and_change_nothing() {
             "redirect_fraction": 0.0,
             "apis": ["flink", "schema-registry", "kafka-rest"],
             "seed": null,
+            "partial_drops": false,
         })
     );
     let bodies = [
