@@ -63,8 +63,8 @@ pub struct Record {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The tables a statement touches, as fully qualified names (`catalog.database.table`, no
-/// backticks) where the engine could resolve them.
+/// The tables a statement touches, as Flink SQL names (`catalog.database.table` where the engine
+/// could resolve them, parts backquoted when they need it: `flink_sql::TableRef`'s form).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tables {
     #[serde(default)]
