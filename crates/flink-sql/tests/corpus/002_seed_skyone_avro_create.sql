@@ -1,4 +1,5 @@
 -- The seed app's first source; no key, only a bucket count.
+-- source: examples/flight-consolidator/sources/skyone_avro.sql
 -- kind: CREATE_TABLE
 -- creates: skyone_avro (if not exists)
 -- writes:
@@ -8,16 +9,3 @@
 -- buckets: 3
 -- columns: customer_email STRING NOT NULL | flight_departure_time STRING | flight_departure_airport STRING | flight_arrival_time STRING | flight_arrival_airport STRING | flight_number STRING | confirmation STRING | ticket_price DECIMAL(10, 2) | aircraft STRING | booking_agency_email STRING
 -- options: value.format=avro-registry
-CREATE TABLE IF NOT EXISTS skyone_avro (
-    customer_email STRING NOT NULL,
-    flight_departure_time STRING,
-    flight_departure_airport STRING,
-    flight_arrival_time STRING,
-    flight_arrival_airport STRING,
-    flight_number STRING,
-    confirmation STRING,
-    ticket_price DECIMAL(10,2),
-    aircraft STRING,
-    booking_agency_email STRING
-) DISTRIBUTED INTO 3 BUCKETS
-WITH ('value.format' = 'avro-registry');

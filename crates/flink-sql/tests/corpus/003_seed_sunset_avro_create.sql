@@ -1,4 +1,5 @@
 -- The seed app's second source, keyed by a table-level primary key.
+-- source: examples/flight-consolidator/sources/sunset_avro.sql
 -- kind: CREATE_TABLE
 -- creates: sunset_avro
 -- writes:
@@ -10,15 +11,3 @@
 -- buckets:
 -- columns: email_address STRING | departure_time STRING | departure_airport STRING | arrival_time STRING | arrival_airport STRING | flight_id STRING | reference_number STRING NOT NULL | total_price DECIMAL(10, 2) | aircraft_details STRING
 -- options: changelog.mode=upsert
-create table sunset_avro (
-    email_address STRING,
-    departure_time STRING,
-    departure_airport STRING,
-    arrival_time STRING,
-    arrival_airport STRING,
-    flight_id STRING,
-    reference_number STRING NOT NULL,
-    total_price DECIMAL( 10 , 2 ),
-    aircraft_details STRING,
-    PRIMARY KEY (reference_number) NOT ENFORCED
-) with ('changelog.mode' = 'upsert')
