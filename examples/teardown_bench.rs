@@ -179,6 +179,8 @@ fn main() {
                 pending_ms: PENDING_MS,
                 stopping_ms: PENDING_MS,
                 deleting_ms: 200,
+                // The broker's own cluster: the tables are the app's to check and drop.
+                kafka_cluster_id: Some(env("SIM_KAFKA_CLUSTER_ID")),
                 ..Default::default()
             },
         );

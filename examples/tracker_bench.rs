@@ -57,6 +57,7 @@ fn record(i: usize) -> Record {
             "flink_kickstarter.flink_kickstarter.flight_consolidated_{i}"
         )],
         creates: vec![],
+        ownership: Vec::new(),
         extra: Default::default(),
     };
     r.last_phase = Some("RUNNING".into());

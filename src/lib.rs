@@ -10,6 +10,7 @@ pub mod engine;
 pub mod github;
 pub mod manifest;
 pub mod naming;
+pub mod ownership;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -2,9 +2,12 @@
 //! and what is live, to an ordered plan of steps with the reason for each. It does no I/O, so
 //! every ordering and ownership rule is tested here without a server.
 //!
-//! Ownership (safety rule 1) lives here, once: a step only ever targets a statement recorded in
-//! the tracker for this app (or one the app wants to create), and a table only if a statement of
-//! the app created it and no `protect` pattern matches it.
+//! Ownership (safety rule 1) is decided here, once: a step only ever targets a statement recorded
+//! in the tracker for this app (or one the app wants to create) that the live service shows as
+//! the app's ([`crate::ownership::verify_statement`]), and a table only while a record of the app
+//! holds evidence that one of its statements created the incarnation that exists, in a cluster
+//! the run can check, and no `protect` pattern matches it. Whatever fails those checks is refused
+//! (reported, never touched). The executor checks the same rules again on fresh reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -13,6 +16,8 @@ use flink_sql::TableRef;
 use serde::Serialize;
 
 use crate::deps::{self, Graph};
+use crate::ownership::{self, ClusterScope, Expected, Shown};
+use crate::tracker::Ownership;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +64,25 @@ pub struct Tracked {
     pub def: Definition,
     /// The record says the statement was torn down (deleted) already.
     pub torn_down: bool,
+    /// The statement's `metadata.uid` as recorded (`None`: never seen by the run that made it).
+    pub uid: Option<String>,
+    /// The record's evidence for each table the statement's SQL creates.
+    pub claims: Vec<Claim>,
+    /// One of the tool's own DROP TABLE statements (left by a run killed while it existed).
+    pub hidden: bool,
+}
+
+/// What a record holds about one table its statement's SQL creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub table: TableRef,
+    pub topic: String,
+    pub ownership: Ownership,
+    /// The Kafka cluster the topic was checked in.
+    pub cluster_id: Option<String>,
+    /// The topic's id when the app's statement created it.
+    pub topic_id: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// A statement as the Flink API shows it now.
@@ -66,6 +90,10 @@ pub struct Tracked {
 pub struct Live {
     pub name: String,
     pub phase: String,
+    pub uid: Option<String>,
+    /// The value of its ownership label ([`ownership::OWNER_LABEL`]).
+    pub owner: Option<String>,
+    pub sql: String,
 }
 
 /// Everything the planner looks at.
@@ -80,6 +108,10 @@ pub struct Snapshot {
     pub live: BTreeMap<String, Live>,
     /// Topics that exist in the cluster (to leave an unchanged table's DDL alone).
     pub topics: BTreeSet<String>,
+    /// The ids of the topics the app's records claim, where the cluster has topic ids.
+    pub topic_ids: BTreeMap<String, String>,
+    /// The Kafka cluster the run can check tables in.
+    pub cluster: ClusterScope,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -122,17 +154,25 @@ pub enum Action {
     Unchanged,
     /// Not touched, and said so: a protected statement or table.
     Skip,
+    /// Not touched because the run cannot prove it is the app's: a live statement that is not
+    /// the one the record describes, a table in a cluster the run cannot check. A failure.
+    Refuse,
+    /// End the app's ownership of a table whose incarnation is gone or replaced: the tracker
+    /// says so from now on; nothing in the cluster is touched.
+    Release,
 }
 
-/// A table a step drops (or skips).
+/// A table a step drops (or skips, refuses, releases).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableTarget {
     pub table: TableRef,
     pub topic: String,
-    /// The statement of the app that created it.
+    /// The statement of the app that created it (whose record holds the evidence).
     pub created_by: String,
     /// `sql.current-catalog` / `sql.current-database` of that statement, for the DROP.
     pub properties: BTreeMap<String, String>,
+    /// The evidence as planned; the executor reads it again before it acts.
+    pub claim: Option<Claim>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,16 +282,9 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
     match command {
         Command::Teardown => {
             let defs = active_tracked(snap, opts, &mut p);
-            let leftovers = torn_down_creators(snap, opts);
-            teardown(
-                &mut p,
-                snap,
-                opts,
-                &defs,
-                &leftovers,
-                &BTreeSet::new(),
-                |_| (Action::Delete, "teardown of the app".to_string()),
-            );
+            teardown(&mut p, snap, opts, &defs, true, &BTreeSet::new(), |_| {
+                (Action::Delete, "teardown of the app".to_string())
+            });
         }
         Command::Rebuild => {
             // A full reset deletes: stopped statements would keep their names taken.
@@ -261,20 +294,12 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
                 ..opts.clone()
             };
             let defs = active_tracked(snap, opts, &mut p);
-            let torn = teardown(
-                &mut p,
-                snap,
-                opts,
-                &defs,
-                &torn_down_creators(snap, opts),
-                &BTreeSet::new(),
-                |_| {
-                    (
-                        Action::Delete,
-                        "rebuild: teardown of everything the app has".to_string(),
-                    )
-                },
-            );
+            let torn = teardown(&mut p, snap, opts, &defs, true, &BTreeSet::new(), |_| {
+                (
+                    Action::Delete,
+                    "rebuild: teardown of everything the app has".to_string(),
+                )
+            });
             let mut created = BTreeMap::new();
             let order = desired_order(snap, &mut p);
             for i in order {
@@ -303,11 +328,36 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
         }
         Command::Buildup => converge(&mut p, snap, opts),
     }
+    note_uncheckable_creates(&mut p, snap);
     p
 }
 
 fn live_phase(snap: &Snapshot, name: &str) -> Option<String> {
     snap.live.get(name).map(|l| l.phase.clone())
+}
+
+fn tracked<'a>(snap: &'a Snapshot, name: &str) -> Option<&'a Tracked> {
+    snap.tracked.iter().find(|t| t.def.name == name)
+}
+
+/// Why the live statement named like `d` must not be touched, if it must not: it is not the one
+/// the app's record describes (or, unrecorded, not the app's definition).
+fn refusal(snap: &Snapshot, d: &Definition) -> Option<String> {
+    let live = snap.live.get(&d.name)?;
+    let rec = tracked(snap, &d.name);
+    let expected = Expected {
+        app: &snap.app,
+        uid: rec.and_then(|t| t.uid.as_deref()),
+        sql: rec.map_or(d.sql.as_str(), |t| t.def.sql.as_str()),
+    };
+    let shown = Shown {
+        uid: live.uid.as_deref(),
+        owner: live.owner.as_deref(),
+        sql: &live.sql,
+    };
+    ownership::verify_statement(&expected, &shown)
+        .err()
+        .map(|e| format!("not the app's statement: {e}"))
 }
 
 fn skip_protected(p: &mut Plan, d: &Definition, snap: &Snapshot, pat: &glob::Pattern) {
@@ -339,37 +389,49 @@ fn active_tracked<'a>(snap: &'a Snapshot, opts: &Options, p: &mut Plan) -> Vec<&
     out
 }
 
-/// Tracked statements already torn down whose tables may still be there: a run killed between a
-/// statement's deletion and its table's drop leaves exactly that.
-fn torn_down_creators<'a>(snap: &'a Snapshot, opts: &Options) -> Vec<&'a Definition> {
-    snap.tracked
-        .iter()
-        .filter(|t| t.torn_down && !snap.live.contains_key(&t.def.name))
-        .filter(|t| opts.protected(&t.def.name).is_none())
-        .map(|t| &t.def)
-        .collect()
+/// A buildup that creates a table in a cluster the run cannot check says so up front: the app
+/// will never be able to drop that table.
+fn note_uncheckable_creates(p: &mut Plan, snap: &Snapshot) {
+    let mut notes = Vec::new();
+    for s in &p.steps {
+        if let (Action::Create, Target::Statement { def, .. }) = (s.action, &s.target) {
+            for t in &def.creates {
+                if let Err(e) = snap.cluster.check(t) {
+                    notes.push(format!(
+                        "table {t} cannot be checked ({e}): the app will never drop it"
+                    ));
+                }
+            }
+        }
+    }
+    notes.dedup();
+    p.notes.extend(notes);
 }
 
-/// Tear down `defs` (readers before writers before the DDL of their tables, tables last) and
-/// drop the tables they created, except those in `keep`; also drop the tables `leftovers` (gone
-/// statements of the app) created, where their topics still exist. Returns every step it added.
+/// Tear down `defs` (readers before writers before the DDL of their tables, tables last), each
+/// only if the live statement is the app's, and end the app's tables: the tables whose evidence
+/// the records of `defs` hold (and, `with_leftovers`, those of the app's torn-down records: a run
+/// killed between a statement's deletion and its table's drop leaves exactly that), except those
+/// in `keep`. Returns every step it added.
+#[allow(clippy::too_many_arguments)]
 fn teardown(
     p: &mut Plan,
     snap: &Snapshot,
     opts: &Options,
     defs: &[&Definition],
-    leftovers: &[&Definition],
+    with_leftovers: bool,
     keep: &BTreeSet<TableRef>,
     reason: impl Fn(&Definition) -> (Action, String),
 ) -> Vec<usize> {
     let graph = lenient_graph(defs, p);
     let mut ids = Vec::with_capacity(defs.len());
     for d in defs {
-        let (action, why) = reason(d);
-        let action = if opts.stop_only && action == Action::Delete {
-            Action::Stop
-        } else {
-            action
+        let (action, why) = match refusal(snap, d) {
+            Some(refused) => (Action::Refuse, refused),
+            None => match reason(d) {
+                (Action::Delete, why) if opts.stop_only => (Action::Stop, why),
+                other => other,
+            },
         };
         ids.push(p.push(
             Stage::Teardown,
@@ -396,57 +458,146 @@ fn teardown(
         }
         return all;
     }
-    let mut seen = BTreeSet::new();
+    let in_plan: BTreeSet<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    let leftovers = snap
+        .tracked
+        .iter()
+        .filter(|t| with_leftovers && t.torn_down && !snap.live.contains_key(&t.def.name))
+        .filter(|t| !in_plan.contains(t.def.name.as_str()))
+        .filter(|t| opts.protected(&t.def.name).is_none())
+        .map(|t| (None, &t.def));
     let creators = defs
         .iter()
         .enumerate()
-        .map(|(i, d)| (Some(i), d))
-        .chain(leftovers.iter().map(|d| (None, d)));
-    for (i, d) in creators {
-        for t in &d.creates {
-            let gone = i.is_none() && !snap.topics.contains(&t.name);
-            if gone || keep.contains(t) || !seen.insert(t.clone()) {
+        .map(|(i, d)| (Some(i), *d))
+        .chain(leftovers);
+    // Held evidence first, so a table two records name is decided by the one that holds it.
+    let mut claims: Vec<(Option<usize>, &Definition, &Claim)> = creators
+        .flat_map(|(i, d)| {
+            tracked(snap, &d.name)
+                .into_iter()
+                .flat_map(|t| t.claims.iter())
+                .map(move |c| (i, d, c))
+        })
+        .collect();
+    claims.sort_by_key(|(_, _, c)| !c.ownership.is_held());
+    // A DROP statement a killed run left must be gone before the table is dropped again: the
+    // new DROP would have its name.
+    let hidden: Vec<usize> = defs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| tracked(snap, &d.name).is_some_and(|t| t.hidden))
+        .map(|(i, _)| ids[i])
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (i, d, c) in claims {
+        let t = &c.table;
+        if keep.contains(t) || !seen.insert(t.clone()) {
+            continue;
+        }
+        let target = Target::Table(TableTarget {
+            table: t.clone(),
+            topic: c.topic.clone(),
+            created_by: d.name.clone(),
+            properties: catalog_properties(d),
+            claim: Some(c.clone()),
+        });
+        let exists = snap.topics.contains(&c.topic);
+        let (action, why) = match &c.ownership {
+            Ownership::Owned | Ownership::Pending | Ownership::Unverified => {
+                match table_verdict(snap, opts, c, d, exists, i.is_some()) {
+                    Some(v) => v,
+                    None => continue,
+                }
+            }
+            Ownership::Found | Ownership::NotCreated => {
+                if i.is_some() && exists {
+                    p.notes.push(format!(
+                        "table {t} is kept: it is not the app's ({})",
+                        c.detail.as_deref().unwrap_or(c.ownership.as_str())
+                    ));
+                }
                 continue;
             }
-            let target = TableTarget {
-                table: t.clone(),
-                topic: t.name.clone(),
-                created_by: d.name.clone(),
-                properties: catalog_properties(d),
-            };
-            if let Some(pat) = opts
-                .protected(&t.name)
-                .or_else(|| opts.protected(&t.to_string()))
-            {
-                all.push(p.push(
-                    Stage::Teardown,
-                    Action::Skip,
-                    Target::Table(target),
-                    format!("protected by pattern '{}'", pat.as_str()),
-                    None,
-                ));
-                continue;
-            }
-            let id = p.push(
-                Stage::Teardown,
-                Action::DropTable,
-                Target::Table(target),
-                format!("created by {}", d.name),
-                None,
-            );
-            if let Some(i) = i {
-                p.after(id, ids[i]);
-            }
+            Ownership::Dropped | Ownership::Other(_) => continue,
+        };
+        let id = p.push(Stage::Teardown, action, target, why, None);
+        if let Some(i) = i {
+            p.after(id, ids[i]);
+        }
+        for &h in &hidden {
+            p.after(id, h);
+        }
+        if action == Action::DropTable {
             for (j, other) in defs.iter().enumerate() {
                 if other.reads.contains(t) || other.writes.contains(t) || other.creates.contains(t)
                 {
                     p.after(id, ids[j]);
                 }
             }
-            all.push(id);
         }
+        all.push(id);
     }
     all
+}
+
+/// What to do with a table the app may own: drop it, release it (its incarnation is gone or
+/// replaced), refuse it (it cannot be checked), skip it (protected); `None`: nothing to say.
+fn table_verdict(
+    snap: &Snapshot,
+    opts: &Options,
+    c: &Claim,
+    creator: &Definition,
+    exists: bool,
+    torn_down_now: bool,
+) -> Option<(Action, String)> {
+    let t = &c.table;
+    if let Some(pat) = opts
+        .protected(&t.name)
+        .or_else(|| opts.protected(&t.to_string()))
+    {
+        return Some((
+            Action::Skip,
+            format!("protected by pattern '{}'", pat.as_str()),
+        ));
+    }
+    if c.ownership == Ownership::Unverified {
+        let why = c
+            .detail
+            .as_deref()
+            .unwrap_or("its cluster could not be checked");
+        return Some((Action::Refuse, format!("not verified: {why}")));
+    }
+    if let Err(e) = snap.cluster.same_cluster(c.cluster_id.as_deref()) {
+        return Some((Action::Refuse, format!("not verified: {e}")));
+    }
+    let live_id = snap.topic_ids.get(&c.topic).map(String::as_str);
+    if exists && !ownership::same_incarnation(c.topic_id.as_deref(), live_id) {
+        return Some((
+            Action::Release,
+            format!(
+                "spared: topic {} is another incarnation (id {}) than the one {} created (id {})",
+                c.topic,
+                live_id.unwrap_or("?"),
+                creator.name,
+                c.topic_id.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    if !exists && !torn_down_now {
+        return Some((
+            Action::Release,
+            format!("already gone: the app's ownership of {t} ends"),
+        ));
+    }
+    let why = match c.ownership {
+        Ownership::Pending => format!(
+            "created by {} (to be confirmed: the run that created it was interrupted)",
+            creator.name
+        ),
+        _ => format!("created by {}", creator.name),
+    };
+    Some((Action::DropTable, why))
 }
 
 fn catalog_properties(d: &Definition) -> BTreeMap<String, String> {
@@ -599,9 +750,15 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
 
     // A changed statement that creates a table recreates it; whatever uses the table is
     // deleted before the drop and created again after (transitively).
+    // Only a table the app owns is recreated; one it merely found stays as it is.
     let mut recreated: BTreeSet<TableRef> = BTreeSet::new();
     for (&i, olds) in &old_of {
-        for t in olds.iter().flat_map(|o| o.def.creates.iter()) {
+        let owned = olds
+            .iter()
+            .flat_map(|o| o.claims.iter())
+            .filter(|c| c.ownership.is_held())
+            .map(|c| &c.table);
+        for t in owned {
             if snap.desired[i].creates.contains(t) {
                 recreated.insert(t.clone());
             }
@@ -708,7 +865,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .iter()
         .map(|(d, r)| (d.name.as_str(), r.clone()))
         .collect();
-    let torn = teardown(p, snap, opts, &defs, &[], &keep, |d| {
+    let torn = teardown(p, snap, opts, &defs, false, &keep, |d| {
         match reasons.get(d.name.as_str()) {
             Some(r) => (Action::Delete, r.clone()),
             None => (
@@ -726,7 +883,13 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             continue;
         }
         let d = &snap.desired[i];
+        // A live statement under the wanted name that is not the app's is neither left as
+        // "unchanged" nor resumed: the name is someone else's.
+        let refused = matches!(fate[i], Fate::Unchanged | Fate::Resume)
+            .then(|| refusal(snap, d))
+            .flatten();
         let (action, carry_over_from) = match fate[i] {
+            _ if refused.is_some() => (Action::Refuse, None),
             Fate::Unchanged if !old_of.contains_key(&i) => (Action::Unchanged, None),
             Fate::Resume if !old_of.contains_key(&i) => (Action::Resume, None),
             _ => (
@@ -734,9 +897,10 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
                 carry_from.get(&i).map(|o| o.def.name.clone()),
             ),
         };
-        let reason = match &carry_over_from {
-            Some(from) => format!("{}; offsets carried over from {from}", why[i]),
-            None => why[i].clone(),
+        let reason = match (&carry_over_from, refused) {
+            (_, Some(r)) => r,
+            (Some(from), None) => format!("{}; offsets carried over from {from}", why[i]),
+            (None, None) => why[i].clone(),
         };
         let id = p.push(
             Stage::Buildup,

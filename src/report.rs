@@ -34,8 +34,11 @@ pub enum Outcome {
     NothingToDo,
     /// A plan or dry run: nothing was changed.
     Planned,
-    /// At least one step failed (the steps say which); exit code 1.
+    /// At least one step failed or was refused (the steps say which); exit code 1.
     Failed,
+    /// The run lost its lease and stopped changing anything (the steps say what was done and
+    /// what was not); exit code 3.
+    LeaseLost,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -54,16 +57,20 @@ pub enum Status {
     Unchanged,
     /// Only planned (plan, dry run).
     Planned,
-    /// Not started because a step it depends on failed.
+    /// Not started because a step it depends on failed (or the run lost its lease).
     Blocked,
     Failed,
+    /// Not done because the run cannot prove the target is the app's (a live statement that is
+    /// not the one recorded, a table it cannot check): nothing was touched.
+    Refused,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepReport {
     /// `teardown` or `buildup`.
     pub stage: String,
-    /// `delete`, `stop`, `prune`, `drop_table`, `create`, `resume`, `unchanged`, `skip`, `adopt`.
+    /// `delete`, `stop`, `prune`, `drop_table`, `create`, `resume`, `unchanged`, `skip`,
+    /// `refuse`, `release`, `adopt`.
     pub action: String,
     pub kind: Kind,
     /// The statement name, or the table.
@@ -150,17 +157,18 @@ impl RunReport {
         })
     }
 
-    /// Steps that failed or could not run because of a failure.
+    /// Steps that failed, were refused, or could not run because of a failure.
     pub fn failed(&self) -> Vec<String> {
-        self.names(|s| matches!(s.status, Status::Failed | Status::Blocked))
+        self.names(|s| matches!(s.status, Status::Failed | Status::Blocked | Status::Refused))
     }
 
-    /// The process exit code for this report: 1 when anything failed, else 0.
+    /// The process exit code for this report: 1 when anything failed, 3 when the run lost its
+    /// lease, else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.outcome == Outcome::Failed {
-            1
-        } else {
-            0
+        match self.outcome {
+            Outcome::Failed => 1,
+            Outcome::LeaseLost => 3,
+            Outcome::Succeeded | Outcome::NothingToDo | Outcome::Planned => 0,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! to exit code: check every input (exit 2 before anything is touched), read the manifest,
 //! resolve credentials, build the clients, run the engine, report to GitHub.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::engine::{Defaults, Engine, EngineError, Request};
 use crate::github::{self, CommentMode, GithubContext, Masker, ReportOptions};
 use crate::manifest::{self, Manifest};
+use crate::ownership::ClusterScope;
 use crate::plan::{Command, Options};
 use crate::secrets::Secret;
 use crate::tracker::{Provenance, Tracker};
@@ -61,6 +63,15 @@ pub struct RunInputs {
     /// Default `sql.current-database` (the Kafka cluster).
     #[arg(long = "database", env = "INPUT_DATABASE", global = true)]
     pub database: Option<String>,
+    /// Databases named by display name, as `name=lkc-id` pairs (comma or newline separated):
+    /// the Kafka cluster each is. Tables are checked (and dropped) only in the cluster of
+    /// kafka-bootstrap-servers.
+    #[arg(
+        long = "database-clusters",
+        env = "INPUT_DATABASE-CLUSTERS",
+        global = true
+    )]
+    pub database_clusters: Option<String>,
     /// Token for the PR comment.
     #[arg(
         long = "github-token",
@@ -92,6 +103,8 @@ pub struct Settings {
     pub timeout: Duration,
     pub catalog: Option<String>,
     pub database: Option<String>,
+    /// Database display name → Kafka cluster id.
+    pub database_clusters: BTreeMap<String, String>,
     pub github_token: Option<Secret>,
     pub comment: CommentMode,
     pub pr_number: Option<u64>,
@@ -221,6 +234,31 @@ impl RunInputs {
                 )
             })?,
         };
+        let mut database_clusters = BTreeMap::new();
+        for pair in list(&self.database_clusters) {
+            let bad = || {
+                ConfigError::input(
+                    "database-clusters",
+                    format!(
+                        "'{pair}' is not `database=cluster-id` (e.g. flink_kickstarter=lkc-abc123)"
+                    ),
+                )
+            };
+            let (name, id) = pair.split_once('=').ok_or_else(bad)?;
+            let (name, id) = (name.trim(), id.trim());
+            if name.is_empty() || crate::config::validate_id(id).is_err() {
+                return Err(bad());
+            }
+            if database_clusters
+                .insert(name.to_string(), id.to_string())
+                .is_some()
+            {
+                return Err(ConfigError::input(
+                    "database-clusters",
+                    format!("database '{name}' is mapped twice"),
+                ));
+            }
+        }
         let pr_number = match given(&self.pr_number) {
             None => None,
             Some(n) => match n.parse::<u64>() {
@@ -248,6 +286,7 @@ impl RunInputs {
             timeout,
             catalog: given(&self.catalog).map(str::to_string),
             database: given(&self.database).map(str::to_string),
+            database_clusters,
             github_token: given(&self.github_token).map(Secret::new),
             comment,
             pr_number,
@@ -342,6 +381,7 @@ pub async fn run(checked: Checked, inputs: &RunInputs, command: &str) -> Result<
         None => None,
     };
     let kafka_admin = KafkaAdmin::connect(&kafka).map_err(|e| CliError::Failed(e.to_string()))?;
+    let cluster = cluster_scope(&kafka_admin, &settings.database_clusters).await?;
     let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
 
     let engine = Engine {
@@ -349,6 +389,7 @@ pub async fn run(checked: Checked, inputs: &RunInputs, command: &str) -> Result<
         kafka: kafka_admin,
         registry: registry_client,
         tracker,
+        cluster,
         app: app.clone(),
         environment_id: flink.environment_id.clone(),
         defaults: Defaults {
@@ -380,6 +421,42 @@ pub async fn run(checked: Checked, inputs: &RunInputs, command: &str) -> Result<
         return Err(CliError::Failed(format!("reporting to GitHub failed: {e}")));
     }
     Ok(report.exit_code())
+}
+
+/// The Kafka cluster the run's connection reaches, and the databases the user names it by. A
+/// mapping to any other cluster is bad input: it would have the run check (and delete) topics in
+/// a cluster that is not the tables'.
+async fn cluster_scope(
+    admin: &KafkaAdmin,
+    names: &BTreeMap<String, String>,
+) -> Result<ClusterScope, CliError> {
+    let connected = admin
+        .cluster_id()
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    for (name, id) in names {
+        if connected.as_deref() != Some(id.as_str()) {
+            return Err(ConfigError::input(
+                "database-clusters",
+                format!(
+                    "database '{name}' is mapped to {id}, but kafka-bootstrap-servers reaches {}",
+                    connected
+                        .as_deref()
+                        .unwrap_or("a cluster that reports no id")
+                ),
+            )
+            .into());
+        }
+    }
+    if connected.is_none() {
+        tracing::warn!(
+            "the Kafka cluster reports no cluster id: no table can be checked, so none is dropped"
+        );
+    }
+    Ok(ClusterScope {
+        connected,
+        names: names.clone(),
+    })
 }
 
 /// Who and what started this run, for the tracker's records.

@@ -75,6 +75,9 @@ pub struct Faults {
     /// DROP TABLE completes but leaves the topic and its subjects in place: Confluent Cloud's
     /// drop is not atomic and can be left partially done (the reference's DROP TABLE notes).
     pub partial_drops: bool,
+    /// DROP TABLE statements created while this is on stay PENDING until they are deleted, as
+    /// on a compute pool that never picks them up (turning it off does not release them).
+    pub stall_drops: bool,
 }
 
 impl Default for Faults {
@@ -91,6 +94,7 @@ impl Default for Faults {
             apis: vec![Api::Flink, Api::SchemaRegistry, Api::KafkaRest],
             seed: None,
             partial_drops: false,
+            stall_drops: false,
         }
     }
 }
@@ -208,6 +212,10 @@ impl Control {
 
     pub fn partial_drops(&self) -> bool {
         self.lock().faults.partial_drops
+    }
+
+    pub fn stall_drops(&self) -> bool {
+        self.lock().faults.stall_drops
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {

@@ -43,6 +43,10 @@ pub enum FlinkError {
     /// principal): the name belongs to someone else.
     #[error("statement name '{name}' is already taken by a different statement (different {differences})")]
     NameTaken { name: String, differences: String },
+    /// The live statement is not the one the caller meant to change (its ownership check
+    /// failed): nothing was sent.
+    #[error("statement '{name}' was not changed: {reason}")]
+    Refused { name: String, reason: String },
     /// The statement is being deleted: it cannot be updated, and its name is not free yet.
     #[error("statement '{name}' is being deleted; wait until it is gone")]
     BeingDeleted { name: String },
@@ -434,6 +438,14 @@ impl NewStatement {
                 out.push("principal");
             }
         }
+        // Our labels say whose it is: a statement without them is not the one we asked for.
+        if self
+            .labels
+            .iter()
+            .any(|(k, v)| existing.metadata.labels.get(k) != Some(v))
+        {
+            out.push("labels");
+        }
         out
     }
 }
@@ -673,7 +685,19 @@ impl FlinkClient {
     /// Ask the statement to stop (`spec.stopped = true`). Returns [`UpdateOutcome::Unchanged`]
     /// without a PUT when it is already stopped. The phase moves to STOPPED asynchronously.
     pub async fn stop(&self, name: &str) -> Result<UpdateOutcome, FlinkError> {
-        self.update_stopped(name, true, None, None).await
+        self.update_stopped(name, true, None, None, &|_| Ok(()))
+            .await
+    }
+
+    /// [`FlinkClient::stop`], only if `check` accepts the statement it reads before the PUT
+    /// ([`FlinkError::Refused`] otherwise). The PUT carries that read's `resource_version`, so
+    /// it changes the statement that was checked or nothing.
+    pub async fn stop_checked(
+        &self,
+        name: &str,
+        check: &(dyn Fn(&Statement) -> Result<(), String> + Sync),
+    ) -> Result<UpdateOutcome, FlinkError> {
+        self.update_stopped(name, true, None, None, check).await
     }
 
     /// Ask a stopped statement to run again (`spec.stopped = false`), optionally under another
@@ -685,24 +709,86 @@ impl FlinkClient {
         principal: Option<&str>,
         compute_pool_id: Option<&str>,
     ) -> Result<UpdateOutcome, FlinkError> {
-        self.update_stopped(name, false, principal, compute_pool_id)
+        self.update_stopped(name, false, principal, compute_pool_id, &|_| Ok(()))
             .await
     }
 
-    /// GET → change → PUT with the GET's `resource_version`; a 409 (the statement changed in
-    /// between) means GET again, up to [`MAX_UPDATE_ATTEMPTS`] times.
+    /// [`FlinkClient::resume`] (same principal and pool), only if `check` accepts the statement,
+    /// as [`FlinkClient::stop_checked`].
+    pub async fn resume_checked(
+        &self,
+        name: &str,
+        check: &(dyn Fn(&Statement) -> Result<(), String> + Sync),
+    ) -> Result<UpdateOutcome, FlinkError> {
+        self.update_stopped(name, false, None, None, check).await
+    }
+
+    /// Merge `labels` into the statement's labels with one JSON Patch that first tests the
+    /// statement's uid: it changes the statement with that uid, or nothing
+    /// ([`FlinkError::Refused`] when another statement has the name now).
+    pub async fn patch_labels(
+        &self,
+        name: &str,
+        uid: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Statement, FlinkError> {
+        let current = self.get(name).await?.ok_or_else(|| FlinkError::NotFound {
+            name: name.to_string(),
+        })?;
+        if current.metadata.uid.as_deref() != Some(uid) {
+            return Err(FlinkError::Refused {
+                name: name.to_string(),
+                reason: format!("its uid is no longer {uid}"),
+            });
+        }
+        let mut merged = current.metadata.labels.clone();
+        merged.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let ops = json!([
+            { "op": "test", "path": "/metadata/uid", "value": uid },
+            { "op": "add", "path": "/metadata/labels", "value": merged },
+        ]);
+        let resp = self
+            .http
+            .execute(HttpRequest::patch_json(
+                self.statement_url(name, None),
+                &ops,
+            ))
+            .await?;
+        match resp.status().as_u16() {
+            _ if resp.is_success() => Ok(resp.json()?),
+            404 => Err(FlinkError::NotFound {
+                name: name.to_string(),
+            }),
+            // The uid test failed, or the statement is being deleted.
+            409 => Err(FlinkError::Refused {
+                name: name.to_string(),
+                reason: format!("it is no longer the statement with uid {uid}"),
+            }),
+            _ => Err(resp.into_error().into()),
+        }
+    }
+
+    /// GET → check → change → PUT with the GET's `resource_version`; a 409 (the statement
+    /// changed in between) means GET (and check) again, up to [`MAX_UPDATE_ATTEMPTS`] times.
     async fn update_stopped(
         &self,
         name: &str,
         stopped: bool,
         principal: Option<&str>,
         pool: Option<&str>,
+        check: &(dyn Fn(&Statement) -> Result<(), String> + Sync),
     ) -> Result<UpdateOutcome, FlinkError> {
         let not_found = || FlinkError::NotFound {
             name: name.to_string(),
         };
         for attempt in 1..=MAX_UPDATE_ATTEMPTS {
             let current = self.get(name).await?.ok_or_else(not_found)?;
+            if let Err(reason) = check(&current) {
+                return Err(FlinkError::Refused {
+                    name: name.to_string(),
+                    reason,
+                });
+            }
             if *current.phase() == Phase::Deleting {
                 return Err(FlinkError::BeingDeleted {
                     name: name.to_string(),

@@ -221,6 +221,7 @@ pub struct HttpRequest {
     url: Url,
     /// JSON, when present.
     body: Option<Vec<u8>>,
+    content_type: &'static str,
     accept: &'static str,
     retry_safe: bool,
 }
@@ -231,6 +232,7 @@ impl HttpRequest {
             method,
             url,
             body: None,
+            content_type: "application/json",
             accept: "application/json",
             retry_safe: false,
         }
@@ -251,6 +253,14 @@ impl HttpRequest {
     /// A POST; retried after 5xx or a timeout only if marked [`HttpRequest::retry_safe`].
     pub fn post_json(url: Url, body: &serde_json::Value) -> HttpRequest {
         HttpRequest::new(Method::POST, url).with_body(body)
+    }
+
+    /// A JSON Patch (RFC 6902, `application/json-patch+json`). Retried like a PUT: a patch whose
+    /// `test` operations pin what it applies to is safe to send twice.
+    pub fn patch_json(url: Url, ops: &serde_json::Value) -> HttpRequest {
+        let mut r = HttpRequest::new(Method::PATCH, url).with_body(ops);
+        r.content_type = "application/json-patch+json";
+        r
     }
 
     fn with_body(mut self, body: &serde_json::Value) -> HttpRequest {
@@ -275,7 +285,12 @@ impl HttpRequest {
         self.retry_safe
             || matches!(
                 self.method,
-                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+                Method::GET
+                    | Method::HEAD
+                    | Method::PUT
+                    | Method::PATCH
+                    | Method::DELETE
+                    | Method::OPTIONS
             )
     }
 }
@@ -546,7 +561,7 @@ impl HttpClient {
                 .header(ACCEPT, req.accept)
                 .timeout(remaining);
             if let Some(b) = &body {
-                rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
+                rb = rb.header(CONTENT_TYPE, req.content_type).body(b.clone());
             }
             let sent = Instant::now();
             let resp = match rb.send().await {

@@ -375,6 +375,49 @@ impl KafkaAdmin {
         }
     }
 
+    /// The cluster's id as its brokers report it (`lkc-…` on Confluent Cloud); `None` when the
+    /// brokers report none.
+    pub async fn cluster_id(&self) -> Result<Option<String>, KafkaError> {
+        let admin = self.admin.clone();
+        let bootstrap_servers = self.bootstrap_servers.clone();
+        let timeout = self.request_timeout;
+        blocking(move || {
+            // A metadata request first, so a cluster that cannot be reached is an error rather
+            // than "no id".
+            admin
+                .inner()
+                .fetch_metadata(None, timeout)
+                .map_err(|e| KafkaError::Metadata {
+                    bootstrap_servers,
+                    reason: e.to_string(),
+                })?;
+            Ok(admin.inner().fetch_cluster_id(timeout))
+        })
+        .await
+    }
+
+    /// The topic ids (Kafka's topic UUIDs, base64) of those of `names` that exist; `None` for a
+    /// topic of a cluster that has no topic ids. Only call it for names the full metadata shows:
+    /// it names the topics in its request.
+    pub async fn topic_ids(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, Option<String>>, KafkaError> {
+        let admin = self.admin.clone();
+        let names = names.to_vec();
+        let bootstrap_servers = self.bootstrap_servers.clone();
+        let timeout = self.request_timeout;
+        blocking(move || {
+            super::topic_ids::describe(admin.inner().native_ptr(), &names, timeout).map_err(
+                |reason| KafkaError::Metadata {
+                    bootstrap_servers,
+                    reason: format!("describing topics: {reason}"),
+                },
+            )
+        })
+        .await
+    }
+
     /// Poll the full metadata (with backoff) until the topic is absent, or fail after `timeout`.
     pub async fn wait_topic_gone(&self, name: &str, timeout: Duration) -> Result<(), KafkaError> {
         let start = Instant::now();

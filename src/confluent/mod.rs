@@ -4,6 +4,7 @@ pub mod flink;
 pub mod http;
 pub mod kafka;
 pub mod schema_registry;
+mod topic_ids;
 
 pub use flink::{FlinkClient, FlinkConfig, FlinkError};
 pub use http::{install_crypto_provider, ApiError, Credentials, RetryPolicy};

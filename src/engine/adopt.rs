@@ -1,16 +1,23 @@
 //! `adopt`: record live statements (by exact name or `prefix*`) as the app's — their SQL,
-//! properties, pool, principal and tables — so teardown and buildup handle them like any other,
-//! even for Table API apps that create their statements themselves.
+//! properties, pool, principal, uid and tables — and label them with the app's name, so teardown
+//! and buildup handle them like any other, even for Table API apps that create their statements
+//! themselves.
+//!
+//! What an adopted statement created is judged by its SQL and its phase: a `CREATE TABLE` (or
+//! `CREATE TABLE AS`) without `IF NOT EXISTS` that completed (or runs) fails when its table
+//! exists, so it created it; one with `IF NOT EXISTS` may have found it, so the app does not own
+//! that table.
 
 use std::time::Instant;
 
 use flink_sql::StatementKind;
 
 use super::{Engine, EngineError};
-use crate::confluent::flink::{ListFilter, Statement};
+use crate::confluent::flink::{FlinkError, ListFilter, Phase, Statement};
+use crate::ownership::OWNER_LABEL;
 use crate::plan::Definition;
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
-use crate::tracker::{Record, State};
+use crate::tracker::{Lease, Ownership, Record, State, TableOwnership};
 
 /// Does `name` match one of the selectors (`exact` or `prefix*`)?
 pub fn selected(selectors: &[String], name: &str) -> bool {
@@ -23,6 +30,7 @@ pub fn selected(selectors: &[String], name: &str) -> bool {
 pub async fn adopt(
     engine: &Engine,
     selectors: &[String],
+    lease: &Lease,
     progress: &(dyn Fn(&StepReport) + Sync),
 ) -> Result<Vec<StepReport>, EngineError> {
     let live = engine.flink.list(&ListFilter::default()).await?;
@@ -45,35 +53,172 @@ pub async fn adopt(
             removed: Removed::default(),
             error: None,
         };
-        match existing {
-            Some(r) if r.app != engine.app => {
+        let owner = s.metadata.labels.get(OWNER_LABEL);
+        let refused = match (existing, owner) {
+            (Some(r), _) if r.app != engine.app => Some(format!(
+                "{} belongs to app '{}' in the tracker; not adopted",
+                s.name, r.app
+            )),
+            (_, Some(other)) if *other != engine.app => Some(format!(
+                "{} is labelled as app '{other}''s ({OWNER_LABEL}); not adopted",
+                s.name
+            )),
+            _ => None,
+        };
+        let result = match refused {
+            Some(why) => {
+                report.status = Status::Refused;
+                Err(why)
+            }
+            None => adopt_one(engine, s, existing, lease).await,
+        };
+        if let Err(message) = result {
+            if report.status != Status::Refused {
                 report.status = Status::Failed;
-                report.error = Some(StepError {
-                    message: format!(
-                        "{} belongs to app '{}' in the tracker; not adopted",
-                        s.name, r.app
-                    ),
-                    detail: None,
-                    exceptions: Vec::new(),
-                });
             }
-            _ => {
-                let rec = record_of(engine, s, existing);
-                if let Err(e) = engine.tracker.put(&rec).await {
-                    report.status = Status::Failed;
-                    report.error = Some(StepError {
-                        message: format!("writing the tracker record of {} failed: {e}", s.name),
-                        detail: None,
-                        exceptions: Vec::new(),
-                    });
-                }
-            }
+            report.error = Some(StepError {
+                message,
+                detail: None,
+                exceptions: Vec::new(),
+            });
         }
         report.duration_ms = start.elapsed().as_millis() as u64;
         progress(&report);
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Label the statement as the app's (unless it is), then record it with its evidence.
+async fn adopt_one(
+    engine: &Engine,
+    s: &Statement,
+    existing: Option<&Record>,
+    lease: &Lease,
+) -> Result<(), String> {
+    let lost = |e: crate::tracker::TrackerError| format!("not adopted: {e}");
+    let uid = s
+        .metadata
+        .uid
+        .clone()
+        .ok_or_else(|| format!("{} has no metadata.uid; not adopted", s.name))?;
+    if s.metadata.labels.get(OWNER_LABEL) != Some(&engine.app) {
+        lease.check().map_err(lost)?;
+        let labels = [(OWNER_LABEL.to_string(), engine.app.clone())].into();
+        match engine.flink.patch_labels(&s.name, &uid, &labels).await {
+            Ok(_) => {}
+            Err(FlinkError::Refused { reason, .. }) => {
+                return Err(format!("{} changed while it was adopted: {reason}", s.name))
+            }
+            Err(e) => return Err(format!("labelling {} failed: {e}", s.name)),
+        }
+    }
+    let mut rec = record_of(engine, s, existing);
+    rec.statement_uid = Some(uid.clone());
+    rec.labels
+        .insert(OWNER_LABEL.to_string(), engine.app.clone());
+    for o in evidence(engine, s, &uid, existing).await? {
+        rec.set_ownership(o);
+    }
+    engine.stamp(&mut rec);
+    lease.check().map_err(lost)?;
+    engine
+        .tracker
+        .put(&rec)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("writing the tracker record of {} failed: {e}", s.name))
+}
+
+/// What the adopted statement created, as far as its SQL and phase prove it.
+async fn evidence(
+    engine: &Engine,
+    s: &Statement,
+    uid: &str,
+    existing: Option<&Record>,
+) -> Result<Vec<TableOwnership>, String> {
+    let Ok(a) = flink_sql::analyze(s.sql()) else {
+        return Ok(Vec::new());
+    };
+    if a.creates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let props = &s.spec.properties;
+    let cat = props.get("sql.current-catalog").map(String::as_str);
+    let db = props.get("sql.current-database").map(String::as_str);
+    let completed = match a.kind {
+        StatementKind::CreateTable => *s.phase() == Phase::Completed,
+        _ => matches!(
+            s.phase(),
+            Phase::Running | Phase::Completed | Phase::Degraded
+        ),
+    };
+    let topics = engine
+        .kafka
+        .list_topics()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for c in &a.creates {
+        let t = c.table.resolve(cat, db);
+        let key = t.to_string();
+        let cluster = match engine.cluster.check(&t) {
+            Ok(cluster) => cluster,
+            Err(e) => {
+                out.push(
+                    TableOwnership::new(&key, &t.name, Ownership::Unverified).with_detail(e.0),
+                );
+                continue;
+            }
+        };
+        let live_id = if topics.contains_key(&t.name) {
+            engine
+                .kafka
+                .topic_ids(std::slice::from_ref(&t.name))
+                .await
+                .map_err(|e| e.to_string())?
+                .remove(&t.name)
+        } else {
+            None
+        };
+        // Re-adopting keeps what the app already owns of this very incarnation.
+        let kept = existing
+            .and_then(|r| r.ownership(&key))
+            .filter(|o| o.status == Ownership::Owned)
+            .filter(|o| {
+                live_id.as_ref().is_some_and(|id| {
+                    crate::ownership::same_incarnation(o.topic_id.as_deref(), id.as_deref())
+                })
+            });
+        if let Some(kept) = kept {
+            out.push(kept.clone());
+            continue;
+        }
+        let mut o = match (&live_id, completed, c.if_not_exists) {
+            (None, _, _) => TableOwnership::new(&key, &t.name, Ownership::NotCreated)
+                .with_detail(format!("its topic does not exist (adopted {} is {})", s.name, s.phase())),
+            (Some(_), false, _) => TableOwnership::new(&key, &t.name, Ownership::NotCreated)
+                .with_detail(format!("adopted {} is {}: it never completed", s.name, s.phase())),
+            (Some(_), true, true) => TableOwnership::new(&key, &t.name, Ownership::Found)
+                .with_detail(format!(
+                    "adopted {} says IF NOT EXISTS: it may have found the table, so the app does not own it",
+                    s.name
+                )),
+            (Some(id), true, false) => {
+                let mut o = TableOwnership::new(&key, &t.name, Ownership::Owned)
+                    .with_detail(format!("created by adopted {}", s.name));
+                o.topic_id = id.clone();
+                o.statement_uid = Some(uid.to_string());
+                o
+            }
+        };
+        if o.topic_id.is_none() {
+            o.topic_id = live_id.flatten();
+        }
+        o.cluster_id = Some(cluster);
+        out.push(o);
+    }
+    Ok(out)
 }
 
 fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>) -> Record {
@@ -117,16 +262,13 @@ fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>) -> Recor
             State::Adopted,
         ),
     };
-    rec.provenance = crate::tracker::Provenance {
-        at: chrono::Utc::now(),
-        extra: rec.provenance.extra.clone(),
-        ..engine.provenance.clone()
-    };
     rec.sql = sql;
     rec.properties = properties;
     rec.compute_pool_id = s.spec.compute_pool_id.clone();
     rec.principal = s.spec.principal.clone();
+    let kept = std::mem::take(&mut rec.tables.ownership);
     rec.tables = super::snapshot::tables_of(&def);
+    rec.tables.ownership = kept;
     rec.state = State::Adopted;
     rec.last_phase = Some(s.phase().to_string());
     rec.labels = s.metadata.labels.clone();
@@ -142,6 +284,7 @@ mod tests {
         let sel = vec!["combined-flight-data-*".to_string(), "exact".to_string()];
         assert!(selected(&sel, "combined-flight-data-1234"));
         assert!(selected(&sel, "exact"));
+        assert!(!selected(&sel, "combined-flight-data"));
         assert!(!selected(&sel, "exactly"));
         assert!(!selected(&sel, "combined-flight"));
     }

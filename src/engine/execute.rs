@@ -1,26 +1,35 @@
 //! Runs a plan: independent steps concurrently (up to `concurrency`), each after the steps it
-//! depends on; a failure blocks only what depends on it. Each step writes its intent to the
-//! tracker, acts, waits for the result, and writes the outcome.
+//! depends on; a failure blocks only what depends on it, a lost lease stops everything not yet
+//! started. Each step writes its intent to the tracker, acts, waits for the result, and writes
+//! the outcome.
+//!
+//! Before every change the executor checks again, on a fresh read, what the planner checked on
+//! its snapshot (safety rule 1): a live statement is the one the record describes
+//! ([`ownership::verify_statement`]), a table is the incarnation the app created and lives in a
+//! cluster the run can check. And before every change it checks the lease (safety rule 4).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use super::{Engine, HIDDEN_LABEL, MANAGED_LABEL};
+use super::Engine;
 use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement};
 use crate::naming::{deployed_name, StatementIdentity};
+use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::{Action, Definition, Plan, Stage, Step, TableTarget, Target};
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
-use crate::tracker::{Record, State};
+use crate::tracker::{Lease, Ownership, Record, State, TableOwnership};
 
-/// The plan as a report: every step `planned` (or unchanged), nothing done.
+/// The plan as a report: every step `planned` (or unchanged, or refused), nothing done.
 pub fn planned(p: &Plan) -> Vec<StepReport> {
     p.steps
         .iter()
         .map(|s| {
             let status = match s.action {
                 Action::Unchanged | Action::Skip => Status::Unchanged,
+                Action::Refuse => Status::Refused,
                 _ => Status::Planned,
             };
             base_report(s, status)
@@ -62,29 +71,46 @@ pub fn action_name(a: Action) -> &'static str {
         Action::Resume => "resume",
         Action::Unchanged => "unchanged",
         Action::Skip => "skip",
+        Action::Refuse => "refuse",
+        Action::Release => "release",
     }
 }
 
-/// Run every step of `p`; the reports come back in plan order.
+/// What running a plan did.
+#[derive(Debug)]
+pub struct Execution {
+    /// One report per step, in plan order.
+    pub steps: Vec<StepReport>,
+    /// Set when a step found the run's lease lost: from then on nothing was started or changed.
+    pub lease_lost: Option<String>,
+}
+
+/// Run every step of `p` under `lease`.
 pub async fn execute(
     engine: &Engine,
     p: &Plan,
     records: &BTreeMap<String, Record>,
+    lease: &Lease,
     progress: &(dyn Fn(&StepReport) + Sync),
-) -> Vec<StepReport> {
-    let ctx = Ctx::new(engine, p, records);
+) -> Execution {
+    let ctx = Ctx::new(engine, p, records, lease);
     let after: Vec<&BTreeSet<usize>> = p.steps.iter().map(|s| &s.after).collect();
-    schedule(
+    let steps = schedule(
         &after,
         engine.concurrency.max(1),
         |i| ctx.run(&p.steps[i]),
-        |r: &StepReport| r.status == Status::Failed,
+        |r: &StepReport| matches!(r.status, Status::Failed | Status::Refused),
+        || ctx.lease_lost().is_some(),
         |i, result| {
             let report = match result {
                 Ok(r) => r,
                 Err(NotRun::Blocked(f)) => blocked(
                     &p.steps[i],
                     format!("not started: {} failed", p.steps[f].target.label()),
+                ),
+                Err(NotRun::Halted) => blocked(
+                    &p.steps[i],
+                    "not started: the run lost its lease, so it changes nothing more".into(),
                 ),
                 Err(NotRun::Stuck) => blocked(
                     &p.steps[i],
@@ -95,16 +121,16 @@ pub async fn execute(
             report
         },
     )
-    .await
+    .await;
+    Execution {
+        steps,
+        lease_lost: ctx.lease_lost(),
+    }
 }
 
 fn blocked(s: &Step, message: String) -> StepReport {
     let mut r = base_report(s, Status::Blocked);
-    r.error = Some(StepError {
-        message,
-        detail: None,
-        exceptions: Vec::new(),
-    });
+    r.error = Some(err(message));
     r
 }
 
@@ -113,18 +139,22 @@ fn blocked(s: &Step, message: String) -> StepReport {
 pub(crate) enum NotRun {
     /// A job it depends on (directly or not) failed: this one.
     Blocked(usize),
+    /// The run was halted before it started.
+    Halted,
     /// Its dependencies can never finish (a cycle; the planner makes none).
     Stuck,
 }
 
 /// Runs jobs `0..after.len()`, job `i` once every job in `after[i]` has succeeded, at most
-/// `limit` at once. A job whose dependency failed or was blocked is not run. `finish` sees each
-/// job's result as it comes and turns it into the value returned, in job order.
+/// `limit` at once. A job whose dependency failed or was blocked is not run; once `halted`
+/// says so, no job is started any more (those running finish). `finish` sees each job's
+/// result as it comes and turns it into the value returned, in job order.
 pub(crate) async fn schedule<T, R, Fut>(
     after: &[&BTreeSet<usize>],
     limit: usize,
     start: impl Fn(usize) -> Fut,
     failed: impl Fn(&T) -> bool,
+    halted: impl Fn() -> bool,
     mut finish: impl FnMut(usize, Result<T, NotRun>) -> R,
 ) -> Vec<R>
 where
@@ -159,14 +189,16 @@ where
                 }
             }
         }
-        for i in 0..n {
-            if state[i] == State::Waiting
-                && running.len() < limit
-                && after[i].iter().all(|&a| state[a] == State::Ok)
-            {
-                state[i] = State::Running;
-                let job = start(i);
-                running.push(async move { (i, job.await) });
+        if !halted() {
+            for i in 0..n {
+                if state[i] == State::Waiting
+                    && running.len() < limit
+                    && after[i].iter().all(|&a| state[a] == State::Ok)
+                {
+                    state[i] = State::Running;
+                    let job = start(i);
+                    running.push(async move { (i, job.await) });
+                }
             }
         }
         let Some((i, result)) = running.next().await else {
@@ -179,24 +211,66 @@ where
         };
         out[i] = Some(finish(i, Ok(result)));
     }
+    let stopped = halted();
     for i in 0..n {
         if state[i] == State::Waiting {
-            out[i] = Some(finish(i, Err(NotRun::Stuck)));
+            let why = if stopped {
+                NotRun::Halted
+            } else {
+                NotRun::Stuck
+            };
+            out[i] = Some(finish(i, Err(why)));
         }
     }
     out.into_iter().flatten().collect()
 }
 
+/// Why a step did not finish.
+enum StepFail {
+    /// An API or tracker call failed, or the statement did not settle.
+    Error(StepError),
+    /// The run cannot prove the target is the app's: nothing was touched.
+    Refused(String),
+    /// The lease is lost: nothing more may be changed.
+    LeaseLost(String),
+}
+
+impl From<StepError> for StepFail {
+    fn from(e: StepError) -> StepFail {
+        StepFail::Error(e)
+    }
+}
+
+type StepResult = Result<(), StepFail>;
+
+/// One record's latest version, and the lock that orders its writes.
+type Slot = Arc<tokio::sync::Mutex<Option<Record>>>;
+
+/// What a record says identifies its statement (owned, to outlive the record's lock).
+struct Identity {
+    uid: Option<String>,
+    sql: String,
+}
+
 struct Ctx<'a> {
     engine: &'a Engine,
-    records: &'a BTreeMap<String, Record>,
-    /// Statements that a create of the same logical name under another name replaces: their
-    /// records are removed once they are deleted.
-    superseded: BTreeSet<String>,
+    lease: &'a Lease,
+    lost: Mutex<Option<String>>,
+    /// The app's records as they stand now, one lock per statement: every write starts from the
+    /// latest version, so concurrent steps never undo each other's changes.
+    slots: Mutex<BTreeMap<String, Slot>>,
+    /// Statements whose records are removed once the statement is gone and the record holds no
+    /// table evidence: pruned ones, and old versions a create of the same logical name replaces.
+    forget: BTreeSet<String>,
 }
 
 impl<'a> Ctx<'a> {
-    fn new(engine: &'a Engine, p: &Plan, records: &'a BTreeMap<String, Record>) -> Ctx<'a> {
+    fn new(
+        engine: &'a Engine,
+        p: &Plan,
+        records: &BTreeMap<String, Record>,
+        lease: &'a Lease,
+    ) -> Ctx<'a> {
         let created: BTreeMap<&str, &str> = p
             .steps
             .iter()
@@ -206,10 +280,11 @@ impl<'a> Ctx<'a> {
                 _ => None,
             })
             .collect();
-        let superseded = p
+        let forget = p
             .steps
             .iter()
             .filter_map(|s| match (&s.action, &s.target) {
+                (Action::Prune, Target::Statement { def, .. }) => Some(def.name.clone()),
                 (Action::Delete, Target::Statement { def, .. })
                     if created
                         .get(def.logical.as_str())
@@ -220,23 +295,43 @@ impl<'a> Ctx<'a> {
                 _ => None,
             })
             .collect();
+        let slots = records
+            .iter()
+            .map(|(k, r)| {
+                (
+                    k.clone(),
+                    Arc::new(tokio::sync::Mutex::new(Some(r.clone()))),
+                )
+            })
+            .collect();
         Ctx {
             engine,
-            records,
-            superseded,
+            lease,
+            lost: Mutex::new(None),
+            slots: Mutex::new(slots),
+            forget,
         }
+    }
+
+    fn lease_lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
     }
 
     async fn run(&self, s: &Step) -> StepReport {
         let start = Instant::now();
         let mut r = base_report(s, Status::Done);
         let result = match (&s.action, &s.target) {
+            (Action::Unchanged, Target::Statement { def, .. }) => {
+                r.status = Status::Unchanged;
+                self.confirm_unchanged(def).await
+            }
             (Action::Unchanged | Action::Skip, _) => {
                 r.status = Status::Unchanged;
                 Ok(())
             }
+            (Action::Refuse, _) => Err(StepFail::Refused(s.reason.clone())),
             (Action::Delete | Action::Prune, Target::Statement { def, .. }) => {
-                self.delete(def, s.action, &mut r).await
+                self.delete(def, &mut r).await
             }
             (Action::Stop, Target::Statement { def, .. }) => self.stop(def, &mut r).await,
             (
@@ -248,15 +343,25 @@ impl<'a> Ctx<'a> {
             ) => self.create(def, carry_over_from.as_deref(), &mut r).await,
             (Action::Resume, Target::Statement { def, .. }) => self.resume(def, &mut r).await,
             (Action::DropTable, Target::Table(t)) => self.drop_table(t, &mut r).await,
-            (a, t) => Err(StepError {
-                message: format!("internal: {a:?} does not apply to {}", t.label()),
-                detail: None,
-                exceptions: Vec::new(),
-            }),
+            (Action::Release, Target::Table(t)) => self.release(t, &s.reason, &mut r).await,
+            (a, t) => Err(err(format!("internal: {a:?} does not apply to {}", t.label())).into()),
         };
-        if let Err(e) = result {
-            r.status = Status::Failed;
-            r.error = Some(e);
+        match result {
+            Ok(()) => {}
+            Err(StepFail::Error(e)) => {
+                r.status = Status::Failed;
+                r.error = Some(e);
+            }
+            Err(StepFail::Refused(why)) => {
+                r.status = Status::Refused;
+                r.error = Some(err(why));
+            }
+            Err(StepFail::LeaseLost(why)) => {
+                r.status = Status::Failed;
+                r.error = Some(err(format!(
+                    "stopped before its next change: the run lost its lease ({why})"
+                )));
+            }
         }
         r.duration_ms = start.elapsed().as_millis() as u64;
         tracing::info!(
@@ -271,118 +376,302 @@ impl<'a> Ctx<'a> {
         self.engine.timeout
     }
 
-    /// The record of one of our hidden DROP TABLE statements.
-    async fn record_with_labels(
-        &self,
-        def: &Definition,
-        state: State,
-        labels: &BTreeMap<String, String>,
-    ) -> Result<(), StepError> {
-        let mut rec = self.record_of(def, state, None, None);
-        rec.labels = labels.clone();
-        self.put(&rec, &def.name).await
+    // ---- the lease and the records --------------------------------------------------------
+
+    /// Before every change: is the lease still ours? Once it is not, it never is again.
+    fn guard(&self) -> StepResult {
+        if let Some(why) = self.lease_lost() {
+            return Err(StepFail::LeaseLost(why));
+        }
+        match self.lease.check() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let why = e.to_string();
+                if let Ok(mut lost) = self.lost.lock() {
+                    lost.get_or_insert_with(|| why.clone());
+                }
+                tracing::error!(error = %why, "the lease is lost: changing nothing more");
+                Err(StepFail::LeaseLost(why))
+            }
+        }
     }
 
-    /// Write a record for `def` in `state` (intent or outcome).
+    fn slot(&self, name: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(name.to_string()).or_default().clone()
+    }
+
+    async fn current(&self, name: &str) -> Option<Record> {
+        self.slot(name).lock().await.clone()
+    }
+
+    /// Change the record of `name` (a new one from `base` if there is none) and write it; the
+    /// run's copy changes only once the broker has it.
+    async fn write(
+        &self,
+        name: &str,
+        base: impl FnOnce() -> Record,
+        change: impl FnOnce(&mut Record),
+    ) -> StepResult {
+        let slot = self.slot(name);
+        let mut cur = slot.lock().await;
+        let mut rec = cur.clone().unwrap_or_else(base);
+        change(&mut rec);
+        self.engine.stamp(&mut rec);
+        self.guard()?;
+        self.engine
+            .tracker
+            .put(&rec)
+            .await
+            .map_err(|e| err(format!("writing the tracker record of {name} failed: {e}")))?;
+        *cur = Some(rec);
+        Ok(())
+    }
+
+    /// Write the record of `def` in `state` (intent or outcome), with `change` applied last.
     async fn record(
         &self,
         def: &Definition,
         state: State,
-        phase: Option<String>,
-        detail: Option<String>,
-    ) -> Result<(), StepError> {
-        let rec = self.record_of(def, state, phase, detail);
-        self.put(&rec, &def.name).await
+        change: impl FnOnce(&mut Record),
+    ) -> StepResult {
+        let base = || {
+            Record::new(
+                &self.engine.app,
+                &self.engine.environment_id,
+                &def.name,
+                &def.sql,
+                State::Building,
+            )
+        };
+        self.write(&def.name, base, |rec| {
+            rec.logical_name = (def.logical != def.name).then(|| def.logical.clone());
+            rec.sql = def.sql.clone();
+            rec.properties = def.properties.clone();
+            rec.compute_pool_id = Some(def.compute_pool.clone()).filter(|p| !p.is_empty());
+            rec.principal = Some(def.principal.clone()).filter(|p| !p.is_empty());
+            let kept = std::mem::take(&mut rec.tables.ownership);
+            rec.tables = super::snapshot::tables_of(def);
+            rec.tables.ownership = kept;
+            rec.definition_hash = def.name.rsplit('-').next().map(str::to_string);
+            rec.state = state;
+            rec.detail = None;
+            change(rec);
+        })
+        .await
     }
 
-    async fn put(&self, rec: &Record, name: &str) -> Result<(), StepError> {
-        self.engine
-            .tracker
-            .put(rec)
-            .await
-            .map(|_| ())
-            .map_err(|e| err(format!("writing the tracker record of {name} failed: {e}")))
-    }
-
-    fn record_of(
-        &self,
-        def: &Definition,
-        state: State,
-        phase: Option<String>,
-        detail: Option<String>,
-    ) -> Record {
-        let mut rec = self.engine.record_base(self.records, &def.name, &def.sql);
-        rec.logical_name = (def.logical != def.name).then(|| def.logical.clone());
-        rec.sql = def.sql.clone();
-        rec.properties = def.properties.clone();
-        rec.compute_pool_id = Some(def.compute_pool.clone()).filter(|p| !p.is_empty());
-        rec.principal = Some(def.principal.clone()).filter(|p| !p.is_empty());
-        rec.tables = super::snapshot::tables_of(def);
-        rec.definition_hash = def.name.rsplit('-').next().map(str::to_string);
-        rec.state = state;
-        if phase.is_some() {
-            rec.last_phase = phase;
-        }
-        rec.detail = detail;
-        rec
-    }
-
-    async fn forget(&self, name: &str) -> Result<(), StepError> {
+    /// Remove the record of `name` (a tombstone).
+    async fn forget(&self, name: &str) -> StepResult {
+        let slot = self.slot(name);
+        let mut cur = slot.lock().await;
+        self.guard()?;
         self.engine
             .tracker
             .delete(&self.engine.environment_id, name)
             .await
-            .map(|_| ())
-            .map_err(|e| err(format!("removing the tracker record of {name} failed: {e}")))
+            .map_err(|e| err(format!("removing the tracker record of {name} failed: {e}")))?;
+        *cur = None;
+        Ok(())
     }
 
-    async fn delete(
+    /// Whether the record of `name` goes once its statement is gone: our own DROP statements,
+    /// pruned statements and replaced versions, unless it still holds a table's evidence.
+    async fn forgettable(&self, name: &str) -> bool {
+        self.current(name).await.is_some_and(|r| {
+            (super::snapshot::is_hidden(&r) || self.forget.contains(name)) && !r.holds_tables()
+        })
+    }
+
+    // ---- statements -------------------------------------------------------------------------
+
+    /// What the record (or, without one, the definition) says identifies the statement.
+    async fn identity(&self, def: &Definition) -> Identity {
+        match self.current(&def.name).await {
+            Some(r) => Identity {
+                uid: r.statement_uid,
+                sql: r.sql,
+            },
+            None => Identity {
+                uid: None,
+                sql: def.sql.clone(),
+            },
+        }
+    }
+
+    fn verify(&self, id: &Identity, s: &Statement) -> Result<(), String> {
+        let expected = Expected {
+            app: &self.engine.app,
+            uid: id.uid.as_deref(),
+            sql: &id.sql,
+        };
+        ownership::verify_statement(&expected, &Shown::of(s))
+            .map_err(|e| format!("not the app's statement: {e}"))
+    }
+
+    /// A fresh read of the statement, refused unless it is the one the record describes.
+    async fn get_verified(&self, def: &Definition) -> Result<Option<Statement>, StepFail> {
+        let live = self.engine.flink.get(&def.name).await.map_err(flink_err)?;
+        if let Some(s) = &live {
+            let id = self.identity(def).await;
+            self.verify(&id, s).map_err(StepFail::Refused)?;
+        }
+        Ok(live)
+    }
+
+    /// An unchanged statement whose record a crash left unfinished (no uid, still `building`,
+    /// tables not yet confirmed) is finished from what the service shows now.
+    async fn confirm_unchanged(&self, def: &Definition) -> StepResult {
+        let unfinished = self.current(&def.name).await.is_some_and(|r| {
+            r.statement_uid.is_none()
+                || r.state == State::Building
+                || r.tables
+                    .ownership
+                    .iter()
+                    .any(|o| o.status == Ownership::Pending)
+        });
+        if !unfinished {
+            return Ok(());
+        }
+        let Some(s) = self.get_verified(def).await? else {
+            return Ok(());
+        };
+        if !matches!(s.phase(), Phase::Running | Phase::Completed) {
+            return Ok(());
+        }
+        let claims = self.confirmed_claims(def, &s).await?;
+        let phase = Some(s.phase().to_string());
+        self.record(def, State::Deployed, |rec| {
+            rec.statement_uid = s.metadata.uid.clone();
+            rec.last_phase = phase;
+            claims.into_iter().for_each(|c| rec.set_ownership(c));
+        })
+        .await
+    }
+
+    /// The pending evidence of `def`'s tables, settled by what its statement `s` shows: a
+    /// statement that completed (or runs) created the tables whose topics exist now; one that
+    /// failed created nothing; any other phase settles nothing yet.
+    async fn confirmed_claims(
         &self,
         def: &Definition,
-        action: Action,
-        r: &mut StepReport,
-    ) -> Result<(), StepError> {
-        self.record(def, State::TearingDown, None, None).await?;
-        self.engine
-            .flink
-            .delete(&def.name)
+        s: &Statement,
+    ) -> Result<Vec<TableOwnership>, StepFail> {
+        let pending: Vec<TableOwnership> = self
+            .current(&def.name)
             .await
-            .map_err(flink_err)?;
-        let gone = self
-            .engine
-            .flink
-            .wait_gone(&def.name, self.timeout())
-            .await
-            .map_err(flink_err)?;
-        if !gone.satisfied {
-            r.phase_after = gone.last.as_ref().map(|s| s.phase().to_string());
-            return Err(err(format!(
-                "{} was still there {:?} after its deletion",
-                def.name,
-                self.timeout()
-            )));
+            .map(|r| r.tables.ownership)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.status == Ownership::Pending)
+            .collect();
+        if pending.is_empty() {
+            return Ok(pending);
+        }
+        let phase = s.phase();
+        let created = match phase {
+            Phase::Running | Phase::Completed | Phase::Degraded => true,
+            Phase::Failed | Phase::Failing => false,
+            _ => return Ok(Vec::new()),
+        };
+        let ids = if created {
+            let topics: Vec<String> = pending.iter().map(|o| o.topic.clone()).collect();
+            self.topic_ids(&topics).await?
+        } else {
+            BTreeMap::new()
+        };
+        Ok(pending
+            .into_iter()
+            .map(|mut o| {
+                o.at = chrono::Utc::now();
+                match ids.get(&o.topic) {
+                    Some(id) if created => {
+                        o.status = Ownership::Owned;
+                        o.topic_id = id.clone();
+                        o.statement_uid = s.metadata.uid.clone();
+                        o.detail = Some(format!("created by {}", def.name));
+                    }
+                    _ if created => {
+                        o.status = Ownership::NotCreated;
+                        o.detail = Some(format!(
+                            "its topic was not there when {} completed",
+                            def.name
+                        ));
+                    }
+                    _ => {
+                        o.status = Ownership::NotCreated;
+                        o.detail = Some(format!("{} ended {phase}", def.name));
+                    }
+                }
+                o
+            })
+            .collect())
+    }
+
+    async fn delete(&self, def: &Definition, r: &mut StepReport) -> StepResult {
+        let live = self.get_verified(def).await?;
+        // A create interrupted before it saw its statement complete: settle what it created
+        // while the statement can still tell.
+        let claims = match &live {
+            Some(s) => self.confirmed_claims(def, s).await?,
+            None => Vec::new(),
+        };
+        self.record(def, State::TearingDown, |rec| {
+            claims.into_iter().for_each(|c| rec.set_ownership(c));
+        })
+        .await?;
+        if live.is_some() {
+            self.guard()?;
+            self.engine
+                .flink
+                .delete(&def.name)
+                .await
+                .map_err(flink_err)?;
+            let gone = self
+                .engine
+                .flink
+                .wait_gone(&def.name, self.timeout())
+                .await
+                .map_err(flink_err)?;
+            if !gone.satisfied {
+                r.phase_after = gone.last.as_ref().map(|s| s.phase().to_string());
+                return Err(err(format!(
+                    "{} was still there {:?} after its deletion",
+                    def.name,
+                    self.timeout()
+                ))
+                .into());
+            }
         }
         r.phase_after = None;
-        let hidden = self
-            .records
-            .get(&def.name)
-            .is_some_and(|r| r.labels.get(HIDDEN_LABEL).map(String::as_str) == Some("true"));
-        if action == Action::Prune || hidden || self.superseded.contains(&def.name) {
+        if self.forgettable(&def.name).await {
             self.forget(&def.name).await
         } else {
-            self.record(def, State::TornDown, None, None).await
+            self.record(def, State::TornDown, |_| {}).await
         }
     }
 
-    async fn stop(&self, def: &Definition, r: &mut StepReport) -> Result<(), StepError> {
-        self.record(def, State::TearingDown, None, None).await?;
-        match self.engine.flink.stop(&def.name).await {
+    async fn stop(&self, def: &Definition, r: &mut StepReport) -> StepResult {
+        if self.get_verified(def).await?.is_none() {
+            r.phase_after = None;
+            return self.record(def, State::TornDown, |_| {}).await;
+        }
+        self.record(def, State::TearingDown, |_| {}).await?;
+        let id = self.identity(def).await;
+        self.guard()?;
+        match self
+            .engine
+            .flink
+            .stop_checked(&def.name, &|s| self.verify(&id, s))
+            .await
+        {
             Ok(_) => {}
             Err(FlinkError::NotFound { .. }) => {
                 r.phase_after = None;
-                return self.record(def, State::TornDown, None, None).await;
+                return self.record(def, State::TornDown, |_| {}).await;
             }
-            Err(e) => return Err(flink_err(e)),
+            Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
+            Err(e) => return Err(flink_err(e).into()),
         }
         let done = self
             .engine
@@ -397,18 +686,30 @@ impl<'a> Ctx<'a> {
                 "{} did not stop within {:?}",
                 def.name,
                 self.timeout()
-            )));
+            ))
+            .into());
         }
-        self.record(def, State::Stopped, phase, None).await
+        self.record(def, State::Stopped, |rec| rec.last_phase = phase)
+            .await
     }
 
-    async fn resume(&self, def: &Definition, r: &mut StepReport) -> Result<(), StepError> {
-        self.record(def, State::Building, None, None).await?;
-        self.engine
+    async fn resume(&self, def: &Definition, r: &mut StepReport) -> StepResult {
+        if self.get_verified(def).await?.is_none() {
+            return Err(err(format!("{} does not exist any more", def.name)).into());
+        }
+        self.record(def, State::Building, |_| {}).await?;
+        let id = self.identity(def).await;
+        self.guard()?;
+        match self
+            .engine
             .flink
-            .resume(&def.name, None, None)
+            .resume_checked(&def.name, &|s| self.verify(&id, s))
             .await
-            .map_err(flink_err)?;
+        {
+            Ok(_) => {}
+            Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
+            Err(e) => return Err(flink_err(e).into()),
+        }
         self.settle(def, r).await
     }
 
@@ -417,8 +718,15 @@ impl<'a> Ctx<'a> {
         def: &Definition,
         carry_over_from: Option<&str>,
         r: &mut StepReport,
-    ) -> Result<(), StepError> {
-        self.record(def, State::Building, None, None).await?;
+    ) -> StepResult {
+        // The evidence is gathered before the statement exists: a table whose topic is already
+        // there is not the statement's to own, whatever the statement reports.
+        let claims = self.precheck(def).await?;
+        self.record(def, State::Building, |rec| {
+            rec.statement_uid = None;
+            claims.into_iter().for_each(|c| rec.set_ownership(c));
+        })
+        .await?;
         let mut properties = def.properties.clone();
         if let Some(from) = carry_over_from {
             properties.insert("sql.tables.initial-offset-from".into(), from.into());
@@ -429,13 +737,13 @@ impl<'a> Ctx<'a> {
             properties,
             compute_pool_id: Some(def.compute_pool.clone()).filter(|p| !p.is_empty()),
             principal: Some(def.principal.clone()).filter(|p| !p.is_empty()),
-            labels: [(MANAGED_LABEL.to_string(), "true".to_string())].into(),
+            labels: [(OWNER_LABEL.to_string(), self.engine.app.clone())].into(),
         };
         self.create_when_free(&new).await?;
         if let Some(from) = carry_over_from {
             // The replacement waits in PENDING until the old statement is stopped.
-            if let Some(old) = self.records.get(from) {
-                let old_def = super::snapshot::from_record(old);
+            if let Some(old) = self.current(from).await {
+                let old_def = super::snapshot::from_record(&old);
                 let mut scratch = r.clone();
                 self.stop(&old_def, &mut scratch).await?;
             }
@@ -443,8 +751,68 @@ impl<'a> Ctx<'a> {
         self.settle(def, r).await
     }
 
+    /// The evidence for each table `def` creates, read before its CREATE is submitted: a table
+    /// in a cluster the run cannot check is `unverified`; one whose topic exists is `found`
+    /// (unless it is the very incarnation this record already owns); otherwise `pending`.
+    async fn precheck(&self, def: &Definition) -> Result<Vec<TableOwnership>, StepFail> {
+        if def.creates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let existing = self.current(&def.name).await;
+        let topics = self
+            .engine
+            .kafka
+            .list_topics()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let mut out = Vec::new();
+        for t in &def.creates {
+            let key = t.to_string();
+            let cluster = match self.engine.cluster.check(t) {
+                Ok(c) => c,
+                Err(e) => {
+                    out.push(
+                        TableOwnership::new(&key, &t.name, Ownership::Unverified).with_detail(e.0),
+                    );
+                    continue;
+                }
+            };
+            let mut o = if topics.contains_key(&t.name) {
+                let live_id = self
+                    .topic_ids(std::slice::from_ref(&t.name))
+                    .await?
+                    .remove(&t.name)
+                    .flatten();
+                let kept = existing
+                    .as_ref()
+                    .and_then(|r| r.ownership(&key))
+                    .filter(|o| o.status == Ownership::Owned)
+                    .filter(|o| {
+                        ownership::same_incarnation(o.topic_id.as_deref(), live_id.as_deref())
+                    });
+                if let Some(kept) = kept {
+                    out.push(kept.clone());
+                    continue;
+                }
+                let mut o =
+                    TableOwnership::new(&key, &t.name, Ownership::Found).with_detail(format!(
+                        "its topic existed before {}'s CREATE: not the app's",
+                        def.name
+                    ));
+                o.topic_id = live_id;
+                o
+            } else {
+                TableOwnership::new(&key, &t.name, Ownership::Pending)
+            };
+            o.cluster_id = Some(cluster);
+            out.push(o);
+        }
+        Ok(out)
+    }
+
     /// Create, waiting out an earlier statement of the same name that is still being deleted.
-    async fn create_when_free(&self, new: &NewStatement) -> Result<Statement, StepError> {
+    async fn create_when_free(&self, new: &NewStatement) -> Result<Statement, StepFail> {
+        self.guard()?;
         match self.engine.flink.create(new).await {
             Err(FlinkError::BeingDeleted { .. }) => {
                 self.engine
@@ -452,15 +820,16 @@ impl<'a> Ctx<'a> {
                     .wait_gone(&new.name, self.timeout())
                     .await
                     .map_err(flink_err)?;
-                self.engine.flink.create(new).await.map_err(flink_err)
+                self.guard()?;
+                Ok(self.engine.flink.create(new).await.map_err(flink_err)?)
             }
-            other => other.map_err(flink_err),
+            other => Ok(other.map_err(flink_err)?),
         }
     }
 
-    /// Wait until the statement runs (or completes); record the outcome, with the failure's
-    /// detail and exceptions when it fails.
-    async fn settle(&self, def: &Definition, r: &mut StepReport) -> Result<(), StepError> {
+    /// Wait until the statement runs (or completes); record the outcome — its uid, and what it
+    /// created — with the failure's detail and exceptions when it fails.
+    async fn settle(&self, def: &Definition, r: &mut StepReport) -> StepResult {
         let done = self
             .engine
             .flink
@@ -469,10 +838,20 @@ impl<'a> Ctx<'a> {
             .map_err(flink_err)?;
         let phase = done.last.as_ref().map(|s| s.phase().clone());
         r.phase_after = phase.as_ref().map(ToString::to_string);
+        let claims = match &done.last {
+            Some(s) => self.confirmed_claims(def, s).await?,
+            None => Vec::new(),
+        };
+        let uid = done.last.as_ref().and_then(|s| s.metadata.uid.clone());
+        let last_phase = r.phase_after.clone();
         match phase {
             Some(Phase::Running) | Some(Phase::Completed) => {
-                self.record(def, State::Deployed, r.phase_after.clone(), None)
-                    .await
+                self.record(def, State::Deployed, |rec| {
+                    rec.statement_uid = uid;
+                    rec.last_phase = last_phase;
+                    claims.into_iter().for_each(|c| rec.set_ownership(c));
+                })
+                .await
             }
             _ => {
                 let detail = done
@@ -506,29 +885,267 @@ impl<'a> Ctx<'a> {
                     ),
                     (None, _) => format!("{} disappeared while starting", def.name),
                 };
-                self.record(def, State::Failed, r.phase_after.clone(), detail.clone())
-                    .await?;
+                let kept_detail = detail.clone();
+                self.record(def, State::Failed, |rec| {
+                    rec.statement_uid = uid;
+                    rec.last_phase = last_phase;
+                    rec.detail = kept_detail;
+                    claims.into_iter().for_each(|c| rec.set_ownership(c));
+                })
+                .await?;
                 Err(StepError {
                     message,
                     detail,
                     exceptions,
-                })
+                }
+                .into())
             }
         }
     }
 
-    /// `DROP TABLE IF EXISTS` as a hidden statement, wait, delete that statement, then verify the
-    /// topic and both subjects are gone — deleting them directly if they are not.
-    async fn drop_table(&self, t: &TableTarget, r: &mut StepReport) -> Result<(), StepError> {
-        let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
-        let existed_topic = self
+    // ---- tables -----------------------------------------------------------------------------
+
+    async fn topic_ids(
+        &self,
+        topics: &[String],
+    ) -> Result<BTreeMap<String, Option<String>>, StepFail> {
+        let existing = self
             .engine
             .kafka
-            .topic_exists(&t.topic)
+            .list_topics()
             .await
             .map_err(|e| err(e.to_string()))?;
-        let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+        // Only names the full metadata shows are described: a request naming a topic must
+        // never be what creates it.
+        let names: Vec<String> = topics
+            .iter()
+            .filter(|t| existing.contains_key(*t))
+            .cloned()
+            .collect();
+        Ok(self
+            .engine
+            .kafka
+            .topic_ids(&names)
+            .await
+            .map_err(|e| err(e.to_string()))?)
+    }
 
+    /// The live incarnation of a topic: `None` when it does not exist, else its id (`None`
+    /// inside when the cluster has no topic ids).
+    async fn incarnation(&self, topic: &str) -> Result<Option<Option<String>>, StepFail> {
+        Ok(self.topic_ids(&[topic.to_string()]).await?.remove(topic))
+    }
+
+    /// The evidence for `t` as it stands now (the creator's teardown step may have just
+    /// settled it).
+    async fn claim(&self, t: &TableTarget) -> Option<TableOwnership> {
+        let key = t.table.to_string();
+        self.current(&t.created_by)
+            .await
+            .map(|r| r.ownership_of())
+            .and_then(|os| os.into_iter().find(|o| o.table == key))
+    }
+
+    /// End the app's ownership of `t`'s incarnations other than `live_id` (all of them when
+    /// the topic is gone): every record of the app that holds one says so from now on, and a
+    /// record kept only for its table's sake is removed.
+    async fn end_ownership(
+        &self,
+        t: &TableTarget,
+        live: Option<&Option<String>>,
+        detail: &str,
+    ) -> StepResult {
+        let key = t.table.to_string();
+        let names: Vec<String> = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.keys().cloned().collect()
+        };
+        for name in names {
+            let Some(rec) = self.current(&name).await else {
+                continue;
+            };
+            let ends = |o: &TableOwnership| {
+                o.status.is_held()
+                    && match live {
+                        None => true,
+                        Some(id) => {
+                            !ownership::same_incarnation(o.topic_id.as_deref(), id.as_deref())
+                        }
+                    }
+            };
+            let Some(held) = rec.ownership(&key).filter(|o| ends(o)).cloned() else {
+                continue;
+            };
+            let mut ended = held;
+            ended.status = match ended.status {
+                Ownership::Pending => Ownership::NotCreated,
+                _ => Ownership::Dropped,
+            };
+            ended.detail = Some(detail.to_string());
+            ended.at = chrono::Utc::now();
+            self.write(&name, || rec.clone(), |r| r.set_ownership(ended))
+                .await?;
+            let gone = rec.state == State::TornDown;
+            if gone && self.forgettable(&name).await {
+                self.forget(&name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, t: &TableTarget, reason: &str, r: &mut StepReport) -> StepResult {
+        let live = self.incarnation(&t.topic).await?;
+        self.end_ownership(t, live.as_ref(), reason).await?;
+        r.phase_after = None;
+        Ok(())
+    }
+
+    /// Drop a table the app owns: check the evidence and the incarnation again, `DROP TABLE IF
+    /// EXISTS` as a hidden statement, wait, delete that statement, then verify the topic and
+    /// both subjects are gone — deleting them directly (only the app's incarnation) if they are
+    /// not. Ownership ends once the table is gone.
+    async fn drop_table(&self, t: &TableTarget, r: &mut StepReport) -> StepResult {
+        let Some(claim) = self.claim(t).await else {
+            r.status = Status::Unchanged;
+            r.reason = format!(
+                "kept: the app holds no evidence that it created {}",
+                t.table
+            );
+            return Ok(());
+        };
+        match claim.status {
+            Ownership::Owned | Ownership::Pending => {}
+            Ownership::Unverified => {
+                return Err(StepFail::Refused(format!(
+                    "not verified: {}",
+                    claim
+                        .detail
+                        .as_deref()
+                        .unwrap_or("its cluster could not be checked")
+                )))
+            }
+            other => {
+                r.status = Status::Unchanged;
+                r.reason = format!(
+                    "kept: not the app's ({})",
+                    claim.detail.as_deref().unwrap_or(other.as_str())
+                );
+                return Ok(());
+            }
+        }
+        self.engine
+            .cluster
+            .same_cluster(claim.cluster_id.as_deref())
+            .map_err(|e| StepFail::Refused(format!("not verified: {e}")))?;
+        let live = self.incarnation(&t.topic).await?;
+        if claim.status == Ownership::Pending {
+            // Its statement, which alone could confirm it, is gone (its teardown step settles
+            // the evidence while it exists).
+            if live.is_none() {
+                self.end_ownership(t, None, "its topic is gone; the app never saw it created")
+                    .await?;
+                r.status = Status::Unchanged;
+                r.reason = format!("{} is gone", t.table);
+                return Ok(());
+            }
+            return Err(StepFail::Refused(format!(
+                "cannot prove the app created {}: the run that created it was interrupted before \
+                 {} completed, and that statement is gone; drop it yourself if it is the app's",
+                t.table, t.created_by
+            )));
+        }
+        if let Some(id) = &live {
+            if !ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref()) {
+                let why = format!(
+                    "spared: topic {} (id {}) is not the incarnation {} created (id {})",
+                    t.topic,
+                    id.as_deref().unwrap_or("?"),
+                    t.created_by,
+                    claim.topic_id.as_deref().unwrap_or("?")
+                );
+                self.end_ownership(t, Some(id), &why).await?;
+                r.status = Status::Unchanged;
+                r.reason = why;
+                return Ok(());
+            }
+        }
+
+        let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
+        let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+        let drop_detail = if live.is_some() {
+            self.run_drop_statement(t).await?
+        } else {
+            None
+        };
+        let topic_gone = match (&live, &drop_detail) {
+            (None, _) => true,
+            (Some(_), None) => self
+                .engine
+                .kafka
+                .wait_topic_gone(&t.topic, self.timeout())
+                .await
+                .is_ok(),
+            (Some(_), Some(_)) => self.incarnation(&t.topic).await?.is_none(),
+        };
+        let left_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+        if !topic_gone || !left_subjects.is_empty() {
+            r.removed.deleted_directly = true;
+            if !topic_gone {
+                // Directly only the incarnation the app created, checked again just before.
+                match self.incarnation(&t.topic).await? {
+                    Some(id)
+                        if ownership::same_incarnation(
+                            claim.topic_id.as_deref(),
+                            id.as_deref(),
+                        ) =>
+                    {
+                        self.guard()?;
+                        self.engine
+                            .kafka
+                            .delete_topic(&t.topic)
+                            .await
+                            .map_err(|e| err(e.to_string()))?;
+                        self.engine
+                            .kafka
+                            .wait_topic_gone(&t.topic, self.timeout())
+                            .await
+                            .map_err(|e| err(e.to_string()))?;
+                    }
+                    Some(other) => {
+                        let why = format!(
+                            "spared: topic {} is another incarnation now (id {})",
+                            t.topic,
+                            other.as_deref().unwrap_or("?")
+                        );
+                        self.end_ownership(t, Some(&other), &why).await?;
+                        r.status = Status::Unchanged;
+                        r.reason = why;
+                        return Ok(());
+                    }
+                    None => {}
+                }
+            }
+            if let Some(sr) = &self.engine.registry {
+                for s in &left_subjects {
+                    self.guard()?;
+                    sr.delete_subject(s)
+                        .await
+                        .map_err(|e| err(format!("deleting subject {s}: {e}")))?;
+                }
+            }
+            tracing::warn!(table = %t.table, reason = drop_detail.as_deref().unwrap_or("not gone in time"), "deleted the table's topic and subjects directly");
+        }
+        self.end_ownership(t, None, "dropped by the app").await?;
+        r.removed.topic = live.is_some().then(|| t.topic.clone());
+        r.removed.subjects = existed_subjects;
+        r.phase_after = None;
+        Ok(())
+    }
+
+    /// `DROP TABLE IF EXISTS` as one of our hidden statements, tracked while it exists (a run
+    /// killed meanwhile leaves a record; the next run deletes it and never builds it up again).
+    /// Returns why the DROP did not complete, if it did not.
+    async fn run_drop_statement(&self, t: &TableTarget) -> Result<Option<String>, StepFail> {
         let sql = format!("DROP TABLE IF EXISTS {}", t.table);
         let pool = self
             .engine
@@ -547,12 +1164,10 @@ impl<'a> Ctx<'a> {
             principal: &principal,
         });
         let labels: BTreeMap<String, String> = [
-            (MANAGED_LABEL.to_string(), "true".to_string()),
+            (OWNER_LABEL.to_string(), self.engine.app.clone()),
             (HIDDEN_LABEL.to_string(), "true".to_string()),
         ]
         .into();
-        // The DROP statement is tracked like any other, so a run killed while it exists leaves
-        // a record, and the next run deletes it (buildup never recreates a hidden record).
         let drop_def = Definition {
             logical: logical.clone(),
             name: name.clone(),
@@ -566,7 +1181,8 @@ impl<'a> Ctx<'a> {
             depends_on: Vec::new(),
             is_table_ddl: false,
         };
-        self.record_with_labels(&drop_def, State::TearingDown, &labels)
+        let hidden = labels.clone();
+        self.record(&drop_def, State::TearingDown, |rec| rec.labels = hidden)
             .await?;
         let new = NewStatement {
             name: name.clone(),
@@ -595,6 +1211,7 @@ impl<'a> Ctx<'a> {
                 )
             });
         // The DROP statement is bounded and done: delete it so it uses no quota.
+        self.guard()?;
         self.engine.flink.delete(&name).await.map_err(flink_err)?;
         self.engine
             .flink
@@ -602,56 +1219,14 @@ impl<'a> Ctx<'a> {
             .await
             .map_err(flink_err)?;
         self.forget(&name).await?;
-
-        let topic_gone = match drop_detail {
-            None => self
-                .engine
-                .kafka
-                .wait_topic_gone(&t.topic, self.timeout())
-                .await
-                .is_ok(),
-            Some(_) => !self
-                .engine
-                .kafka
-                .topic_exists(&t.topic)
-                .await
-                .map_err(|e| err(e.to_string()))?,
-        };
-        let left_subjects = self.existing_subjects(&t.topic, &subjects).await?;
-        if !topic_gone || !left_subjects.is_empty() {
-            r.removed.deleted_directly = true;
-            if !topic_gone {
-                self.engine
-                    .kafka
-                    .delete_topic(&t.topic)
-                    .await
-                    .map_err(|e| err(e.to_string()))?;
-                self.engine
-                    .kafka
-                    .wait_topic_gone(&t.topic, self.timeout())
-                    .await
-                    .map_err(|e| err(e.to_string()))?;
-            }
-            if let Some(sr) = &self.engine.registry {
-                for s in &left_subjects {
-                    sr.delete_subject(s)
-                        .await
-                        .map_err(|e| err(format!("deleting subject {s}: {e}")))?;
-                }
-            }
-            tracing::warn!(table = %t.table, reason = drop_detail.as_deref().unwrap_or("not gone in time"), "deleted the table's topic and subjects directly");
-        }
-        r.removed.topic = existed_topic.then(|| t.topic.clone());
-        r.removed.subjects = existed_subjects;
-        r.phase_after = None;
-        Ok(())
+        Ok(drop_detail)
     }
 
     async fn existing_subjects(
         &self,
         topic: &str,
         subjects: &[String],
-    ) -> Result<Vec<String>, StepError> {
+    ) -> Result<Vec<String>, StepFail> {
         let Some(sr) = &self.engine.registry else {
             return Ok(Vec::new());
         };
@@ -668,10 +1243,7 @@ impl<'a> Ctx<'a> {
 }
 
 fn settled(p: &Phase) -> bool {
-    matches!(
-        p,
-        Phase::Running | Phase::Completed | Phase::Failed | Phase::Stopped | Phase::Degraded
-    )
+    p.is_settled()
 }
 
 fn stopped_or_ended(p: &Phase) -> bool {
@@ -716,15 +1288,17 @@ mod tests {
     use std::collections::BTreeSet;
 
     /// Runs jobs that succeed unless listed in `fail`, recording the order they start in and the
-    /// most that ran at once.
-    async fn run(
+    /// most that ran at once. The run halts once a job listed in `halt_after` has finished.
+    async fn run_halting(
         after: Vec<BTreeSet<usize>>,
         limit: usize,
         fail: &[usize],
+        halt_after: &[usize],
     ) -> (Vec<Result<bool, NotRun>>, Vec<usize>, usize) {
         let refs: Vec<&BTreeSet<usize>> = after.iter().collect();
         let (now, most) = (Cell::new(0usize), Cell::new(0usize));
         let started = std::cell::RefCell::new(Vec::new());
+        let finished = std::cell::RefCell::new(Vec::new());
         let results = schedule(
             &refs,
             limit,
@@ -732,18 +1306,28 @@ mod tests {
                 started.borrow_mut().push(i);
                 now.set(now.get() + 1);
                 most.set(most.get().max(now.get()));
-                let (now, fails) = (&now, fail.contains(&i));
+                let (now, fails, finished) = (&now, fail.contains(&i), &finished);
                 async move {
                     tokio::task::yield_now().await;
                     now.set(now.get() - 1);
+                    finished.borrow_mut().push(i);
                     !fails
                 }
             },
             |ok: &bool| !ok,
+            || finished.borrow().iter().any(|f| halt_after.contains(f)),
             |_, r| r,
         )
         .await;
         (results, started.into_inner(), most.get())
+    }
+
+    async fn run(
+        after: Vec<BTreeSet<usize>>,
+        limit: usize,
+        fail: &[usize],
+    ) -> (Vec<Result<bool, NotRun>>, Vec<usize>, usize) {
+        run_halting(after, limit, fail, &[]).await
     }
 
     fn deps(list: &[&[usize]]) -> Vec<BTreeSet<usize>> {
@@ -778,6 +1362,18 @@ mod tests {
         assert_eq!(results[1], Err(NotRun::Stuck));
         assert_eq!(results[2], Ok(true));
         assert_eq!(started, vec![2]);
+    }
+
+    #[tokio::test]
+    async fn once_halted_nothing_more_starts_and_the_rest_is_reported_halted() {
+        // A chain 0 ← 1 ← 2 and an independent 3 (limit 1, so 3 waits its turn): halting
+        // after 0 leaves 1, 2 and 3 unstarted.
+        let (results, started, _) = run_halting(deps(&[&[], &[0], &[1], &[]]), 1, &[], &[0]).await;
+        assert_eq!(results[0], Ok(true));
+        assert_eq!(started, vec![0]);
+        for (i, r) in results.iter().enumerate().skip(1) {
+            assert_eq!(*r, Err(NotRun::Halted), "job {i}");
+        }
     }
 
     #[test]

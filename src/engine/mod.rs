@@ -9,7 +9,6 @@ pub mod adopt;
 pub mod execute;
 pub mod snapshot;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -18,14 +17,10 @@ use crate::confluent::flink::{FlinkClient, FlinkError};
 use crate::confluent::kafka::{KafkaAdmin, KafkaError};
 use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::manifest::Manifest;
+use crate::ownership::ClusterScope;
 use crate::plan::{self, Command, Options, Plan};
 use crate::report::{Outcome, RunReport, StepReport, REPORT_VERSION};
-use crate::tracker::{LeaseRequest, Provenance, Record, Tracker, TrackerError};
-
-/// Label on every statement this tool creates.
-pub const MANAGED_LABEL: &str = "user.confluent.io/ccaf-housekeeping";
-/// Confluent's label that hides a statement from default views (our DROP TABLE statements).
-pub const HIDDEN_LABEL: &str = "user.confluent.io/hidden";
+use crate::tracker::{LeaseRequest, Provenance, Record, Tracker, TrackerError, RECORD_VERSION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -40,10 +35,12 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// 3 when another run holds the lease, else 1 (the run could not do its work).
+    /// 3 when another run holds the lease (or took it), else 1 (the run could not do its work).
     pub fn exit_code(&self) -> i32 {
         match self {
-            EngineError::Tracker(TrackerError::LeaseHeld { .. }) => 3,
+            EngineError::Tracker(
+                TrackerError::LeaseHeld { .. } | TrackerError::LeaseLost { .. },
+            ) => 3,
             _ => 1,
         }
     }
@@ -65,6 +62,8 @@ pub struct Engine {
     /// Without Schema Registry credentials, subjects are neither checked nor deleted directly.
     pub registry: Option<SchemaRegistryClient>,
     pub tracker: Tracker,
+    /// Where tables can be checked: the Kafka cluster of the run's Kafka connection.
+    pub cluster: ClusterScope,
     pub app: String,
     pub environment_id: String,
     pub defaults: Defaults,
@@ -131,21 +130,32 @@ impl Engine {
             }
             Request::Run(command) => {
                 let lease = self.take_lease().await?;
-                let result = self.run_locked(*command, manifest, opts, progress).await;
+                let result = self
+                    .run_locked(*command, manifest, opts, &lease, progress)
+                    .await;
                 let released = lease.release().await;
-                let (p, steps) = result?;
+                let (p, run) = result?;
                 if let Err(e) = released {
                     report
                         .notes
                         .push(format!("releasing the lease failed: {e}"));
                 }
                 report.notes.extend(p.notes.iter().cloned());
-                report.outcome = outcome_of(&p, &steps);
-                report.steps = steps;
+                report.outcome = match &run.lease_lost {
+                    Some(why) => {
+                        report.notes.push(format!(
+                            "the run lost its lease ({why}): it changed nothing after that; \
+                             the steps say what was done and what was not"
+                        ));
+                        Outcome::LeaseLost
+                    }
+                    None => outcome_of(&p, &run.steps),
+                };
+                report.steps = run.steps;
             }
             Request::Adopt(selectors) => {
                 let lease = self.take_lease().await?;
-                let result = adopt::adopt(self, selectors, progress).await;
+                let result = adopt::adopt(self, selectors, &lease, progress).await;
                 let released = lease.release().await;
                 report.steps = result?;
                 if let Err(e) = released {
@@ -187,37 +197,24 @@ impl Engine {
         command: Command,
         manifest: Option<&Manifest>,
         opts: &Options,
+        lease: &crate::tracker::Lease,
         progress: &(dyn Fn(&StepReport) + Sync),
-    ) -> Result<(Plan, Vec<StepReport>), EngineError> {
+    ) -> Result<(Plan, execute::Execution), EngineError> {
         let (snap, records) = snapshot::take(self, manifest).await?;
         let p = plan::plan(command, &snap, opts);
         tracing::info!(command = %command, app = %self.app, steps = p.steps.len(), "planned");
-        let steps = execute::execute(self, &p, &records, progress).await;
-        Ok((p, steps))
+        let run = execute::execute(self, &p, &records, lease, progress).await;
+        Ok((p, run))
     }
 
-    /// A tracker record for `name`: the existing one (unknown fields kept) or a new one.
-    pub(crate) fn record_base(
-        &self,
-        records: &BTreeMap<String, Record>,
-        name: &str,
-        sql: &str,
-    ) -> Record {
-        let mut r = records.get(name).cloned().unwrap_or_else(|| {
-            Record::new(
-                &self.app,
-                &self.environment_id,
-                name,
-                sql,
-                crate::tracker::State::Building,
-            )
-        });
+    /// Mark a record as written by this run, now, in this build's format (unknown fields kept).
+    pub(crate) fn stamp(&self, r: &mut Record) {
+        r.version = r.version.max(RECORD_VERSION);
         r.provenance = Provenance {
             at: Utc::now(),
             extra: r.provenance.extra.clone(),
             ..self.provenance.clone()
         };
-        r
     }
 }
 
@@ -225,7 +222,7 @@ fn outcome_of(p: &Plan, steps: &[StepReport]) -> Outcome {
     use crate::report::Status;
     if steps
         .iter()
-        .any(|s| matches!(s.status, Status::Failed | Status::Blocked))
+        .any(|s| matches!(s.status, Status::Failed | Status::Blocked | Status::Refused))
     {
         Outcome::Failed
     } else if p.is_noop() {

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use flink_sql::{StatementKind, TableRef};
 
 use super::{Engine, EngineError};
-use crate::confluent::flink::ListFilter;
+use crate::confluent::flink::{ListFilter, Statement};
 use crate::manifest::Manifest;
 use crate::naming::{deployed_name, StatementIdentity};
-use crate::plan::{Definition, Live, Snapshot, Tracked};
-use crate::tracker::{Record, State, Tables};
+use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
+use crate::plan::{Claim, Definition, Live, Snapshot, Tracked};
+use crate::tracker::{Record, State, TableOwnership, Tables};
 
 /// The plan's snapshot, and the app's tracker records by statement name.
 pub async fn take(
@@ -23,13 +24,7 @@ pub async fn take(
         .into_iter()
         .map(|r| (r.statement_name.clone(), r.clone()))
         .collect();
-    let tracked: Vec<Tracked> = records
-        .values()
-        .map(|r| Tracked {
-            def: from_record(r),
-            torn_down: r.state == State::TornDown,
-        })
-        .collect();
+    let tracked: Vec<Tracked> = records.values().map(tracked_of).collect();
     let desired = match manifest {
         Some(m) => from_manifest(m, engine),
         None => latest_per_logical(&records),
@@ -39,18 +34,24 @@ pub async fn take(
         .list(&ListFilter::default())
         .await?
         .into_iter()
-        .map(|s| {
-            let name = s.name.clone();
-            (
-                name.clone(),
-                Live {
-                    name,
-                    phase: s.phase().as_str().to_string(),
-                },
-            )
-        })
+        .map(|s| (s.name.clone(), live_of(&s)))
         .collect();
     let topics: BTreeSet<String> = engine.kafka.list_topics().await?.into_keys().collect();
+    // The ids of the topics the app claims (and that exist): what tells an incarnation apart.
+    let claimed: BTreeSet<String> = tracked
+        .iter()
+        .flat_map(|t| t.claims.iter())
+        .filter(|c| c.ownership.is_held() && topics.contains(&c.topic))
+        .map(|c| c.topic.clone())
+        .collect();
+    let claimed: Vec<String> = claimed.into_iter().collect();
+    let topic_ids = engine
+        .kafka
+        .topic_ids(&claimed)
+        .await?
+        .into_iter()
+        .filter_map(|(topic, id)| id.map(|id| (topic, id)))
+        .collect();
     Ok((
         Snapshot {
             app: engine.app.clone(),
@@ -58,9 +59,51 @@ pub async fn take(
             tracked,
             live,
             topics,
+            topic_ids,
+            cluster: engine.cluster.clone(),
         },
         records,
     ))
+}
+
+/// One of the tool's own DROP TABLE statements.
+pub fn is_hidden(r: &Record) -> bool {
+    r.labels.get(HIDDEN_LABEL).map(String::as_str) == Some("true")
+}
+
+/// A live statement as the planner sees it.
+pub fn live_of(s: &Statement) -> Live {
+    Live {
+        name: s.name.clone(),
+        phase: s.phase().as_str().to_string(),
+        uid: s.metadata.uid.clone(),
+        owner: s.metadata.labels.get(OWNER_LABEL).cloned(),
+        sql: s.sql().to_string(),
+    }
+}
+
+/// A record as the planner sees it: its definition, its statement's uid and its evidence.
+pub fn tracked_of(r: &Record) -> Tracked {
+    Tracked {
+        def: from_record(r),
+        torn_down: r.state == State::TornDown,
+        uid: r.statement_uid.clone(),
+        claims: r.ownership_of().iter().filter_map(claim_of).collect(),
+        hidden: is_hidden(r),
+    }
+}
+
+/// One table's evidence as the planner sees it (a table name that does not parse is dropped
+/// from the plan: it could not be dropped by name anyway).
+fn claim_of(o: &TableOwnership) -> Option<Claim> {
+    Some(Claim {
+        table: TableRef::parse(&o.table).ok()?,
+        topic: o.topic.clone(),
+        ownership: o.status.clone(),
+        cluster_id: o.cluster_id.clone(),
+        topic_id: o.topic_id.clone(),
+        detail: o.detail.clone(),
+    })
 }
 
 /// The manifest's statements with their deployed names.
@@ -133,6 +176,7 @@ pub fn tables_of(def: &Definition) -> Tables {
         reads: s(&def.reads),
         writes: s(&def.writes),
         creates: s(&def.creates),
+        ownership: Vec::new(),
         extra: Default::default(),
     }
 }
@@ -171,9 +215,7 @@ pub fn from_record(r: &Record) -> Definition {
 fn latest_per_logical(records: &BTreeMap<String, Record>) -> Vec<Definition> {
     let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
     // Hidden records are the tool's own DROP TABLE statements: never wanted again.
-    let wanted = records
-        .values()
-        .filter(|r| r.labels.get(super::HIDDEN_LABEL).map(String::as_str) != Some("true"));
+    let wanted = records.values().filter(|r| !is_hidden(r));
     for r in wanted {
         let logical = r
             .logical_name

@@ -175,7 +175,7 @@ impl<'m, W: Write> Log<'m, W> {
     }
 
     /// The report in the log: a group per stage with a line per step, then an `::error`
-    /// annotation per failed step and a `::warning` per skipped (protected) resource.
+    /// annotation per failed or refused step and a `::warning` per skipped (protected) resource.
     pub fn report(&mut self, report: &RunReport) {
         for stage in ["teardown", "buildup"] {
             let steps: Vec<_> = report.steps.iter().filter(|s| s.stage == stage).collect();
@@ -193,6 +193,7 @@ impl<'m, W: Write> Log<'m, W> {
                     Status::Planned => "planned",
                     Status::Blocked => "blocked",
                     Status::Failed => "FAILED",
+                    Status::Refused => "REFUSED",
                 };
                 let phases = match (&s.phase_before, &s.phase_after) {
                     (None, None) => String::new(),
@@ -237,6 +238,16 @@ impl<'m, W: Write> Log<'m, W> {
                         &Annotation::titled(format!("ccaf-housekeeping: {} failed", s.name)),
                     );
                 }
+                Status::Refused => self.error(
+                    &format!(
+                        "{} {} refused: nothing was touched: {}",
+                        s.action, s.name, s.reason
+                    ),
+                    &Annotation::titled(format!(
+                        "ccaf-housekeeping: {} is not proven the app's",
+                        s.name
+                    )),
+                ),
                 Status::Blocked => self.warning(
                     &format!("{} {} not run: {}", s.action, s.name, s.reason),
                     &Annotation::titled(format!("ccaf-housekeeping: {} blocked", s.name)),

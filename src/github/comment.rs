@@ -224,7 +224,7 @@ fn failures(report: &RunReport, out: &mut String, budget: &mut usize) {
     let failed: Vec<&StepReport> = report
         .steps
         .iter()
-        .filter(|s| matches!(s.status, Status::Failed | Status::Blocked))
+        .filter(|s| matches!(s.status, Status::Failed | Status::Blocked | Status::Refused))
         .collect();
     if failed.is_empty() {
         return;
@@ -236,10 +236,10 @@ fn failures(report: &RunReport, out: &mut String, budget: &mut usize) {
     for f in &failed {
         let mut item = format!(
             "{} {}{} ({}, {})",
-            if f.status == Status::Blocked {
-                "⛔"
-            } else {
-                "❌"
+            match f.status {
+                Status::Blocked => "⛔",
+                Status::Refused => "🚫",
+                _ => "❌",
             },
             if f.kind == Kind::Table { "table " } else { "" },
             code(&truncate(&f.name, 300)),
@@ -290,7 +290,12 @@ fn plan_sections(report: &RunReport, out: &mut String, budget: &mut usize) {
             .map(|s| format!("{} — {}", s.name, s.reason))
             .collect()
     };
-    let changes = |s: &StepReport| !matches!(s.action.as_str(), "unchanged" | "skip");
+    let changes = |s: &StepReport| {
+        !matches!(
+            s.action.as_str(),
+            "unchanged" | "skip" | "refuse" | "release"
+        )
+    };
     let sections = [
         (
             "Would tear down",
@@ -306,6 +311,14 @@ fn plan_sections(report: &RunReport, out: &mut String, budget: &mut usize) {
         ),
         ("Unchanged", pick(&|s| s.action == "unchanged")),
         ("Left alone (protected)", pick(&|s| s.action == "skip")),
+        (
+            "Refused: not proven the app's",
+            pick(&|s| s.action == "refuse"),
+        ),
+        (
+            "No longer the app's (gone or replaced)",
+            pick(&|s| s.action == "release"),
+        ),
     ];
     for (title, items) in sections {
         if items.is_empty() {

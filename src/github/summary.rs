@@ -131,6 +131,7 @@ pub(crate) fn outcome_label(report: &RunReport) -> (&'static str, &'static str) 
         Outcome::NothingToDo => ("✅", "Nothing to do"),
         Outcome::Planned => ("📝", "Planned, nothing changed"),
         Outcome::Failed => ("❌", "Failed"),
+        Outcome::LeaseLost => ("⛔", "Stopped: the run lost its lease"),
     }
 }
 
@@ -167,7 +168,8 @@ fn headline(report: &RunReport) -> String {
                 .filter(|s| s.stage == stage && f(s))
                 .count()
         };
-        let changes = |s: &StepReport| !matches!(s.action.as_str(), "unchanged" | "skip");
+        let changes =
+            |s: &StepReport| !matches!(s.action.as_str(), "unchanged" | "skip" | "refuse");
         let _ = writeln!(
             s,
             "| to tear down | tables to drop | to build up | unchanged | skipped |\n\
@@ -204,7 +206,7 @@ fn failures(report: &RunReport, budget: &mut Budget) -> (String, usize) {
     let failed: Vec<&StepReport> = report
         .steps
         .iter()
-        .filter(|s| s.status == Status::Failed)
+        .filter(|s| matches!(s.status, Status::Failed | Status::Refused))
         .collect();
     let blocked: Vec<&StepReport> = report
         .steps
@@ -365,6 +367,7 @@ pub(crate) fn status_icon(s: Status) -> &'static str {
         Status::Planned => "📝",
         Status::Blocked => "⛔",
         Status::Failed => "❌",
+        Status::Refused => "🚫",
     }
 }
 

@@ -39,6 +39,18 @@ fn app(v: &str) -> Vec<Definition> {
     ]
 }
 
+/// A statement of the app as the service shows it: labelled as the app's, with the uid the
+/// record has (`uid-<name>`).
+fn live_as(d: &Definition, phase: &str) -> Live {
+    Live {
+        name: d.name.clone(),
+        phase: phase.into(),
+        uid: Some(format!("uid-{}", d.name)),
+        owner: Some("app".into()),
+        sql: d.sql.clone(),
+    }
+}
+
 fn live(defs: &[Definition]) -> BTreeMap<String, Live> {
     defs.iter()
         .map(|d| {
@@ -47,30 +59,60 @@ fn live(defs: &[Definition]) -> BTreeMap<String, Live> {
             } else {
                 "RUNNING"
             };
-            (
-                d.name.clone(),
-                Live {
-                    name: d.name.clone(),
-                    phase: phase.into(),
-                },
-            )
+            (d.name.clone(), live_as(d, phase))
         })
         .collect()
+}
+
+const CLUSTER: &str = "lkc-1";
+
+/// Evidence that the app's statement created `table` in the run's cluster, as topic `id-<name>`.
+fn owned(table: &str) -> Claim {
+    Claim {
+        table: t(table),
+        topic: table.into(),
+        ownership: Ownership::Owned,
+        cluster_id: Some(CLUSTER.into()),
+        topic_id: Some(format!("id-{table}")),
+        detail: None,
+    }
+}
+
+fn claim(table: &str, ownership: Ownership) -> Claim {
+    Claim {
+        ownership,
+        ..owned(table)
+    }
+}
+
+/// A record of `d`: torn down or not, with the uid its live statement has and evidence that it
+/// created each of its tables.
+fn tracked_as(d: &Definition, torn_down: bool) -> Tracked {
+    Tracked {
+        def: d.clone(),
+        torn_down,
+        uid: Some(format!("uid-{}", d.name)),
+        claims: d.creates.iter().map(|c| owned(&c.name)).collect(),
+        hidden: false,
+    }
 }
 
 fn deployed(defs: &[Definition]) -> Snapshot {
     Snapshot {
         app: "app".into(),
         desired: defs.to_vec(),
-        tracked: defs
-            .iter()
-            .map(|d| Tracked {
-                def: d.clone(),
-                torn_down: false,
-            })
-            .collect(),
+        tracked: defs.iter().map(|d| tracked_as(d, false)).collect(),
         live: live(defs),
         topics: ["sink".to_string(), "src".to_string()].into(),
+        topic_ids: [
+            ("sink".to_string(), "id-sink".to_string()),
+            ("src".to_string(), "id-src".to_string()),
+        ]
+        .into(),
+        cluster: ClusterScope {
+            connected: Some(CLUSTER.into()),
+            names: BTreeMap::new(),
+        },
     }
 }
 
@@ -141,6 +183,9 @@ fn only_the_apps_tracked_statements_are_touched() {
         Live {
             name: "other-app-job".into(),
             phase: "RUNNING".into(),
+            uid: Some("uid-other".into()),
+            owner: Some("other".into()),
+            sql: "INSERT INTO t SELECT * FROM s".into(),
         },
     );
     for cmd in [Command::Teardown, Command::Buildup, Command::Rebuild] {
@@ -424,8 +469,213 @@ fn a_table_left_by_a_run_killed_after_its_ddl_was_deleted_is_still_dropped() {
             "{p}"
         );
     }
-    // Once the topic is gone there is nothing to drop.
+    // The DROP statement the killed run left (hidden) goes first: the new DROP takes its name.
+    let drop_stmt = Definition {
+        is_table_ddl: false,
+        ..def("drop-sink", "h1", &[], &[], &[])
+    };
+    snap.tracked.push(Tracked {
+        hidden: true,
+        uid: None,
+        ..tracked_as(&drop_stmt, false)
+    });
+    snap.live.insert(
+        drop_stmt.name.clone(),
+        Live {
+            uid: Some("uid-of-the-killed-runs-drop".into()),
+            ..live_as(&drop_stmt, "PENDING")
+        },
+    );
+    let p = plan(Command::Teardown, &snap, &opts());
+    let del_drop = step(&p, Action::Delete, &drop_stmt.name).id;
+    assert!(
+        step(&p, Action::DropTable, "sink")
+            .after
+            .contains(&del_drop),
+        "{p}"
+    );
+    assert!(
+        step(&p, Action::DropTable, "src").after.contains(&del_drop),
+        "{p}"
+    );
+    snap.tracked.pop();
+    snap.live.remove(&drop_stmt.name);
+
+    // Once the topic is gone there is nothing to drop: the app's ownership just ends.
     snap.topics.remove("sink");
     let p = plan(Command::Teardown, &snap, &opts());
-    assert!(p.steps.iter().all(|s| s.target.label() != "sink"), "{p}");
+    let release = step(&p, Action::Release, "sink");
+    assert!(release.reason.contains("already gone"), "{p}");
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| !(s.action == Action::DropTable && s.target.label() == "sink")),
+        "{p}"
+    );
+}
+
+fn drops(p: &Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .filter(|s| s.action == Action::DropTable)
+        .map(|s| s.target.label())
+        .collect()
+}
+
+#[test]
+fn a_table_the_app_found_or_failed_to_create_is_never_dropped() {
+    for (status, dropped) in [
+        (Ownership::Found, false),
+        (Ownership::NotCreated, false),
+        (Ownership::Dropped, false),
+        (Ownership::Other("quarantined".into()), false),
+        (Ownership::Owned, true),
+    ] {
+        let mut snap = deployed(&app("v1"));
+        snap.tracked[2].claims = vec![claim("sink", status.clone())];
+        for cmd in [Command::Teardown, Command::Rebuild] {
+            let p = plan(cmd, &snap, &opts());
+            assert_eq!(
+                drops(&p).contains(&"sink".to_string()),
+                dropped,
+                "{status} {cmd}: {p}"
+            );
+            assert!(drops(&p).contains(&"src".to_string()), "{p}");
+        }
+        let p = plan(Command::Teardown, &snap, &opts());
+        if matches!(status, Ownership::Found | Ownership::NotCreated) {
+            assert!(
+                p.notes.iter().any(|n| n.contains("table sink is kept")),
+                "{status}: {p}"
+            );
+        }
+    }
+}
+
+#[test]
+fn after_the_apps_own_drop_a_later_table_of_that_name_is_someone_elses() {
+    // Torn down last month (the drop ended the app's ownership); another team has made its
+    // own `sink` since.
+    let mut snap = deployed(&app("v1"));
+    for t in &mut snap.tracked {
+        t.torn_down = true;
+        for c in &mut t.claims {
+            c.ownership = Ownership::Dropped;
+        }
+    }
+    snap.live.clear();
+    for cmd in [Command::Teardown, Command::Rebuild] {
+        let p = plan(cmd, &snap, &opts());
+        assert!(drops(&p).is_empty(), "{cmd}: {p}");
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| s.target.label() != "sink" && s.target.label() != "src"),
+            "{cmd}: {p}"
+        );
+    }
+}
+
+#[test]
+fn a_table_in_a_cluster_the_run_cannot_check_is_refused() {
+    let mut snap = deployed(&app("v1"));
+    // Created where the run could not check it.
+    snap.tracked[2].claims = vec![Claim {
+        detail: Some("its database `other` is not the Kafka cluster".into()),
+        ..claim("sink", Ownership::Unverified)
+    }];
+    // Created in a cluster other than the one the run reaches now.
+    snap.tracked[3].claims = vec![Claim {
+        cluster_id: Some("lkc-elsewhere".into()),
+        ..owned("src")
+    }];
+    let p = plan(Command::Teardown, &snap, &opts());
+    assert!(drops(&p).is_empty(), "{p}");
+    let sink = step(&p, Action::Refuse, "sink");
+    assert!(sink.reason.contains("not verified"), "{p}");
+    let src = step(&p, Action::Refuse, "src");
+    assert!(src.reason.contains("lkc-elsewhere"), "{p}");
+    // The statements themselves are the app's: they go.
+    step(&p, Action::Delete, "app-sink-ddl-v1");
+}
+
+#[test]
+fn another_incarnation_of_an_owned_table_is_released_not_dropped() {
+    let mut snap = deployed(&app("v1"));
+    // The app's sink was dropped by someone and made again: another topic id.
+    snap.topic_ids
+        .insert("sink".into(), "id-someone-elses".into());
+    let p = plan(Command::Teardown, &snap, &opts());
+    let release = step(&p, Action::Release, "sink");
+    assert!(release.reason.contains("spared"), "{p}");
+    assert!(!drops(&p).contains(&"sink".to_string()), "{p}");
+    // Without ids (a cluster that has none) the name decides.
+    snap.topic_ids.clear();
+    let p = plan(Command::Teardown, &snap, &opts());
+    step(&p, Action::DropTable, "sink");
+}
+
+#[test]
+fn a_live_statement_that_is_not_the_recorded_one_is_refused_and_blocks_its_tables() {
+    let defs = app("v1");
+    let mut snap = deployed(&defs);
+    // Same name, another statement: another uid.
+    snap.live.get_mut("app-sink-ddl-v1").unwrap().uid = Some("uid-impostor".into());
+    // Same name and uid, but not labelled as the app's.
+    snap.live.get_mut("app-report-v1").unwrap().owner = None;
+    for cmd in [Command::Teardown, Command::Rebuild] {
+        let p = plan(cmd, &snap, &opts());
+        let ddl = step(&p, Action::Refuse, "app-sink-ddl-v1");
+        assert!(ddl.reason.contains("uid-impostor"), "{p}");
+        let report = step(&p, Action::Refuse, "app-report-v1");
+        assert!(report.reason.contains(ownership::OWNER_LABEL), "{p}");
+        // The sink's drop waits on the refused DDL: the executor blocks it.
+        assert!(
+            step(&p, Action::DropTable, "sink").after.contains(&ddl.id),
+            "{p}"
+        );
+        step(&p, Action::Delete, "app-job-v1");
+    }
+    // Buildup leaves neither "unchanged": their names are taken by statements not the app's.
+    let p = plan(Command::Buildup, &snap, &opts());
+    step(&p, Action::Refuse, "app-sink-ddl-v1");
+    step(&p, Action::Refuse, "app-report-v1");
+    step(&p, Action::Unchanged, "app-job-v1");
+}
+
+#[test]
+fn a_changed_ddl_of_a_table_the_app_found_does_not_recreate_it() {
+    let mut snap = deployed(&app("v1"));
+    snap.tracked[2].claims = vec![claim("sink", Ownership::Found)];
+    snap.desired[2] = def("sink-ddl", "v2", &["sink"], &[], &[]);
+    let p = plan(Command::Buildup, &snap, &opts());
+    assert!(drops(&p).is_empty(), "{p}");
+    step(&p, Action::Delete, "app-sink-ddl-v1");
+    step(&p, Action::Create, "app-sink-ddl-v2");
+    step(&p, Action::Unchanged, "app-job-v1");
+}
+
+#[test]
+fn a_create_in_a_cluster_the_run_cannot_check_is_said_up_front() {
+    let mut snap = deployed(&app("v1"));
+    snap.tracked.clear();
+    snap.live.clear();
+    snap.topics.clear();
+    for d in &mut snap.desired {
+        for t in &mut d.creates {
+            t.database = Some("elsewhere".into());
+        }
+    }
+    let p = plan(Command::Buildup, &snap, &opts());
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("sink") && n.contains("never drop")),
+        "{p}"
+    );
+    snap.cluster
+        .names
+        .insert("elsewhere".into(), CLUSTER.into());
+    let p = plan(Command::Buildup, &snap, &opts());
+    assert!(p.notes.is_empty(), "{p}");
 }

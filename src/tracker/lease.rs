@@ -17,10 +17,13 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use super::record::{LEASE_KEY_PREFIX, RECORD_VERSION};
+use super::record::LEASE_KEY_PREFIX;
 use super::store::WRITE_PARTITION;
 use super::{Tracker, TrackerError};
 use crate::config::{validate_app, validate_id};
+
+/// The format version of lease records this build writes (independent of statement records).
+pub const LEASE_VERSION: u32 = 1;
 
 /// The value of a lease key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -362,7 +365,7 @@ impl Tracker {
                 None => {
                     let now = Utc::now();
                     let record = LeaseRecord {
-                        version: RECORD_VERSION,
+                        version: LEASE_VERSION,
                         app: req.app.clone(),
                         environment_id: req.environment_id.clone(),
                         run_id: req.run_id.clone(),

@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
 pub use lease::{Lease, LeaseEntry, LeaseRecord, LeaseRequest};
-pub use record::{record_key, Provenance, Record, State, Tables, RECORD_VERSION};
+pub use record::{
+    record_key, Ownership, Provenance, Record, State, TableOwnership, Tables, RECORD_VERSION,
+};
 pub use store::Delivery;
 
 use crate::config::validate_topic;

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{validate_app, validate_id, validate_statement_name};
 
 /// The format version this build writes. Readers accept any version: fields they know are read,
-/// the others are kept as they are (see [`Record::extra`]).
-pub const RECORD_VERSION: u32 = 1;
+/// the others are kept as they are (see [`Record::extra`]). Version 2 added ownership evidence
+/// (`tables.ownership`, `statement_uid`): a version 1 record's `creates` are claims without
+/// evidence, which this version never drops (see [`Record::ownership_of`]).
+pub const RECORD_VERSION: u32 = 2;
 
 /// Lease records live under this key prefix; statement records never do (an environment id is
 /// never `lease`).
@@ -43,6 +45,10 @@ pub struct Record {
     pub principal: Option<String>,
     #[serde(default)]
     pub tables: Tables,
+    /// The statement's `metadata.uid` as recorded at create or adopt: a live statement of this
+    /// name is the one this record describes only if its uid matches.
+    #[serde(default)]
+    pub statement_uid: Option<String>,
     pub state: State,
     /// The last phase seen from the Flink API (`RUNNING`, `STOPPED`, …), as the API spells it.
     #[serde(default)]
@@ -71,12 +77,135 @@ pub struct Tables {
     pub reads: Vec<String>,
     #[serde(default)]
     pub writes: Vec<String>,
-    /// Tables the statement created (CREATE TABLE / CREATE TABLE AS): only these are ever
-    /// dropped.
+    /// Tables the statement's SQL creates (CREATE TABLE / CREATE TABLE AS). Whether it created
+    /// them is in `ownership`.
     #[serde(default)]
     pub creates: Vec<String>,
+    /// The evidence, per table of `creates`, of whether the statement created the incarnation
+    /// that exists: only `owned` tables are ever dropped.
+    #[serde(default)]
+    pub ownership: Vec<TableOwnership>,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the app knows about one table a statement's SQL creates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableOwnership {
+    /// The table, as in `creates`.
+    pub table: String,
+    /// Its Kafka topic.
+    pub topic: String,
+    pub status: Ownership,
+    /// The Kafka cluster the topic was checked in (`None`: it could not be checked).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    /// The topic's id (Kafka's topic UUID) when the statement created it, where the cluster
+    /// exposes one: a topic of the same name with another id is another incarnation.
+    #[serde(default)]
+    pub topic_id: Option<String>,
+    /// `metadata.uid` of the statement that created it.
+    #[serde(default)]
+    pub statement_uid: Option<String>,
+    /// Why the status is what it is, for people.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// When the status was last set.
+    pub at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TableOwnership {
+    pub fn new(table: &str, topic: &str, status: Ownership) -> TableOwnership {
+        TableOwnership {
+            table: table.to_string(),
+            topic: topic.to_string(),
+            status,
+            cluster_id: None,
+            topic_id: None,
+            statement_uid: None,
+            detail: None,
+            at: Utc::now(),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> TableOwnership {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Whether the app created the incarnation of a table that exists. An extensible enum: a
+/// status written by a newer version reads as [`Ownership::Other`], which is never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Ownership {
+    /// The topic was absent when the app submitted its CREATE, which has not been seen to
+    /// complete yet (a run interrupted in between leaves this).
+    Pending,
+    /// The app's statement created this incarnation: the topic was absent before its CREATE
+    /// and present once the statement completed (or ran). The only status that is dropped.
+    Owned,
+    /// The topic existed before the app's CREATE: another team's table, or an earlier one.
+    Found,
+    /// The CREATE failed, never completed, or cannot be shown to have created the table.
+    NotCreated,
+    /// The table's database is not a Kafka cluster the run could check.
+    Unverified,
+    /// The app's incarnation is gone (dropped by the app, or found gone or replaced): a table
+    /// of that name now is not the app's on this record's account.
+    Dropped,
+    Other(String),
+}
+
+impl Ownership {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Ownership::Pending => "pending",
+            Ownership::Owned => "owned",
+            Ownership::Found => "found",
+            Ownership::NotCreated => "not_created",
+            Ownership::Unverified => "unverified",
+            Ownership::Dropped => "dropped",
+            Ownership::Other(s) => s,
+        }
+    }
+
+    /// Evidence the app holds (or may still confirm) of having created the table.
+    pub fn is_held(&self) -> bool {
+        matches!(self, Ownership::Owned | Ownership::Pending)
+    }
+}
+
+impl From<String> for Ownership {
+    fn from(s: String) -> Ownership {
+        match s.as_str() {
+            "pending" => Ownership::Pending,
+            "owned" => Ownership::Owned,
+            "found" => Ownership::Found,
+            "not_created" => Ownership::NotCreated,
+            "unverified" => Ownership::Unverified,
+            "dropped" => Ownership::Dropped,
+            _ => Ownership::Other(s),
+        }
+    }
+}
+
+impl From<Ownership> for String {
+    fn from(o: Ownership) -> String {
+        match o {
+            Ownership::Other(s) => s,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Ownership {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +331,7 @@ impl Record {
             compute_pool_id: None,
             principal: None,
             tables: Tables::default(),
+            statement_uid: None,
             state,
             last_phase: None,
             labels: BTreeMap::new(),
@@ -214,6 +344,54 @@ impl Record {
 
     pub fn key(&self) -> String {
         record_key(&self.environment_id, &self.statement_name)
+    }
+
+    /// The evidence for each table the statement's SQL creates. A table without an entry (a
+    /// version 1 record, or one written by hand) is [`Ownership::NotCreated`]: a claim without
+    /// evidence is never enough to drop a table.
+    pub fn ownership_of(&self) -> Vec<TableOwnership> {
+        self.tables
+            .creates
+            .iter()
+            .map(|t| {
+                self.tables
+                    .ownership
+                    .iter()
+                    .find(|o| &o.table == t)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        let topic = flink_sql::TableRef::parse(t)
+                            .map(|r| r.name)
+                            .unwrap_or_else(|_| t.clone());
+                        TableOwnership::new(t, &topic, Ownership::NotCreated).with_detail(
+                            "the record holds no evidence that the statement created it",
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// True while the record holds evidence of a table the app may still have to drop.
+    pub fn holds_tables(&self) -> bool {
+        self.tables.ownership.iter().any(|o| o.status.is_held())
+    }
+
+    /// The evidence kept for `table` (as named in `creates`).
+    pub fn ownership(&self, table: &str) -> Option<&TableOwnership> {
+        self.tables.ownership.iter().find(|o| o.table == table)
+    }
+
+    /// Record the evidence for a table, replacing what was kept for it.
+    pub fn set_ownership(&mut self, o: TableOwnership) {
+        match self
+            .tables
+            .ownership
+            .iter_mut()
+            .find(|e| e.table == o.table)
+        {
+            Some(e) => *e = o,
+            None => self.tables.ownership.push(o),
+        }
     }
 
     /// What a writer checks before a put: the key's parts and the app are well formed.

@@ -21,7 +21,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 
-use super::lease::LeaseRecord;
+use super::lease::{lease_key, LeaseRecord};
 use super::record::{Record, LEASE_KEY_PREFIX};
 use super::TrackerError;
 use crate::confluent::kafka::{ClientRole, KafkaConfig, TracingContext, REQUEST_TIMEOUT};
@@ -224,12 +224,23 @@ impl ReadState {
 fn parse_value(key: &str, bytes: &[u8]) -> Value {
     if key.starts_with(LEASE_KEY_PREFIX) {
         match serde_json::from_slice::<LeaseRecord>(bytes) {
+            Ok(l) if key != lease_key(&l.environment_id, &l.app, &l.run_id) => Value::Invalid(
+                format!("a lease record of run `{}` under another key", l.run_id),
+            ),
             Ok(l) => Value::Lease(l),
             Err(e) => Value::Invalid(format!("not a lease record: {e}")),
         }
     } else {
+        // A record is only believed under its own key, and only when it is well formed: the
+        // planner acts on what it reads.
         match serde_json::from_slice::<Record>(bytes) {
-            Ok(r) => Value::Record(Arc::new(r)),
+            Ok(r) if key != r.key() => {
+                Value::Invalid(format!("a record of `{}` under another key", r.key()))
+            }
+            Ok(r) => match r.validate() {
+                Ok(()) => Value::Record(Arc::new(r)),
+                Err(e) => Value::Invalid(format!("an invalid tracker record: {e}")),
+            },
             Err(e) => Value::Invalid(format!("not a tracker record: {e}")),
         }
     }

@@ -418,11 +418,15 @@ impl SimControl {
     }
 }
 
-pub(crate) fn private_sim(opts: SimOptions) -> PrivateSim {
+/// A simulator of the test's own in front of the stack's broker: its tables live in the
+/// broker's cluster (the stack's cluster id) unless the options say otherwise.
+pub(crate) fn private_sim(mut opts: SimOptions) -> PrivateSim {
     let env = StackEnv::load();
     let bin = env
         .sim_bin
         .expect("CCLOUD_SIM_BIN is not set: start the stack with scripts/stack up");
+    opts.kafka_cluster_id
+        .get_or_insert_with(|| env.kafka_cluster_id.clone());
     PrivateSim::spawn(&bin, &env.kafka_bootstrap_servers, opts)
 }
 

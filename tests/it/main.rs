@@ -14,5 +14,6 @@ mod github_support;
 mod harness;
 mod kafka_admin;
 mod lint;
+mod ownership;
 mod schema_registry;
 mod tracker;

@@ -54,6 +54,7 @@ fn record(env: &str, app: &str, i: usize) -> Record {
         } else {
             vec![]
         },
+        ownership: Vec::new(),
         extra: Default::default(),
     };
     r.last_phase = Some(if i % 2 == 0 { "RUNNING" } else { "STOPPED" }.into());

@@ -127,6 +127,9 @@ pub struct SimOptions {
     pub deleting_ms: u64,
     pub health_check_ms: u64,
     pub default_partitions: u32,
+    /// The Kafka cluster id the simulator says its tables live in (`None`: a random one). A
+    /// simulator in front of the stack's broker should say the broker's own id.
+    pub kafka_cluster_id: Option<String>,
     pub extra_args: Vec<String>,
 }
 
@@ -138,6 +141,7 @@ impl Default for SimOptions {
             deleting_ms: 150,
             health_check_ms: 100,
             default_partitions: 1,
+            kafka_cluster_id: None,
             extra_args: Vec::new(),
         }
     }
@@ -174,7 +178,12 @@ impl PrivateSim {
             ("--org-id", format!("{tag:08x}-0000-4000-8000-000000000000")),
             ("--env-id", format!("env-{short:06x}")),
             ("--env-name", format!("test-env-{tag:08x}")),
-            ("--kafka-cluster-id", format!("lkc-{short:06x}")),
+            (
+                "--kafka-cluster-id",
+                opts.kafka_cluster_id
+                    .clone()
+                    .unwrap_or_else(|| format!("lkc-{short:06x}")),
+            ),
             ("--kafka-cluster-name", format!("test-cluster-{tag:08x}")),
             ("--compute-pool-id", format!("lfcp-{short:06x}")),
             ("--principal-id", format!("sa-{short:06x}")),

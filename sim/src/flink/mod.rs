@@ -276,10 +276,16 @@ async fn create(
         Ok(_) => return flink_bad_request("request body must be a JSON object", None),
         Err(e) => return flink_bad_request(&e, None),
     };
-    let rec = match new_statement(&sim, &v) {
+    let mut rec = match new_statement(&sim, &v) {
         Ok(r) => r,
         Err(resp) => return resp,
     };
+    let is_drop = matches!(&rec.parsed, Ok(a) if a.kind == flink_sql::StatementKind::DropTable);
+    if is_drop && sim.control.stall_drops() {
+        // Never due: PENDING until deleted.
+        rec.due = None;
+        rec.detail = "Waiting for resources in the compute pool.".into();
+    }
     let base = base_url(&headers, &sim);
     let body = {
         let mut st = sim.statements();

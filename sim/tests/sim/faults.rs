@@ -418,6 +418,7 @@ async fn invalid_fault_bodies_are_rejected_and_change_nothing() {
             "apis": ["flink", "schema-registry", "kafka-rest"],
             "seed": null,
             "partial_drops": false,
+            "stall_drops": false,
         })
     );
     let bodies = [
@@ -755,4 +756,56 @@ async fn the_control_endpoint_is_off_unless_asked_for() {
     assert_eq!(resp.status(), 200);
     assert_eq!(json_of(resp).await, json!([]));
     drop(sim);
+}
+
+#[tokio::test]
+async fn drops_created_while_stall_drops_is_on_stay_pending_until_deleted() {
+    let sim = support::start();
+    let table = |p: &str| unique(p).replace('-', "_");
+    let (stalled_t, later_t, other_t) = (table("stall_a"), table("stall_b"), table("stall_c"));
+    for t in [&stalled_t, &later_t] {
+        sim.run(
+            &unique("ddl"),
+            &format!("CREATE TABLE {t} (id STRING)"),
+            "COMPLETED",
+        )
+        .await;
+    }
+    sim.set_faults(json!({ "stall_drops": true })).await;
+    let stalled = unique("stalled-drop");
+    sim.create(&stalled, &format!("DROP TABLE {stalled_t}"))
+        .await;
+    // Only DROP TABLE stalls.
+    sim.run(
+        &unique("ddl"),
+        &format!("CREATE TABLE {other_t} (id STRING)"),
+        "COMPLETED",
+    )
+    .await;
+    // Turning it off releases nothing: a DROP created later, due after the stalled one would
+    // have been, completes while the stalled one still waits.
+    sim.set_faults(json!({})).await;
+    sim.run(
+        &unique("drop"),
+        &format!("DROP TABLE {later_t}"),
+        "COMPLETED",
+    )
+    .await;
+    assert!(!sim.topic_exists(&later_t));
+    let waiting = sim.get(&stalled).await.expect("the stalled DROP");
+    assert_eq!(waiting["status"]["phase"], "PENDING", "{waiting:#}");
+    assert!(sim.topic_exists(&stalled_t));
+    // Deleted, it never runs.
+    let resp = sim
+        .flink(Method::DELETE, &stalled)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 202);
+    sim.wait_gone(&stalled).await;
+    assert!(sim.topic_exists(&stalled_t));
+    for t in [&stalled_t, &other_t] {
+        sim.run(&unique("drop"), &format!("DROP TABLE {t}"), "COMPLETED")
+            .await;
+    }
 }
