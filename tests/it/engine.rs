@@ -359,6 +359,24 @@ async fn adopt_teardown_buildup_restores_an_adopted_statement_exactly() {
         )
         .expect(0);
     assert_eq!(adopted.steps("adopt").len(), 3, "{:#}", adopted.report());
+    // Adopted: labelled with the app's name, recorded with their uids, and the plain CREATE
+    // TABLEs that completed own their tables.
+    let records = app.records().await;
+    for name in [&ddl_name, &job_name] {
+        let live = flink.get(name).await.unwrap().unwrap();
+        assert_eq!(
+            live.metadata
+                .labels
+                .get(ccaf_housekeeping::ownership::OWNER_LABEL)
+                .map(String::as_str),
+            Some(app.name.as_str())
+        );
+        assert_eq!(records[name].statement_uid, live.metadata.uid);
+    }
+    assert_eq!(
+        records[&ddl_name].tables.ownership[0].status,
+        ccaf_housekeeping::tracker::Ownership::Owned
+    );
 
     let torn = app.run("teardown", &no_manifest).expect(0);
     assert_eq!(torn.list("torn-down").len(), 3);

@@ -205,6 +205,15 @@ async fn a_table_the_app_dropped_is_not_the_apps_when_another_team_makes_it_agai
     let theirs = their_app(&orders);
     theirs.run("buildup", &[]).expect(0);
 
+    // The app's record says its incarnation is gone: the plan does not even name the table.
+    let plan = app.run("plan", &[("plan-for", "teardown")]).expect(0);
+    assert!(
+        steps(&plan.report())
+            .iter()
+            .all(|(_, name, ..)| !name.ends_with(orders.as_str())),
+        "{:#}",
+        plan.report()
+    );
     let again = app.run("teardown", &[]).expect(0);
     assert!(
         again.list("dropped-tables").is_empty(),
@@ -718,4 +727,26 @@ async fn a_record_under_another_statements_key_is_never_acted_on() {
         assert!(live.contains_key(v), "{v} was touched: {live:?}");
     }
     victim_app.run("teardown", &[]).expect(0);
+}
+
+#[tokio::test]
+async fn adopting_another_apps_statement_is_refused() {
+    let orders = table("orders");
+    let theirs = their_app(&orders);
+    let their_ddl = theirs.run("buildup", &[]).expect(0).list("rebuilt")[0].clone();
+
+    let app = App::new("own-adopter");
+    let run = app
+        .run("adopt", &[("adopt", &their_ddl), ("manifest", "")])
+        .expect(1);
+    let (_, _, status, _) = steps(&run.report()).into_iter().next().unwrap();
+    assert_eq!(status, "refused", "{:#}", run.report());
+    assert!(app.records().await.is_empty(), "nothing recorded");
+    let live = app.flink().get(&their_ddl).await.unwrap().unwrap();
+    assert_eq!(
+        live.metadata.labels.get(OWNER_LABEL),
+        Some(&theirs.name),
+        "their label is untouched"
+    );
+    theirs.run("teardown", &[]).expect(0);
 }

@@ -395,3 +395,51 @@ async fn an_expired_lease_does_not_block_and_a_renewed_one_does() {
     assert!(chrono::Utc::now() >= expires);
     next.release().await.unwrap();
 }
+
+#[tokio::test]
+async fn records_under_another_key_or_invalid_are_not_believed() {
+    let stack = StackEnv::load();
+    let t = tracker().await;
+    let good = record("env-keys01", "app", 1);
+    t.put(&good).await.unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &stack.kafka_bootstrap_servers)
+        .create()
+        .unwrap();
+    // A valid record under another statement's key, and an invalid one under its own.
+    let elsewhere = format!(
+        "env-keys01/{}",
+        record("env-keys01", "app", 2).statement_name
+    );
+    let mut bad = record("env-keys01", "app", 3);
+    bad.app = "Not An App".into();
+    for (key, value) in [
+        (elsewhere.clone(), serde_json::to_vec(&good).unwrap()),
+        (bad.key(), serde_json::to_vec(&bad).unwrap()),
+    ] {
+        producer
+            .send(
+                FutureRecord::to(t.topic())
+                    .key(&key)
+                    .payload(&value)
+                    .partition(0),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let snap = t.load().await.unwrap();
+    assert_eq!(snap.records.len(), 1, "{:?}", snap.records.keys());
+    assert!(snap.records.contains_key(&good.key()));
+    let mut invalid: Vec<&str> = snap.invalid.iter().map(|i| i.key.as_str()).collect();
+    invalid.sort();
+    let bad_key = bad.key();
+    let mut expected = vec![elsewhere.as_str(), bad_key.as_str()];
+    expected.sort();
+    assert_eq!(invalid, expected);
+    assert!(snap
+        .invalid
+        .iter()
+        .any(|i| i.reason.contains("another key")));
+    assert!(snap.invalid.iter().any(|i| i.reason.contains("app")));
+}
