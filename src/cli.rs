@@ -128,6 +128,10 @@ pub struct GlobalInputs {
     /// Flink gateway before /sql/v1; default https://flink.{region}.{cloud}.confluent.cloud.
     #[arg(long = "flink-endpoint", env = "INPUT_FLINK-ENDPOINT", global = true)]
     pub flink_endpoint: Option<String>,
+    /// The default Flink endpoint is the region's private one
+    /// (https://flink.{region}.{cloud}.private.confluent.cloud).
+    #[arg(long = "private-networking", env = "INPUT_PRIVATE-NETWORKING", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub private_networking: Option<String>,
 
     #[arg(
         long = "schema-registry-url",
@@ -325,6 +329,11 @@ impl GlobalInputs {
             compute_pool_id: given(&self.compute_pool_id),
             principal_id: given(&self.principal_id),
             flink_endpoint: given(&self.flink_endpoint),
+            private_networking: crate::run::boolean(
+                "private-networking",
+                &self.private_networking,
+                false,
+            )?,
             kafka_bootstrap_servers: given(&self.kafka_bootstrap_servers),
             kafka_api_key: given(&self.kafka_api_key),
             kafka_api_secret: given_secret(&self.kafka_api_secret),

@@ -42,6 +42,15 @@ pub enum ConfigError {
         key: &'static str,
         hint: String,
     },
+    #[error("secret `{secret_id}` (input `{input}`) has none of the keys for {what}: it needs {accepted}{hint}")]
+    NoAcceptedKey {
+        secret_id: String,
+        input: &'static str,
+        what: &'static str,
+        /// Every accepted spelling, for people.
+        accepted: &'static str,
+        hint: String,
+    },
     #[error("secret `{secret_id}` (input `{input}`): key `{key}` {reason}")]
     BadKey {
         secret_id: String,
@@ -61,6 +70,7 @@ impl ConfigError {
             | ConfigError::SecretDenied { input, .. }
             | ConfigError::SecretNotJson { input, .. }
             | ConfigError::MissingKey { input, .. }
+            | ConfigError::NoAcceptedKey { input, .. }
             | ConfigError::BadKey { input, .. } => input,
         }
     }
@@ -85,17 +95,72 @@ pub mod flink_keys {
     pub const PRINCIPAL_ID: &str = "flink.principal.id";
 }
 
-/// Keys of the Kafka secret.
+/// Keys of the Kafka secret, in both layouts the seeds' Terraform writes.
 pub mod kafka_keys {
     pub const BOOTSTRAP_SERVERS: &str = "bootstrap.servers";
+    /// `python_client`: the API key and secret as two keys.
     pub const SASL_USERNAME: &str = "sasl.username";
     pub const SASL_PASSWORD: &str = "sasl.password";
+    /// `java_client`: `…PlainLoginModule required username='KEY' password='SECRET';`.
+    pub const SASL_JAAS_CONFIG: &str = "sasl.jaas.config";
+    pub const ACCEPTED_CREDENTIALS: &str =
+        "`sasl.username` and `sasl.password` (the python_client \
+        layout) or `sasl.jaas.config` (the java_client layout)";
 }
 
-/// Keys of the Schema Registry secret.
+/// Keys of the Schema Registry secret, in both layouts the seeds' Terraform writes.
 pub mod schema_registry_keys {
     pub const URL: &str = "schema.registry.url";
+    /// `key:secret`.
     pub const USER_INFO: &str = "schema.registry.basic.auth.user.info";
+    /// `java_client`: `key:secret`, with `basic.auth.credentials.source` = `USER_INFO`.
+    pub const JAVA_USER_INFO: &str = "basic.auth.user.info";
+    pub const CREDENTIALS_SOURCE: &str = "basic.auth.credentials.source";
+    pub const ACCEPTED_CREDENTIALS: &str = "`schema.registry.basic.auth.user.info` or \
+        `basic.auth.user.info` (the java_client layout), as `key:secret`";
+}
+
+/// Where a credential came from, to name it when a service refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Direct inputs (the secret's input named).
+    Input(&'static str),
+    /// A JSON secret in AWS Secrets Manager.
+    Secret {
+        secret_id: String,
+        input: &'static str,
+    },
+}
+
+impl CredentialSource {
+    /// The input to name in an annotation.
+    pub fn input(&self) -> &'static str {
+        match self {
+            CredentialSource::Input(i) => i,
+            CredentialSource::Secret { input, .. } => input,
+        }
+    }
+}
+
+impl std::fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialSource::Input(i) => write!(f, "input `{i}`"),
+            CredentialSource::Secret { secret_id, input } => {
+                write!(f, "secret `{secret_id}` (input `{input}`)")
+            }
+        }
+    }
+}
+
+fn source_of(direct: bool, doc: Option<&SecretDoc>, input: &'static str) -> CredentialSource {
+    match doc {
+        Some(d) if !direct => CredentialSource::Secret {
+            secret_id: d.secret_id().to_string(),
+            input: d.input(),
+        },
+        _ => CredentialSource::Input(input),
+    }
 }
 
 /// The inputs credentials are resolved from (all optional; empty values count as not given).
@@ -115,6 +180,8 @@ pub struct CredentialInputs {
     pub compute_pool_id: Option<String>,
     pub principal_id: Option<String>,
     pub flink_endpoint: Option<String>,
+    /// `private-networking`: the default endpoint is the region's private one.
+    pub private_networking: bool,
 
     pub kafka_bootstrap_servers: Option<String>,
     pub kafka_api_key: Option<String>,
@@ -143,6 +210,8 @@ pub struct FlinkSettings {
     pub principal_id: Option<String>,
     pub cloud: Option<String>,
     pub region: Option<String>,
+    /// Where the API key came from.
+    pub source: CredentialSource,
 }
 
 /// Schema Registry settings, resolved.
@@ -151,6 +220,8 @@ pub struct SchemaRegistrySettings {
     pub url: String,
     pub api_key: String,
     pub api_secret: Secret,
+    /// Where the API key came from.
+    pub source: CredentialSource,
 }
 
 /// Resolves credentials for one run: fetches each named secret once, when first needed.
@@ -274,22 +345,9 @@ impl Credentials {
         let security = match protocol {
             SecurityProtocol::Plaintext => KafkaSecurity::Plaintext,
             SecurityProtocol::SaslSsl => {
-                let api_key = pick(
-                    key_input.map(Secret::plain),
-                    doc,
-                    kafka_keys::SASL_USERNAME,
-                    "kafka-api-key",
-                    "SASL_SSL needs an API key: give kafka-api-key, or a kafka-secret-id whose secret has `sasl.username`",
-                )?;
-                let api_secret = pick(
-                    secret_input,
-                    doc,
-                    kafka_keys::SASL_PASSWORD,
-                    "kafka-api-secret",
-                    "SASL_SSL needs an API secret: give kafka-api-secret, or a kafka-secret-id whose secret has `sasl.password`",
-                )?;
+                let (api_key, api_secret) = kafka_sasl(doc, key_input, secret_input)?;
                 KafkaSecurity::SaslSsl {
-                    api_key: api_key.expose().trim().to_string(),
+                    api_key,
                     api_secret,
                     ca_location,
                 }
@@ -312,13 +370,15 @@ impl Credentials {
             "flink-api-key",
             &format!("give flink-api-key, or {}", via(flink_keys::API_KEY)),
         )?;
+        let source = source_of(i.flink_api_secret.is_some(), doc, "flink-api-secret");
         let api_secret = pick(
             i.flink_api_secret,
             doc,
             flink_keys::API_SECRET,
             "flink-api-secret",
             &format!("give flink-api-secret, or {}", via(flink_keys::API_SECRET)),
-        )?;
+        )?
+        .masked();
         let organization_id = pick(
             i.organization_id.map(Secret::plain),
             doc,
@@ -360,9 +420,10 @@ impl Credentials {
                     validate_dns_label(r).map_err(|reason| ConfigError::input("region", reason))?;
                     validate_dns_label(c).map_err(|reason| ConfigError::input("cloud", reason))?;
                     format!(
-                        "https://flink.{}.{}.confluent.cloud",
+                        "https://flink.{}.{}.{}confluent.cloud",
                         r.to_ascii_lowercase(),
-                        c.to_ascii_lowercase()
+                        c.to_ascii_lowercase(),
+                        if i.private_networking { "private." } else { "" }
                     )
                 }
                 (None, _) => {
@@ -395,6 +456,7 @@ impl Credentials {
             principal_id,
             cloud,
             region,
+            source,
         })
     }
 
@@ -420,20 +482,22 @@ impl Credentials {
         let user_info = match (&i.schema_registry_api_key, &i.schema_registry_api_secret) {
             (Some(_), Some(_)) => None,
             _ => match doc {
-                Some(d) => match d.get(schema_registry_keys::USER_INFO)? {
-                    Some(info) => Some(split_user_info(d, &info)?),
-                    None => None,
-                },
+                Some(d) => Some(registry_user_info(d)?),
                 None => None,
             },
         };
         let missing = |input: &'static str| ConfigError::Missing {
             input,
             hint: format!(
-                "give {input}, or a schema-registry-secret-id whose secret has `{}` (`key:secret`)",
-                schema_registry_keys::USER_INFO
+                "give {input}, or a schema-registry-secret-id whose secret has {}",
+                schema_registry_keys::ACCEPTED_CREDENTIALS
             ),
         };
+        let source = source_of(
+            i.schema_registry_api_secret.is_some(),
+            doc,
+            "schema-registry-api-secret",
+        );
         let api_key = match (i.schema_registry_api_key, &user_info) {
             (Some(k), _) => k,
             (None, Some((k, _))) => k.clone(),
@@ -448,8 +512,169 @@ impl Credentials {
             url: url.trim_end_matches('/').to_string(),
             api_key,
             api_secret,
+            source,
         })
     }
+}
+
+/// The Kafka API key and secret: the direct inputs, else the secret's `sasl.username` and
+/// `sasl.password` (python_client), else its `sasl.jaas.config` (java_client).
+fn kafka_sasl(
+    doc: Option<&SecretDoc>,
+    key_input: Option<String>,
+    secret_input: Option<Secret>,
+) -> Result<(String, Secret), ConfigError> {
+    let needs = |input: &'static str| ConfigError::Missing {
+        input,
+        hint: format!(
+            "SASL_SSL needs an API key and secret: give kafka-api-key and kafka-api-secret, or a \
+             kafka-secret-id whose secret has {}",
+            kafka_keys::ACCEPTED_CREDENTIALS
+        ),
+    };
+    if let (Some(k), Some(s)) = (&key_input, &secret_input) {
+        return Ok((k.trim().to_string(), s.clone()));
+    }
+    let Some(d) = doc else {
+        return Err(needs(if key_input.is_none() {
+            "kafka-api-key"
+        } else {
+            "kafka-api-secret"
+        }));
+    };
+    let (key, secret) = if d.has(kafka_keys::SASL_USERNAME) || d.has(kafka_keys::SASL_PASSWORD) {
+        let key = d.require(kafka_keys::SASL_USERNAME, "or give input `kafka-api-key`")?;
+        let secret = d.require(
+            kafka_keys::SASL_PASSWORD,
+            "or give input `kafka-api-secret`",
+        )?;
+        (key.expose().trim().to_string(), secret)
+    } else if let Some(jaas) = d.get(kafka_keys::SASL_JAAS_CONFIG)? {
+        let (key, secret) = parse_plain_jaas(jaas.expose())
+            .map_err(|reason| d.bad_key(kafka_keys::SASL_JAAS_CONFIG, reason))?;
+        (key, Secret::plain(secret))
+    } else {
+        return Err(ConfigError::NoAcceptedKey {
+            secret_id: d.secret_id().to_string(),
+            input: d.input(),
+            what: "the Kafka API key",
+            accepted: kafka_keys::ACCEPTED_CREDENTIALS,
+            hint: " (or give kafka-api-key and kafka-api-secret)".into(),
+        });
+    };
+    Ok((
+        key_input.map_or(key, |k| k.trim().to_string()),
+        secret_input.unwrap_or_else(|| secret.masked()),
+    ))
+}
+
+/// `username` and `password` of a JAAS line for SASL PLAIN:
+/// `org.apache.kafka.common.security.plain.PlainLoginModule required username='KEY'
+/// password='SECRET';` (single or double quotes). Errors never quote the text.
+pub fn parse_plain_jaas(jaas: &str) -> Result<(String, String), &'static str> {
+    let text = jaas.trim();
+    let (module, rest) = text
+        .split_once(char::is_whitespace)
+        .ok_or("is not a JAAS login module line")?;
+    if !module.ends_with("PlainLoginModule") {
+        return Err("must configure the PlainLoginModule (Confluent Cloud uses SASL PLAIN)");
+    }
+    let rest = rest.trim_start();
+    let rest = rest
+        .split_once(char::is_whitespace)
+        .map(|(_flag, options)| options)
+        .ok_or("has no username='…' password='…' options")?;
+    let mut options = std::collections::BTreeMap::new();
+    let mut chars = rest.char_indices().peekable();
+    loop {
+        while chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&(start, c)) = chars.peek() else {
+            break;
+        };
+        if c == ';' {
+            break;
+        }
+        let mut end = start;
+        while let Some(&(i, c)) = chars.peek() {
+            if c == '=' {
+                end = i;
+                break;
+            }
+            if c.is_whitespace() || c == ';' {
+                return Err("has an option without `=`");
+            }
+            chars.next();
+        }
+        let key = &rest[start..end];
+        chars.next(); // '='
+        let value = match chars.peek() {
+            Some(&(i, q)) if q == '\'' || q == '"' => {
+                chars.next();
+                let from = i + 1;
+                let mut to = None;
+                for (j, c) in chars.by_ref() {
+                    if c == q {
+                        to = Some(j);
+                        break;
+                    }
+                }
+                &rest[from..to.ok_or("has an unterminated quoted value")?]
+            }
+            Some(&(i, _)) => {
+                let mut to = rest.len();
+                while let Some(&(j, c)) = chars.peek() {
+                    if c.is_whitespace() || c == ';' {
+                        to = j;
+                        break;
+                    }
+                    chars.next();
+                }
+                &rest[i..to]
+            }
+            None => "",
+        };
+        options.insert(key.to_string(), value.to_string());
+    }
+    let get = |k: &str, missing: &'static str| {
+        options
+            .get(k)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+            .ok_or(missing)
+    };
+    Ok((
+        get("username", "has no username='…'")?.trim().to_string(),
+        get("password", "has no password='…'")?,
+    ))
+}
+
+/// The Schema Registry `key:secret`: `schema.registry.basic.auth.user.info`, or the java_client
+/// layout's `basic.auth.user.info` (whose `basic.auth.credentials.source`, when given, must be
+/// `USER_INFO`).
+fn registry_user_info(d: &SecretDoc) -> Result<(String, Secret), ConfigError> {
+    if let Some(info) = d.get(schema_registry_keys::USER_INFO)? {
+        return split_user_info(d, schema_registry_keys::USER_INFO, &info);
+    }
+    if let Some(info) = d.get(schema_registry_keys::JAVA_USER_INFO)? {
+        if let Some(src) = d.get(schema_registry_keys::CREDENTIALS_SOURCE)? {
+            if !src.expose().trim().eq_ignore_ascii_case("USER_INFO") {
+                return Err(d.bad_key(
+                    schema_registry_keys::CREDENTIALS_SOURCE,
+                    "must be USER_INFO (an API key and secret in basic.auth.user.info)",
+                ));
+            }
+        }
+        return split_user_info(d, schema_registry_keys::JAVA_USER_INFO, &info);
+    }
+    Err(ConfigError::NoAcceptedKey {
+        secret_id: d.secret_id().to_string(),
+        input: d.input(),
+        what: "the Schema Registry API key",
+        accepted: schema_registry_keys::ACCEPTED_CREDENTIALS,
+        hint: " (or give schema-registry-api-key and schema-registry-api-secret)".into(),
+    })
 }
 
 /// The direct input if given, else the secret's key; neither → `Missing` naming the input, or
@@ -480,13 +705,17 @@ fn bad_secret_key(doc: Option<&SecretDoc>, key: &'static str, reason: &str) -> C
     }
 }
 
-fn split_user_info(doc: &SecretDoc, info: &Secret) -> Result<(String, Secret), ConfigError> {
+fn split_user_info(
+    doc: &SecretDoc,
+    key: &'static str,
+    info: &Secret,
+) -> Result<(String, Secret), ConfigError> {
     match info.expose().split_once(':') {
         Some((k, s)) if !k.trim().is_empty() && !s.is_empty() => {
-            Ok((k.trim().to_string(), Secret::new(s)))
+            Ok((k.trim().to_string(), Secret::plain(s).masked()))
         }
         _ => Err(doc.bad_key(
-            schema_registry_keys::USER_INFO,
+            key,
             "must be `key:secret` (an API key, a colon, the secret)",
         )),
     }
@@ -606,10 +835,11 @@ mod tests {
             Secret::new(r#"{"a":"KEY:se:cret","b":"nocolon","c":":x"}"#),
         )
         .unwrap();
-        let (k, s) = split_user_info(&doc, &Secret::new("KEY:se:cret")).unwrap();
+        let key = schema_registry_keys::USER_INFO;
+        let (k, s) = split_user_info(&doc, key, &Secret::new("KEY:se:cret")).unwrap();
         assert_eq!(k, "KEY");
         assert_eq!(s.expose(), "se:cret");
-        let err = split_user_info(&doc, &Secret::new("nocolon"))
+        let err = split_user_info(&doc, key, &Secret::new("nocolon"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -617,6 +847,35 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("nocolon"), "{err}");
-        assert!(split_user_info(&doc, &Secret::new(":x")).is_err());
+        assert!(split_user_info(&doc, key, &Secret::new(":x")).is_err());
+    }
+
+    #[test]
+    fn plain_jaas_lines_give_the_key_and_secret_in_either_quotes() {
+        for (line, password) in [
+            ("org.apache.kafka.common.security.plain.PlainLoginModule required username='KEY1' password='s3cr\"et';", "s3cr\"et"),
+            ("org.apache.kafka.common.security.plain.PlainLoginModule required username=\"KEY1\" password=\"s3cr'et\";", "s3cr'et"),
+            ("  org.apache.kafka.common.security.plain.PlainLoginModule   required\n  password='pw'   username='KEY1'  ;  ", "pw"),
+            ("org.apache.kafka.common.security.plain.PlainLoginModule required username=KEY1 password=pw;", "pw"),
+        ] {
+            let (k, p) = parse_plain_jaas(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!((k.as_str(), p.as_str()), ("KEY1", password), "{line}");
+        }
+        let (_, p) = parse_plain_jaas(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username='K' password='a b=c;d';",
+        )
+        .unwrap();
+        assert_eq!(p, "a b=c;d");
+        for (line, why) in [
+            ("org.apache.kafka.common.security.scram.ScramLoginModule required username='K' password='P';", "PlainLoginModule"),
+            ("org.apache.kafka.common.security.plain.PlainLoginModule required username='K';", "password"),
+            ("org.apache.kafka.common.security.plain.PlainLoginModule required password='P';", "username"),
+            ("org.apache.kafka.common.security.plain.PlainLoginModule required username='K' password='P", "unterminated"),
+            ("PlainLoginModule", "not a JAAS"),
+        ] {
+            let e = parse_plain_jaas(line).unwrap_err();
+            assert!(e.contains(why), "{line}: {e}");
+            assert!(!e.contains("'P'") && !e.contains("P;"), "{e}");
+        }
     }
 }

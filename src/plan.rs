@@ -171,8 +171,6 @@ pub struct TableTarget {
     pub created_by: String,
     /// `sql.current-catalog` / `sql.current-database` of that statement, for the DROP.
     pub properties: BTreeMap<String, String>,
-    /// The evidence as planned; the executor reads it again before it acts.
-    pub claim: Option<Claim>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,7 +411,6 @@ fn note_uncheckable_creates(p: &mut Plan, snap: &Snapshot) {
 /// the records of `defs` hold (and, `with_leftovers`, those of the app's torn-down records: a run
 /// killed between a statement's deletion and its table's drop leaves exactly that), except those
 /// in `keep`. Returns every step it added.
-#[allow(clippy::too_many_arguments)]
 fn teardown(
     p: &mut Plan,
     snap: &Snapshot,
@@ -500,15 +497,11 @@ fn teardown(
             topic: c.topic.clone(),
             created_by: d.name.clone(),
             properties: catalog_properties(d),
-            claim: Some(c.clone()),
         });
         let exists = snap.topics.contains(&c.topic);
         let (action, why) = match &c.ownership {
             Ownership::Owned | Ownership::Pending | Ownership::Unverified => {
-                match table_verdict(snap, opts, c, d, exists, i.is_some()) {
-                    Some(v) => v,
-                    None => continue,
-                }
+                table_verdict(snap, opts, c, d, exists, i.is_some())
             }
             Ownership::Found | Ownership::NotCreated => {
                 if i.is_some() && exists {
@@ -542,7 +535,7 @@ fn teardown(
 }
 
 /// What to do with a table the app may own: drop it, release it (its incarnation is gone or
-/// replaced), refuse it (it cannot be checked), skip it (protected); `None`: nothing to say.
+/// replaced), refuse it (it cannot be checked), skip it (protected).
 fn table_verdict(
     snap: &Snapshot,
     opts: &Options,
@@ -550,30 +543,30 @@ fn table_verdict(
     creator: &Definition,
     exists: bool,
     torn_down_now: bool,
-) -> Option<(Action, String)> {
+) -> (Action, String) {
     let t = &c.table;
     if let Some(pat) = opts
         .protected(&t.name)
         .or_else(|| opts.protected(&t.to_string()))
     {
-        return Some((
+        return (
             Action::Skip,
             format!("protected by pattern '{}'", pat.as_str()),
-        ));
+        );
     }
     if c.ownership == Ownership::Unverified {
         let why = c
             .detail
             .as_deref()
             .unwrap_or("its cluster could not be checked");
-        return Some((Action::Refuse, format!("not verified: {why}")));
+        return (Action::Refuse, format!("not verified: {why}"));
     }
     if let Err(e) = snap.cluster.same_cluster(c.cluster_id.as_deref()) {
-        return Some((Action::Refuse, format!("not verified: {e}")));
+        return (Action::Refuse, format!("not verified: {e}"));
     }
     let live_id = snap.topic_ids.get(&c.topic).map(String::as_str);
     if exists && !ownership::same_incarnation(c.topic_id.as_deref(), live_id) {
-        return Some((
+        return (
             Action::Release,
             format!(
                 "spared: topic {} is another incarnation (id {}) than the one {} created (id {})",
@@ -582,13 +575,13 @@ fn table_verdict(
                 creator.name,
                 c.topic_id.as_deref().unwrap_or("?")
             ),
-        ));
+        );
     }
     if !exists && !torn_down_now {
-        return Some((
+        return (
             Action::Release,
             format!("already gone: the app's ownership of {t} ends"),
-        ));
+        );
     }
     let why = match c.ownership {
         Ownership::Pending => format!(
@@ -597,7 +590,7 @@ fn table_verdict(
         ),
         _ => format!("created by {}", creator.name),
     };
-    Some((Action::DropTable, why))
+    (Action::DropTable, why)
 }
 
 fn catalog_properties(d: &Definition) -> BTreeMap<String, String> {

@@ -119,7 +119,11 @@ fn given(v: &Option<String>) -> Option<&str> {
 }
 
 /// A boolean input: YAML 1.2's spellings of true and false; empty means the default.
-fn boolean(input: &'static str, v: &Option<String>, default: bool) -> Result<bool, ConfigError> {
+pub(crate) fn boolean(
+    input: &'static str,
+    v: &Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match given(v) {
         None => Ok(default),
         Some("true" | "True" | "TRUE") => Ok(true),

@@ -38,10 +38,20 @@ impl Secret {
         Secret(value.into_boxed_str())
     }
 
-    /// Wrap a value that is not a credential but travels the same path as one (a direct input
-    /// standing in for a secret's key): no `::add-mask::`.
+    /// Wrap a value that is not (or not yet known to be) a credential but travels the same path
+    /// as one — a direct input standing in for a secret's key, a key of a JSON secret before it
+    /// is known which keys are secret: no `::add-mask::`.
     pub(crate) fn plain(value: impl Into<String>) -> Secret {
         Secret(value.into().into_boxed_str())
+    }
+
+    /// This value is a credential: mask it in the GitHub Actions log from now on (a no-op
+    /// outside Actions, and for a value masked already it only repeats the mask).
+    pub(crate) fn masked(self) -> Secret {
+        if GITHUB_MASKING.load(Ordering::SeqCst) && !self.0.trim().is_empty() {
+            mask_in_github_log(&self.0);
+        }
+        self
     }
 
     /// The value, for the one place that sends it (an auth header, a SASL config).
@@ -98,8 +108,10 @@ pub enum SecretsError {
     Unavailable(#[from] SecretsUnavailable),
 }
 
-/// One value of a JSON secret. Strings are wrapped as [`Secret`] the moment they are parsed;
-/// other JSON types are kept only as the name of their type, for the error message.
+/// One value of a JSON secret. Strings are wrapped as [`Secret`] the moment they are parsed
+/// (never printed), but masked in the log only once they are read as a credential: ids, regions
+/// and URLs of the same secret stay readable. Other JSON types are kept only as the name of
+/// their type, for the error message.
 enum SecretValue {
     Str(Secret),
     Other(&'static str),
@@ -150,7 +162,7 @@ impl SecretDoc {
             .into_iter()
             .map(|(k, v)| {
                 let v = match v {
-                    serde_json::Value::String(s) => SecretValue::Str(Secret::new(s)),
+                    serde_json::Value::String(s) => SecretValue::Str(Secret::plain(s)),
                     other => SecretValue::Other(json_type(&other)),
                 };
                 (k, v)
@@ -176,7 +188,8 @@ impl SecretDoc {
     }
 
     /// The string value of `key`, or `None` when the secret has no such key. A key of another
-    /// JSON type, or an empty string, is an error.
+    /// JSON type, or an empty string, is an error. Not masked: call [`Secret::masked`] on a
+    /// credential.
     pub fn get(&self, key: &'static str) -> Result<Option<Secret>, ConfigError> {
         match self.values.get(key) {
             None => Ok(None),
@@ -308,7 +321,8 @@ impl SecretsManager {
             }
             .into());
         };
-        let text = Secret::new(text);
+        // Never printed whole; its credentials are masked as they are read (`SecretDoc`).
+        let text = Secret::plain(text);
         tracing::debug!(secret_id, input, "read secret");
         Ok(SecretDoc::parse(secret_id, input, text)?)
     }

@@ -4,6 +4,7 @@
 //! (one run per app and environment) live in the same topic under `lease/…` keys, see
 //! [`lease`]. The format is a public contract: `docs/tracker-format.md`.
 
+mod fetch;
 pub mod lease;
 pub mod record;
 pub mod store;

@@ -1,6 +1,6 @@
 //! Reading and writing the tracker topic.
 //!
-//! Reading: a consumer assigned to every partition (no consumer group) reads from the beginning
+//! Reading: a consumer with no consumer group (`fetch`) reads each partition from the beginning
 //! to the end. The end is where librdkafka reports partition EOF (`enable.partition.eof`), taken
 //! from the Fetch responses: tansu's ListOffsets "latest" under-reports when a batch holds more
 //! than one record, so the watermarks it returns are only a lower bound the position must reach.
@@ -14,17 +14,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
-use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 
+use super::fetch::{Event, Fetched, Fetcher};
 use super::lease::{lease_key, LeaseRecord};
 use super::record::{Record, LEASE_KEY_PREFIX};
 use super::TrackerError;
-use crate::confluent::kafka::{ClientRole, KafkaConfig, TracingContext, REQUEST_TIMEOUT};
+use crate::confluent::kafka::{ClientRole, KafkaConfig, TracingContext};
 
 /// The partition every write goes to.
 pub const WRITE_PARTITION: i32 = 0;
@@ -53,7 +51,7 @@ pub struct Slot {
 
 /// A consumer that remembers how far it read, and the latest value of every key.
 pub struct Reader {
-    consumer: BaseConsumer<TracingContext>,
+    fetcher: Fetcher,
     topic: String,
     state: ReadState,
 }
@@ -70,11 +68,9 @@ pub struct ReadState {
 impl Reader {
     pub fn new(cfg: &KafkaConfig, topic: &str) -> Result<Reader, TrackerError> {
         let mut cc = cfg.client_config(ClientRole::Consumer);
-        // librdkafka wants a group for assign(); it never joins it nor commits (assign only).
-        cc.set("group.id", "ccaf-housekeeping-tracker-reader")
-            .set("enable.partition.eof", "true")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
+        // No `group.id`: the reader keeps its own positions (see `fetch`), so a key needs no
+        // consumer-group permission to read the tracker.
+        cc.set("enable.partition.eof", "true")
             // No transactions are used, and tansu does not report a last stable offset.
             .set("isolation.level", "read_uncommitted")
             .set("auto.offset.reset", "earliest")
@@ -87,14 +83,12 @@ impl Reader {
             // which made a 100 000-record load 6× slower).
             .set("fetch.queue.backoff.ms", "5")
             .set("fetch.wait.max.ms", "10");
-        let consumer: BaseConsumer<TracingContext> = cc
-            .create_with_context(TracingContext)
-            .map_err(|e| TrackerError::Kafka {
-                context: "creating the tracker's consumer".into(),
-                reason: e.to_string(),
-            })?;
+        let fetcher = Fetcher::new(&cc, topic).map_err(|reason| TrackerError::Kafka {
+            context: "creating the tracker's consumer".into(),
+            reason,
+        })?;
         Ok(Reader {
-            consumer,
+            fetcher,
             topic: topic.to_string(),
             state: ReadState::default(),
         })
@@ -103,96 +97,90 @@ impl Reader {
     /// Read every partition in `partitions` from where this reader stopped (the beginning, the
     /// first time) to its end. Blocking: call on the blocking pool.
     pub fn catch_up(&mut self, partitions: &[i32], timeout: Duration) -> Result<(), TrackerError> {
-        if partitions.is_empty() {
-            return Ok(());
-        }
         let deadline = Instant::now() + timeout;
-        let mut tpl = TopicPartitionList::new();
         for &p in partitions {
-            let offset = match self.state.positions.get(&p) {
-                Some(&o) => Offset::Offset(o),
-                None => Offset::Beginning,
-            };
-            tpl.add_partition_offset(&self.topic, p, offset)
-                .map_err(|e| self.kafka_err("assigning partitions", e))?;
+            self.fetcher
+                .start(p, self.state.positions.get(&p).copied())
+                .map_err(|e| self.kafka_err("reading the tracker topic", e))?;
+            let read = self.read_partition(p, deadline);
+            // Whatever was prefetched beyond the end is dropped: the next catch-up starts
+            // again from our own position.
+            self.fetcher.stop(p);
+            read?;
         }
-        // A fresh assignment restarts fetching and re-arms librdkafka's EOF signal.
-        self.consumer
-            .assign(&tpl)
-            .map_err(|e| self.kafka_err("assigning partitions", e))?;
-        let mut pending: Vec<i32> = partitions.to_vec();
+        Ok(())
+    }
+
+    /// Read one started partition to its end: the end the broker's Fetch responses report
+    /// (librdkafka's partition EOF), and at least the ListOffsets high watermark, as a safety
+    /// net.
+    fn read_partition(&mut self, p: i32, deadline: Instant) -> Result<(), TrackerError> {
         loop {
-            while !pending.is_empty() {
+            let mut at_end = false;
+            while !at_end {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(TrackerError::Timeout {
                         what: format!(
-                            "reading tracker topic `{}` to its end (partitions {:?} did not reach it)",
-                            self.topic, pending
+                            "reading tracker topic `{}` to its end (partition {p} did not reach it)",
+                            self.topic
                         ),
-                        after: timeout,
+                        after: deadline.saturating_duration_since(Instant::now()),
                     });
                 }
-                match self.consumer.poll(left.min(Duration::from_millis(500))) {
-                    None => {}
-                    Some(Ok(msg)) if msg.topic() == self.topic => self.state.apply(&msg),
-                    Some(Ok(_)) => {}
-                    Some(Err(RdKafkaError::PartitionEOF(p))) => pending.retain(|&q| q != p),
-                    Some(Err(e)) => return Err(self.kafka_err("reading the tracker topic", e)),
-                }
+                let state = &mut self.state;
+                self.fetcher
+                    .read(
+                        p,
+                        left.min(Duration::from_millis(500)),
+                        |event| match event {
+                            Event::Message(m) => state.apply(&m),
+                            Event::End => at_end = true,
+                        },
+                    )
+                    .map_err(|e| self.kafka_err("reading the tracker topic", e))?;
             }
-            // Safety net: the position must have reached at least the (possibly low) watermark.
-            let mut behind = Vec::new();
-            for &p in partitions {
-                let (_, high) = self
-                    .consumer
-                    .fetch_watermarks(&self.topic, p, Timeout::After(REQUEST_TIMEOUT))
-                    .map_err(|e| self.kafka_err("reading watermarks", e))?;
-                let pos = self.state.positions.get(&p).copied().unwrap_or(0);
-                if pos < high {
-                    tracing::debug!(
-                        partition = p,
-                        position = pos,
-                        high,
-                        "EOF before the watermark; reading on"
-                    );
-                    behind.push(p);
-                }
+            let (_, high) = self
+                .fetcher
+                .watermarks(&self.topic, p)
+                .map_err(|e| self.kafka_err("reading watermarks", e))?;
+            let pos = self.state.positions.get(&p).copied().unwrap_or(0);
+            if pos >= high {
+                return Ok(());
             }
-            if behind.is_empty() {
-                break;
-            }
-            pending = behind;
+            tracing::debug!(
+                partition = p,
+                position = pos,
+                high,
+                "end before the watermark; reading on"
+            );
         }
-        // Keep the assignment: librdkafka may pre-fetch, but the next catch_up re-assigns from
-        // our own positions.
-        Ok(())
     }
 
     pub fn state(&self) -> &ReadState {
         &self.state
     }
 
-    fn kafka_err(&self, context: &str, e: RdKafkaError) -> TrackerError {
+    fn kafka_err(&self, context: &str, reason: String) -> TrackerError {
         TrackerError::Kafka {
             context: format!("{context} (topic `{}`)", self.topic),
-            reason: e.to_string(),
+            reason,
         }
     }
 }
 
 impl ReadState {
-    fn apply<M: Message>(&mut self, msg: &M) {
-        let partition = msg.partition();
-        let offset = msg.offset();
+    fn apply(&mut self, msg: &Fetched<'_>) {
+        let partition = msg.partition;
+        let offset = msg.offset;
         let next = self.positions.entry(partition).or_insert(0);
         if offset < *next {
-            // Delivered twice (re-assignment raced a pre-fetch): already applied.
+            // Delivered twice: already applied.
             return;
         }
         *next = offset + 1;
         self.messages_read += 1;
-        let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+        let Some(key) = msg.key.and_then(|k| std::str::from_utf8(k).ok()) else {
             tracing::warn!(
                 partition,
                 offset,
@@ -200,8 +188,8 @@ impl ReadState {
             );
             return;
         };
-        let timestamp = msg.timestamp().to_millis();
-        let value = msg.payload().map(|bytes| parse_value(key, bytes));
+        let timestamp = msg.timestamp;
+        let value = msg.payload.map(|bytes| parse_value(key, bytes));
         if let Some(existing) = self.slots.get(key) {
             // Within a partition the log order decides; across partitions (only when something
             // other than this tool wrote to another partition) the later timestamp does.

@@ -443,3 +443,64 @@ async fn records_under_another_key_or_invalid_are_not_believed() {
         .any(|i| i.reason.contains("another key")));
     assert!(snap.invalid.iter().any(|i| i.reason.contains("app")));
 }
+
+#[tokio::test]
+async fn the_tracker_reads_without_a_consumer_group() {
+    let stack = StackEnv::load();
+    let tansu = stack
+        .tansu_bin
+        .expect("CCAF_TANSU_BIN is not set: run the tests through scripts/test");
+    // A broker of the test's own, which logs every request it serves.
+    let broker = test_support::PrivateBroker::spawn(&tansu, "lkc-nogroup");
+    let kafka = KafkaConfig::plaintext(&broker.bootstrap_servers);
+    let t = Tracker::open(&kafka, "ccaf-housekeeping-tracker")
+        .await
+        .unwrap();
+    let r = record("env-nogroup", "app", 1);
+    t.put(&r).await.unwrap();
+    let snap = t.load().await.unwrap();
+    assert_eq!(snap.records.len(), 1);
+    t.put(&record("env-nogroup", "app", 2)).await.unwrap();
+    assert_eq!(t.load().await.unwrap().records.len(), 2, "a second read");
+    let served = broker.requests();
+    assert!(
+        served.iter().any(|r| r == "FetchRequest"),
+        "the broker logs the requests it serves: {served:?}"
+    );
+    for api in [
+        "FindCoordinatorRequest",
+        "JoinGroupRequest",
+        "OffsetFetchRequest",
+    ] {
+        assert!(
+            !served.iter().any(|r| r == api),
+            "the tracker sent a {api}: {served:?}"
+        );
+    }
+
+    // The observable works: a consumer with a group, reading the same way (assign, no
+    // subscription), does ask for a coordinator.
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let grouped: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap_servers)
+        .set("group.id", "any")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset("ccaf-housekeeping-tracker", 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    grouped.assign(&tpl).unwrap();
+    test_support::wait_until(
+        "the grouped consumer's coordinator lookup",
+        Duration::from_secs(20),
+        || async {
+            let _ = grouped.poll(Duration::from_millis(50));
+            broker
+                .requests()
+                .iter()
+                .any(|r| r == "FindCoordinatorRequest")
+                .then_some(())
+        },
+    )
+    .await;
+}

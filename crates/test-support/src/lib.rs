@@ -36,6 +36,8 @@ pub struct StackEnv {
     pub sim_bin: Option<PathBuf>,
     /// The Python virtualenv with the test tools (moto, confluent-sql, linters).
     pub tools_venv: Option<PathBuf>,
+    /// The tansu binary the stack runs (for tests that start a broker of their own).
+    pub tansu_bin: Option<PathBuf>,
 }
 
 fn var(name: &str) -> String {
@@ -74,6 +76,7 @@ impl StackEnv {
             kafka_api_secret: var("SIM_KAFKA_API_SECRET"),
             sim_bin: std::env::var_os("CCLOUD_SIM_BIN").map(PathBuf::from),
             tools_venv: std::env::var_os("CCAF_TOOLS_VENV").map(PathBuf::from),
+            tansu_bin: std::env::var_os("CCAF_TANSU_BIN").map(PathBuf::from),
         }
     }
 }
@@ -116,6 +119,98 @@ where
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// A tansu broker of the test's own (in-memory storage, PLAINTEXT on a free loopback port),
+/// logging every request it serves at debug level to a file. Killed when dropped.
+pub struct PrivateBroker {
+    child: Child,
+    pub bootstrap_servers: String,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl PrivateBroker {
+    pub fn spawn(tansu: &Path, cluster_id: &str) -> PrivateBroker {
+        let dir = TempDir::new("tansu");
+        let log = dir.0.join("tansu.log");
+        // A free port: tansu needs to know the port it advertises before it listens.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let out = std::fs::File::create(&log).expect("tansu log");
+        let mut child = Command::new(tansu)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "debug")
+            .args(["broker", "--cluster-id", cluster_id])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(out.try_clone().expect("log handle"))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", tansu.display()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("tansu exited before it listened: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        PrivateBroker {
+            child,
+            bootstrap_servers: format!("127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The Kafka requests the broker has decoded so far, by message name
+    /// (`FetchRequest`, `FindCoordinatorRequest`, …), in order, from its debug log.
+    pub fn requests(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let plain = strip_ansi(&log);
+        let needle = "message_name=\"";
+        plain
+            .match_indices(needle)
+            .filter_map(|(i, _)| {
+                let rest = &plain[i + needle.len()..];
+                rest.split('"').next().map(str::to_string)
+            })
+            .filter(|name| name.ends_with("Request"))
+            .collect()
+    }
+}
+
+/// `text` without terminal colour sequences (`ESC [ … m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
