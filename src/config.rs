@@ -278,7 +278,9 @@ impl Credentials {
                             Some(SecretsManager::new(self.inputs.aws_region.as_deref()).await?);
                     }
                     let manager = self.manager.as_ref().expect("set above");
-                    Some(manager.fetch(&id, input).await?)
+                    let doc = manager.fetch(&id, input).await?;
+                    mask_credentials(kind, &doc);
+                    Some(doc)
                 }
             };
             match kind {
@@ -292,6 +294,21 @@ impl Credentials {
             Kind::Kafka => self.kafka.as_ref().and_then(|d| d.as_ref()),
             Kind::SchemaRegistry => self.schema_registry.as_ref().and_then(|d| d.as_ref()),
         })
+    }
+
+    /// Where the Kafka connection's settings come from, to name it when the cluster refuses
+    /// them.
+    pub fn kafka_source(&self) -> CredentialSource {
+        match &self.inputs.kafka_secret_id {
+            Some(id) if self.inputs.kafka_api_secret.is_none() => CredentialSource::Secret {
+                secret_id: id.clone(),
+                input: "kafka-secret-id",
+            },
+            _ if self.inputs.kafka_api_secret.is_some() => {
+                CredentialSource::Input("kafka-api-secret")
+            }
+            _ => CredentialSource::Input("kafka-bootstrap-servers"),
+        }
     }
 
     /// The environment id: the `environment-id` input, else the Flink secret's `environment.id`.
@@ -377,8 +394,7 @@ impl Credentials {
             flink_keys::API_SECRET,
             "flink-api-secret",
             &format!("give flink-api-secret, or {}", via(flink_keys::API_SECRET)),
-        )?
-        .masked();
+        )?;
         let organization_id = pick(
             i.organization_id.map(Secret::plain),
             doc,
@@ -542,18 +558,26 @@ fn kafka_sasl(
             "kafka-api-secret"
         }));
     };
-    let (key, secret) = if d.has(kafka_keys::SASL_USERNAME) || d.has(kafka_keys::SASL_PASSWORD) {
-        let key = d.require(kafka_keys::SASL_USERNAME, "or give input `kafka-api-key`")?;
-        let secret = d.require(
-            kafka_keys::SASL_PASSWORD,
-            "or give input `kafka-api-secret`",
-        )?;
-        (key.expose().trim().to_string(), secret)
-    } else if let Some(jaas) = d.get(kafka_keys::SASL_JAAS_CONFIG)? {
-        let (key, secret) = parse_plain_jaas(jaas.expose())
-            .map_err(|reason| d.bad_key(kafka_keys::SASL_JAAS_CONFIG, reason))?;
-        (key, Secret::plain(secret))
-    } else {
+    if d.has(kafka_keys::SASL_USERNAME) || d.has(kafka_keys::SASL_PASSWORD) {
+        // python_client: each half from its key, unless an input replaces it.
+        let key = match key_input {
+            Some(k) => k.trim().to_string(),
+            None => d
+                .require(kafka_keys::SASL_USERNAME, "or give input `kafka-api-key`")?
+                .expose()
+                .trim()
+                .to_string(),
+        };
+        let secret = match secret_input {
+            Some(s) => s,
+            None => d.require(
+                kafka_keys::SASL_PASSWORD,
+                "or give input `kafka-api-secret`",
+            )?,
+        };
+        return Ok((key, secret));
+    }
+    let Some(jaas) = d.get(kafka_keys::SASL_JAAS_CONFIG)? else {
         return Err(ConfigError::NoAcceptedKey {
             secret_id: d.secret_id().to_string(),
             input: d.input(),
@@ -562,9 +586,11 @@ fn kafka_sasl(
             hint: " (or give kafka-api-key and kafka-api-secret)".into(),
         });
     };
+    let (key, secret) = parse_plain_jaas(jaas.expose())
+        .map_err(|reason| d.bad_key(kafka_keys::SASL_JAAS_CONFIG, reason))?;
     Ok((
         key_input.map_or(key, |k| k.trim().to_string()),
-        secret_input.unwrap_or_else(|| secret.masked()),
+        secret_input.unwrap_or_else(|| Secret::plain(secret)),
     ))
 }
 
@@ -677,6 +703,38 @@ fn registry_user_info(d: &SecretDoc) -> Result<(String, Secret), ConfigError> {
     })
 }
 
+/// Mask the credentials a secret of `kind` holds the moment it is read (whether or not this run
+/// uses them), and nothing else: its ids, region and URLs stay readable in the log.
+fn mask_credentials(kind: Kind, d: &SecretDoc) {
+    let value = |key: &'static str| d.get(key).ok().flatten();
+    let secret_half = |info: Secret| {
+        info.expose()
+            .split_once(':')
+            .map(|(_, s)| Secret::plain(s).masked())
+    };
+    match kind {
+        Kind::Flink => {
+            value(flink_keys::API_SECRET).map(Secret::masked);
+        }
+        Kind::Kafka => {
+            value(kafka_keys::SASL_PASSWORD).map(Secret::masked);
+            if let Some(jaas) = value(kafka_keys::SASL_JAAS_CONFIG) {
+                if let Ok((_, password)) = parse_plain_jaas(jaas.expose()) {
+                    Secret::plain(password).masked();
+                }
+            }
+        }
+        Kind::SchemaRegistry => {
+            for key in [
+                schema_registry_keys::USER_INFO,
+                schema_registry_keys::JAVA_USER_INFO,
+            ] {
+                value(key).and_then(secret_half);
+            }
+        }
+    }
+}
+
 /// The direct input if given, else the secret's key; neither → `Missing` naming the input, or
 /// `MissingKey` naming the secret and key when a secret was given.
 fn pick(
@@ -712,7 +770,7 @@ fn split_user_info(
 ) -> Result<(String, Secret), ConfigError> {
     match info.expose().split_once(':') {
         Some((k, s)) if !k.trim().is_empty() && !s.is_empty() => {
-            Ok((k.trim().to_string(), Secret::plain(s).masked()))
+            Ok((k.trim().to_string(), Secret::plain(s)))
         }
         _ => Err(doc.bad_key(
             key,

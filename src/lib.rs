@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod naming;
 pub mod ownership;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 pub mod run;
 pub mod secrets;

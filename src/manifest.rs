@@ -36,6 +36,11 @@ pub struct ManifestStatement {
     pub sql_file: Option<PathBuf>,
     /// The statement's own properties (catalog/database defaults are added by [`Manifest::properties_of`]).
     pub properties: BTreeMap<String, String>,
+    /// Its own compute pool and principal (else the manifest's, else the credentials').
+    pub compute_pool: Option<String>,
+    pub principal: Option<String>,
+    /// Labels it carries besides the app's ownership label.
+    pub labels: BTreeMap<String, String>,
     pub depends_on: Vec<String>,
     pub analysis: Analysis,
 }
@@ -106,6 +111,10 @@ struct RawStatement {
     query: Option<String>,
     #[serde(default)]
     properties: BTreeMap<String, toml::Value>,
+    compute_pool: Option<String>,
+    principal: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
     #[serde(default)]
     depends_on: Vec<String>,
 }
@@ -210,6 +219,22 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
             };
             properties.insert(k, value);
         }
+        for (input, id) in [
+            ("compute-pool", &s.compute_pool),
+            ("principal", &s.principal),
+        ] {
+            if let Some(Err(e)) = id.as_deref().map(crate::config::validate_id) {
+                problem(
+                    format!("{place}.{input}"),
+                    format!("'{}' {e}", id.as_deref().unwrap_or_default()),
+                );
+            }
+        }
+        for (k, v) in &s.labels {
+            if let Err(e) = validate_label(k, v) {
+                problem(format!("{place}.labels.{k}"), e);
+            }
+        }
         let analysis = match flink_sql::analyze(&sql) {
             Ok(a) => a,
             Err(e) => {
@@ -226,6 +251,9 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
             sql,
             sql_file,
             properties,
+            compute_pool: s.compute_pool,
+            principal: s.principal,
+            labels: s.labels,
             depends_on: s.depends_on,
             analysis,
         });
@@ -256,6 +284,35 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
             problems,
         })
     }
+}
+
+/// A statement label: `[prefix/]name` (the prefix a DNS name, the name up to 63 of
+/// `[A-Za-z0-9._-]`), a value of up to 63 of the same; never the tool's own labels.
+fn validate_label(key: &str, value: &str) -> Result<(), String> {
+    let part = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    let (prefix, name) = key.rsplit_once('/').unwrap_or(("", key));
+    let prefix_ok = prefix.is_empty()
+        || (prefix.len() <= 253
+            && prefix.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }));
+    if !prefix_ok || !part(name) {
+        return Err(format!(
+            "'{key}' is not a label key: `[prefix/]name`, the name 1 to 63 of letters, digits, '.', '_', '-'"
+        ));
+    }
+    if !(value.is_empty() || part(value)) {
+        return Err("a label value is up to 63 of letters, digits, '.', '_', '-'".into());
+    }
+    if key == crate::ownership::OWNER_LABEL || key == crate::ownership::HIDDEN_LABEL {
+        return Err(format!("'{key}' is set by ccaf-housekeeping itself"));
+    }
+    Ok(())
 }
 
 /// The manifest's statements as dependency-graph nodes, tables resolved per statement.
@@ -459,5 +516,43 @@ depends-on = ["x"]
             &[],
         );
         assert!(p[0].contains("dependency cycle"), "{p:?}");
+    }
+
+    #[test]
+    fn a_statement_may_set_its_own_pool_principal_and_labels() {
+        let d = dir_with(&[]);
+        let text = r#"
+app = "app"
+compute-pool = "lfcp-default"
+
+[[statements]]
+name = "job"
+query = "SELECT 1"
+compute-pool = "lfcp-big"
+principal = "sa-runner"
+labels = { "user.confluent.io/team" = "flights", "tier" = "gold" }
+"#;
+        let m = parse(text, &d.0.join(DEFAULT_FILE), None).unwrap();
+        let s = &m.statements[0];
+        assert_eq!(s.compute_pool.as_deref(), Some("lfcp-big"));
+        assert_eq!(s.principal.as_deref(), Some("sa-runner"));
+        assert_eq!(s.labels["user.confluent.io/team"], "flights");
+        assert_eq!(s.labels["tier"], "gold");
+
+        let bad = r#"
+app = "app"
+
+[[statements]]
+name = "job"
+query = "SELECT 1"
+principal = "sa/evil"
+labels = { "user.confluent.io/ccaf-housekeeping" = "other", "bad key!" = "x", "ok" = "not ok!" }
+"#;
+        let p = problems(bad, &[]);
+        let has = |needle: &str| p.iter().any(|x| x.contains(needle));
+        assert!(has("statements[0] \"job\".principal"), "{p:?}");
+        assert!(has("set by ccaf-housekeeping itself"), "{p:?}");
+        assert!(has("'bad key!' is not a label key"), "{p:?}");
+        assert!(has("a label value"), "{p:?}");
     }
 }

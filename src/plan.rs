@@ -48,6 +48,8 @@ pub struct Definition {
     pub properties: BTreeMap<String, String>,
     pub compute_pool: String,
     pub principal: String,
+    /// Labels besides the app's ownership label (set at create, kept up to date after).
+    pub labels: BTreeMap<String, String>,
     /// Tables, resolved against the statement's catalog and database.
     pub creates: Vec<TableRef>,
     pub writes: Vec<TableRef>,

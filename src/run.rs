@@ -19,6 +19,7 @@ use crate::github::{self, CommentMode, GithubContext, Masker, ReportOptions};
 use crate::manifest::{self, Manifest};
 use crate::ownership::ClusterScope;
 use crate::plan::{Command, Options};
+use crate::preflight;
 use crate::secrets::Secret;
 use crate::tracker::{Provenance, Tracker};
 
@@ -385,7 +386,38 @@ pub async fn run(checked: Checked, inputs: &RunInputs, command: &str) -> Result<
         None => None,
     };
     let kafka_admin = KafkaAdmin::connect(&kafka).map_err(|e| CliError::Failed(e.to_string()))?;
-    let cluster = cluster_scope(&kafka_admin, &settings.database_clusters).await?;
+    tracing::info!(
+        endpoint = %flink.endpoint,
+        organization_id = %flink.organization_id,
+        environment_id = %flink.environment_id,
+        cloud = flink.cloud.as_deref().unwrap_or("-"),
+        region = flink.region.as_deref().unwrap_or("-"),
+        compute_pool_id = flink.compute_pool_id.as_deref().unwrap_or("-"),
+        principal_id = flink.principal_id.as_deref().unwrap_or("-"),
+        flink_api_key = %flink.api_key,
+        kafka_bootstrap_servers = %kafka.bootstrap_servers,
+        schema_registry_url = registry.as_ref().map_or("-", |r| r.url.as_str()),
+        "configuration"
+    );
+    // Before anything changes: every API accepts its credentials, the tracker topic is usable.
+    let kafka_source = creds.kafka_source();
+    let reached = preflight::check(&preflight::Checks {
+        flink: &flink_client,
+        flink_source: &flink.source,
+        environment_id: &flink.environment_id,
+        registry: registry_client
+            .as_ref()
+            .zip(registry.as_ref().map(|r| &r.source)),
+        kafka: &kafka_admin,
+        kafka_source: &kafka_source,
+        tracker_topic: &checked.tracker_topic,
+    })
+    .await
+    .map_err(|e| match e {
+        preflight::PreflightError::Config(c) => CliError::Config(c),
+        other => CliError::Failed(other.to_string()),
+    })?;
+    let cluster = cluster_scope(reached.cluster_id, &settings.database_clusters)?;
     let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
 
     let engine = Engine {
@@ -430,14 +462,10 @@ pub async fn run(checked: Checked, inputs: &RunInputs, command: &str) -> Result<
 /// The Kafka cluster the run's connection reaches, and the databases the user names it by. A
 /// mapping to any other cluster is bad input: it would have the run check (and delete) topics in
 /// a cluster that is not the tables'.
-async fn cluster_scope(
-    admin: &KafkaAdmin,
+fn cluster_scope(
+    connected: Option<String>,
     names: &BTreeMap<String, String>,
 ) -> Result<ClusterScope, CliError> {
-    let connected = admin
-        .cluster_id()
-        .await
-        .map_err(|e| CliError::Failed(e.to_string()))?;
     for (name, id) in names {
         if connected.as_deref() != Some(id.as_str()) {
             return Err(ConfigError::input(

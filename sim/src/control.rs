@@ -78,6 +78,9 @@ pub struct Faults {
     /// DROP TABLE statements created while this is on stay PENDING until they are deleted, as
     /// on a compute pool that never picks them up (turning it off does not release them).
     pub stall_drops: bool,
+    /// Authenticated requests with these HTTP methods (to the APIs in `apis`) are answered 403
+    /// in the API's error shape: a key whose principal lacks the permission.
+    pub forbidden_methods: Vec<String>,
 }
 
 impl Default for Faults {
@@ -95,6 +98,7 @@ impl Default for Faults {
             seed: None,
             partial_drops: false,
             stall_drops: false,
+            forbidden_methods: Vec::new(),
         }
     }
 }
@@ -241,6 +245,17 @@ impl Control {
         let mut st = self.lock();
         st.timings = self.initial_timings.clone();
         st.log.clear();
+    }
+
+    /// Whether an authenticated request is refused for want of permission.
+    fn forbidden(&self, api: Api, method: &str) -> bool {
+        let st = self.lock();
+        st.faults.apis.contains(&api)
+            && st
+                .faults
+                .forbidden_methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(method))
     }
 
     /// Roll the dice for one request: latency to add and the fault to answer with, if any.
@@ -397,6 +412,10 @@ pub async fn front_door(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         None => {
             auth = check_auth(&sim, api, &req);
             match auth {
+                AuthOutcome::Ok if sim.control.forbidden(api, method.as_str()) => {
+                    fault = Some("forbidden");
+                    forbidden_response(api)
+                }
                 AuthOutcome::Ok | AuthOutcome::NotRequired => next.run(req).await,
                 AuthOutcome::Missing | AuthOutcome::Invalid => unauthorized_response(api),
             }
@@ -472,6 +491,23 @@ fn unauthorized_response(api: Api) -> Response {
             );
             r
         }
+    }
+}
+
+fn forbidden_response(api: Api) -> Response {
+    match api {
+        Api::Flink => http::flink_error(
+            StatusCode::FORBIDDEN,
+            "user_unauthorized",
+            "Forbidden",
+            "Forbidden Access",
+        ),
+        Api::SchemaRegistry => http::sr_error(
+            StatusCode::FORBIDDEN,
+            40301,
+            "User is denied operation on this server.",
+        ),
+        _ => http::kafka_error(StatusCode::FORBIDDEN, 40301, "Request is not authorized"),
     }
 }
 

@@ -610,6 +610,19 @@ impl FlinkClient {
         Ok(out)
     }
 
+    /// One page of one statement: does the service accept our credentials for this
+    /// organization and environment? `Err` says why not.
+    pub async fn check_access(&self) -> Result<(), FlinkError> {
+        let mut url = self.statements_url.clone();
+        url.query_pairs_mut().append_pair("page_size", "1");
+        let resp = self.http.execute(HttpRequest::get(url)).await?;
+        if resp.is_success() {
+            Ok(())
+        } else {
+            Err(resp.into_error().into())
+        }
+    }
+
     fn page_token_of(&self, next: &str) -> Result<String, FlinkError> {
         let url = self.statements_url.join(next.trim()).map_err(|e| {
             FlinkError::Pagination(format!("metadata.next '{next}' is not a URL: {e}"))
@@ -713,14 +726,17 @@ impl FlinkClient {
             .await
     }
 
-    /// [`FlinkClient::resume`] (same principal and pool), only if `check` accepts the statement,
-    /// as [`FlinkClient::stop_checked`].
+    /// [`FlinkClient::resume`], only if `check` accepts the statement, as
+    /// [`FlinkClient::stop_checked`].
     pub async fn resume_checked(
         &self,
         name: &str,
+        principal: Option<&str>,
+        compute_pool_id: Option<&str>,
         check: &(dyn Fn(&Statement) -> Result<(), String> + Sync),
     ) -> Result<UpdateOutcome, FlinkError> {
-        self.update_stopped(name, false, None, None, check).await
+        self.update_stopped(name, false, principal, compute_pool_id, check)
+            .await
     }
 
     /// Merge `labels` into the statement's labels with one JSON Patch that first tests the

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
@@ -190,6 +190,8 @@ pub enum KafkaError {
     CreateTopic { topic: String, reason: String },
     #[error("deleting topic `{topic}` failed: {reason}")]
     DeleteTopic { topic: String, reason: String },
+    #[error("describing the configuration of topic `{topic}` failed: {reason}")]
+    DescribeConfigs { topic: String, reason: String },
     #[error("topic `{topic}` still exists {waited:?} after its deletion")]
     TopicStillExists { topic: String, waited: Duration },
     #[error("a Kafka task failed: {0}")]
@@ -416,6 +418,26 @@ impl KafkaAdmin {
             )
         })
         .await
+    }
+
+    /// One configuration value of a topic (`cleanup.policy`, …) as the broker reports it;
+    /// `None` when the broker reports no such entry.
+    pub async fn topic_config(&self, topic: &str, key: &str) -> Result<Option<String>, KafkaError> {
+        let opts = AdminOptions::new().request_timeout(Some(self.request_timeout));
+        let failed = |reason: String| KafkaError::DescribeConfigs {
+            topic: topic.to_string(),
+            reason,
+        };
+        let results = self
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        match results.into_iter().next() {
+            Some(Ok(resource)) => Ok(resource.get(key).and_then(|entry| entry.value.clone())),
+            Some(Err(code)) => Err(failed(code.to_string())),
+            None => Err(failed("the broker returned no result".into())),
+        }
     }
 
     /// Poll the full metadata (with backoff) until the topic is absent, or fail after `timeout`.

@@ -246,6 +246,7 @@ fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>) -> Recor
         properties: properties.clone(),
         compute_pool: s.spec.compute_pool_id.clone().unwrap_or_default(),
         principal: s.spec.principal.clone().unwrap_or_default(),
+        labels: super::snapshot::user_labels(&s.metadata.labels),
         creates,
         writes,
         reads,

@@ -16,6 +16,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::Engine;
 use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement};
+use crate::confluent::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::{Action, Definition, Plan, Stage, Step, TableTarget, Target};
@@ -520,7 +521,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// An unchanged statement whose record a crash left unfinished (no uid, still `building`,
-    /// tables not yet confirmed) is finished from what the service shows now.
+    /// tables not yet confirmed) is finished from what the service shows now; labels the
+    /// definition gained since the statement was created are added to it.
     async fn confirm_unchanged(&self, def: &Definition) -> StepResult {
         let unfinished = self.current(&def.name).await.is_some_and(|r| {
             r.statement_uid.is_none()
@@ -530,20 +532,49 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .any(|o| o.status == Ownership::Pending)
         });
-        if !unfinished {
+        if !unfinished && def.labels.is_empty() {
             return Ok(());
         }
         let Some(s) = self.get_verified(def).await? else {
             return Ok(());
         };
-        if !matches!(s.phase(), Phase::Running | Phase::Completed) {
+        let stale = def
+            .labels
+            .iter()
+            .any(|(k, v)| s.metadata.labels.get(k) != Some(v));
+        if stale {
+            let uid = s.metadata.uid.clone().unwrap_or_default();
+            self.guard()?;
+            match self
+                .engine
+                .flink
+                .patch_labels(&def.name, &uid, &def.labels)
+                .await
+            {
+                Ok(_) => {}
+                Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
+                Err(e) => return Err(change_err(e, "label", def).into()),
+            }
+        }
+        let running = matches!(s.phase(), Phase::Running | Phase::Completed);
+        if !(stale || unfinished && running) {
             return Ok(());
         }
-        let claims = self.confirmed_claims(def, &s).await?;
+        let claims = if running {
+            self.confirmed_claims(def, &s).await?
+        } else {
+            Vec::new()
+        };
+        let labels = self.labels_of(def);
         let phase = Some(s.phase().to_string());
-        self.record(def, State::Deployed, |rec| {
+        let state = match self.current(&def.name).await.map(|r| r.state) {
+            Some(st) if !running => st,
+            _ => State::Deployed,
+        };
+        self.record(def, state, |rec| {
             rec.statement_uid = s.metadata.uid.clone();
             rec.last_phase = phase;
+            rec.labels = labels;
             claims.into_iter().for_each(|c| rec.set_ownership(c));
         })
         .await
@@ -626,7 +657,7 @@ impl<'a> Ctx<'a> {
                 .flink
                 .delete(&def.name)
                 .await
-                .map_err(flink_err)?;
+                .map_err(|e| change_err(e, "delete", def))?;
             let gone = self
                 .engine
                 .flink
@@ -671,7 +702,7 @@ impl<'a> Ctx<'a> {
                 return self.record(def, State::TornDown, |_| {}).await;
             }
             Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
-            Err(e) => return Err(flink_err(e).into()),
+            Err(e) => return Err(change_err(e, "stop", def).into()),
         }
         let done = self
             .engine
@@ -703,12 +734,18 @@ impl<'a> Ctx<'a> {
         match self
             .engine
             .flink
-            .resume_checked(&def.name, &|s| self.verify(&id, s))
+            // The definition's pool and principal: a stopped statement may move on resume.
+            .resume_checked(
+                &def.name,
+                Some(def.principal.as_str()).filter(|p| !p.is_empty()),
+                Some(def.compute_pool.as_str()).filter(|p| !p.is_empty()),
+                &|s| self.verify(&id, s),
+            )
             .await
         {
             Ok(_) => {}
             Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
-            Err(e) => return Err(flink_err(e).into()),
+            Err(e) => return Err(change_err(e, "resume", def).into()),
         }
         self.settle(def, r).await
     }
@@ -722,8 +759,10 @@ impl<'a> Ctx<'a> {
         // The evidence is gathered before the statement exists: a table whose topic is already
         // there is not the statement's to own, whatever the statement reports.
         let claims = self.precheck(def).await?;
+        let labels = self.labels_of(def);
         self.record(def, State::Building, |rec| {
             rec.statement_uid = None;
+            rec.labels = labels;
             claims.into_iter().for_each(|c| rec.set_ownership(c));
         })
         .await?;
@@ -737,7 +776,7 @@ impl<'a> Ctx<'a> {
             properties,
             compute_pool_id: Some(def.compute_pool.clone()).filter(|p| !p.is_empty()),
             principal: Some(def.principal.clone()).filter(|p| !p.is_empty()),
-            labels: [(OWNER_LABEL.to_string(), self.engine.app.clone())].into(),
+            labels: self.labels_of(def),
         };
         self.create_when_free(&new).await?;
         if let Some(from) = carry_over_from {
@@ -749,6 +788,13 @@ impl<'a> Ctx<'a> {
             }
         }
         self.settle(def, r).await
+    }
+
+    /// The labels a statement of the app carries: the definition's, and the ownership label.
+    fn labels_of(&self, def: &Definition) -> BTreeMap<String, String> {
+        let mut labels = def.labels.clone();
+        labels.insert(OWNER_LABEL.to_string(), self.engine.app.clone());
+        labels
     }
 
     /// The evidence for each table `def` creates, read before its CREATE is submitted: a table
@@ -1175,6 +1221,7 @@ impl<'a> Ctx<'a> {
             properties: t.properties.clone(),
             compute_pool: pool.clone(),
             principal: principal.clone(),
+            labels: BTreeMap::new(),
             creates: Vec::new(),
             writes: Vec::new(),
             reads: Vec::new(),
@@ -1279,6 +1326,26 @@ fn err(message: String) -> StepError {
 
 fn flink_err(e: FlinkError) -> StepError {
     err(e.to_string())
+}
+
+/// A Flink error on a change of `def`'s statement: a 403 is a permission problem, said as one.
+fn change_err(e: FlinkError, verb: &str, def: &Definition) -> StepError {
+    match &e {
+        FlinkError::Api(ApiError::Status { status: 403, .. }) => {
+            let principal = if def.principal.is_empty() {
+                "its principal".to_string()
+            } else {
+                format!("principal {}", def.principal)
+            };
+            err(format!(
+                "not permitted (HTTP 403): the Flink API key may not {verb} statement {}, which \
+                 runs as {principal}; the key's principal needs FlinkAdmin, or FlinkDeveloper \
+                 and the Assigner role on {principal}",
+                def.name
+            ))
+        }
+        _ => flink_err(e),
+    }
 }
 
 #[cfg(test)]

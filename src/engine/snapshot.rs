@@ -66,6 +66,15 @@ pub async fn take(
     ))
 }
 
+/// A statement's labels without the tool's own.
+pub fn user_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != OWNER_LABEL && k.as_str() != HIDDEN_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// One of the tool's own DROP TABLE statements.
 pub fn is_hidden(r: &Record) -> bool {
     r.labels.get(HIDDEN_LABEL).map(String::as_str) == Some("true")
@@ -121,6 +130,8 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
     m.statements
         .iter()
         .map(|s| {
+            let pool = s.compute_pool.clone().unwrap_or_else(|| pool.clone());
+            let principal = s.principal.clone().unwrap_or_else(|| principal.clone());
             let mut properties = m.properties_of(s);
             for (key, default) in [
                 ("sql.current-catalog", &engine.defaults.catalog),
@@ -144,8 +155,9 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
                 name,
                 sql: s.sql.clone(),
                 properties,
-                compute_pool: pool.clone(),
-                principal: principal.clone(),
+                compute_pool: pool,
+                principal,
+                labels: s.labels.clone(),
                 creates,
                 writes,
                 reads,
@@ -202,6 +214,7 @@ pub fn from_record(r: &Record) -> Definition {
         properties: r.properties.clone(),
         compute_pool: r.compute_pool_id.clone().unwrap_or_default(),
         principal: r.principal.clone().unwrap_or_default(),
+        labels: user_labels(&r.labels),
         creates: parse(&r.tables.creates),
         writes: parse(&r.tables.writes),
         reads: parse(&r.tables.reads),

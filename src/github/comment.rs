@@ -104,13 +104,16 @@ impl CommentOutcome {
     }
 }
 
-/// The hidden marker that finds this app's comment again.
-pub fn marker(app: &str) -> String {
-    // `--` cannot occur in an app name ([a-z0-9-], validated), but a marker must never be able
-    // to close the HTML comment early, whatever it is given.
+/// The hidden marker that finds this app's comment again: one comment per app and
+/// environment, so a PR's runs against a test and a staging environment keep one each.
+pub fn marker(app: &str, environment_id: &str) -> String {
+    // `--` cannot occur in an app name ([a-z0-9-]) nor an environment id (validated), but a
+    // marker must never be able to close the HTML comment early, whatever it is given.
+    let safe = |s: &str| s.replace("--", "-\u{2011}").replace(' ', "_");
     format!(
-        "<!-- ccaf-housekeeping:app={} -->",
-        app.replace("--", "-\u{2011}")
+        "<!-- ccaf-housekeeping:app={} env={} -->",
+        safe(app),
+        safe(environment_id)
     )
 }
 
@@ -127,7 +130,7 @@ pub fn render_at(
 ) -> String {
     let (icon, label) = outcome_label(report);
     let mut head = String::new();
-    let _ = writeln!(head, "{}", marker(&report.app));
+    let _ = writeln!(head, "{}", marker(&report.app, &report.environment_id));
     let _ = writeln!(
         head,
         "### {icon} ccaf-housekeeping: {} of {}\n",
@@ -523,7 +526,7 @@ async fn try_post(
             })?,
     };
 
-    let mark = marker(&report.app);
+    let mark = marker(&report.app, &report.environment_id);
     let existing = find_comment(&crab, owner, repo, pr, &mark).await?;
     if let Some(id) = existing {
         let route = format!("/repos/{owner}/{repo}/issues/comments/{id}");
@@ -656,7 +659,11 @@ mod tests {
 
     #[test]
     fn the_marker_cannot_close_the_html_comment() {
-        assert_eq!(marker("flights"), "<!-- ccaf-housekeeping:app=flights -->");
-        assert!(!marker("a-->b").contains("-->b"));
+        assert_eq!(
+            marker("flights", "env-1"),
+            "<!-- ccaf-housekeeping:app=flights env=env-1 -->"
+        );
+        assert!(!marker("a-->b", "e").contains("-->b"));
+        assert!(!marker("a", "e-->b").contains("-->b"));
     }
 }

@@ -21,6 +21,7 @@ fn def(
         ]),
         compute_pool: "lfcp-1".into(),
         principal: "sa-1".into(),
+        labels: BTreeMap::new(),
         creates: creates.iter().map(|n| t(n)).collect(),
         writes: writes.iter().map(|n| t(n)).collect(),
         reads: reads.iter().map(|n| t(n)).collect(),

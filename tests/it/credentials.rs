@@ -435,3 +435,155 @@ async fn without_secret_or_input_the_input_is_named() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn the_java_client_layouts_resolve_like_the_python_client_ones() {
+    let password = random_secret(64);
+    let sr_secret = random_secret(64);
+    for quote in ['\'', '"'] {
+        let jaas = format!(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required username={quote}KAFKAKEYJAVA01{quote} password={quote}{password}{quote};"
+        );
+        let kafka_id = create(
+            "kafka-java",
+            &json!({
+                "bootstrap.servers": "pkc-00000.us-east-1.aws.confluent.cloud:9092",
+                "sasl.jaas.config": jaas,
+                "security.protocol": "SASL_SSL",
+                "sasl.mechanism": "PLAIN"
+            })
+            .to_string(),
+        )
+        .await;
+        let mut c = Credentials::new(CredentialInputs {
+            kafka_secret_id: Some(kafka_id),
+            ..Default::default()
+        });
+        let KafkaSecurity::SaslSsl {
+            api_key,
+            api_secret,
+            ..
+        } = c.kafka().await.unwrap().security
+        else {
+            panic!("expected SASL_SSL");
+        };
+        assert_eq!(api_key, "KAFKAKEYJAVA01");
+        assert_eq!(api_secret.expose(), password);
+    }
+    let sr_id = create(
+        "sr-java",
+        &json!({
+            "schema.registry.url": "https://psrc-00000.us-east-1.aws.confluent.cloud",
+            "basic.auth.credentials.source": "USER_INFO",
+            "basic.auth.user.info": format!("SRKEYJAVA01:{sr_secret}")
+        })
+        .to_string(),
+    )
+    .await;
+    let mut c = Credentials::new(CredentialInputs {
+        schema_registry_secret_id: Some(sr_id),
+        ..Default::default()
+    });
+    let sr = c.schema_registry().await.unwrap();
+    assert_eq!(sr.api_key, "SRKEYJAVA01");
+    assert_eq!(sr.api_secret.expose(), sr_secret);
+}
+
+#[tokio::test]
+async fn a_secret_with_none_of_the_accepted_keys_names_every_spelling() {
+    let kafka_id = create(
+        "kafka-none",
+        &json!({"bootstrap.servers": "127.0.0.1:9092", "username": "K", "password": "P"})
+            .to_string(),
+    )
+    .await;
+    let mut c = Credentials::new(CredentialInputs {
+        kafka_secret_id: Some(kafka_id.clone()),
+        ..Default::default()
+    });
+    let err = config_error(c.kafka().await.unwrap_err());
+    assert!(matches!(err, ConfigError::NoAcceptedKey { .. }), "{err:?}");
+    let msg = err.to_string();
+    for spelling in [
+        "sasl.username",
+        "sasl.password",
+        "sasl.jaas.config",
+        &kafka_id,
+    ] {
+        assert!(msg.contains(spelling), "{spelling} in {msg}");
+    }
+    let sr_id = create(
+        "sr-none",
+        &json!({"schema.registry.url": "https://psrc-1.example", "user.info": "K:S"}).to_string(),
+    )
+    .await;
+    let mut c = Credentials::new(CredentialInputs {
+        schema_registry_secret_id: Some(sr_id),
+        ..Default::default()
+    });
+    let msg = config_error(c.schema_registry().await.unwrap_err()).to_string();
+    for spelling in [
+        "schema.registry.basic.auth.user.info",
+        "basic.auth.user.info",
+    ] {
+        assert!(msg.contains(spelling), "{spelling} in {msg}");
+    }
+
+    // A java_client secret that is not SASL PLAIN, or not USER_INFO, is named, never shown.
+    let leak = random_secret(30);
+    let scram = create(
+        "kafka-scram",
+        &json!({
+            "bootstrap.servers": "127.0.0.1:9092",
+            "sasl.jaas.config": format!("org.apache.kafka.common.security.scram.ScramLoginModule required username='K' password='{leak}';")
+        })
+        .to_string(),
+    )
+    .await;
+    let mut c = Credentials::new(CredentialInputs {
+        kafka_secret_id: Some(scram),
+        ..Default::default()
+    });
+    let msg = config_error(c.kafka().await.unwrap_err()).to_string();
+    assert!(
+        msg.contains("sasl.jaas.config") && msg.contains("PlainLoginModule"),
+        "{msg}"
+    );
+    assert!(!msg.contains(&leak), "{msg}");
+    let sr_source = create(
+        "sr-source",
+        &json!({
+            "schema.registry.url": "https://psrc-1.example",
+            "basic.auth.credentials.source": "SASL_INHERIT",
+            "basic.auth.user.info": format!("K:{leak}")
+        })
+        .to_string(),
+    )
+    .await;
+    let mut c = Credentials::new(CredentialInputs {
+        schema_registry_secret_id: Some(sr_source),
+        ..Default::default()
+    });
+    let msg = config_error(c.schema_registry().await.unwrap_err()).to_string();
+    assert!(msg.contains("basic.auth.credentials.source"), "{msg}");
+    assert!(!msg.contains(&leak), "{msg}");
+}
+
+#[tokio::test]
+async fn private_networking_picks_the_private_regional_endpoint() {
+    let s = seeds().await;
+    let mut inputs = from_secrets(&s);
+    inputs.private_networking = true;
+    let f = Credentials::new(inputs.clone()).flink().await.unwrap();
+    assert_eq!(
+        f.endpoint,
+        "https://flink.us-east-1.aws.private.confluent.cloud"
+    );
+    // An explicit endpoint still wins.
+    inputs.flink_endpoint = Some("https://flink.pr1jy6.us-east-2.aws.confluent.cloud".into());
+    let f = Credentials::new(inputs).flink().await.unwrap();
+    assert_eq!(
+        f.endpoint,
+        "https://flink.pr1jy6.us-east-2.aws.confluent.cloud"
+    );
+}

@@ -11,6 +11,9 @@ use crate::github_support::{
     context, empty_report, fixture, rebuild_report, FakeGithub, MERGE_SHA,
 };
 
+/// The environment of the reports `github_support` builds.
+const ENV: &str = "env-7qx2p0";
+
 fn token() -> String {
     format!("ghs_{}", random_secret(36).replace(['+', '/'], "x"))
 }
@@ -41,7 +44,7 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
     let comments = fake.comments(42);
     assert_eq!(comments.len(), 2, "{comments:?}");
     let ours = comments.iter().find(|c| c.id == created.id).unwrap();
-    assert!(ours.body.starts_with(&marker("flight-consolidator")));
+    assert!(ours.body.starts_with(&marker("flight-consolidator", ENV)));
     for expected in [
         "flight-consolidator-skyone-avro-0b7d33f1",
         "Torn down (3)",
@@ -108,18 +111,21 @@ async fn a_marker_comment_beyond_the_first_page_is_found_and_updated() {
     let other_app = fake.seed_comment(
         42,
         "github-actions[bot]",
-        &format!("{}\nold report", marker("other-app")),
+        &format!("{}\nold report", marker("other-app", ENV)),
     );
     let ours = fake.seed_comment(
         42,
         "github-actions[bot]",
-        &format!("{}\nold report", marker("flight-consolidator")),
+        &format!("{}\nold report", marker("flight-consolidator", ENV)),
     );
     // A comment quoting the marker is not ours either (it does not start with it).
     fake.seed_comment(
         42,
         "jdoe",
-        &format!("> {}\nwhy is this here?", marker("flight-consolidator")),
+        &format!(
+            "> {}\nwhy is this here?",
+            marker("flight-consolidator", ENV)
+        ),
     );
     let ctx = context(&fake, "pull_request", Some("pull_request.opened.json"));
 
@@ -393,7 +399,10 @@ fn a_plan_comment_lists_what_would_change_with_reasons() {
     report.plan_for = Some("buildup".into());
     let ctx = GithubContext::from_lookup(|_| None, None);
     let body = render(&report, &ctx);
-    assert!(body.starts_with(&marker("flight-consolidator")), "{body}");
+    assert!(
+        body.starts_with(&marker("flight-consolidator", ENV)),
+        "{body}"
+    );
     assert!(
         body.contains("### 📝 ccaf-housekeeping: plan for `buildup` of `flight-consolidator`"),
         "{body}"
@@ -415,4 +424,36 @@ fn a_plan_comment_lists_what_would_change_with_reasons() {
     assert!(body.contains("**Unchanged (1)**"), "{body}");
     // No workflow run outside Actions: no link.
     assert!(!body.contains("workflow run"), "{body}");
+}
+
+#[tokio::test]
+async fn each_environment_keeps_its_own_comment_on_a_pr() {
+    let fake = FakeGithub::start(&token(), &[42]).await;
+    let ctx = context(&fake, "pull_request", Some("pull_request.opened.json"));
+    let test_env = rebuild_report();
+    let mut staging = rebuild_report();
+    staging.environment_id = "env-staging1".into();
+
+    let CommentOutcome::Created(first) =
+        publish(&test_env, &ctx, CommentMode::Auto, &masker()).await
+    else {
+        panic!("the test environment's comment is created");
+    };
+    let CommentOutcome::Created(second) =
+        publish(&staging, &ctx, CommentMode::Auto, &masker()).await
+    else {
+        panic!("staging gets a comment of its own, not the test environment's");
+    };
+    assert_ne!(first.id, second.id);
+    let CommentOutcome::Updated(again) =
+        publish(&test_env, &ctx, CommentMode::Auto, &masker()).await
+    else {
+        panic!("the test environment's comment is updated");
+    };
+    assert_eq!(again.id, first.id);
+    let comments = fake.comments(42);
+    assert_eq!(comments.len(), 2);
+    let body = |id: u64| comments.iter().find(|c| c.id == id).unwrap().body.clone();
+    assert!(body(first.id).starts_with(&marker("flight-consolidator", ENV)));
+    assert!(body(second.id).starts_with(&marker("flight-consolidator", "env-staging1")));
 }

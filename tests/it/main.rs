@@ -6,6 +6,7 @@ mod chaos;
 mod cli;
 mod credentials;
 mod engine;
+mod first_try;
 mod flink_client;
 mod github_comment;
 mod github_outputs;

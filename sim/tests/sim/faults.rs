@@ -419,6 +419,7 @@ async fn invalid_fault_bodies_are_rejected_and_change_nothing() {
             "seed": null,
             "partial_drops": false,
             "stall_drops": false,
+            "forbidden_methods": [],
         })
     );
     let bodies = [
@@ -808,4 +809,45 @@ async fn drops_created_while_stall_drops_is_on_stay_pending_until_deleted() {
         sim.run(&unique("drop"), &format!("DROP TABLE {t}"), "COMPLETED")
             .await;
     }
+}
+
+#[tokio::test]
+async fn forbidden_methods_answer_403_to_authenticated_requests_only() {
+    let sim = support::start();
+    let name = unique("forbidden");
+    sim.run(&name, "SELECT 1", "COMPLETED").await;
+    sim.set_faults(json!({ "forbidden_methods": ["delete"], "apis": ["flink"] }))
+        .await;
+    let resp = sim
+        .flink(Method::DELETE, &name)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 403);
+    let body: Value = json_of(resp).await;
+    assert_eq!(body["errors"][0]["status"], "403", "{body}");
+    assert!(sim.get(&name).await.is_some(), "nothing was deleted");
+    // Other methods, and other APIs, are served.
+    assert!(sim.get(&name).await.is_some());
+    let subjects = sim
+        .sr(Method::GET, "/subjects")
+        .send()
+        .await
+        .expect("subjects");
+    assert_eq!(subjects.status(), 200);
+    // Without credentials it is still a 401.
+    let anonymous = reqwest::Client::new()
+        .delete(format!("{}/{name}", sim.sim.statements_url()))
+        .send()
+        .await
+        .expect("anonymous delete");
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(last_logged(&sim).await["fault"], json!(null));
+    sim.set_faults(json!({})).await;
+    let resp = sim
+        .flink(Method::DELETE, &name)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 202);
 }
