@@ -153,12 +153,13 @@ fn main() {
     };
     let bin = binary("ccaf-housekeeping");
     let sim_bin = binary("ccloud-sim");
-    // The floor: the longest chain of waits, each request on it at 100 ms. A job's delete
-    // (DELETE, 3 s, the GET that sees it gone), then its source table's DDL (the same), then the
-    // table's drop (subjects listed, DROP created, pending, seen COMPLETED, deleted, 3 s, seen
-    // gone, subjects checked), after the run's two list pages. No rate limit is set, so
-    // requests ÷ rate adds no floor of its own.
-    let chain_requests = 2 + 2 + 2 + 6;
+    // The floor: the longest chain of waits, each request on it at 100 ms. The pre-flight
+    // checks (one Flink page, one subjects list) and the run's two list pages; a job's delete
+    // (the GET that verifies it is the recorded statement, DELETE, 3 s, the GET that sees it
+    // gone), then its source table's DDL (the same), then the table's drop (subjects listed,
+    // DROP created, pending, seen COMPLETED, deleted, 3 s, seen gone, subjects checked). No
+    // rate limit is set, so requests ÷ rate adds no floor of its own.
+    let chain_requests = 2 + 2 + 3 + 3 + 6;
     let floor = Duration::from_millis(3 * DELETE_MS + PENDING_MS + chain_requests * LATENCY_MS);
     println!(
         "app: {} statements, {} tables; {LATENCY_MS} ms per request, {DELETE_MS} ms per delete",
