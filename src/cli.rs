@@ -132,6 +132,10 @@ pub struct GlobalInputs {
     /// (https://flink.{region}.{cloud}.private.confluent.cloud).
     #[arg(long = "private-networking", env = "INPUT_PRIVATE-NETWORKING", global = true, num_args = 0..=1, default_missing_value = "true")]
     pub private_networking: Option<String>,
+    /// A PEM file of certificate authorities the HTTPS clients (Flink, Schema Registry) trust
+    /// besides the system's: a TLS-inspecting proxy's, a private CA's.
+    #[arg(long = "ca-bundle", env = "INPUT_CA-BUNDLE", global = true)]
+    pub ca_bundle: Option<String>,
 
     #[arg(
         long = "schema-registry-url",
@@ -315,6 +319,8 @@ impl GlobalInputs {
                 validate_id(&v).map_err(|r| ConfigError::input(input, r))?;
             }
         }
+        // A bundle that cannot be used is bad input, found before anything else happens.
+        crate::config::load_ca_bundle(given(&self.ca_bundle).map(PathBuf::from).as_deref())?;
         let credentials = CredentialInputs {
             aws_region: given(&self.aws_region),
             flink_secret_id: given(&self.flink_secret_id),
@@ -334,6 +340,7 @@ impl GlobalInputs {
                 &self.private_networking,
                 false,
             )?,
+            ca_bundle: given(&self.ca_bundle).map(PathBuf::from),
             kafka_bootstrap_servers: given(&self.kafka_bootstrap_servers),
             kafka_api_key: given(&self.kafka_api_key),
             kafka_api_secret: given_secret(&self.kafka_api_secret),
@@ -369,8 +376,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Run one command. Output goes to stdout; logs go to stderr.
-/// Run one command; `Ok` carries the exit code (1 when an operation of the run failed).
+/// Run one command (output to stdout, logs to stderr); `Ok` carries the exit code (1 when an
+/// operation of the run failed).
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
     let checked = cli.inputs.check()?;
     let command = match cli.command {
@@ -585,17 +592,7 @@ async fn run_status(checked: Checked, json: bool) -> Result<(), CliError> {
     let mut creds = Credentials::new(checked.credentials.clone());
     let flink = creds.flink().await?;
     let kafka = creds.kafka().await?;
-    let client = crate::confluent::flink::FlinkClient::new(crate::confluent::flink::FlinkConfig {
-        endpoint: flink.endpoint.clone(),
-        organization_id: flink.organization_id.clone(),
-        environment_id: flink.environment_id.clone(),
-        credentials: crate::confluent::http::Credentials::new(
-            flink.api_key.clone(),
-            flink.api_secret.expose(),
-        ),
-        retry: Default::default(),
-    })
-    .map_err(|e| ConfigError::input("flink-endpoint", e.to_string()))?;
+    let client = flink.client(&creds.extra_roots()?)?;
     let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
     let records = tracker
         .list(Some(&flink.environment_id), Some(&app))

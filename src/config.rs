@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::confluent::http::ExtraRoots;
 use crate::confluent::kafka::{KafkaConfig, KafkaSecurity, SecurityProtocol};
 use crate::secrets::{Secret, SecretDoc, SecretsError, SecretsManager};
 
@@ -182,6 +183,8 @@ pub struct CredentialInputs {
     pub flink_endpoint: Option<String>,
     /// `private-networking`: the default endpoint is the region's private one.
     pub private_networking: bool,
+    /// `ca-bundle`: certificate authorities the HTTPS clients trust besides the system's.
+    pub ca_bundle: Option<PathBuf>,
 
     pub kafka_bootstrap_servers: Option<String>,
     pub kafka_api_key: Option<String>,
@@ -212,6 +215,29 @@ pub struct FlinkSettings {
     pub region: Option<String>,
     /// Where the API key came from.
     pub source: CredentialSource,
+}
+
+impl FlinkSettings {
+    /// The statements client for these settings (the one place it is built).
+    pub fn client(
+        &self,
+        roots: &ExtraRoots,
+    ) -> Result<crate::confluent::flink::FlinkClient, ConfigError> {
+        crate::confluent::flink::FlinkClient::with_roots(
+            crate::confluent::flink::FlinkConfig {
+                endpoint: self.endpoint.clone(),
+                organization_id: self.organization_id.clone(),
+                environment_id: self.environment_id.clone(),
+                credentials: crate::confluent::http::Credentials::new(
+                    self.api_key.clone(),
+                    self.api_secret.expose(),
+                ),
+                retry: crate::confluent::http::RetryPolicy::default(),
+            },
+            roots,
+        )
+        .map_err(|e| ConfigError::input("flink-endpoint", e.to_string()))
+    }
 }
 
 /// Schema Registry settings, resolved.
@@ -294,6 +320,11 @@ impl Credentials {
             Kind::Kafka => self.kafka.as_ref().and_then(|d| d.as_ref()),
             Kind::SchemaRegistry => self.schema_registry.as_ref().and_then(|d| d.as_ref()),
         })
+    }
+
+    /// The certificate authorities of the `ca-bundle` input (none without it).
+    pub fn extra_roots(&self) -> Result<ExtraRoots, ConfigError> {
+        load_ca_bundle(self.inputs.ca_bundle.as_deref())
     }
 
     /// Where the Kafka connection's settings come from, to name it when the cluster refuses
@@ -701,6 +732,21 @@ fn registry_user_info(d: &SecretDoc) -> Result<(String, Secret), ConfigError> {
         accepted: schema_registry_keys::ACCEPTED_CREDENTIALS,
         hint: " (or give schema-registry-api-key and schema-registry-api-secret)".into(),
     })
+}
+
+/// The certificates of a `ca-bundle` file; a file that cannot be read or holds none is bad input.
+pub fn load_ca_bundle(path: Option<&std::path::Path>) -> Result<ExtraRoots, ConfigError> {
+    let Some(path) = path else {
+        return Ok(ExtraRoots::default());
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::input(
+            "ca-bundle",
+            format!("cannot read '{}': {e}", path.display()),
+        )
+    })?;
+    ExtraRoots::from_pem(&pem)
+        .map_err(|why| ConfigError::input("ca-bundle", format!("'{}' {why}", path.display())))
 }
 
 /// Mask the credentials a secret of `kind` holds the moment it is read (whether or not this run

@@ -10,7 +10,6 @@ use clap::Args;
 
 use crate::cli::{parse_duration, Checked, CliError};
 use crate::config::{ConfigError, Credentials};
-use crate::confluent::flink::{FlinkClient, FlinkConfig};
 use crate::confluent::http::{Credentials as ApiCredentials, RetryPolicy};
 use crate::confluent::kafka::KafkaAdmin;
 use crate::confluent::schema_registry::SchemaRegistryClient;
@@ -366,20 +365,15 @@ pub async fn run(checked: Checked, inputs: &RunInputs, command: &str) -> Result<
     }
 
     let retry = RetryPolicy::default();
-    let flink_client = FlinkClient::new(FlinkConfig {
-        endpoint: flink.endpoint.clone(),
-        organization_id: flink.organization_id.clone(),
-        environment_id: flink.environment_id.clone(),
-        credentials: ApiCredentials::new(flink.api_key.clone(), flink.api_secret.expose()),
-        retry,
-    })
-    .map_err(|e| ConfigError::input("flink-endpoint", e.to_string()))?;
+    let roots = creds.extra_roots()?;
+    let flink_client = flink.client(&roots)?;
     let registry_client = match &registry {
         Some(r) => Some(
-            SchemaRegistryClient::new(
+            SchemaRegistryClient::with_roots(
                 &r.url,
                 &ApiCredentials::new(r.api_key.clone(), r.api_secret.expose()),
                 retry,
+                &roots,
             )
             .map_err(|e| ConfigError::input("schema-registry-url", e.to_string()))?,
         ),

@@ -48,6 +48,87 @@ def cmd_gen_secret(_args):
     return 0
 
 
+def cmd_make_certs(args):
+    """A throwaway CA and a server certificate it signs, for 127.0.0.1 and localhost.
+
+    Writes ca.pem, server.pem (the server's certificate, then the CA's) and server-key.pem
+    (mode 600) into --dir. Needs the `cryptography` package (the tools venv has it).
+    """
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_before = now - datetime.timedelta(minutes=5)
+    not_after = now + datetime.timedelta(days=args.days)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("ccaf-housekeeping local stack CA"))
+        .issuer_name(name("ccaf-housekeeping local stack CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    os.makedirs(args.dir, exist_ok=True)
+    with open(os.path.join(args.dir, "ca.pem"), "wb") as f:
+        f.write(ca.public_bytes(pem))
+    with open(os.path.join(args.dir, "server.pem"), "wb") as f:
+        f.write(cert.public_bytes(pem) + ca.public_bytes(pem))
+    key_path = os.path.join(args.dir, "server-key.pem")
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    return 0
+
+
 def pid_alive(pid):
     """True while the process exists and is not a zombie."""
     if not pid:
@@ -64,13 +145,18 @@ def pid_alive(pid):
             return False
 
 
-def http_status(url, auth, timeout):
+def http_status(url, auth, timeout, ca=None):
     req = urllib.request.Request(url, method="GET")
     if auth:
         token = base64.b64encode(auth.encode()).decode()
         req.add_header("Authorization", "Basic " + token)
+    context = None
+    if ca:
+        import ssl
+
+        context = ssl.create_default_context(cafile=ca)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, ""
     except urllib.error.HTTPError as e:
         return e.code, str(e)
@@ -87,7 +173,7 @@ def cmd_http_ready(args):
     deadline = time.monotonic() + args.timeout
     last = ""
     while True:
-        status, err = http_status(args.url, auth, timeout=2)
+        status, err = http_status(args.url, auth, timeout=2, ca=args.ca)
         if status == args.expect:
             return 0
         last = "status %s %s" % (status, err)
@@ -179,6 +265,11 @@ def main():
     s = sub.add_parser("gen-secret")
     s.set_defaults(func=cmd_gen_secret)
 
+    s = sub.add_parser("make-certs")
+    s.add_argument("--dir", required=True)
+    s.add_argument("--days", type=int, default=30)
+    s.set_defaults(func=cmd_make_certs)
+
     s = sub.add_parser("http-ready")
     s.add_argument("url")
     s.add_argument("--expect", type=int, default=200)
@@ -189,6 +280,7 @@ def main():
         "(never on the command line, so secrets stay out of ps)",
     )
     s.add_argument("--pid", type=int, help="give up as soon as this process exits")
+    s.add_argument("--ca", help="CA certificate (PEM) to verify an https URL with")
     s.set_defaults(func=cmd_http_ready)
 
     s = sub.add_parser("kafka-ready")

@@ -19,6 +19,22 @@ pub struct Config {
     #[arg(long, env = "SIM_PORT_FILE")]
     pub port_file: Option<PathBuf>,
 
+    /// Also serve every API over HTTPS with this certificate chain (PEM); needs `--tls-key`.
+    #[arg(long, env = "SIM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The HTTPS certificate's private key (PEM).
+    #[arg(long, env = "SIM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Address of the HTTPS listener (loopback; port 0 picks a free one).
+    #[arg(long, env = "SIM_TLS_LISTEN", default_value = "127.0.0.1:0")]
+    pub tls_listen: SocketAddr,
+
+    /// Write the HTTPS port number to this file once it accepts connections.
+    #[arg(long, env = "SIM_TLS_PORT_FILE")]
+    pub tls_port_file: Option<PathBuf>,
+
     /// Bootstrap servers of the broker that backs the simulated Kafka cluster (PLAINTEXT).
     #[arg(long, env = "SIM_KAFKA_BOOTSTRAP_SERVERS")]
     pub kafka_bootstrap_servers: String,

@@ -12,6 +12,7 @@ mod flink;
 mod http;
 mod kafka_rest;
 mod registry;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -37,6 +38,9 @@ pub struct Sim {
     pub control: Control,
     statements: Mutex<BTreeMap<String, StatementRec>>,
     registry: Mutex<Registry>,
+    /// What the catalog knows of each table (by topic) its DDL declared; `INFORMATION_SCHEMA`
+    /// describes the rest of the cluster's topics by inference.
+    tables: Mutex<BTreeMap<String, flink::info_schema::TableDef>>,
     port: OnceLock<u16>,
 }
 
@@ -51,6 +55,10 @@ impl Sim {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub fn tables(&self) -> MutexGuard<'_, BTreeMap<String, flink::info_schema::TableDef>> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn port(&self) -> u16 {
         self.port.get().copied().unwrap_or(0)
     }
@@ -63,6 +71,7 @@ impl Sim {
     pub fn reset(&self) {
         self.statements().clear();
         *self.registry() = Registry::default();
+        self.tables().clear();
         self.control.reset();
     }
 
@@ -101,6 +110,35 @@ fn app(sim: Arc<Sim>) -> axum::Router {
             control::front_door,
         ))
         .with_state(sim)
+}
+
+/// Write a port number to `path`: write, then rename, so a reader never sees half a file.
+fn write_port(path: &std::path::Path, port: u16) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, port.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Requests that came over HTTPS say so to the handlers, which build `self` and `next` links
+/// with the scheme the client used.
+async fn mark_https(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    req.headers_mut().insert(
+        tls::SCHEME_HEADER,
+        axum::http::HeaderValue::from_static("https"),
+    );
+    next.run(req).await
+}
+
+/// A client cannot claim HTTPS over plain HTTP.
+async fn unmark(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    req.headers_mut().remove(tls::SCHEME_HEADER);
+    next.run(req).await
 }
 
 async fn shutdown_signal() {
@@ -143,32 +181,69 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let tls_listener = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            if !cfg.tls_listen.ip().is_loopback() {
+                anyhow::bail!(
+                    "--tls-listen must be a loopback address, got {}",
+                    cfg.tls_listen
+                );
+            }
+            let config = tls::server_config(cert, key)?;
+            Some(
+                tls::TlsListener::bind(cfg.tls_listen, config)
+                    .await
+                    .with_context(|| format!("binding {}", cfg.tls_listen))?,
+            )
+        }
+        _ => None,
+    };
     let sim = Arc::new(Sim {
         control: Control::new(cfg.timings.clone()),
         cfg,
         broker,
         statements: Mutex::new(BTreeMap::new()),
         registry: Mutex::new(Registry::default()),
+        tables: Mutex::new(BTreeMap::new()),
         port: OnceLock::new(),
     });
     let _ = sim.port.set(addr.port());
 
     let engine = tokio::spawn(flink::engine::run(sim.clone()));
+    let https = match tls_listener {
+        Some(l) => {
+            let tls_addr = axum::serve::Listener::local_addr(&l)?;
+            if let Some(path) = &sim.cfg.tls_port_file {
+                write_port(path, tls_addr.port())?;
+            }
+            tracing::info!(addr = %tls_addr, "listening over HTTPS");
+            let _ = writeln!(
+                std::io::stdout(),
+                "ccloud-sim listening on https://{tls_addr}"
+            );
+            let app = app(sim.clone()).layer(axum::middleware::from_fn(mark_https));
+            Some(tokio::spawn(async move {
+                axum::serve(l, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }))
+        }
+        None => None,
+    };
     if let Some(path) = &sim.cfg.port_file {
-        // Write then rename, so a reader never sees a half-written file.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, addr.port().to_string())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        write_port(path, addr.port())?;
     }
     // The readiness line; a closed stdout must not stop the server.
     let _ = writeln!(std::io::stdout(), "ccloud-sim listening on http://{addr}");
     tracing::info!(%addr, control = sim.cfg.control, "listening");
 
-    axum::serve(listener, app(sim))
+    axum::serve(listener, app(sim).layer(axum::middleware::from_fn(unmark)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
+    if let Some(h) = https {
+        h.abort();
+    }
     engine.abort();
     tracing::info!("stopped");
     Ok(())

@@ -15,7 +15,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::http::{parse_base_url, ApiError, Credentials, HttpClient, HttpRequest, RetryPolicy};
+use super::http::{
+    parse_base_url, ApiError, Credentials, ExtraRoots, HttpClient, HttpRequest, RetryPolicy,
+};
 
 /// Attempts of GET → PUT when the statement keeps changing under us (409 on a stale version).
 const MAX_UPDATE_ATTEMPTS: u32 = 6;
@@ -527,6 +529,11 @@ pub struct FlinkClient {
 
 impl FlinkClient {
     pub fn new(config: FlinkConfig) -> Result<FlinkClient, FlinkError> {
+        FlinkClient::with_roots(config, &ExtraRoots::default())
+    }
+
+    /// A client that also trusts `roots` (input `ca-bundle`).
+    pub fn with_roots(config: FlinkConfig, roots: &ExtraRoots) -> Result<FlinkClient, FlinkError> {
         let mut statements_url = parse_base_url(&config.endpoint)?;
         for (what, id) in [
             ("organization id", &config.organization_id),
@@ -548,7 +555,7 @@ impl FlinkClient {
             ]);
         }
         Ok(FlinkClient {
-            http: HttpClient::new(&config.credentials, config.retry)?,
+            http: HttpClient::with_roots(&config.credentials, config.retry, roots)?,
             statements_url,
             organization_id: config.organization_id,
             environment_id: config.environment_id,

@@ -405,17 +405,61 @@ struct Answer {
     path: String,
 }
 
+/// Certificate authorities to trust besides the system's: a TLS-inspecting proxy's, a private
+/// CA's, the local stack's (input `ca-bundle`).
+#[derive(Clone, Default)]
+pub struct ExtraRoots(Vec<reqwest::Certificate>);
+
+impl ExtraRoots {
+    /// The certificates of a PEM bundle; `Err` says why it is not one (never quoting it).
+    pub fn from_pem(pem: &[u8]) -> Result<ExtraRoots, String> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|_| "is not a PEM bundle of certificates".to_string())?;
+        if certs.is_empty() {
+            return Err("holds no certificate".into());
+        }
+        Ok(ExtraRoots(certs))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for ExtraRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExtraRoots({} certificates)", self.0.len())
+    }
+}
+
 impl HttpClient {
     pub fn new(credentials: &Credentials, policy: RetryPolicy) -> Result<HttpClient, ApiError> {
+        HttpClient::with_roots(credentials, policy, &ExtraRoots::default())
+    }
+
+    /// A client that also trusts `roots`.
+    pub fn with_roots(
+        credentials: &Credentials,
+        policy: RetryPolicy,
+        roots: &ExtraRoots,
+    ) -> Result<HttpClient, ApiError> {
         install_crypto_provider();
         let token = credentials.basic_token();
         let mut authorization = HeaderValue::from_str(&format!("Basic {token}"))
             .map_err(|_| ApiError::Setup("the API key cannot be sent in a header".into()))?;
         authorization.set_sensitive(true);
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(policy.request_timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("ccaf-housekeeping/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("ccaf-housekeeping/", env!("CARGO_PKG_VERSION")));
+        if !roots.is_empty() {
+            builder = builder.tls_certs_merge(roots.0.iter().cloned());
+        }
+        let client = builder
             .build()
             .map_err(|e| ApiError::Setup(format!("cannot build the HTTP client: {e}")))?;
         Ok(HttpClient {

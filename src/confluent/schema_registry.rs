@@ -2,7 +2,9 @@
 
 use url::Url;
 
-use super::http::{parse_base_url, ApiError, Credentials, HttpClient, HttpRequest, RetryPolicy};
+use super::http::{
+    parse_base_url, ApiError, Credentials, ExtraRoots, HttpClient, HttpRequest, RetryPolicy,
+};
 
 const SR_MEDIA_TYPES: &str = "application/vnd.schemaregistry.v1+json, application/json";
 
@@ -49,8 +51,18 @@ impl SchemaRegistryClient {
         credentials: &Credentials,
         retry: RetryPolicy,
     ) -> Result<SchemaRegistryClient, SchemaRegistryError> {
+        SchemaRegistryClient::with_roots(base_url, credentials, retry, &ExtraRoots::default())
+    }
+
+    /// A client that also trusts `roots` (input `ca-bundle`).
+    pub fn with_roots(
+        base_url: &str,
+        credentials: &Credentials,
+        retry: RetryPolicy,
+        roots: &ExtraRoots,
+    ) -> Result<SchemaRegistryClient, SchemaRegistryError> {
         Ok(SchemaRegistryClient {
-            http: HttpClient::new(credentials, retry)?,
+            http: HttpClient::with_roots(credentials, retry, roots)?,
             base: parse_base_url(base_url)?,
         })
     }

@@ -36,7 +36,14 @@ pub async fn adopt(
     let live = engine.flink.list(&ListFilter::default()).await?;
     let tracked = engine.tracker.load().await?;
     let mut reports = Vec::new();
-    for s in live.iter().filter(|s| selected(selectors, &s.name)) {
+    // A dry run (`sql.dry-run`, how the Table API classifies a statement) never ran: there is
+    // nothing of it to tear down or build up again.
+    let dry_run =
+        |s: &Statement| s.spec.properties.get("sql.dry-run").map(String::as_str) == Some("true");
+    for s in live
+        .iter()
+        .filter(|s| selected(selectors, &s.name) && !dry_run(s))
+    {
         let start = Instant::now();
         let existing = tracked.get(&engine.environment_id, &s.name);
         let mut report = StepReport {

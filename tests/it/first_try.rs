@@ -518,3 +518,47 @@ async fn a_resumed_statement_moves_to_the_principal_its_record_names() {
     app.run("teardown", &[no_manifest]).expect(0);
     assert!(app.live(&prefix).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_https_apis_are_trusted_through_a_ca_bundle() {
+    let stack = StackEnv::load();
+    let mut app = App::in_cloud(
+        "ca-bundle",
+        stack.clone(),
+        Cloud::private(SimOptions {
+            tls: Some((stack.tls_cert.clone(), stack.tls_key.clone())),
+            ..Default::default()
+        }),
+    );
+    let https = app.cloud.https_url.clone().unwrap();
+    app.inputs.insert("flink-endpoint".into(), https.clone());
+    app.inputs.insert("schema-registry-url".into(), https);
+    write(&app, &Tables::new().statements());
+
+    // The simulator's certificate is signed by a CA the system does not know.
+    let run = app.run("buildup", &[]).expect(2);
+    assert!(
+        run.stderr().contains("input `flink-endpoint`"),
+        "{}",
+        run.stderr()
+    );
+    assert!(app.app_statements().await.is_empty());
+
+    let not_pem = app.path("not-a-bundle.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let run = app
+        .run("buildup", &[("ca-bundle", not_pem.to_str().unwrap())])
+        .expect(2);
+    assert!(
+        run.stderr().contains("input `ca-bundle`"),
+        "{}",
+        run.stderr()
+    );
+
+    let ca = stack.tls_ca.to_str().unwrap().to_string();
+    app.inputs.insert("ca-bundle".into(), ca);
+    let built = app.run("buildup", &[]).expect(0);
+    assert_eq!(built.list("rebuilt").len(), 4);
+    app.run("teardown", &[]).expect(0);
+    assert!(app.app_statements().await.is_empty());
+}

@@ -11,20 +11,24 @@ use test_support::{unique, PrivateSim, SimOptions, StackEnv, TempDir};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ccaf-housekeeping");
 
-/// Where the app's Confluent Cloud is: the stack's simulator or a private one.
+/// Where the app's Confluent Cloud is: the stack's simulator or a private one. Clones share it.
+#[derive(Clone)]
 pub struct Cloud {
     pub url: String,
+    /// The same APIs over HTTPS (its certificate signed by the stack's CA).
+    pub https_url: Option<String>,
     pub org_id: String,
     pub env_id: String,
     pub env_name: String,
     pub cluster_id: String,
+    pub cluster_name: String,
     pub pool: String,
     pub principal: String,
     pub flink: (String, String),
     pub sr: (String, String),
     pub control_url: String,
-    /// Kept alive while the app uses it (dropping it stops the process).
-    _private: Option<PrivateSim>,
+    /// Kept alive while an app uses it (dropping the last one stops the process).
+    _private: Option<std::sync::Arc<PrivateSim>>,
 }
 
 impl Cloud {
@@ -35,10 +39,12 @@ impl Cloud {
     pub fn stack(stack: &StackEnv) -> Cloud {
         Cloud {
             url: stack.flink_url.clone(),
+            https_url: Some(stack.flink_https_url.clone()),
             org_id: stack.org_id.clone(),
             env_id: stack.env_id.clone(),
             env_name: stack.env_name.clone(),
             cluster_id: stack.kafka_cluster_id.clone(),
+            cluster_name: stack.kafka_cluster_name.clone(),
             pool: stack.compute_pool_id.clone(),
             principal: stack.principal_id.clone(),
             flink: (stack.flink_api_key.clone(), stack.flink_api_secret.clone()),
@@ -52,16 +58,18 @@ impl Cloud {
         let sim = private_sim(opts);
         Cloud {
             url: sim.url.clone(),
+            https_url: sim.https_url.clone(),
             org_id: sim.org_id.clone(),
             env_id: sim.env_id.clone(),
             env_name: sim.env_name.clone(),
             cluster_id: sim.kafka_cluster_id.clone(),
+            cluster_name: sim.kafka_cluster_name.clone(),
             pool: sim.compute_pool_id.clone(),
             principal: sim.principal_id.clone(),
             flink: (sim.flink_api_key.clone(), sim.flink_api_secret.clone()),
             sr: (sim.sr_api_key.clone(), sim.sr_api_secret.clone()),
             control_url: sim.control_url(),
-            _private: Some(sim),
+            _private: Some(std::sync::Arc::new(sim)),
         }
     }
 }

@@ -17,4 +17,5 @@ mod kafka_admin;
 mod lint;
 mod ownership;
 mod schema_registry;
+mod tableapi;
 mod tracker;

@@ -280,6 +280,49 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// One token of a statement, as [`tokens`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    /// The value: a word as written, an identifier without its backquotes, a string literal's
+    /// content (doubled quotes undone), a number or symbol as written.
+    pub text: String,
+}
+
+/// What a [`Token`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A keyword or an unquoted identifier (which one depends on where it stands).
+    Word,
+    /// A backquoted identifier.
+    QuotedIdent,
+    /// A string literal.
+    Str,
+    Number,
+    /// Operators and punctuation.
+    Symbol,
+}
+
+/// The statement's tokens (comments and whitespace dropped), for callers that read a small
+/// language of their own on top of Flink SQL's lexical rules — the simulator's
+/// `INFORMATION_SCHEMA` queries.
+pub fn tokens(sql: &str) -> Result<Vec<Token>, ParseError> {
+    Ok(lexer::tokenize(sql)?
+        .into_iter()
+        .filter_map(|t| {
+            let kind = match t.kind {
+                lexer::TokenKind::Word => TokenKind::Word,
+                lexer::TokenKind::QuotedIdent => TokenKind::QuotedIdent,
+                lexer::TokenKind::Str => TokenKind::Str,
+                lexer::TokenKind::Number => TokenKind::Number,
+                lexer::TokenKind::Symbol => TokenKind::Symbol,
+                lexer::TokenKind::Eof => return None,
+            };
+            Some(Token { kind, text: t.text })
+        })
+        .collect())
+}
+
 /// Analyses one Flink SQL statement (a trailing `;` is allowed; two statements are not, except
 /// inside a statement set).
 ///

@@ -38,6 +38,16 @@ pub struct StackEnv {
     pub tools_venv: Option<PathBuf>,
     /// The tansu binary the stack runs (for tests that start a broker of their own).
     pub tansu_bin: Option<PathBuf>,
+    /// The simulator's HTTPS base URL, and the CA (PEM) that signed its certificate.
+    pub flink_https_url: String,
+    pub tls_ca: PathBuf,
+    /// The CA as a PKCS12 truststore for JVM clients (password `changeit`), when a JRE made it.
+    pub tls_truststore: Option<PathBuf>,
+    /// The simulator's certificate chain and key, for private simulators that serve HTTPS.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// The Table API example app's environment.
+    pub tableapi_venv: Option<PathBuf>,
 }
 
 fn var(name: &str) -> String {
@@ -77,6 +87,12 @@ impl StackEnv {
             sim_bin: std::env::var_os("CCLOUD_SIM_BIN").map(PathBuf::from),
             tools_venv: std::env::var_os("CCAF_TOOLS_VENV").map(PathBuf::from),
             tansu_bin: std::env::var_os("CCAF_TANSU_BIN").map(PathBuf::from),
+            flink_https_url: var("SIM_FLINK_HTTPS_URL"),
+            tls_ca: PathBuf::from(var("SIM_TLS_CA")),
+            tls_truststore: std::env::var_os("SIM_TLS_TRUSTSTORE").map(PathBuf::from),
+            tls_cert: PathBuf::from(var("SIM_TLS_CERT")),
+            tls_key: PathBuf::from(var("SIM_TLS_KEY")),
+            tableapi_venv: std::env::var_os("CCAF_TABLEAPI_VENV").map(PathBuf::from),
         }
     }
 }
@@ -225,6 +241,8 @@ pub struct SimOptions {
     /// The Kafka cluster id the simulator says its tables live in (`None`: a random one). A
     /// simulator in front of the stack's broker should say the broker's own id.
     pub kafka_cluster_id: Option<String>,
+    /// Also serve HTTPS, with this certificate chain and key (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
     pub extra_args: Vec<String>,
 }
 
@@ -237,6 +255,7 @@ impl Default for SimOptions {
             health_check_ms: 100,
             default_partitions: 1,
             kafka_cluster_id: None,
+            tls: None,
             extra_args: Vec::new(),
         }
     }
@@ -247,6 +266,8 @@ impl Default for SimOptions {
 pub struct PrivateSim {
     child: Child,
     pub url: String,
+    /// The HTTPS base URL, when started with TLS.
+    pub https_url: Option<String>,
     pub org_id: String,
     pub env_id: String,
     pub env_name: String,
@@ -267,6 +288,7 @@ impl PrivateSim {
     pub fn spawn(bin: &Path, kafka_bootstrap_servers: &str, opts: SimOptions) -> PrivateSim {
         let dir = TempDir::new("ccloud-sim");
         let port_file = dir.0.join("port");
+        let tls_port_file = dir.0.join("tls-port");
         let tag: u32 = rand::rng().random();
         let short = tag & 0xff_ffff;
         let ids = [
@@ -308,6 +330,14 @@ impl PrivateSim {
         for (flag, value) in &ids {
             cmd.args([flag, value.as_str()]);
         }
+        if let Some((cert, key)) = &opts.tls {
+            cmd.arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key)
+                .arg("--tls-port-file")
+                .arg(&tls_port_file);
+        }
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
@@ -329,9 +359,15 @@ impl PrivateSim {
         };
         let [org_id, env_id, env_name, kafka_cluster_id, kafka_cluster_name, compute_pool_id, principal_id, flink_api_key, flink_api_secret, sr_api_key, sr_api_secret, kafka_api_key, kafka_api_secret] =
             ids.map(|(_, v)| v);
+        // The HTTPS port is written before the HTTP one.
+        let https_url = opts.tls.as_ref().map(|_| {
+            let text = std::fs::read_to_string(&tls_port_file).expect("the HTTPS port file");
+            format!("https://127.0.0.1:{}", text.trim())
+        });
         PrivateSim {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            https_url,
             org_id,
             env_id,
             env_name,

@@ -140,19 +140,39 @@ async fn settle_pending(sim: &Sim, name: &str) {
                 rec.properties.clone(),
                 rec.effects_applied,
                 rec.is_bounded(),
+                rec.is_dry_run(),
+                rec.sql.clone(),
             ),
         }
     };
-    let (analysis, props, applied, bounded) = snapshot;
-    let outcome = match apply_effects(sim, &analysis, &props, applied).await {
-        Ok(()) if bounded => Outcome::Phase(Phase::Completed, String::new()),
-        Ok(()) => Outcome::Phase(Phase::Running, String::new()),
-        Err(o) => o,
+    let (analysis, props, applied, bounded, dry_run, sql) = snapshot;
+    let mut result = None;
+    let outcome = if dry_run {
+        // Validated and classified (`traits.sql_kind`), never run.
+        match validate(sim, &analysis, &props).await {
+            Ok(()) => Outcome::Phase(Phase::Completed, String::new()),
+            Err(o) => o,
+        }
+    } else if super::info_schema::is_query(&analysis) {
+        match catalog_query(sim, &sql).await {
+            Ok(rows) => {
+                result = Some(rows);
+                Outcome::Phase(Phase::Completed, String::new())
+            }
+            Err(o) => o,
+        }
+    } else {
+        match apply_effects(sim, &analysis, &props, applied).await {
+            Ok(()) if bounded => Outcome::Phase(Phase::Completed, String::new()),
+            Ok(()) => Outcome::Phase(Phase::Running, String::new()),
+            Err(o) => o,
+        }
     };
     let mut st = sim.statements();
     let Some(rec) = st.get_mut(name) else { return };
     if !matches!(outcome, Outcome::Fail(..)) {
-        rec.effects_applied = true;
+        rec.effects_applied = !dry_run;
+        rec.result = result;
     }
     // A stop or delete that arrived meanwhile wins over the outcome.
     if rec.phase != Phase::Pending {
@@ -162,6 +182,93 @@ async fn settle_pending(sim: &Sim, name: &str) {
         Outcome::Phase(p, d) => rec.set_phase(p, d),
         Outcome::Fail(exception, detail) => rec.fail(exception, &detail),
     }
+}
+
+/// What a statement's effects need, checked without applying them (a dry run).
+async fn validate(
+    sim: &Sim,
+    a: &Analysis,
+    props: &BTreeMap<String, String>,
+) -> Result<(), Outcome> {
+    let topics = sim
+        .broker
+        .topics()
+        .await
+        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))?;
+    let exists = |t: &TableRef| topic_of(sim, t, props).is_some_and(|n| topics.contains_key(&n));
+    let require = |tables: &[TableRef]| match tables.iter().find(|t| !exists(t)) {
+        Some(t) => Err(Outcome::Fail(VALIDATION, missing_table(t))),
+        None => Ok(()),
+    };
+    if !super::info_schema::is_query(a) {
+        require(&a.reads)?;
+    }
+    match a.kind {
+        StatementKind::CreateTable | StatementKind::CreateTableAs => {
+            for c in &a.creates {
+                if topic_of(sim, &c.table, props).is_none() {
+                    return Err(Outcome::Fail(
+                        VALIDATION,
+                        format!("SQL validation failed. Catalog or database of '{}' does not exist, or you have no access to it.", c.table),
+                    ));
+                }
+                if exists(&c.table) && !c.if_not_exists {
+                    return Err(Outcome::Fail(
+                        VALIDATION,
+                        format!("SQL validation failed. Table '{}' already exists.", c.table),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        StatementKind::DropTable => {
+            match a.drops.iter().find(|d| !d.if_exists && !exists(&d.table)) {
+                Some(d) => Err(Outcome::Fail(VALIDATION, missing_table(&d.table))),
+                None => Ok(()),
+            }
+        }
+        StatementKind::Insert | StatementKind::StatementSet => require(&a.writes),
+        _ => Ok(()),
+    }
+}
+
+/// Answer a query on `INFORMATION_SCHEMA` from the catalog: the tables DDL declared here, and
+/// every other topic of the cluster as Confluent Cloud infers it.
+async fn catalog_query(sim: &Sim, sql: &str) -> Result<super::info_schema::ResultSet, Outcome> {
+    use super::info_schema::{evaluate, Catalog, TableDef};
+    let topics = sim
+        .broker
+        .topics()
+        .await
+        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))?;
+    let declared = sim.tables().clone();
+    let tables: BTreeMap<String, TableDef> = topics
+        .iter()
+        .filter(|(name, _)| !name.starts_with("__"))
+        .map(|(name, info)| {
+            let def = declared
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| TableDef::inferred(info.partitions as u32));
+            (name.clone(), def)
+        })
+        .collect();
+    let cfg = &sim.cfg;
+    let catalog = Catalog {
+        env_id: &cfg.env_id,
+        env_name: &cfg.env_name,
+        cluster_id: &cfg.kafka_cluster_id,
+        cluster_name: &cfg.kafka_cluster_name,
+        tables: &tables,
+    };
+    evaluate(sql, &catalog).map_err(|e| {
+        Outcome::Fail(
+            VALIDATION,
+            format!(
+                "SQL validation failed. Error while validating the statement.\n\nCaused by: {e}"
+            ),
+        )
+    })
 }
 
 async fn apply_effects(
@@ -208,7 +315,9 @@ async fn apply_effects(
                     continue;
                 }
                 match sim.broker.delete_topic(&topic).await {
-                    Ok(()) | Err(BrokerError::NotFound(_)) => {}
+                    Ok(()) | Err(BrokerError::NotFound(_)) => {
+                        sim.tables().remove(&topic);
+                    }
                     Err(e) => {
                         return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string()))
                     }
@@ -279,7 +388,12 @@ async fn create_table(
         configs.push(("cleanup.policy".to_string(), p.replace('-', ",")));
     }
     match sim.broker.create_topic(&topic, partitions, &configs).await {
-        Ok(()) | Err(BrokerError::AlreadyExists(_)) => {}
+        Ok(()) | Err(BrokerError::AlreadyExists(_)) => {
+            sim.tables().insert(
+                topic.clone(),
+                super::info_schema::TableDef::of(c, partitions as u32),
+            );
+        }
         // The service validates the name before it touches Kafka.
         Err(BrokerError::IllegalName(why)) => {
             return Err(Outcome::Fail(

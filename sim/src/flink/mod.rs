@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod engine;
+pub mod info_schema;
 pub mod model;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,9 +45,13 @@ pub fn router() -> Router<Arc<Sim>> {
 }
 
 /// The scheme and host the client used, so `self` and `next` links lead back the same way.
-fn base_url(headers: &HeaderMap, sim: &Sim) -> String {
+pub fn base_url(headers: &HeaderMap, sim: &Sim) -> String {
+    let scheme = match headers.get(crate::tls::SCHEME_HEADER) {
+        Some(v) if v == "https" => "https",
+        _ => "http",
+    };
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => format!("http://{host}"),
+        Some(host) => format!("{scheme}://{host}"),
         None => sim.base_url(),
     }
 }
@@ -398,6 +403,7 @@ fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
         latest_offsets: BTreeMap::new(),
         latest_offsets_timestamp: None,
         end_time: None,
+        result: None,
     })
 }
 
@@ -549,11 +555,13 @@ async fn update(
     let Some(rec) = st.get_mut(&name) else {
         return flink_statement_not_found(&name);
     };
+    // Confluent's Table API plugin sends no `name` (nor `api_version`, `kind`) when it stops a
+    // statement, and the service accepts that; a name that is given must match the path.
     match opt_str(&v, "/name") {
-        Ok(Some(n)) if n == name => {}
-        Ok(_) => {
-            return flink_bad_request("name is required and must match the path", Some("/name"))
+        Ok(Some(n)) if n != name => {
+            return flink_bad_request("name must match the path", Some("/name"))
         }
+        Ok(_) => {}
         Err(r) => return r,
     }
     let version = match v.pointer("/metadata/resource_version") {
@@ -763,30 +771,58 @@ async fn exceptions(
     )
 }
 
-/// Results are not simulated (no rows flow); the endpoint answers with an empty, final page.
+/// Rows per page of `/results`.
+const RESULT_PAGE: usize = 100;
+
+/// A statement's result rows, a page at a time (`page_token` is the offset of the page's first
+/// row). Only `INFORMATION_SCHEMA` queries have rows: no data flows through tables.
 async fn results(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_scope(&sim, &org, &env) {
         return r;
     }
     let base = base_url(&headers, &sim);
-    if !sim.statements().contains_key(&name) {
-        return flink_statement_not_found(&name);
-    }
+    let rows = {
+        let st = sim.statements();
+        let Some(rec) = st.get(&name) else {
+            return flink_statement_not_found(&name);
+        };
+        rec.result
+            .as_ref()
+            .map(|r| r.rows.clone())
+            .unwrap_or_default()
+    };
+    let from = match q.get("page_token").map(|t| t.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) if n <= rows.len() => n,
+        Some(_) => return flink_bad_request("page_token is not a token this statement gave", None),
+    };
+    let to = (from + RESULT_PAGE).min(rows.len());
+    let url = format!("{}/results", statement_url(&base, &org, &env, &name));
+    let next = if to < rows.len() {
+        format!("{url}?page_token={to}")
+    } else {
+        String::new()
+    };
+    let data: Vec<Value> = rows[from..to]
+        .iter()
+        .map(|row| json!({ "op": 0, "row": row }))
+        .collect();
     flink_json(
         StatusCode::OK,
         &json!({
             "api_version": "sql/v1",
             "kind": "StatementResult",
             "metadata": {
-                "self": format!("{}/results", statement_url(&base, &org, &env, &name)),
+                "self": url,
                 "created_at": model::rfc3339(Utc::now()),
-                "next": "",
+                "next": next,
             },
-            "results": { "data": [] },
+            "results": { "data": data },
         }),
     )
 }

@@ -71,6 +71,8 @@ pub struct StatementRec {
     pub latest_offsets: BTreeMap<String, String>,
     pub latest_offsets_timestamp: Option<DateTime<Utc>>,
     pub end_time: Option<DateTime<Utc>>,
+    /// The rows of a query that has them (`INFORMATION_SCHEMA` queries), once it completed.
+    pub result: Option<super::info_schema::ResultSet>,
 }
 
 impl StatementRec {
@@ -102,10 +104,19 @@ impl StatementRec {
         self.parsed.as_ref().ok().map(|a| &a.kind)
     }
 
+    /// A dry run (`sql.dry-run = true`): validated and classified, never run.
+    pub fn is_dry_run(&self) -> bool {
+        self.properties.get("sql.dry-run").map(String::as_str) == Some("true")
+    }
+
     /// Unbounded when it reads tables continuously (Kafka-backed tables are unbounded);
-    /// DDL and `INSERT … VALUES` are bounded.
+    /// DDL, `INSERT … VALUES`, catalog queries and dry runs are bounded.
     pub fn is_bounded(&self) -> bool {
+        if self.is_dry_run() {
+            return true;
+        }
         match &self.parsed {
+            Ok(a) if super::info_schema::is_query(a) => true,
             Ok(a) => match a.kind {
                 StatementKind::Insert
                 | StatementKind::StatementSet
@@ -128,12 +139,17 @@ impl StatementRec {
             Value::Null
         } else {
             let kind = self.kind().map(|k| k.sql_kind()).unwrap_or("OTHER");
+            let columns: Vec<Value> = self
+                .result
+                .as_ref()
+                .map(|r| r.columns.iter().map(|c| c.to_json()).collect())
+                .unwrap_or_default();
             json!({
                 "sql_kind": kind,
                 "is_bounded": self.is_bounded(),
                 "is_append_only": true,
                 "upsert_columns": null,
-                "schema": { "columns": [] },
+                "schema": { "columns": columns },
                 "connection_refs": [],
             })
         };

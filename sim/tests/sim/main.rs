@@ -7,5 +7,6 @@ mod statements;
 
 mod conformance;
 mod faults;
+mod info_schema;
 mod kafka_rest;
 mod registry;

@@ -1,0 +1,1 @@
+"""The seeds' flight consolidator as a Python Table API app."""
