@@ -1,27 +1,28 @@
-//! The command line: one definition of every flag, each also read from the action input's
-//! environment variable `INPUT_<NAME>` (the input's name upper-cased, hyphens kept), and the
-//! commands built on the tracker (`track …`, `status`).
+//! The command line and the action's inputs: one definition of every input (a clap flag that
+//! is also read from the action input's environment variable `INPUT_<NAME>`, the input's name
+//! upper-cased, hyphens kept), and the checks that turn them into a validated [`Invocation`]:
+//! which command to run, with what. Nothing here does I/O beyond reading files the inputs name.
 //!
 //! Empty values: an input without a default that arrives empty counts as not given (the runner
 //! passes declared-but-unset inputs as empty strings); an input with a default (`tracker-topic`,
 //! `kafka-security-protocol`) must not be empty — that is a bad input, exit 2.
-//!
-//! Every command validates its inputs and resolves its credentials before it touches anything.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{
-    validate_app, validate_id, validate_statement_name, validate_topic, ConfigError,
-    CredentialInputs, Credentials,
-};
-use crate::confluent::kafka::{KafkaConfig, SecurityProtocol};
-use crate::secrets::{Secret, SecretsError};
-use crate::tracker::lease::{default_holder, new_run_id, LeaseRequest};
-use crate::tracker::{Record, Tracker, TrackerError, DEFAULT_TOPIC};
+use crate::command::{Command, Goal};
+use crate::config::CredentialInputs;
+use crate::confluent::kafka::SecurityProtocol;
+use crate::github::CommentMode;
+use crate::input::{parse_duration, validate_app, validate_id, validate_topic, ConfigError};
+use crate::manifest;
+use crate::naming::{check_statement_name, valid_statement_prefix};
+use crate::plan::Options;
+use crate::secrets::Secret;
+use crate::tracker::DEFAULT_TOPIC;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,10 +35,28 @@ pub struct Cli {
     #[command(flatten)]
     pub inputs: GlobalInputs,
     #[command(flatten)]
-    pub housekeeping: crate::run::RunInputs,
+    pub housekeeping: HousekeepingInputs,
     /// Without a subcommand, the `command` input says what to do (the action's way).
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<CliCommand>,
+}
+
+/// The subcommands: the housekeeping commands, `status`, and the tracker's own.
+#[derive(Subcommand, Debug)]
+pub enum CliCommand {
+    #[command(flatten)]
+    Run(Command),
+    /// The app's tracked statements with the live phase of each.
+    Status {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// CRUD on tracker records.
+    Track {
+        #[command(subcommand)]
+        command: TrackCommand,
+    },
 }
 
 /// The inputs every command shares (action inputs; flags anywhere on the command line).
@@ -159,29 +178,73 @@ pub struct GlobalInputs {
     pub schema_registry_api_secret: Option<String>,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Show what teardown, buildup or rebuild (`--plan-for`) would do; change nothing.
-    Plan,
-    /// Delete the app's statements (readers first), then drop the tables they created.
-    Teardown,
-    /// Converge the app to its definitions: create what is missing, replace what changed.
-    Buildup,
-    /// Teardown of everything the app has, then buildup from scratch, in one run.
-    Rebuild,
-    /// Record live statements (`--adopt NAME,prefix*`) as the app's.
-    Adopt,
-    /// CRUD on tracker records.
-    Track {
-        #[command(subcommand)]
-        command: TrackCommand,
-    },
-    /// The app's tracked statements with the live phase of each.
-    Status {
-        /// One JSON array instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+/// The inputs of the housekeeping commands (action inputs; flags anywhere on the command line).
+/// Values arrive as text, as the runner passes them, and are checked by [`RunInputs::check`] so
+/// that every bad value is one message naming its input.
+#[derive(Args, Debug, Clone, Default)]
+pub struct HousekeepingInputs {
+    /// The manifest; default: ccaf-housekeeping.toml in the workspace, if present.
+    #[arg(long = "manifest", env = "INPUT_MANIFEST", global = true)]
+    pub manifest: Option<String>,
+    /// With `plan`: teardown, buildup or rebuild (default).
+    #[arg(long = "plan-for", env = "INPUT_PLAN-FOR", global = true)]
+    pub plan_for: Option<String>,
+    /// Plan only, change nothing.
+    #[arg(long = "dry-run", env = "INPUT_DRY-RUN", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: Option<String>,
+    /// With `adopt`: statement names or `prefix*` patterns, comma or newline separated.
+    #[arg(long = "adopt", env = "INPUT_ADOPT", global = true)]
+    pub adopt: Option<String>,
+    /// Glob patterns of statements and tables never touched, comma or newline separated.
+    #[arg(long = "protect", env = "INPUT_PROTECT", global = true)]
+    pub protect: Option<String>,
+    /// Drop the tables the app created (default true).
+    #[arg(long = "drop-tables", env = "INPUT_DROP-TABLES", global = true)]
+    pub drop_tables: Option<String>,
+    /// Teardown stops statements instead of deleting them.
+    #[arg(long = "stop-only", env = "INPUT_STOP-ONLY", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub stop_only: Option<String>,
+    /// Start a replaced statement from the old one's offsets.
+    #[arg(long = "carry-over-offsets", env = "INPUT_CARRY-OVER-OFFSETS", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub carry_over_offsets: Option<String>,
+    /// Parallel API operations (default 8).
+    #[arg(long = "concurrency", env = "INPUT_CONCURRENCY", global = true)]
+    pub concurrency: Option<String>,
+    /// How long one statement or table may take to settle (default 10m).
+    #[arg(long = "timeout", env = "INPUT_TIMEOUT", global = true)]
+    pub timeout: Option<String>,
+    /// Default `sql.current-catalog` (the environment).
+    #[arg(long = "catalog", env = "INPUT_CATALOG", global = true)]
+    pub catalog: Option<String>,
+    /// Default `sql.current-database` (the Kafka cluster).
+    #[arg(long = "database", env = "INPUT_DATABASE", global = true)]
+    pub database: Option<String>,
+    /// Databases named by display name, as `name=lkc-id` pairs (comma or newline separated):
+    /// the Kafka cluster each is. Tables are checked (and dropped) only in the cluster of
+    /// kafka-bootstrap-servers.
+    #[arg(
+        long = "database-clusters",
+        env = "INPUT_DATABASE-CLUSTERS",
+        global = true
+    )]
+    pub database_clusters: Option<String>,
+    /// Token for the PR comment.
+    #[arg(
+        long = "github-token",
+        env = "INPUT_GITHUB-TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub github_token: Option<String>,
+    /// auto (pull requests and merges), always or never.
+    #[arg(long = "comment", env = "INPUT_COMMENT", global = true)]
+    pub comment: Option<String>,
+    /// The PR to comment on (default: from the event).
+    #[arg(long = "pr-number", env = "INPUT_PR-NUMBER", global = true)]
+    pub pr_number: Option<String>,
+    /// Write the job summary (default true).
+    #[arg(long = "summary", env = "INPUT_SUMMARY", global = true)]
+    pub summary: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -227,47 +290,84 @@ pub enum TrackCommand {
     },
 }
 
-/// Why a command failed, and so the exit code.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// Bad input or configuration: exit 2.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Something failed while doing the work: exit 1.
-    #[error("{0}")]
-    Failed(String),
-    #[error(transparent)]
-    Tracker(Box<TrackerError>),
+/// What to run, with every input checked for form: the typed command `main` dispatches on.
+#[derive(Debug)]
+pub enum Invocation {
+    Run {
+        command: Command,
+        checked: Checked,
+        settings: Settings,
+    },
+    Status {
+        checked: Checked,
+        json: bool,
+    },
+    Track {
+        checked: Checked,
+        command: TrackCommand,
+    },
 }
 
-impl From<TrackerError> for CliError {
-    fn from(e: TrackerError) -> CliError {
-        CliError::Tracker(Box::new(e))
-    }
-}
-
-impl From<SecretsError> for CliError {
-    fn from(e: SecretsError) -> CliError {
-        match e {
-            SecretsError::Config(c) => CliError::Config(c),
-            SecretsError::Unavailable(u) => CliError::Failed(u.to_string()),
-        }
-    }
-}
-
-impl CliError {
-    /// 1 operation failed, 2 bad input or configuration, 3 another run holds the lease.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Config(_) => 2,
-            CliError::Tracker(e) => match **e {
-                TrackerError::LeaseHeld { .. } => 3,
-                TrackerError::InvalidTopic(_)
-                | TrackerError::InvalidRecord(_)
-                | TrackerError::InvalidLease(_) => 2,
-                _ => 1,
+impl Cli {
+    /// The command to run (the subcommand, or else the `command` input) with its inputs
+    /// checked; every bad input is an error naming it, before anything is touched.
+    pub fn invocation(self) -> Result<Invocation, ConfigError> {
+        let checked = self.inputs.check()?;
+        let command = match self.command {
+            Some(c) => c,
+            None => action_command(&self.inputs)?,
+        };
+        Ok(match command {
+            CliCommand::Run(command) => Invocation::Run {
+                settings: self.housekeeping.check(command, &workspace())?,
+                command,
+                checked,
             },
-            CliError::Failed(_) => 1,
+            CliCommand::Status { json } => Invocation::Status { checked, json },
+            CliCommand::Track { command } => {
+                command.check()?;
+                Invocation::Track { checked, command }
+            }
+        })
+    }
+}
+
+/// The command the `command` input names (the action passes no arguments).
+fn action_command(inputs: &GlobalInputs) -> Result<CliCommand, ConfigError> {
+    let Some(name) = given(&inputs.command) else {
+        return Err(ConfigError::Missing {
+            input: "command",
+            hint: "give a command (plan, teardown, buildup, rebuild, adopt, status), as the \
+                   `command` input or the first argument"
+                .into(),
+        });
+    };
+    if name == "status" {
+        return Ok(CliCommand::Status { json: false });
+    }
+    name.parse::<Command>().map(CliCommand::Run).map_err(|_| {
+        ConfigError::input(
+            "command",
+            format!(
+                "unknown command '{name}': expected plan, teardown, buildup, rebuild, adopt or status"
+            ),
+        )
+    })
+}
+
+impl TrackCommand {
+    /// Form checks of the tracker commands' own arguments.
+    fn check(&self) -> Result<(), ConfigError> {
+        match self {
+            TrackCommand::Get { name } | TrackCommand::Delete { name } => {
+                check_statement_name(name).map_err(|r| ConfigError::input("name", r))
+            }
+            TrackCommand::Lease { wait, ttl, .. } => {
+                parse_duration(wait).map_err(|r| ConfigError::input("wait", r))?;
+                parse_duration(ttl).map_err(|r| ConfigError::input("ttl", r))?;
+                Ok(())
+            }
+            TrackCommand::List { .. } | TrackCommand::Put { .. } => Ok(()),
         }
     }
 }
@@ -335,11 +435,7 @@ impl GlobalInputs {
             compute_pool_id: given(&self.compute_pool_id),
             principal_id: given(&self.principal_id),
             flink_endpoint: given(&self.flink_endpoint),
-            private_networking: crate::run::boolean(
-                "private-networking",
-                &self.private_networking,
-                false,
-            )?,
+            private_networking: boolean("private-networking", &self.private_networking, false)?,
             ca_bundle: given(&self.ca_bundle).map(PathBuf::from),
             kafka_bootstrap_servers: given(&self.kafka_bootstrap_servers),
             kafka_api_key: given(&self.kafka_api_key),
@@ -358,386 +454,205 @@ impl GlobalInputs {
     }
 }
 
-/// Parse `500ms`, `30s`, `10m`, `1h` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration like 30s, 10m or 500ms"))?;
-    let d = match unit.trim() {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("'{s}' is not a duration like 30s, 10m or 500ms")),
-    };
-    Ok(d)
+/// The checked housekeeping inputs.
+#[derive(Debug)]
+pub struct Settings {
+    pub manifest: Option<PathBuf>,
+    pub plan_for: Goal,
+    pub dry_run: bool,
+    pub adopt: Vec<String>,
+    pub options: Options,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub catalog: Option<String>,
+    pub database: Option<String>,
+    /// Database display name → Kafka cluster id.
+    pub database_clusters: BTreeMap<String, String>,
+    pub github_token: Option<Secret>,
+    pub comment: CommentMode,
+    pub pr_number: Option<u64>,
+    pub summary: bool,
 }
 
-/// Run one command (output to stdout, logs to stderr); `Ok` carries the exit code (1 when an
-/// operation of the run failed).
-pub async fn run(cli: Cli) -> Result<i32, CliError> {
-    let checked = cli.inputs.check()?;
-    let command = match cli.command {
-        Some(c) => c,
-        None => action_command(&cli.inputs)?,
-    };
-    let housekeeping =
-        |name: &'static str| crate::run::run(checked.clone(), &cli.housekeeping, name);
-    match command {
-        Command::Track { command } => run_track(checked, command).await.map(|()| 0),
-        Command::Status { json } => run_status(checked, json).await.map(|()| 0),
-        Command::Plan => housekeeping("plan").await,
-        Command::Teardown => housekeeping("teardown").await,
-        Command::Buildup => housekeeping("buildup").await,
-        Command::Rebuild => housekeeping("rebuild").await,
-        Command::Adopt => housekeeping("adopt").await,
+/// Steps in flight at most; each holds a connection and polls its statement.
+const MAX_CONCURRENCY: usize = 256;
+
+/// A boolean input: YAML 1.2's spellings of true and false; empty means the default.
+fn boolean(input: &'static str, v: &Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match given(v).as_deref() {
+        None => Ok(default),
+        Some("true" | "True" | "TRUE") => Ok(true),
+        Some("false" | "False" | "FALSE") => Ok(false),
+        Some(other) => Err(ConfigError::input(
+            input,
+            format!("'{other}' is not a boolean: use true or false"),
+        )),
     }
 }
 
-/// The command the `command` input names (the action passes no arguments).
-fn action_command(inputs: &GlobalInputs) -> Result<Command, CliError> {
-    let Some(name) = given(&inputs.command) else {
-        return Err(ConfigError::Missing {
-            input: "command",
-            hint: "give a command (plan, teardown, buildup, rebuild, adopt, status), as the \
-                   `command` input or the first argument"
-                .into(),
-        }
-        .into());
-    };
-    match name.as_str() {
-        "status" => Ok(Command::Status { json: false }),
-        "plan" => Ok(Command::Plan),
-        "teardown" => Ok(Command::Teardown),
-        "buildup" => Ok(Command::Buildup),
-        "rebuild" => Ok(Command::Rebuild),
-        "adopt" => Ok(Command::Adopt),
-        other => Err(ConfigError::input(
-            "command",
-            format!(
-                "unknown command '{other}': expected plan, teardown, buildup, rebuild, adopt or status"
-            ),
-        )
-        .into()),
-    }
+/// A list input: comma or newline separated, blanks dropped.
+fn list(v: &Option<String>) -> Vec<String> {
+    given(v)
+        .map(|s| {
+            s.split([',', '\n'])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-async fn run_track(checked: Checked, command: TrackCommand) -> Result<(), CliError> {
-    let mut creds = Credentials::new(checked.credentials.clone());
-    match command {
-        TrackCommand::List { json } => {
-            let env = creds.environment_id_opt().await?;
-            let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
-            let records = tracker.list(env.as_deref(), checked.app.as_deref()).await?;
-            let mut out = std::io::stdout().lock();
-            if json {
-                print_json(&mut out, &records)?;
-            } else {
-                print_table(
-                    &mut out,
-                    &[
-                        "STATEMENT",
-                        "APP",
-                        "ENVIRONMENT",
-                        "STATE",
-                        "LAST PHASE",
-                        "UPDATED",
-                    ],
-                    records.iter().map(|r| {
-                        vec![
-                            r.statement_name.clone(),
-                            r.app.clone(),
-                            r.environment_id.clone(),
-                            r.state.to_string(),
-                            r.last_phase.clone().unwrap_or_else(|| "-".into()),
-                            r.provenance
-                                .at
-                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        ]
-                    }),
-                )?;
-            }
-            Ok(())
-        }
-        TrackCommand::Get { name } => {
-            validate_statement_name(&name).map_err(|r| ConfigError::input("name", r))?;
-            let env = creds.environment_id().await?;
-            let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
-            match tracker.get(&env, &name).await? {
-                Some(r) => print_json(&mut std::io::stdout().lock(), &r),
-                None => Err(CliError::Failed(format!(
-                    "no tracker record for statement `{name}` in environment `{env}` (topic `{}`)",
-                    checked.tracker_topic
-                ))),
-            }
-        }
-        TrackCommand::Put { file } => {
-            let record = read_record(&file)?;
-            record
-                .validate()
-                .map_err(|r| ConfigError::input("file", format!("{}: {r}", file.display())))?;
-            if let Some(env) = creds.environment_id_opt().await? {
-                if env != record.environment_id {
-                    return Err(ConfigError::input(
-                        "file",
-                        format!(
-                            "the record's environment_id `{}` is not the environment-id `{env}`",
-                            record.environment_id
-                        ),
-                    )
-                    .into());
-                }
-            }
-            if let Some(app) = &checked.app {
-                if app != &record.app {
-                    return Err(ConfigError::input(
-                        "file",
-                        format!("the record's app `{}` is not the app `{app}`", record.app),
-                    )
-                    .into());
-                }
-            }
-            let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
-            let d = tracker.put(&record).await?;
-            println!("put {} (offset {})", record.key(), d.offset);
-            Ok(())
-        }
-        TrackCommand::Delete { name } => {
-            validate_statement_name(&name).map_err(|r| ConfigError::input("name", r))?;
-            let env = creds.environment_id().await?;
-            let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
-            let existed = tracker.get(&env, &name).await?.is_some();
-            tracker.delete(&env, &name).await?;
-            if existed {
-                println!("deleted {env}/{name}");
-            } else {
-                println!("{env}/{name} was not tracked (tombstone written anyway)");
-            }
-            Ok(())
-        }
-        TrackCommand::Lease {
-            run_id,
-            wait,
-            ttl,
-            not_before_ms,
-        } => {
-            let app = checked.app.clone().ok_or_else(|| ConfigError::Missing {
-                input: "app",
-                hint: "the lease is the app's: give app".into(),
-            })?;
-            let wait = parse_duration(&wait).map_err(|r| ConfigError::input("wait", r))?;
-            let ttl = parse_duration(&ttl).map_err(|r| ConfigError::input("ttl", r))?;
-            let run_id = run_id.unwrap_or_else(new_run_id);
-            let env = creds.environment_id().await?;
-            let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
-            hold_lease(&tracker, &env, &app, &run_id, wait, ttl, not_before_ms).await
-        }
-    }
-}
-
-async fn hold_lease(
-    tracker: &Tracker,
-    env: &str,
-    app: &str,
-    run_id: &str,
-    wait: Duration,
-    ttl: Duration,
-    not_before_ms: Option<u64>,
-) -> Result<(), CliError> {
-    // Connect (and create the topic) before the starting gun, so the race is about the lease.
-    tracker.ensure_topic().await?;
-    tracker.load().await?;
-    if let Some(at) = not_before_ms {
-        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
-        if at > now {
-            tokio::time::sleep(Duration::from_millis(at - now)).await;
-        }
-    }
-    let mut req = LeaseRequest::new(env, app, run_id, &default_holder());
-    req.wait = wait;
-    req.ttl = ttl;
-    let lease = tracker.acquire_lease(&req).await?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "acquired {}", lease.run_id()).map_err(io_failed)?;
-        out.flush().map_err(io_failed)?;
-    }
-    // Hold until stdin closes (or an error reading it).
-    let held = tokio::task::spawn_blocking(|| {
-        let mut sink = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink);
-    })
-    .await;
-    let checked = lease.check();
-    lease.release().await?;
-    held.map_err(|e| CliError::Failed(e.to_string()))?;
-    checked?;
-    println!("released {run_id}");
-    Ok(())
-}
-
-async fn run_status(checked: Checked, json: bool) -> Result<(), CliError> {
-    let app = checked.app.clone().ok_or_else(|| ConfigError::Missing {
-        input: "app",
-        hint: "status shows one app's statements: give app".into(),
-    })?;
-    let mut creds = Credentials::new(checked.credentials.clone());
-    let flink = creds.flink().await?;
-    let kafka = creds.kafka().await?;
-    let client = flink.client(&creds.extra_roots()?)?;
-    let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
-    let records = tracker
-        .list(Some(&flink.environment_id), Some(&app))
-        .await?;
-    let mut rows = Vec::with_capacity(records.len());
-    for r in &records {
-        let live = client.get(&r.statement_name).await.map_err(|e| {
-            CliError::Failed(format!("reading statement `{}`: {e}", r.statement_name))
-        })?;
-        let phase = match &live {
-            Some(s) => s.phase().as_str().to_string(),
-            None => "NOT_FOUND".to_string(),
+impl HousekeepingInputs {
+    /// Form checks of every housekeeping input; each failure names its input. `workspace` is
+    /// where a relative manifest path and the default manifest are looked for.
+    pub fn check(&self, command: Command, workspace: &Path) -> Result<Settings, ConfigError> {
+        let plan_for = match given(&self.plan_for) {
+            None => Goal::Rebuild,
+            Some(p) => p
+                .parse::<Goal>()
+                .map_err(|why| ConfigError::input("plan-for", why))?,
         };
-        rows.push(StatusRow {
-            statement_name: r.statement_name.clone(),
-            state: r.state.to_string(),
-            phase,
-            last_phase: r.last_phase.clone(),
-            detail: live
-                .as_ref()
-                .and_then(|s| s.status.detail.clone())
-                .filter(|d| !d.is_empty()),
-        });
-    }
-    let mut out = std::io::stdout().lock();
-    if json {
-        print_json(&mut out, &rows)?;
-    } else {
-        print_table(
-            &mut out,
-            &["STATEMENT", "STATE", "PHASE", "LAST PHASE", "DETAIL"],
-            rows.iter().map(|r| {
-                vec![
-                    r.statement_name.clone(),
-                    r.state.clone(),
-                    r.phase.clone(),
-                    r.last_phase.clone().unwrap_or_else(|| "-".into()),
-                    r.detail.clone().unwrap_or_default(),
-                ]
-            }),
-        )?;
-    }
-    Ok(())
-}
-
-/// One line of `status`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StatusRow {
-    pub statement_name: String,
-    /// The tracker's state.
-    pub state: String,
-    /// The live phase from the Flink API, `NOT_FOUND` when the statement does not exist.
-    pub phase: String,
-    pub last_phase: Option<String>,
-    pub detail: Option<String>,
-}
-
-fn read_record(file: &PathBuf) -> Result<Record, ConfigError> {
-    let text = if file.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s)
-            .map_err(|e| ConfigError::input("file", format!("reading standard input: {e}")))?;
-        s
-    } else {
-        std::fs::read_to_string(file)
-            .map_err(|e| ConfigError::input("file", format!("{}: {e}", file.display())))?
-    };
-    serde_json::from_str(&text).map_err(|e| {
-        ConfigError::input(
-            "file",
-            format!("{} is not a tracker record: {e}", file.display()),
-        )
-    })
-}
-
-fn io_failed(e: std::io::Error) -> CliError {
-    CliError::Failed(format!("writing the output failed: {e}"))
-}
-
-fn print_json<T: serde::Serialize + ?Sized>(out: &mut impl Write, v: &T) -> Result<(), CliError> {
-    serde_json::to_writer_pretty(&mut *out, v)
-        .map_err(|e| CliError::Failed(format!("writing JSON failed: {e}")))?;
-    writeln!(out).map_err(io_failed)
-}
-
-fn print_table(
-    out: &mut impl Write,
-    header: &[&str],
-    rows: impl Iterator<Item = Vec<String>>,
-) -> Result<(), CliError> {
-    let rows: Vec<Vec<String>> = rows.collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| -> String {
-        let last = cells.len().saturating_sub(1);
-        cells
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i == last {
-                    c
-                } else {
-                    format!("{c:<w$}", w = widths[i])
+        let manifest = match given(&self.manifest) {
+            Some(p) => {
+                let path = workspace.join(&p);
+                if !path.is_file() {
+                    return Err(ConfigError::input(
+                        "manifest",
+                        format!("no manifest at '{p}'"),
+                    ));
                 }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    writeln!(
-        out,
-        "{}",
-        line(header.iter().map(|h| h.to_string()).collect())
-    )
-    .map_err(io_failed)?;
-    for row in rows {
-        writeln!(out, "{}", line(row)).map_err(io_failed)?;
+                Some(path)
+            }
+            None => Some(workspace.join(manifest::DEFAULT_FILE)).filter(|p| p.is_file()),
+        };
+        let adopt = list(&self.adopt);
+        for sel in &adopt {
+            let ok = match sel.strip_suffix('*') {
+                Some(prefix) => valid_statement_prefix(prefix),
+                None => check_statement_name(sel).is_ok(),
+            };
+            if !ok {
+                return Err(ConfigError::input(
+                    "adopt",
+                    format!("'{sel}' is neither a statement name nor a `prefix*` pattern"),
+                ));
+            }
+        }
+        if command == Command::Adopt && adopt.is_empty() {
+            return Err(ConfigError::Missing {
+                input: "adopt",
+                hint: "adopt needs statement names or prefix* patterns".into(),
+            });
+        }
+        let mut protect = Vec::new();
+        for p in list(&self.protect) {
+            protect.push(glob::Pattern::new(&p).map_err(|e| {
+                ConfigError::input("protect", format!("'{p}' is not a glob pattern: {e}"))
+            })?);
+        }
+        let concurrency = match given(&self.concurrency) {
+            None => 8,
+            Some(c) => match c.parse::<usize>() {
+                Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::input(
+                        "concurrency",
+                        format!("'{c}' is not a number from 1 to {MAX_CONCURRENCY}"),
+                    ))
+                }
+            },
+        };
+        let timeout = match given(&self.timeout) {
+            None => Duration::from_secs(600),
+            Some(t) => match parse_duration(&t) {
+                Ok(d) if !d.is_zero() => d,
+                Ok(_) => return Err(ConfigError::input("timeout", "must be more than zero")),
+                Err(e) => return Err(ConfigError::input("timeout", e)),
+            },
+        };
+        let comment = match given(&self.comment) {
+            None => CommentMode::Auto,
+            Some(c) => c.parse().map_err(|_| {
+                ConfigError::input(
+                    "comment",
+                    format!("'{c}' is not one of auto, always, never"),
+                )
+            })?,
+        };
+        let mut database_clusters = BTreeMap::new();
+        for pair in list(&self.database_clusters) {
+            let bad = || {
+                ConfigError::input(
+                    "database-clusters",
+                    format!(
+                        "'{pair}' is not `database=cluster-id` (e.g. flink_kickstarter=lkc-abc123)"
+                    ),
+                )
+            };
+            let (name, id) = pair.split_once('=').ok_or_else(bad)?;
+            let (name, id) = (name.trim(), id.trim());
+            if name.is_empty() || validate_id(id).is_err() {
+                return Err(bad());
+            }
+            if database_clusters
+                .insert(name.to_string(), id.to_string())
+                .is_some()
+            {
+                return Err(ConfigError::input(
+                    "database-clusters",
+                    format!("database '{name}' is mapped twice"),
+                ));
+            }
+        }
+        let pr_number = match given(&self.pr_number) {
+            None => None,
+            Some(n) => match n.parse::<u64>() {
+                Ok(v) if v > 0 => Some(v),
+                _ => {
+                    return Err(ConfigError::input(
+                        "pr-number",
+                        format!("'{n}' is not a pull request number"),
+                    ))
+                }
+            },
+        };
+        Ok(Settings {
+            manifest,
+            plan_for,
+            dry_run: boolean("dry-run", &self.dry_run, false)?,
+            adopt,
+            options: Options {
+                drop_tables: boolean("drop-tables", &self.drop_tables, true)?,
+                stop_only: boolean("stop-only", &self.stop_only, false)?,
+                carry_over_offsets: boolean("carry-over-offsets", &self.carry_over_offsets, false)?,
+                protect,
+            },
+            concurrency,
+            timeout,
+            catalog: given(&self.catalog),
+            database: given(&self.database),
+            database_clusters,
+            github_token: given(&self.github_token).map(Secret::new),
+            comment,
+            pr_number,
+            summary: boolean("summary", &self.summary, true)?,
+        })
     }
-    Ok(())
 }
 
-/// The Kafka configuration the inputs resolve to (for tools built on this crate).
-pub async fn kafka_config(inputs: &GlobalInputs) -> Result<KafkaConfig, CliError> {
-    let checked = inputs.check()?;
-    Ok(Credentials::new(checked.credentials).kafka().await?)
+/// The directory the workspace-relative paths are taken from.
+pub fn workspace() -> PathBuf {
+    std::env::var_os("GITHUB_WORKSPACE")
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
-    }
 
     #[test]
     fn every_flag_reads_its_input_variable() {
@@ -778,5 +693,106 @@ mod tests {
         g.kafka_security_protocol = "SSL".into();
         let err = g.check().unwrap_err().to_string();
         assert!(err.contains("kafka-security-protocol"), "{err}");
+    }
+
+    fn inputs(pairs: &[(&str, &str)]) -> HousekeepingInputs {
+        let mut i = HousekeepingInputs::default();
+        for (k, v) in pairs {
+            let v = Some(v.to_string());
+            match *k {
+                "dry-run" => i.dry_run = v,
+                "drop-tables" => i.drop_tables = v,
+                "concurrency" => i.concurrency = v,
+                "timeout" => i.timeout = v,
+                "protect" => i.protect = v,
+                "adopt" => i.adopt = v,
+                "plan-for" => i.plan_for = v,
+                "comment" => i.comment = v,
+                "pr-number" => i.pr_number = v,
+                "manifest" => i.manifest = v,
+                other => panic!("{other}"),
+            }
+        }
+        i
+    }
+
+    fn bad(pairs: &[(&str, &str)], command: &str) -> String {
+        inputs(pairs)
+            .check(command.parse().unwrap(), Path::new("."))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults_and_empty_values() {
+        let s = inputs(&[("dry-run", ""), ("concurrency", " ")])
+            .check(Command::Buildup, Path::new("/nonexistent"))
+            .unwrap();
+        assert!(!s.dry_run && s.options.drop_tables && !s.options.stop_only);
+        assert_eq!((s.concurrency, s.timeout), (8, Duration::from_secs(600)));
+        assert_eq!(s.plan_for, Goal::Rebuild);
+        assert_eq!(s.comment, CommentMode::Auto);
+        assert!(s.manifest.is_none());
+        let s = inputs(&[
+            ("protect", "keep_*, audit\nlegacy-*"),
+            ("timeout", "90s"),
+            ("dry-run", "TRUE"),
+        ])
+        .check(Command::Teardown, Path::new("."))
+        .unwrap();
+        assert_eq!(s.options.protect.len(), 3);
+        assert_eq!(s.timeout, Duration::from_secs(90));
+        assert!(s.dry_run);
+    }
+
+    #[test]
+    fn adopt_takes_what_the_api_calls_a_statement_name() {
+        let s = inputs(&[("adopt", "team.app-x, team.app-*\ncombined-flight-data-*")])
+            .check(Command::Adopt, Path::new("."))
+            .unwrap();
+        assert_eq!(s.adopt.len(), 3);
+        for selector in ["-x", "a..b", "team.-app*", "a*b"] {
+            let msg = bad(&[("adopt", selector)], "adopt");
+            assert!(msg.contains("input `adopt`"), "{selector}: {msg}");
+        }
+    }
+
+    #[test]
+    fn every_bad_value_names_its_input() {
+        for (pairs, command, needle) in [
+            (vec![("dry-run", "yes")], "buildup", "input `dry-run`"),
+            (
+                vec![("drop-tables", "1")],
+                "teardown",
+                "input `drop-tables`",
+            ),
+            (vec![("concurrency", "0")], "buildup", "input `concurrency`"),
+            (
+                vec![("concurrency", "many")],
+                "buildup",
+                "input `concurrency`",
+            ),
+            (
+                vec![("timeout", "10 minutes")],
+                "buildup",
+                "input `timeout`",
+            ),
+            (vec![("timeout", "0s")], "buildup", "input `timeout`"),
+            (vec![("protect", "[abc")], "teardown", "input `protect`"),
+            (vec![("adopt", "Bad_Name")], "adopt", "input `adopt`"),
+            (vec![("adopt", "a*b*")], "adopt", "input `adopt`"),
+            (vec![], "adopt", "input `adopt` is missing"),
+            (vec![("plan-for", "deploy")], "plan", "input `plan-for`"),
+            (vec![("comment", "sometimes")], "buildup", "input `comment`"),
+            (vec![("pr-number", "-3")], "buildup", "input `pr-number`"),
+            (
+                vec![("manifest", "missing.toml")],
+                "buildup",
+                "input `manifest`",
+            ),
+        ] {
+            let msg = bad(&pairs, command);
+            assert!(msg.contains(needle), "{pairs:?}: {msg}");
+        }
     }
 }

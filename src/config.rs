@@ -1,88 +1,16 @@
-//! Configuration: validation of the inputs that name things, and resolution of credentials from
-//! direct inputs or AWS Secrets Manager (the seeds' layout: one JSON secret per resource type).
+//! Configuration: resolution of credentials from direct inputs or AWS Secrets Manager (the seeds' layout: one JSON secret per resource type).
 //!
 //! Direct inputs override secret values. A secret is fetched only when its id is given; a key
 //! is required only when no direct input replaces it.
 
 use std::path::PathBuf;
 
+use crate::confluent::flink::EndpointPart;
 use crate::confluent::http::ExtraRoots;
 use crate::confluent::kafka::{KafkaConfig, KafkaSecurity, SecurityProtocol};
+use crate::input::validate_id;
+use crate::input::ConfigError;
 use crate::secrets::{Secret, SecretDoc, SecretsError, SecretsManager};
-
-/// A configuration problem: bad or missing input, or a secret that does not hold what it must.
-/// The binary exits 2 on these. The message names the input, or the secret id and key; never a
-/// value.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("input `{input}`: {reason}")]
-    Input { input: &'static str, reason: String },
-    #[error("input `{input}` is missing: {hint}")]
-    Missing { input: &'static str, hint: String },
-    #[error("secret `{secret_id}` does not exist in AWS Secrets Manager (input `{input}`)")]
-    SecretNotFound {
-        secret_id: String,
-        input: &'static str,
-    },
-    #[error("secret `{secret_id}` (input `{input}`) cannot be read: {reason}")]
-    SecretDenied {
-        secret_id: String,
-        input: &'static str,
-        reason: String,
-    },
-    #[error("secret `{secret_id}` (input `{input}`) is not a JSON object: {reason}")]
-    SecretNotJson {
-        secret_id: String,
-        input: &'static str,
-        reason: String,
-    },
-    #[error("secret `{secret_id}` (input `{input}`) has no key `{key}`{hint}")]
-    MissingKey {
-        secret_id: String,
-        input: &'static str,
-        key: &'static str,
-        hint: String,
-    },
-    #[error("secret `{secret_id}` (input `{input}`) has none of the keys for {what}: it needs {accepted}{hint}")]
-    NoAcceptedKey {
-        secret_id: String,
-        input: &'static str,
-        what: &'static str,
-        /// Every accepted spelling, for people.
-        accepted: &'static str,
-        hint: String,
-    },
-    #[error("secret `{secret_id}` (input `{input}`): key `{key}` {reason}")]
-    BadKey {
-        secret_id: String,
-        input: &'static str,
-        key: &'static str,
-        reason: String,
-    },
-}
-
-impl ConfigError {
-    /// The input the error is about (for a secret: the input that names the secret).
-    pub fn input_name(&self) -> &'static str {
-        match self {
-            ConfigError::Input { input, .. }
-            | ConfigError::Missing { input, .. }
-            | ConfigError::SecretNotFound { input, .. }
-            | ConfigError::SecretDenied { input, .. }
-            | ConfigError::SecretNotJson { input, .. }
-            | ConfigError::MissingKey { input, .. }
-            | ConfigError::NoAcceptedKey { input, .. }
-            | ConfigError::BadKey { input, .. } => input,
-        }
-    }
-
-    pub fn input(input: &'static str, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Input {
-            input,
-            reason: reason.into(),
-        }
-    }
-}
 
 /// Keys of the Flink secret, as the seeds' Terraform writes them.
 pub mod flink_keys {
@@ -464,14 +392,13 @@ impl Credentials {
             Some(e) => e,
             None => match (&region, &cloud) {
                 (Some(r), Some(c)) => {
-                    validate_dns_label(r).map_err(|reason| ConfigError::input("region", reason))?;
-                    validate_dns_label(c).map_err(|reason| ConfigError::input("cloud", reason))?;
-                    format!(
-                        "https://flink.{}.{}.{}confluent.cloud",
-                        r.to_ascii_lowercase(),
-                        c.to_ascii_lowercase(),
-                        if i.private_networking { "private." } else { "" }
-                    )
+                    crate::confluent::flink::regional_endpoint(c, r, i.private_networking)
+                        .map_err(|part| match part {
+                            EndpointPart::Cloud(_) => ConfigError::input("cloud", part.to_string()),
+                            EndpointPart::Region(_) => {
+                                ConfigError::input("region", part.to_string())
+                            }
+                        })?
                 }
                 (None, _) => {
                     return Err(ConfigError::Missing {
@@ -825,86 +752,6 @@ fn split_user_info(
     }
 }
 
-/// An id that goes into tracker keys and URLs: letters, digits, `-`, `_`, `.`.
-pub fn validate_id(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("is empty".into());
-    }
-    if s.len() > 255 {
-        return Err("is longer than 255 characters".into());
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(format!(
-            "contains '{c}': only letters, digits, '-', '_' and '.' are allowed"
-        ));
-    }
-    Ok(())
-}
-
-/// The app's scope name: `[a-z0-9-]`, 1–63 characters, not starting or ending with `-`.
-pub fn validate_app(s: &str) -> Result<(), String> {
-    if s.is_empty() || s.len() > 63 {
-        return Err(format!("'{s}' must be 1 to 63 characters"));
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(format!("'{s}' may contain only a-z, 0-9 and '-'"));
-    }
-    if s.starts_with('-') || s.ends_with('-') {
-        return Err(format!("'{s}' must not start or end with '-'"));
-    }
-    Ok(())
-}
-
-/// A Flink statement name as the API accepts it: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, ≤ 100.
-pub fn validate_statement_name(s: &str) -> Result<(), String> {
-    let ok_chars = s
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if s.is_empty() || s.len() > 100 || !ok_chars || s.starts_with('-') || s.ends_with('-') {
-        return Err(format!(
-            "'{s}' is not a valid statement name: 1 to 100 characters of a-z, 0-9 and '-', not starting or ending with '-'"
-        ));
-    }
-    Ok(())
-}
-
-/// A Kafka topic name: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub fn validate_topic(s: &str) -> Result<(), String> {
-    if s.is_empty() {
-        return Err("is empty".into());
-    }
-    if s.len() > 249 {
-        return Err(format!("'{s}' is longer than 249 characters"));
-    }
-    if s == "." || s == ".." {
-        return Err(format!("'{s}' is not a valid topic name"));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "'{s}' contains '{c}': a topic name has only letters, digits, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
-}
-
-fn validate_dns_label(s: &str) -> Result<(), String> {
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "'{s}' is not a valid cloud region or provider name"
-        ));
-    }
-    Ok(())
-}
-
 fn validate_url(s: &str) -> Result<(), String> {
     match url::Url::parse(s) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
@@ -916,20 +763,6 @@ fn validate_url(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_validated() {
-        assert!(validate_app("flight-consolidator").is_ok());
-        assert!(validate_app("Flight").is_err());
-        assert!(validate_app("-x").is_err());
-        assert!(validate_statement_name("app-x-0123abcd").is_ok());
-        assert!(validate_statement_name("a_b").is_err());
-        assert!(validate_topic("ccaf-housekeeping-tracker").is_ok());
-        assert!(validate_topic("").is_err());
-        assert!(validate_topic("a/b").is_err());
-        assert!(validate_id("env-abc123").is_ok());
-        assert!(validate_id("env/x").is_err());
-    }
 
     #[test]
     fn user_info_needs_a_colon_and_both_halves() {

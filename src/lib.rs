@@ -3,17 +3,19 @@
 //! See `docs/ARCHITECTURE.md` for the flow of one run and the module map.
 
 pub mod cli;
+pub mod command;
+pub mod commands;
 pub mod config;
 pub mod confluent;
 pub mod deps;
 pub mod engine;
 pub mod github;
+pub mod input;
 pub mod manifest;
 pub mod naming;
 pub mod ownership;
 pub mod plan;
 pub mod preflight;
 pub mod report;
-pub mod run;
 pub mod secrets;
 pub mod tracker;

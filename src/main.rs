@@ -1,15 +1,17 @@
-//! ccaf-housekeeping: the action's binary. Parsing and exit codes only; the commands live in
-//! the library (`ccaf_housekeeping::cli`).
+//! ccaf-housekeeping: the action's binary. Parses and checks the inputs, dispatches on the typed
+//! command, and maps the outcome to an exit code; the commands live in the library
+//! (`ccaf_housekeeping::commands`).
 //!
 //! Exit codes: 0 done, 1 an operation failed, 2 bad input or configuration, 3 another run holds
-//! the lease.
+//! the lease (or the run lost it).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use ccaf_housekeeping::cli::{self, Cli};
+use ccaf_housekeeping::cli::{Cli, Invocation};
+use ccaf_housekeeping::commands::{self, CommandError};
 use ccaf_housekeeping::github;
 
 fn main() -> ExitCode {
@@ -17,9 +19,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     if in_github_actions() {
-        ccaf_housekeeping::secrets::enable_github_masking();
+        ccaf_housekeeping::secrets::mask_with(github::commands::print_add_mask);
     }
     ccaf_housekeeping::secrets::install_crypto_provider();
+    let invocation = match cli.invocation() {
+        Ok(i) => i,
+        Err(e) => return fail(CommandError::from(e)),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,25 +36,43 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            let code = e.exit_code();
-            if in_github_actions() {
-                // An annotation on the run's page, naming the input when there is one.
-                let title = match &e {
-                    cli::CliError::Config(c) => format!("Invalid input `{}`", c.input_name()),
-                    _ if code == 3 => "Another run holds the lease".to_string(),
-                    _ => "ccaf-housekeeping failed".to_string(),
-                };
-                let at = github::commands::Annotation::titled(title);
-                println!("{}", github::commands::error(&e.to_string(), &at));
+    let outcome = runtime.block_on(async {
+        match invocation {
+            Invocation::Run {
+                command,
+                checked,
+                settings,
+            } => commands::housekeeping::run(command, checked, settings).await,
+            Invocation::Status { checked, json } => {
+                commands::status::run(checked, json).await.map(|()| 0)
             }
-            let e = anyhow::Error::new(e);
-            eprintln!("error: {e:#}");
-            ExitCode::from(code as u8)
+            Invocation::Track { checked, command } => {
+                commands::track::run(checked, command).await.map(|()| 0)
+            }
         }
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => fail(e),
     }
+}
+
+/// Print the error with its causes (and, in Actions, an annotation); the exit code it means.
+fn fail(e: CommandError) -> ExitCode {
+    let code = e.exit_code();
+    let title = match e.input_name() {
+        Some(input) => format!("Invalid input `{input}`"),
+        None if code == 3 => "Another run holds the lease".to_string(),
+        None => "ccaf-housekeeping failed".to_string(),
+    };
+    let message = format!("{:#}", anyhow::Error::new(e));
+    if in_github_actions() {
+        // An annotation on the run's page, naming the input when there is one.
+        let at = github::commands::Annotation::titled(title);
+        println!("{}", github::commands::error(&message, &at));
+    }
+    eprintln!("error: {message}");
+    ExitCode::from(code as u8)
 }
 
 fn in_github_actions() -> bool {

@@ -135,130 +135,27 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
         message: e.to_string().trim_end().to_string(),
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut problems = Vec::new();
-    let mut problem = |place: String, message: String| problems.push(Problem { place, message });
-
-    let app = match app.map(str::to_string).or(raw.app) {
-        Some(a) if valid_logical_name(&a) => a,
-        Some(a) => {
-            problem(
-                "app".into(),
-                format!("'{a}' is not a valid app name: use lower-case letters, digits and '-', starting and ending with a letter or digit"),
-            );
-            a
-        }
-        None => {
-            problem(
-                "app".into(),
-                "missing: set `app` in the manifest or the `app` input".into(),
-            );
-            String::new()
-        }
-    };
-
+    let mut problems = Problems::default();
+    let app = app_name(app.map(str::to_string).or(raw.app), &mut problems);
     let mut seen = BTreeSet::new();
     let mut statements = Vec::new();
     for (i, s) in raw.statements.into_iter().enumerate() {
-        let place = format!("statements[{i}] \"{}\"", s.name);
         if !valid_logical_name(&s.name) {
-            problem(
+            problems.add(
                 format!("statements[{i}].name"),
                 format!("'{}' is not a valid statement name: use lower-case letters, digits and '-', starting and ending with a letter or digit", s.name),
             );
         }
         if !seen.insert(s.name.clone()) {
-            problem(
-                place.clone(),
+            problems.add(
+                format!("statements[{i}] \"{}\"", s.name),
                 format!("duplicate statement name '{}'", s.name),
             );
         }
-        let (sql, sql_file) = match (s.sql, s.query) {
-            (Some(_), Some(_)) => {
-                problem(
-                    place.clone(),
-                    "give either `sql` (a file) or `query` (inline SQL), not both".into(),
-                );
-                continue;
-            }
-            (None, None) => {
-                problem(
-                    place.clone(),
-                    "missing `sql` (a file) or `query` (inline SQL)".into(),
-                );
-                continue;
-            }
-            (None, Some(q)) => (q, None),
-            (Some(file), None) => {
-                let full = base.join(&file);
-                match std::fs::read_to_string(&full) {
-                    Ok(text) => (text, Some(PathBuf::from(file))),
-                    Err(e) => {
-                        problem(place.clone(), format!("cannot read SQL file '{file}': {e}"));
-                        continue;
-                    }
-                }
-            }
-        };
-        let mut properties = BTreeMap::new();
-        for (k, v) in s.properties {
-            let value = match v {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(n) => n.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => {
-                    problem(
-                        format!("{place}.properties.{k}"),
-                        format!(
-                            "must be a string, number or boolean, not {}",
-                            other.type_str()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            properties.insert(k, value);
+        if let Some(statement) = parse_statement(i, s, base, &mut problems) {
+            statements.push(statement);
         }
-        for (input, id) in [
-            ("compute-pool", &s.compute_pool),
-            ("principal", &s.principal),
-        ] {
-            if let Some(Err(e)) = id.as_deref().map(crate::config::validate_id) {
-                problem(
-                    format!("{place}.{input}"),
-                    format!("'{}' {e}", id.as_deref().unwrap_or_default()),
-                );
-            }
-        }
-        for (k, v) in &s.labels {
-            if let Err(e) = validate_label(k, v) {
-                problem(format!("{place}.labels.{k}"), e);
-            }
-        }
-        let analysis = match flink_sql::analyze(&sql) {
-            Ok(a) => a,
-            Err(e) => {
-                let source = sql_file
-                    .as_ref()
-                    .map(|f| format!(" ({})", f.display()))
-                    .unwrap_or_default();
-                problem(format!("{place}{source}"), e.to_string());
-                continue;
-            }
-        };
-        statements.push(ManifestStatement {
-            name: s.name,
-            sql,
-            sql_file,
-            properties,
-            compute_pool: s.compute_pool,
-            principal: s.principal,
-            labels: s.labels,
-            depends_on: s.depends_on,
-            analysis,
-        });
     }
-
     let manifest = Manifest {
         path: path.to_path_buf(),
         app,
@@ -268,22 +165,169 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
         principal: raw.principal,
         statements,
     };
-    if problems.is_empty() {
+    // The order of statements is only checked once each statement is sound.
+    if problems.0.is_empty() {
         if let Err(e) = Graph::build(&dependency_nodes(&manifest)) {
-            problems.push(Problem {
-                place: "statements".into(),
-                message: e.to_string(),
-            });
+            problems.add("statements".into(), e.to_string());
         }
     }
-    if problems.is_empty() {
+    if problems.0.is_empty() {
         Ok(manifest)
     } else {
         Err(ManifestError::Invalid {
             path: path.to_path_buf(),
-            problems,
+            problems: problems.0,
         })
     }
+}
+
+/// Every problem of a manifest, each with its place: all are reported at once.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, place: String, message: String) {
+        self.0.push(Problem { place, message });
+    }
+}
+
+/// The app's name: the input's, else the manifest's.
+fn app_name(app: Option<String>, problems: &mut Problems) -> String {
+    match app {
+        Some(a) if valid_logical_name(&a) => a,
+        Some(a) => {
+            problems.add(
+                "app".into(),
+                format!("'{a}' is not a valid app name: use lower-case letters, digits and '-', starting and ending with a letter or digit"),
+            );
+            a
+        }
+        None => {
+            problems.add(
+                "app".into(),
+                "missing: set `app` in the manifest or the `app` input".into(),
+            );
+            String::new()
+        }
+    }
+}
+
+/// One `[[statements]]` entry checked completely but for its name: its SQL (read and
+/// analysed), properties, pool, principal and labels. `None` when it cannot be used at all; its problems
+/// are in `problems` either way.
+fn parse_statement(
+    i: usize,
+    s: RawStatement,
+    base: &Path,
+    problems: &mut Problems,
+) -> Option<ManifestStatement> {
+    let place = format!("statements[{i}] \"{}\"", s.name);
+    let (sql, sql_file) = statement_sql(s.sql, s.query, base, &place, problems)?;
+    let properties = statement_properties(s.properties, &place, problems);
+    for (input, id) in [
+        ("compute-pool", &s.compute_pool),
+        ("principal", &s.principal),
+    ] {
+        if let Some(Err(e)) = id.as_deref().map(crate::input::validate_id) {
+            problems.add(
+                format!("{place}.{input}"),
+                format!("'{}' {e}", id.as_deref().unwrap_or_default()),
+            );
+        }
+    }
+    for (k, v) in &s.labels {
+        if let Err(e) = validate_label(k, v) {
+            problems.add(format!("{place}.labels.{k}"), e);
+        }
+    }
+    let analysis = match flink_sql::analyze(&sql) {
+        Ok(a) => a,
+        Err(e) => {
+            let source = sql_file
+                .as_ref()
+                .map(|f| format!(" ({})", f.display()))
+                .unwrap_or_default();
+            problems.add(format!("{place}{source}"), e.to_string());
+            return None;
+        }
+    };
+    Some(ManifestStatement {
+        name: s.name,
+        sql,
+        sql_file,
+        properties,
+        compute_pool: s.compute_pool,
+        principal: s.principal,
+        labels: s.labels,
+        depends_on: s.depends_on,
+        analysis,
+    })
+}
+
+/// A statement's SQL: the file `sql` names (relative to the manifest), or the inline `query`.
+fn statement_sql(
+    sql: Option<String>,
+    query: Option<String>,
+    base: &Path,
+    place: &str,
+    problems: &mut Problems,
+) -> Option<(String, Option<PathBuf>)> {
+    match (sql, query) {
+        (Some(_), Some(_)) => {
+            problems.add(
+                place.to_string(),
+                "give either `sql` (a file) or `query` (inline SQL), not both".into(),
+            );
+            None
+        }
+        (None, None) => {
+            problems.add(
+                place.to_string(),
+                "missing `sql` (a file) or `query` (inline SQL)".into(),
+            );
+            None
+        }
+        (None, Some(q)) => Some((q, None)),
+        (Some(file), None) => match std::fs::read_to_string(base.join(&file)) {
+            Ok(text) => Some((text, Some(PathBuf::from(file)))),
+            Err(e) => {
+                problems.add(
+                    place.to_string(),
+                    format!("cannot read SQL file '{file}': {e}"),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// Statement properties as the API takes them: strings (numbers and booleans written as text).
+fn statement_properties(
+    raw: BTreeMap<String, toml::Value>,
+    place: &str,
+    problems: &mut Problems,
+) -> BTreeMap<String, String> {
+    let mut properties = BTreeMap::new();
+    for (k, v) in raw {
+        let value = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                problems.add(
+                    format!("{place}.properties.{k}"),
+                    format!(
+                        "must be a string, number or boolean, not {}",
+                        other.type_str()
+                    ),
+                );
+                continue;
+            }
+        };
+        properties.insert(k, value);
+    }
+    properties
 }
 
 /// A statement label: `[prefix/]name` (the prefix a DNS name, the name up to 63 of

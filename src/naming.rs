@@ -76,9 +76,35 @@ pub fn valid_logical_name(name: &str) -> bool {
 }
 
 /// The API's statement name rule (≤ 100 characters of lower-case letters, digits, `-` and `.`,
-/// each dot-separated label starting and ending with a letter or digit).
+/// each dot-separated label starting and ending with a letter or digit). The one home of the
+/// rule: inputs, adopted names and tracker records are all checked with it.
 pub fn valid_statement_name(name: &str) -> bool {
     name.len() <= MAX_NAME_LEN && !name.is_empty() && name.split('.').all(valid_logical_name)
+}
+
+/// [`valid_statement_name`], with the message that says what the rule is.
+pub fn check_statement_name(name: &str) -> Result<(), String> {
+    if valid_statement_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}' is not a valid statement name: 1 to {MAX_NAME_LEN} characters of a-z, 0-9, \
+             '-' and '.', each '.'-separated part starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// Whether some valid statement name starts with `prefix` (a `prefix*` selector of `adopt`).
+pub fn valid_statement_prefix(prefix: &str) -> bool {
+    let b = prefix.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.'))
+        && !matches!(b[0], b'-' | b'.')
+        && !prefix.contains("..")
+        && !prefix.contains(".-")
+        && !prefix.contains("-.")
 }
 
 #[cfg(test)]
@@ -131,6 +157,23 @@ mod tests {
             base,
             deployed_name(&id("app", "job", "\n SELECT 1 \n", &props))
         );
+    }
+
+    #[test]
+    fn statement_names_and_prefixes_follow_the_apis_rule() {
+        for ok in ["app-x-0123abcd", "a", "team.app-x", "a1.b2.c3"] {
+            assert!(check_statement_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a_b", "-a", "a-", "a..b", "a.-b", "A", &"x".repeat(101)] {
+            let e = check_statement_name(bad).unwrap_err();
+            assert!(e.contains("not a valid statement name"), "{bad}: {e}");
+        }
+        for ok in ["a", "app-", "team.", "team.app-x-"] {
+            assert!(valid_statement_prefix(ok), "{ok}");
+        }
+        for bad in ["", "-a", ".a", "a..", "a.-", "a-.", "A", "a*"] {
+            assert!(!valid_statement_prefix(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -13,29 +13,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use flink_sql::TableRef;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::command::spelled;
+pub use crate::command::Goal;
+use crate::confluent::flink::Phase;
 
 use crate::deps::{self, Graph};
 use crate::ownership::{self, ClusterScope, Expected, Shown};
 use crate::tracker::Ownership;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Command {
-    Teardown,
-    Buildup,
-    Rebuild,
-}
-
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Command::Teardown => "teardown",
-            Command::Buildup => "buildup",
-            Command::Rebuild => "rebuild",
-        })
-    }
-}
 
 /// A statement as the app wants it, or as the tracker says it was deployed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +77,7 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {
     pub name: String,
-    pub phase: String,
+    pub phase: Phase,
     pub uid: Option<String>,
     /// The value of its ownership label ([`ownership::OWNER_LABEL`]).
     pub owner: Option<String>,
@@ -130,14 +116,21 @@ impl Options {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The two stages of a run: everything torn down first, then everything built up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Teardown,
     Buildup,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+spelled!(Stage {
+    Teardown => "teardown",
+    Buildup => "buildup",
+});
+
+/// What a step does to its statement or table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Delete a statement and wait until it is gone.
@@ -162,6 +155,42 @@ pub enum Action {
     /// End the app's ownership of a table whose incarnation is gone or replaced: the tracker
     /// says so from now on; nothing in the cluster is touched.
     Release,
+    /// Record a live statement as the app's (the `adopt` command; never planned).
+    Adopt,
+}
+
+spelled!(Action {
+    Delete => "delete",
+    Stop => "stop",
+    Prune => "prune",
+    DropTable => "drop_table",
+    Create => "create",
+    Resume => "resume",
+    Unchanged => "unchanged",
+    Skip => "skip",
+    Refuse => "refuse",
+    Release => "release",
+    Adopt => "adopt",
+});
+
+impl Action {
+    /// A statement torn down: deleted, stopped or pruned.
+    pub fn tears_down(self) -> bool {
+        matches!(self, Action::Delete | Action::Stop | Action::Prune)
+    }
+
+    /// A statement built up: created or resumed.
+    pub fn builds_up(self) -> bool {
+        matches!(self, Action::Create | Action::Resume)
+    }
+
+    /// A step that changes nothing in the cloud (it may still fail, as a refusal does).
+    pub fn leaves_alone(self) -> bool {
+        matches!(
+            self,
+            Action::Unchanged | Action::Skip | Action::Refuse | Action::Release
+        )
+    }
 }
 
 /// A table a step drops (or skips, refuses, releases).
@@ -205,7 +234,7 @@ pub struct Step {
     /// Steps that must have succeeded before this one starts.
     pub after: BTreeSet<usize>,
     /// The live phase when planned (`None`: not live).
-    pub phase_before: Option<String>,
+    pub phase_before: Option<Phase>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -229,7 +258,7 @@ impl Plan {
         action: Action,
         target: Target,
         reason: impl Into<String>,
-        phase_before: Option<String>,
+        phase_before: Option<Phase>,
     ) -> usize {
         let id = self.steps.len();
         self.steps.push(Step {
@@ -254,13 +283,12 @@ impl Plan {
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for s in &self.steps {
-            let action = format!("{:?}", s.action).to_lowercase();
             write!(
                 f,
                 "{:>3}. {:<9} {:<10} {}",
                 s.id + 1,
-                format!("{:?}", s.stage).to_lowercase(),
-                action,
+                s.stage.as_str(),
+                s.action.as_str(),
                 s.target.label()
             )?;
             if !s.after.is_empty() {
@@ -276,17 +304,15 @@ impl fmt::Display for Plan {
     }
 }
 
-/// The plan for `command`.
-pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
+/// The plan for `goal`.
+pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
     let mut p = Plan::default();
-    match command {
-        Command::Teardown => {
+    match goal {
+        Goal::Teardown => {
             let defs = active_tracked(snap, opts, &mut p);
-            teardown(&mut p, snap, opts, &defs, true, &BTreeSet::new(), |_| {
-                (Action::Delete, "teardown of the app".to_string())
-            });
+            teardown_all(&mut p, snap, opts, &defs, "teardown of the app");
         }
-        Command::Rebuild => {
+        Goal::Rebuild => {
             // A full reset deletes: stopped statements would keep their names taken.
             let opts = &Options {
                 stop_only: false,
@@ -294,12 +320,8 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
                 ..opts.clone()
             };
             let defs = active_tracked(snap, opts, &mut p);
-            let torn = teardown(&mut p, snap, opts, &defs, true, &BTreeSet::new(), |_| {
-                (
-                    Action::Delete,
-                    "rebuild: teardown of everything the app has".to_string(),
-                )
-            });
+            let why = "rebuild: teardown of everything the app has";
+            let torn = teardown_all(&mut p, snap, opts, &defs, why);
             let mut created = BTreeMap::new();
             let order = desired_order(snap, &mut p);
             for i in order {
@@ -326,13 +348,13 @@ pub fn plan(command: Command, snap: &Snapshot, opts: &Options) -> Plan {
             }
             wire_creates(&mut p, snap, &created);
         }
-        Command::Buildup => converge(&mut p, snap, opts),
+        Goal::Buildup => converge(&mut p, snap, opts),
     }
     note_uncheckable_creates(&mut p, snap);
     p
 }
 
-fn live_phase(snap: &Snapshot, name: &str) -> Option<String> {
+fn live_phase(snap: &Snapshot, name: &str) -> Option<Phase> {
     snap.live.get(name).map(|l| l.phase.clone())
 }
 
@@ -408,26 +430,72 @@ fn note_uncheckable_creates(p: &mut Plan, snap: &Snapshot) {
     p.notes.extend(notes);
 }
 
-/// Tear down `defs` (readers before writers before the DDL of their tables, tables last), each
-/// only if the live statement is the app's, and end the app's tables: the tables whose evidence
-/// the records of `defs` hold (and, `with_leftovers`, those of the app's torn-down records: a run
-/// killed between a statement's deletion and its table's drop leaves exactly that), except those
-/// in `keep`. Returns every step it added.
-fn teardown(
+/// Tear down everything the app has (`defs`, and the tables of what it tore down before), each
+/// statement deleted for the same reason.
+fn teardown_all(
     p: &mut Plan,
     snap: &Snapshot,
     opts: &Options,
     defs: &[&Definition],
-    with_leftovers: bool,
-    keep: &BTreeSet<TableRef>,
-    reason: impl Fn(&Definition) -> (Action, String),
+    why: &str,
 ) -> Vec<usize> {
-    let graph = lenient_graph(defs, p);
-    let mut ids = Vec::with_capacity(defs.len());
-    for d in defs {
+    let reason = |_: &Definition| (Action::Delete, why.to_string());
+    teardown(
+        p,
+        snap,
+        opts,
+        &TeardownOf {
+            defs,
+            leftovers: true,
+            keep: &BTreeSet::new(),
+            reason: &reason,
+        },
+    )
+}
+
+/// What a teardown works on: the app's statements to tear down, whether tables of statements
+/// torn down earlier are dropped too (`leftovers`), the tables to keep, and each statement's
+/// action and reason.
+struct TeardownOf<'a> {
+    defs: &'a [&'a Definition],
+    /// Also end the tables whose evidence the app's torn-down records still hold (a full
+    /// teardown or rebuild): a run killed between a statement's deletion and its table's drop
+    /// leaves exactly that.
+    leftovers: bool,
+    keep: &'a BTreeSet<TableRef>,
+    reason: &'a dyn Fn(&Definition) -> (Action, String),
+}
+
+/// Teardown steps for `of.defs` (readers before what they read) and for the tables the app holds
+/// evidence it created; returns the ids of every step planned.
+fn teardown(p: &mut Plan, snap: &Snapshot, opts: &Options, of: &TeardownOf<'_>) -> Vec<usize> {
+    let ids = teardown_statements(p, snap, opts, of);
+    let mut all = ids.clone();
+    if !opts.drop_tables || opts.stop_only {
+        if opts.stop_only && opts.drop_tables && of.defs.iter().any(|d| !d.creates.is_empty()) {
+            p.notes
+                .push("stop-only: tables are kept, since stopped statements still use them".into());
+        }
+        return all;
+    }
+    all.extend(teardown_tables(p, snap, opts, of, &ids));
+    all
+}
+
+/// One step per statement, ordered in reverse of the buildup order: what uses a thing goes
+/// before the thing. A statement the run cannot prove is the app's is refused.
+fn teardown_statements(
+    p: &mut Plan,
+    snap: &Snapshot,
+    opts: &Options,
+    of: &TeardownOf<'_>,
+) -> Vec<usize> {
+    let graph = lenient_graph(of.defs, p);
+    let mut ids = Vec::with_capacity(of.defs.len());
+    for d in of.defs {
         let (action, why) = match refusal(snap, d) {
             Some(refused) => (Action::Refuse, refused),
-            None => match reason(d) {
+            None => match (of.reason)(d) {
                 (Action::Delete, why) if opts.stop_only => (Action::Stop, why),
                 other => other,
             },
@@ -443,25 +511,30 @@ fn teardown(
             live_phase(snap, &d.name),
         ));
     }
-    // Reverse of the buildup order: what uses a thing goes before the thing.
-    for i in 0..defs.len() {
+    for i in 0..of.defs.len() {
         for (j, _) in graph.successors(i) {
             p.after(ids[i], ids[j]);
         }
     }
-    let mut all = ids.clone();
-    if !opts.drop_tables || opts.stop_only {
-        if opts.stop_only && opts.drop_tables && defs.iter().any(|d| !d.creates.is_empty()) {
-            p.notes
-                .push("stop-only: tables are kept, since stopped statements still use them".into());
-        }
-        return all;
-    }
+    ids
+}
+
+/// One step per table a record of these statements (or, with `leftovers`, of statements torn
+/// down before) holds evidence for, after every statement that uses the table. `ids` are the
+/// statements' steps, in the order of `of.defs`.
+fn teardown_tables(
+    p: &mut Plan,
+    snap: &Snapshot,
+    opts: &Options,
+    of: &TeardownOf<'_>,
+    ids: &[usize],
+) -> Vec<usize> {
+    let defs = of.defs;
     let in_plan: BTreeSet<&str> = defs.iter().map(|d| d.name.as_str()).collect();
     let leftovers = snap
         .tracked
         .iter()
-        .filter(|t| with_leftovers && t.torn_down && !snap.live.contains_key(&t.def.name))
+        .filter(|t| of.leftovers && t.torn_down && !snap.live.contains_key(&t.def.name))
         .filter(|t| !in_plan.contains(t.def.name.as_str()))
         .filter(|t| opts.protected(&t.def.name).is_none())
         .map(|t| (None, &t.def));
@@ -488,10 +561,11 @@ fn teardown(
         .filter(|(_, d)| tracked(snap, &d.name).is_some_and(|t| t.hidden))
         .map(|(i, _)| ids[i])
         .collect();
+    let mut planned = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, d, c) in claims {
         let t = &c.table;
-        if keep.contains(t) || !seen.insert(t.clone()) {
+        if of.keep.contains(t) || !seen.insert(t.clone()) {
             continue;
         }
         let target = Target::Table(TableTarget {
@@ -531,9 +605,9 @@ fn teardown(
                 }
             }
         }
-        all.push(id);
+        planned.push(id);
     }
-    all
+    planned
 }
 
 /// What to do with a table the app may own: drop it, release it (its incarnation is gone or
@@ -663,11 +737,67 @@ fn wire_creates(p: &mut Plan, snap: &Snapshot, created: &BTreeMap<usize, usize>)
     }
 }
 
-const SETTLED_OK: [&str; 3] = ["RUNNING", "COMPLETED", "PENDING"];
+/// Live phases of a wanted statement that leave it as it is.
+const SETTLED_OK: [Phase; 3] = [Phase::Running, Phase::Completed, Phase::Pending];
+
+/// What `buildup` does with a wanted statement that has no older version to replace.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Unchanged,
+    Resume,
+    /// Create; `true` when a statement of the same name must be deleted first.
+    Create(bool),
+}
+
+/// What `buildup` decided about the app before any step is planned: the first three phases of
+/// [`converge`], read by the last two.
+struct Verdicts<'a> {
+    /// Older versions of each wanted statement (by index into `desired`), still there.
+    old_of: BTreeMap<usize, Vec<&'a Tracked>>,
+    /// Tracked statements no longer wanted, still there.
+    pruned: Vec<&'a Tracked>,
+    fate: Vec<Fate>,
+    /// The reason of each wanted statement's step.
+    why: Vec<String>,
+    /// Tables dropped and created again: a changed statement creates them (and, transitively,
+    /// tables created by statements that are recreated because they use one).
+    recreated: BTreeSet<TableRef>,
+    /// Wanted statements left alone because a `protect` pattern matches them.
+    protected: BTreeSet<usize>,
+}
 
 /// `buildup`: create what is missing, replace what changed, prune what is no longer wanted,
-/// leave the rest alone.
+/// leave the rest alone. In five phases: classify the tracked statements, decide each wanted
+/// statement's fate, propagate recreated tables to their users, then plan the teardown steps
+/// and the buildup steps.
 fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
+    let (old_of, pruned) = classify(snap);
+    let (fate, why) = fates(snap, &old_of);
+    let mut v = Verdicts {
+        old_of,
+        pruned,
+        fate,
+        why,
+        recreated: BTreeSet::new(),
+        protected: BTreeSet::new(),
+    };
+    propagate_recreated(snap, &mut v);
+    for (i, d) in snap.desired.iter().enumerate() {
+        if v.fate[i] != Fate::Unchanged || v.old_of.contains_key(&i) {
+            if let Some(pat) = opts.protected(&d.name) {
+                skip_protected(p, d, snap, pat);
+                v.protected.insert(i);
+            }
+        }
+    }
+    let (torn, carry_from) = converge_teardown(p, snap, opts, &v);
+    converge_buildup(p, snap, &v, &torn, &carry_from);
+}
+
+/// Tracked statements that are not wanted under their name but are still there: older versions
+/// of a wanted statement (same logical name), and statements no longer wanted at all.
+#[allow(clippy::type_complexity)]
+fn classify(snap: &Snapshot) -> (BTreeMap<usize, Vec<&Tracked>>, Vec<&Tracked>) {
     let desired_names: BTreeSet<&str> = snap.desired.iter().map(|d| d.name.as_str()).collect();
     let desired_logical: BTreeMap<&str, usize> = snap
         .desired
@@ -675,9 +805,6 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .enumerate()
         .map(|(i, d)| (d.logical.as_str(), i))
         .collect();
-    let tracked_names: BTreeSet<&str> = snap.tracked.iter().map(|t| t.def.name.as_str()).collect();
-
-    // Old versions of desired statements, and statements no longer wanted.
     let mut old_of: BTreeMap<usize, Vec<&Tracked>> = BTreeMap::new();
     let mut pruned: Vec<&Tracked> = Vec::new();
     for t in &snap.tracked {
@@ -693,20 +820,18 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             None => pruned.push(t),
         }
     }
+    (old_of, pruned)
+}
 
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Fate {
-        Unchanged,
-        Resume,
-        /// Create; `true` when a statement of the same name must be deleted first.
-        Create(bool),
-    }
-    let mut fate: Vec<Fate> = snap
+/// Each wanted statement's fate from its live phase, and the reason its step will give.
+fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>, Vec<String>) {
+    let tracked_names: BTreeSet<&str> = snap.tracked.iter().map(|t| t.def.name.as_str()).collect();
+    let fate: Vec<Fate> = snap
         .desired
         .iter()
-        .map(|d| match snap.live.get(&d.name).map(|l| l.phase.as_str()) {
-            Some(ph) if SETTLED_OK.contains(&ph) => Fate::Unchanged,
-            Some("STOPPED") => Fate::Resume,
+        .map(|d| match snap.live.get(&d.name).map(|l| &l.phase) {
+            Some(ph) if SETTLED_OK.contains(ph) => Fate::Unchanged,
+            Some(Phase::Stopped) => Fate::Resume,
             Some(_) => Fate::Create(true),
             // A table's DDL we ran before, whose table is still there, has nothing to do.
             None if d.is_table_ddl
@@ -718,7 +843,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             None => Fate::Create(false),
         })
         .collect();
-    let mut why: Vec<String> = snap
+    let why = snap
         .desired
         .iter()
         .enumerate()
@@ -742,12 +867,14 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             (Fate::Create(false), None) => "not deployed".into(),
         })
         .collect();
+    (fate, why)
+}
 
-    // A changed statement that creates a table recreates it; whatever uses the table is
-    // deleted before the drop and created again after (transitively).
-    // Only a table the app owns is recreated; one it merely found stays as it is.
-    let mut recreated: BTreeSet<TableRef> = BTreeSet::new();
-    for (&i, olds) in &old_of {
+/// A changed statement that creates a table recreates it; whatever uses the table is deleted
+/// before the drop and created again after (transitively). Only a table the app owns is
+/// recreated; one it merely found stays as it is.
+fn propagate_recreated(snap: &Snapshot, v: &mut Verdicts<'_>) {
+    for (&i, olds) in &v.old_of {
         let owned = olds
             .iter()
             .flat_map(|o| o.claims.iter())
@@ -755,22 +882,23 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             .map(|c| &c.table);
         for t in owned {
             if snap.desired[i].creates.contains(t) {
-                recreated.insert(t.clone());
+                v.recreated.insert(t.clone());
             }
         }
     }
     loop {
         let mut grew = false;
         for (i, d) in snap.desired.iter().enumerate() {
-            let uses = recreated
+            let uses = v
+                .recreated
                 .iter()
                 .find(|t| d.reads.contains(t) || d.writes.contains(t))
                 .cloned();
             if let Some(t) = uses {
-                if !d.creates.contains(&t) && matches!(fate[i], Fate::Unchanged | Fate::Resume) {
-                    fate[i] = Fate::Create(snap.live.contains_key(&d.name));
-                    why[i] = format!("uses table {t}, which is recreated");
-                    recreated.extend(d.creates.iter().cloned());
+                if !d.creates.contains(&t) && matches!(v.fate[i], Fate::Unchanged | Fate::Resume) {
+                    v.fate[i] = Fate::Create(snap.live.contains_key(&d.name));
+                    v.why[i] = format!("uses table {t}, which is recreated");
+                    v.recreated.extend(d.creates.iter().cloned());
                     grew = true;
                 }
             }
@@ -779,36 +907,35 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
             break;
         }
     }
+}
 
-    // Protected desired statements are never touched.
-    let mut protected: BTreeSet<usize> = BTreeSet::new();
-    for (i, d) in snap.desired.iter().enumerate() {
-        if fate[i] != Fate::Unchanged || old_of.contains_key(&i) {
-            if let Some(pat) = opts.protected(&d.name) {
-                skip_protected(p, d, snap, pat);
-                protected.insert(i);
-            }
-        }
-    }
-
-    // Teardown stage: old versions (unless their offsets carry over), same-name redeploys,
-    // statements that use recreated tables, and pruned ones.
+/// The teardown stage of `buildup`: old versions (unless their offsets carry over), same-name
+/// redeploys, statements that use recreated tables, and pruned ones; then the recreated tables
+/// and the tables of pruned statements no wanted statement uses. Returns the steps planned and,
+/// per wanted statement, the old version whose offsets it takes over.
+fn converge_teardown<'a>(
+    p: &mut Plan,
+    snap: &Snapshot,
+    opts: &Options,
+    v: &Verdicts<'a>,
+) -> (Vec<usize>, BTreeMap<usize, &'a Tracked>) {
     let carry = |i: usize, old: &Tracked| {
         opts.carry_over_offsets
             && !snap.desired[i].is_table_ddl
             && snap.desired[i].creates.is_empty()
-            && !recreated
+            && !v
+                .recreated
                 .iter()
                 .any(|t| old.def.reads.contains(t) || old.def.writes.contains(t))
             && snap
                 .live
                 .get(&old.def.name)
-                .is_some_and(|l| l.phase == "RUNNING")
+                .is_some_and(|l| l.phase == Phase::Running)
     };
-    let mut carry_from: BTreeMap<usize, &Tracked> = BTreeMap::new();
+    let mut carry_from: BTreeMap<usize, &'a Tracked> = BTreeMap::new();
     let mut to_delete: Vec<(&Definition, String)> = Vec::new();
-    for (&i, olds) in &old_of {
-        if protected.contains(&i) {
+    for (&i, olds) in &v.old_of {
+        if v.protected.contains(&i) {
             continue;
         }
         for old in olds {
@@ -820,12 +947,12 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         }
     }
     for (i, d) in snap.desired.iter().enumerate() {
-        if fate[i] == Fate::Create(true) && !protected.contains(&i) {
-            to_delete.push((d, why[i].clone()));
+        if v.fate[i] == Fate::Create(true) && !v.protected.contains(&i) {
+            to_delete.push((d, v.why[i].clone()));
         }
     }
     let mut prune_defs: Vec<&Definition> = Vec::new();
-    for t in &pruned {
+    for t in &v.pruned {
         if let Some(pat) = opts.protected(&t.def.name) {
             skip_protected(p, &t.def, snap, pat);
         } else {
@@ -838,11 +965,11 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .iter()
         .flat_map(|d| d.creates.iter().chain(&d.reads).chain(&d.writes))
         .collect();
-    let mut drop: BTreeSet<TableRef> = recreated.clone();
+    let mut drop: BTreeSet<TableRef> = v.recreated.clone();
     for t in prune_defs.iter().flat_map(|d| d.creates.iter()) {
         if !wanted_tables.contains(t) {
             drop.insert(t.clone());
-        } else if !recreated.contains(t) {
+        } else if !v.recreated.contains(t) {
             p.notes.push(format!(
                 "table {t} is kept: a wanted statement still uses it"
             ));
@@ -860,33 +987,54 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         .iter()
         .map(|(d, r)| (d.name.as_str(), r.clone()))
         .collect();
-    let torn = teardown(p, snap, opts, &defs, false, &keep, |d| {
-        match reasons.get(d.name.as_str()) {
-            Some(r) => (Action::Delete, r.clone()),
-            None => (
-                Action::Prune,
-                "no longer in the app's definitions".to_string(),
-            ),
-        }
-    });
+    let reason = |d: &Definition| match reasons.get(d.name.as_str()) {
+        Some(r) => (Action::Delete, r.clone()),
+        None => (
+            Action::Prune,
+            "no longer in the app's definitions".to_string(),
+        ),
+    };
+    let torn = teardown(
+        p,
+        snap,
+        opts,
+        &TeardownOf {
+            defs: &defs,
+            leftovers: false,
+            keep: &keep,
+            reason: &reason,
+        },
+    );
+    (torn, carry_from)
+}
 
-    // Buildup stage, in dependency order.
+/// The buildup stage of `buildup`, in dependency order: each wanted statement created, resumed,
+/// left unchanged or refused; a create or resume after whatever torn-down step it replaces or
+/// whose table it uses.
+fn converge_buildup(
+    p: &mut Plan,
+    snap: &Snapshot,
+    v: &Verdicts<'_>,
+    torn: &[usize],
+    carry_from: &BTreeMap<usize, &Tracked>,
+) {
     let order = desired_order(snap, p);
     let mut created = BTreeMap::new();
     for i in order {
-        if protected.contains(&i) {
+        if v.protected.contains(&i) {
             continue;
         }
         let d = &snap.desired[i];
+        let replaces_old = v.old_of.contains_key(&i);
         // A live statement under the wanted name that is not the app's is neither left as
         // "unchanged" nor resumed: the name is someone else's.
-        let refused = matches!(fate[i], Fate::Unchanged | Fate::Resume)
+        let refused = matches!(v.fate[i], Fate::Unchanged | Fate::Resume)
             .then(|| refusal(snap, d))
             .flatten();
-        let (action, carry_over_from) = match fate[i] {
+        let (action, carry_over_from) = match v.fate[i] {
             _ if refused.is_some() => (Action::Refuse, None),
-            Fate::Unchanged if !old_of.contains_key(&i) => (Action::Unchanged, None),
-            Fate::Resume if !old_of.contains_key(&i) => (Action::Resume, None),
+            Fate::Unchanged if !replaces_old => (Action::Unchanged, None),
+            Fate::Resume if !replaces_old => (Action::Resume, None),
             _ => (
                 Action::Create,
                 carry_from.get(&i).map(|o| o.def.name.clone()),
@@ -894,8 +1042,8 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         };
         let reason = match (&carry_over_from, refused) {
             (_, Some(r)) => r,
-            (Some(from), None) => format!("{}; offsets carried over from {from}", why[i]),
-            (None, None) => why[i].clone(),
+            (Some(from), None) => format!("{}; offsets carried over from {from}", v.why[i]),
+            (None, None) => v.why[i].clone(),
         };
         let id = p.push(
             Stage::Buildup,
@@ -905,11 +1053,11 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
                 carry_over_from,
             },
             reason,
-            live_phase(snap, &d.name).filter(|_| fate[i] != Fate::Create(true)),
+            live_phase(snap, &d.name).filter(|_| v.fate[i] != Fate::Create(true)),
         );
         if matches!(action, Action::Create | Action::Resume) {
             // After anything torn down that it replaces or whose table it uses.
-            for &t in &torn {
+            for &t in torn {
                 let step = &p.steps[t];
                 let related = match &step.target {
                     Target::Statement { def, .. } => def.logical == d.logical || def.name == d.name,

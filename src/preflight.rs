@@ -3,11 +3,12 @@
 //! bad configuration (exit 2) naming the API, where the credential came from (input or secret),
 //! and the permission it lacks; a service that is merely slow or failing is not (exit 1).
 
-use crate::config::{ConfigError, CredentialSource};
+use crate::config::CredentialSource;
 use crate::confluent::flink::{FlinkClient, FlinkError};
 use crate::confluent::http::ApiError;
 use crate::confluent::kafka::KafkaAdmin;
 use crate::confluent::schema_registry::{SchemaRegistryClient, SchemaRegistryError};
+use crate::input::ConfigError;
 
 /// How long the first contact with the Kafka cluster may take.
 const KAFKA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -31,9 +32,12 @@ pub enum PreflightError {
     /// The credentials or the configuration are wrong: exit 2.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A service could not be asked (timeouts, 5xx): exit 1.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The Flink API could not be asked (timeouts, 5xx): exit 1.
+    #[error("checking the Flink API failed")]
+    Flink(#[source] FlinkError),
+    /// Schema Registry could not be asked: exit 1.
+    #[error("checking Schema Registry failed")]
+    SchemaRegistry(#[source] SchemaRegistryError),
 }
 
 /// What the checks learned on the way.
@@ -92,9 +96,7 @@ async fn flink(c: &Checks<'_>) -> Result<(), PreflightError> {
             format!("the Flink API cannot be reached: {e}"),
         )
         .into()),
-        Err(e) => Err(PreflightError::Unavailable(format!(
-            "checking the Flink API failed: {e}"
-        ))),
+        Err(e) => Err(PreflightError::Flink(e)),
     }
 }
 
@@ -123,9 +125,7 @@ async fn schema_registry(
             format!("Schema Registry cannot be reached: {e}"),
         )
         .into()),
-        Err(e) => Err(PreflightError::Unavailable(format!(
-            "checking Schema Registry failed: {e}"
-        ))),
+        Err(e) => Err(PreflightError::SchemaRegistry(e)),
     }
 }
 

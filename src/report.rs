@@ -4,16 +4,19 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::command::{Command, Goal};
+use crate::confluent::flink::Phase;
+pub use crate::plan::{Action, Stage};
+
 pub const REPORT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunReport {
     pub version: u32,
-    /// `plan`, `teardown`, `buildup`, `rebuild`, `adopt`.
-    pub command: String,
+    pub command: Command,
     /// With `plan` (and dry runs): what was planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_for: Option<String>,
+    pub plan_for: Option<Goal>,
     pub app: String,
     pub environment_id: String,
     pub dry_run: bool,
@@ -67,11 +70,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StepReport {
-    /// `teardown` or `buildup`.
-    pub stage: String,
-    /// `delete`, `stop`, `prune`, `drop_table`, `create`, `resume`, `unchanged`, `skip`,
-    /// `refuse`, `release`, `adopt`.
-    pub action: String,
+    pub stage: Stage,
+    pub action: Action,
     pub kind: Kind,
     /// The statement name, or the table.
     pub name: String,
@@ -80,10 +80,10 @@ pub struct StepReport {
     pub status: Status,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase_before: Option<String>,
+    pub phase_before: Option<Phase>,
     /// The phase when the step ended; `None` when the statement is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase_after: Option<String>,
+    pub phase_after: Option<Phase>,
     pub duration_ms: u64,
     /// For tables: what was removed.
     #[serde(default, skip_serializing_if = "Removed::is_empty")]
@@ -132,28 +132,24 @@ impl RunReport {
     /// Statements deleted, stopped or pruned.
     pub fn torn_down(&self) -> Vec<String> {
         self.names(|s| {
-            s.kind == Kind::Statement
-                && s.status == Status::Done
-                && matches!(s.action.as_str(), "delete" | "stop" | "prune")
+            s.kind == Kind::Statement && s.status == Status::Done && s.action.tears_down()
         })
     }
 
     /// Statements created or resumed.
     pub fn rebuilt(&self) -> Vec<String> {
         self.names(|s| {
-            s.kind == Kind::Statement
-                && s.status == Status::Done
-                && matches!(s.action.as_str(), "create" | "resume")
+            s.kind == Kind::Statement && s.status == Status::Done && s.action.builds_up()
         })
     }
 
     pub fn unchanged(&self) -> Vec<String> {
-        self.names(|s| s.kind == Kind::Statement && s.action == "unchanged")
+        self.names(|s| s.kind == Kind::Statement && s.action == Action::Unchanged)
     }
 
     pub fn dropped_tables(&self) -> Vec<String> {
         self.names(|s| {
-            s.kind == Kind::Table && s.status == Status::Done && s.action == "drop_table"
+            s.kind == Kind::Table && s.status == Status::Done && s.action == Action::DropTable
         })
     }
 

@@ -6,35 +6,41 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_secretsmanager::error::SdkError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 
-pub use crate::config::ConfigError;
+use crate::input::ConfigError;
 
 /// A credential. Its value is never printed: no `Display`, a redacting `Debug`; read it with
 /// [`Secret::expose`] at the one place it is sent.
 #[derive(Clone)]
 pub struct Secret(Box<str>);
 
-static GITHUB_MASKING: AtomicBool = AtomicBool::new(false);
+/// How a credential is masked in the log the moment it is created. The binary sets it inside
+/// GitHub Actions (to print `::add-mask::`); this module knows nothing of GitHub.
+static MASK: OnceLock<fn(&str)> = OnceLock::new();
 
-/// From now on every [`Secret`] created is masked in the GitHub Actions log (`::add-mask::`)
-/// the moment it is created. The binary turns this on when `GITHUB_ACTIONS=true`.
-pub fn enable_github_masking() {
-    GITHUB_MASKING.store(true, Ordering::SeqCst);
+/// From now on every credential is passed to `mask` the moment it is created (or read as one).
+pub fn mask_with(mask: fn(&str)) {
+    let _ = MASK.set(mask);
+}
+
+fn mask(value: &str) {
+    if let Some(mask) = MASK.get() {
+        if !value.trim().is_empty() {
+            mask(value);
+        }
+    }
 }
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Secret {
         let value: String = value.into();
-        if GITHUB_MASKING.load(Ordering::SeqCst) && !value.trim().is_empty() {
-            mask_in_github_log(&value);
-        }
+        mask(&value);
         Secret(value.into_boxed_str())
     }
 
@@ -48,9 +54,7 @@ impl Secret {
     /// This value is a credential: mask it in the GitHub Actions log from now on (a no-op
     /// outside Actions, and for a value masked already it only repeats the mask).
     pub(crate) fn masked(self) -> Secret {
-        if GITHUB_MASKING.load(Ordering::SeqCst) && !self.0.trim().is_empty() {
-            mask_in_github_log(&self.0);
-        }
+        mask(&self.0);
         self
     }
 
@@ -68,27 +72,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
-}
-
-/// `::add-mask::` for the value and, for a multi-line value, each line: the runner masks line by
-/// line.
-fn mask_in_github_log(value: &str) {
-    let mut out = std::io::stdout().lock();
-    let mut lines: Vec<&str> = vec![value];
-    if value.contains('\n') {
-        lines.extend(value.lines().filter(|l| !l.trim().is_empty()));
-    }
-    for line in lines {
-        let _ = writeln!(out, "::add-mask::{}", escape_command_data(line));
-    }
-    let _ = out.flush();
-}
-
-/// Workflow-command data escaping (`%`, CR, LF).
-fn escape_command_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
 }
 
 /// A failure to reach AWS Secrets Manager (network, throttling, a service error): the operation

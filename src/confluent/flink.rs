@@ -147,6 +147,13 @@ impl fmt::Display for Phase {
     }
 }
 
+/// Any spelling is a phase (see [`Phase::parse`]).
+impl From<&str> for Phase {
+    fn from(s: &str) -> Phase {
+        Phase::parse(s)
+    }
+}
+
 impl std::str::FromStr for Phase {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Phase, Self::Err> {
@@ -478,8 +485,18 @@ pub fn is_settled(s: &Statement) -> bool {
     s.phase().is_settled()
 }
 
-/// `https://flink.{region}.{cloud}.confluent.cloud`: the public regional gateway.
-pub fn regional_endpoint(cloud: &str, region: &str) -> Result<String, FlinkError> {
+/// Which part of a regional endpoint is not a host-name label.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointPart {
+    #[error("cloud '{0}' must be a provider name such as aws, azure or gcp")]
+    Cloud(String),
+    #[error("region '{0}' must be a region id such as us-east-1")]
+    Region(String),
+}
+
+/// `https://flink.{region}.{cloud}.confluent.cloud`, the region's public gateway, or with
+/// `private` its private one (`….private.confluent.cloud`). The one place the URL is built.
+pub fn regional_endpoint(cloud: &str, region: &str, private: bool) -> Result<String, EndpointPart> {
     let cloud = cloud.trim().to_ascii_lowercase();
     let region = region.trim().to_ascii_lowercase();
     let ok = |s: &str| {
@@ -488,16 +505,15 @@ pub fn regional_endpoint(cloud: &str, region: &str) -> Result<String, FlinkError
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
     if !ok(&cloud) {
-        return Err(FlinkError::Endpoint(format!(
-            "cloud '{cloud}' must be a provider name such as aws, azure or gcp"
-        )));
+        return Err(EndpointPart::Cloud(cloud));
     }
     if !ok(&region) {
-        return Err(FlinkError::Endpoint(format!(
-            "region '{region}' must be a region id such as us-east-1"
-        )));
+        return Err(EndpointPart::Region(region));
     }
-    Ok(format!("https://flink.{region}.{cloud}.confluent.cloud"))
+    let private = if private { "private." } else { "" };
+    Ok(format!(
+        "https://flink.{region}.{cloud}.{private}confluent.cloud"
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,10 +1134,20 @@ mod tests {
     #[test]
     fn regional_endpoints() {
         assert_eq!(
-            regional_endpoint("AWS", "us-east-1").unwrap(),
+            regional_endpoint("AWS", "us-east-1", false).unwrap(),
             "https://flink.us-east-1.aws.confluent.cloud"
         );
-        assert!(regional_endpoint("aws", "us east").is_err());
-        assert!(regional_endpoint("", "us-east-1").is_err());
+        assert_eq!(
+            regional_endpoint("aws", "us-east-1", true).unwrap(),
+            "https://flink.us-east-1.aws.private.confluent.cloud"
+        );
+        assert!(matches!(
+            regional_endpoint("aws", "us east", false),
+            Err(EndpointPart::Region(_))
+        ));
+        assert!(matches!(
+            regional_endpoint("", "us-east-1", false),
+            Err(EndpointPart::Cloud(_))
+        ));
     }
 }

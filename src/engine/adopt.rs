@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use flink_sql::StatementKind;
 
-use super::{Engine, EngineError};
+use super::{records, Engine, EngineError};
 use crate::confluent::flink::{FlinkError, ListFilter, Phase, Statement};
 use crate::ownership::OWNER_LABEL;
-use crate::plan::Definition;
+use crate::plan::{Action, Stage};
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
 use crate::tracker::{Lease, Ownership, Record, State, TableOwnership};
 
@@ -47,15 +47,15 @@ pub async fn adopt(
         let start = Instant::now();
         let existing = tracked.get(&engine.environment_id, &s.name);
         let mut report = StepReport {
-            stage: "buildup".into(),
-            action: "adopt".into(),
+            stage: Stage::Buildup,
+            action: Action::Adopt,
             kind: Kind::Statement,
             name: s.name.clone(),
             logical_name: None,
             status: Status::Done,
             reason: "matched by the adopt input".into(),
-            phase_before: Some(s.phase().to_string()),
-            phase_after: Some(s.phase().to_string()),
+            phase_before: Some(s.phase().clone()),
+            phase_after: Some(s.phase().clone()),
             duration_ms: 0,
             removed: Removed::default(),
             error: None,
@@ -151,8 +151,6 @@ async fn evidence(
         return Ok(Vec::new());
     }
     let props = &s.spec.properties;
-    let cat = props.get("sql.current-catalog").map(String::as_str);
-    let db = props.get("sql.current-database").map(String::as_str);
     let completed = match a.kind {
         StatementKind::CreateTable => *s.phase() == Phase::Completed,
         _ => matches!(
@@ -167,7 +165,7 @@ async fn evidence(
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for c in &a.creates {
-        let t = c.table.resolve(cat, db);
+        let t = records::resolve(&c.table, props);
         let key = t.to_string();
         let cluster = match engine.cluster.check(&t) {
             Ok(cluster) => cluster,
@@ -228,57 +226,27 @@ async fn evidence(
     Ok(out)
 }
 
+/// The record of an adopted statement: its definition as the service shows it, the ownership
+/// evidence an earlier record held kept.
 fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>) -> Record {
-    let sql = s.sql().to_string();
-    let properties = s.spec.properties.clone();
-    let (creates, writes, reads, is_table_ddl) = match flink_sql::analyze(&sql) {
-        Ok(a) => {
-            let cat = properties.get("sql.current-catalog").map(String::as_str);
-            let db = properties.get("sql.current-database").map(String::as_str);
-            let r = |t: &flink_sql::TableRef| t.resolve(cat, db);
-            (
-                a.creates.iter().map(|c| r(&c.table)).collect(),
-                a.writes.iter().map(r).collect(),
-                a.reads.iter().map(r).collect(),
-                a.kind == StatementKind::CreateTable,
-            )
-        }
-        // SQL we cannot read is still adopted; it just has no tables to order or drop.
-        Err(_) => (Vec::new(), Vec::new(), Vec::new(), false),
-    };
-    let def = Definition {
-        logical: s.name.clone(),
-        name: s.name.clone(),
-        sql: sql.clone(),
-        properties: properties.clone(),
-        compute_pool: s.spec.compute_pool_id.clone().unwrap_or_default(),
-        principal: s.spec.principal.clone().unwrap_or_default(),
-        labels: super::snapshot::user_labels(&s.metadata.labels),
-        creates,
-        writes,
-        reads,
-        depends_on: Vec::new(),
-        is_table_ddl,
-    };
+    let mut def = records::from_statement(s);
+    // Re-adopting a statement the app deployed keeps the manifest's name for it.
+    if let Some(logical) = existing.and_then(|r| r.logical_name.clone()) {
+        def.logical = logical;
+    }
     let mut rec = match existing {
         Some(r) => r.clone(),
         None => Record::new(
             &engine.app,
             &engine.environment_id,
             &s.name,
-            &sql,
+            &def.sql,
             State::Adopted,
         ),
     };
-    rec.sql = sql;
-    rec.properties = properties;
-    rec.compute_pool_id = s.spec.compute_pool_id.clone();
-    rec.principal = s.spec.principal.clone();
-    let kept = std::mem::take(&mut rec.tables.ownership);
-    rec.tables = super::snapshot::tables_of(&def);
-    rec.tables.ownership = kept;
+    records::write_definition(&mut rec, &def);
     rec.state = State::Adopted;
-    rec.last_phase = Some(s.phase().to_string());
+    rec.last_phase = Some(s.phase().clone());
     rec.labels = s.metadata.labels.clone();
     rec
 }

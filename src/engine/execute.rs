@@ -19,7 +19,7 @@ use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement};
 use crate::confluent::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
-use crate::plan::{Action, Definition, Plan, Stage, Step, TableTarget, Target};
+use crate::plan::{Action, Definition, Plan, Step, TableTarget, Target};
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
 use crate::tracker::{Lease, Ownership, Record, State, TableOwnership};
 
@@ -44,11 +44,8 @@ fn base_report(s: &Step, status: Status) -> StepReport {
         Target::Table(_) => (Kind::Table, None),
     };
     StepReport {
-        stage: match s.stage {
-            Stage::Teardown => "teardown".into(),
-            Stage::Buildup => "buildup".into(),
-        },
-        action: action_name(s.action).into(),
+        stage: s.stage,
+        action: s.action,
         kind,
         name: s.target.label(),
         logical_name: logical.filter(|l| *l != s.target.label()),
@@ -59,21 +56,6 @@ fn base_report(s: &Step, status: Status) -> StepReport {
         duration_ms: 0,
         removed: Removed::default(),
         error: None,
-    }
-}
-
-pub fn action_name(a: Action) -> &'static str {
-    match a {
-        Action::Delete => "delete",
-        Action::Stop => "stop",
-        Action::Prune => "prune",
-        Action::DropTable => "drop_table",
-        Action::Create => "create",
-        Action::Resume => "resume",
-        Action::Unchanged => "unchanged",
-        Action::Skip => "skip",
-        Action::Refuse => "refuse",
-        Action::Release => "release",
     }
 }
 
@@ -367,7 +349,7 @@ impl<'a> Ctx<'a> {
         r.duration_ms = start.elapsed().as_millis() as u64;
         tracing::info!(
             step = %r.name, action = %r.action, status = ?r.status,
-            phase_after = r.phase_after.as_deref().unwrap_or("-"),
+            phase_after = r.phase_after.as_ref().map_or("-", |p| p.as_str()),
             ms = r.duration_ms, "step finished"
         );
         r
@@ -446,14 +428,7 @@ impl<'a> Ctx<'a> {
             )
         };
         self.write(&def.name, base, |rec| {
-            rec.logical_name = (def.logical != def.name).then(|| def.logical.clone());
-            rec.sql = def.sql.clone();
-            rec.properties = def.properties.clone();
-            rec.compute_pool_id = Some(def.compute_pool.clone()).filter(|p| !p.is_empty());
-            rec.principal = Some(def.principal.clone()).filter(|p| !p.is_empty());
-            let kept = std::mem::take(&mut rec.tables.ownership);
-            rec.tables = super::snapshot::tables_of(def);
-            rec.tables.ownership = kept;
+            super::records::write_definition(rec, def);
             rec.definition_hash = def.name.rsplit('-').next().map(str::to_string);
             rec.state = state;
             rec.detail = None;
@@ -480,7 +455,7 @@ impl<'a> Ctx<'a> {
     /// pruned statements and replaced versions, unless it still holds a table's evidence.
     async fn forgettable(&self, name: &str) -> bool {
         self.current(name).await.is_some_and(|r| {
-            (super::snapshot::is_hidden(&r) || self.forget.contains(name)) && !r.holds_tables()
+            (super::records::is_hidden(&r) || self.forget.contains(name)) && !r.holds_tables()
         })
     }
 
@@ -566,7 +541,7 @@ impl<'a> Ctx<'a> {
             Vec::new()
         };
         let labels = self.labels_of(def);
-        let phase = Some(s.phase().to_string());
+        let phase = Some(s.phase().clone());
         let state = match self.current(&def.name).await.map(|r| r.state) {
             Some(st) if !running => st,
             _ => State::Deployed,
@@ -665,7 +640,7 @@ impl<'a> Ctx<'a> {
                 .await
                 .map_err(flink_err)?;
             if !gone.satisfied {
-                r.phase_after = gone.last.as_ref().map(|s| s.phase().to_string());
+                r.phase_after = gone.last.as_ref().map(|s| s.phase().clone());
                 return Err(err(format!(
                     "{} was still there {:?} after its deletion",
                     def.name,
@@ -710,7 +685,7 @@ impl<'a> Ctx<'a> {
             .wait_until(&def.name, |s| stopped_or_ended(s.phase()), self.timeout())
             .await
             .map_err(flink_err)?;
-        let phase = done.last.as_ref().map(|s| s.phase().to_string());
+        let phase = done.last.as_ref().map(|s| s.phase().clone());
         r.phase_after = phase.clone();
         if !done.satisfied && done.last.is_some() {
             return Err(err(format!(
@@ -782,7 +757,7 @@ impl<'a> Ctx<'a> {
         if let Some(from) = carry_over_from {
             // The replacement waits in PENDING until the old statement is stopped.
             if let Some(old) = self.current(from).await {
-                let old_def = super::snapshot::from_record(&old);
+                let old_def = super::records::from_record(&old);
                 let mut scratch = r.clone();
                 self.stop(&old_def, &mut scratch).await?;
             }
@@ -879,11 +854,11 @@ impl<'a> Ctx<'a> {
         let done = self
             .engine
             .flink
-            .wait_until(&def.name, |s| settled(s.phase()), self.timeout())
+            .wait_until(&def.name, |s| s.phase().is_settled(), self.timeout())
             .await
             .map_err(flink_err)?;
         let phase = done.last.as_ref().map(|s| s.phase().clone());
-        r.phase_after = phase.as_ref().map(ToString::to_string);
+        r.phase_after = phase.clone();
         let claims = match &done.last {
             Some(s) => self.confirmed_claims(def, s).await?,
             None => Vec::new(),
@@ -1051,34 +1026,99 @@ impl<'a> Ctx<'a> {
     /// both subjects are gone — deleting them directly (only the app's incarnation) if they are
     /// not. Ownership ends once the table is gone.
     async fn drop_table(&self, t: &TableTarget, r: &mut StepReport) -> StepResult {
+        let Some(claim) = self.held_claim(t, r).await? else {
+            return Ok(());
+        };
+        let Some(from) = self.verified_incarnation(t, &claim, r).await? else {
+            return Ok(());
+        };
+        let topic_existed = from == DropFrom::Ours;
+        let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
+        let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+        let drop_detail = if topic_existed {
+            self.run_drop_statement(t).await?
+        } else {
+            None
+        };
+        let topic_gone = match (topic_existed, &drop_detail) {
+            (false, _) => true,
+            (true, None) => self
+                .engine
+                .kafka
+                .wait_topic_gone(&t.topic, self.timeout())
+                .await
+                .is_ok(),
+            (true, Some(_)) => self.incarnation(&t.topic).await?.is_none(),
+        };
+        let left_subjects = self.existing_subjects(&t.topic, &subjects).await?;
+        if !topic_gone || !left_subjects.is_empty() {
+            r.removed.deleted_directly = true;
+            if !topic_gone && !self.delete_topic_directly(t, &claim, r).await? {
+                return Ok(());
+            }
+            if let Some(sr) = &self.engine.registry {
+                for s in &left_subjects {
+                    self.guard()?;
+                    sr.delete_subject(s)
+                        .await
+                        .map_err(|e| err(format!("deleting subject {s}: {e}")))?;
+                }
+            }
+            tracing::warn!(table = %t.table, reason = drop_detail.as_deref().unwrap_or("not gone in time"), "deleted the table's topic and subjects directly");
+        }
+        self.end_ownership(t, None, "dropped by the app").await?;
+        r.removed.topic = topic_existed.then(|| t.topic.clone());
+        r.removed.subjects = existed_subjects;
+        r.phase_after = None;
+        Ok(())
+    }
+
+    /// The evidence the app holds for the table, when it holds any: `None` (the step's report
+    /// says why the table is kept) when it holds none or its record says the table is not the
+    /// app's; refused when the cluster could not be checked.
+    async fn held_claim(
+        &self,
+        t: &TableTarget,
+        r: &mut StepReport,
+    ) -> Result<Option<TableOwnership>, StepFail> {
         let Some(claim) = self.claim(t).await else {
             r.status = Status::Unchanged;
             r.reason = format!(
                 "kept: the app holds no evidence that it created {}",
                 t.table
             );
-            return Ok(());
+            return Ok(None);
         };
         match claim.status {
-            Ownership::Owned | Ownership::Pending => {}
-            Ownership::Unverified => {
-                return Err(StepFail::Refused(format!(
-                    "not verified: {}",
-                    claim
-                        .detail
-                        .as_deref()
-                        .unwrap_or("its cluster could not be checked")
-                )))
-            }
+            Ownership::Owned | Ownership::Pending => Ok(Some(claim)),
+            Ownership::Unverified => Err(StepFail::Refused(format!(
+                "not verified: {}",
+                claim
+                    .detail
+                    .as_deref()
+                    .unwrap_or("its cluster could not be checked")
+            ))),
             other => {
                 r.status = Status::Unchanged;
                 r.reason = format!(
                     "kept: not the app's ({})",
                     claim.detail.as_deref().unwrap_or(other.as_str())
                 );
-                return Ok(());
+                Ok(None)
             }
         }
+    }
+
+    /// Where the drop starts from, checked on a fresh read: the topic gone already, or there as
+    /// the very incarnation the app created. `None` (the report says why, the evidence ended)
+    /// when the table is another incarnation or was never seen created; refused when the claim
+    /// is in another cluster or cannot be proven.
+    async fn verified_incarnation(
+        &self,
+        t: &TableTarget,
+        claim: &TableOwnership,
+        r: &mut StepReport,
+    ) -> Result<Option<DropFrom>, StepFail> {
         self.engine
             .cluster
             .same_cluster(claim.cluster_id.as_deref())
@@ -1092,7 +1132,7 @@ impl<'a> Ctx<'a> {
                     .await?;
                 r.status = Status::Unchanged;
                 r.reason = format!("{} is gone", t.table);
-                return Ok(());
+                return Ok(None);
             }
             return Err(StepFail::Refused(format!(
                 "cannot prove the app created {}: the run that created it was interrupted before \
@@ -1100,8 +1140,12 @@ impl<'a> Ctx<'a> {
                 t.table, t.created_by
             )));
         }
-        if let Some(id) = &live {
-            if !ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref()) {
+        match live {
+            None => Ok(Some(DropFrom::TopicGone)),
+            Some(id) if ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref()) => {
+                Ok(Some(DropFrom::Ours))
+            }
+            Some(id) => {
                 let why = format!(
                     "spared: topic {} (id {}) is not the incarnation {} created (id {})",
                     t.topic,
@@ -1109,83 +1153,51 @@ impl<'a> Ctx<'a> {
                     t.created_by,
                     claim.topic_id.as_deref().unwrap_or("?")
                 );
-                self.end_ownership(t, Some(id), &why).await?;
+                self.end_ownership(t, Some(&id), &why).await?;
                 r.status = Status::Unchanged;
                 r.reason = why;
-                return Ok(());
+                Ok(None)
             }
         }
+    }
 
-        let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
-        let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
-        let drop_detail = if live.is_some() {
-            self.run_drop_statement(t).await?
-        } else {
-            None
-        };
-        let topic_gone = match (&live, &drop_detail) {
-            (None, _) => true,
-            (Some(_), None) => self
-                .engine
-                .kafka
-                .wait_topic_gone(&t.topic, self.timeout())
-                .await
-                .is_ok(),
-            (Some(_), Some(_)) => self.incarnation(&t.topic).await?.is_none(),
-        };
-        let left_subjects = self.existing_subjects(&t.topic, &subjects).await?;
-        if !topic_gone || !left_subjects.is_empty() {
-            r.removed.deleted_directly = true;
-            if !topic_gone {
-                // Directly only the incarnation the app created, checked again just before.
-                match self.incarnation(&t.topic).await? {
-                    Some(id)
-                        if ownership::same_incarnation(
-                            claim.topic_id.as_deref(),
-                            id.as_deref(),
-                        ) =>
-                    {
-                        self.guard()?;
-                        self.engine
-                            .kafka
-                            .delete_topic(&t.topic)
-                            .await
-                            .map_err(|e| err(e.to_string()))?;
-                        self.engine
-                            .kafka
-                            .wait_topic_gone(&t.topic, self.timeout())
-                            .await
-                            .map_err(|e| err(e.to_string()))?;
-                    }
-                    Some(other) => {
-                        let why = format!(
-                            "spared: topic {} is another incarnation now (id {})",
-                            t.topic,
-                            other.as_deref().unwrap_or("?")
-                        );
-                        self.end_ownership(t, Some(&other), &why).await?;
-                        r.status = Status::Unchanged;
-                        r.reason = why;
-                        return Ok(());
-                    }
-                    None => {}
-                }
+    /// The fallback when the DROP statement left the topic: delete it directly, but only the
+    /// incarnation the app created, checked again just before. `false` when the topic turned out
+    /// to be another incarnation (spared; the report says so).
+    async fn delete_topic_directly(
+        &self,
+        t: &TableTarget,
+        claim: &TableOwnership,
+        r: &mut StepReport,
+    ) -> Result<bool, StepFail> {
+        match self.incarnation(&t.topic).await? {
+            Some(id) if ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref()) => {
+                self.guard()?;
+                self.engine
+                    .kafka
+                    .delete_topic(&t.topic)
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
+                self.engine
+                    .kafka
+                    .wait_topic_gone(&t.topic, self.timeout())
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
+                Ok(true)
             }
-            if let Some(sr) = &self.engine.registry {
-                for s in &left_subjects {
-                    self.guard()?;
-                    sr.delete_subject(s)
-                        .await
-                        .map_err(|e| err(format!("deleting subject {s}: {e}")))?;
-                }
+            Some(other) => {
+                let why = format!(
+                    "spared: topic {} is another incarnation now (id {})",
+                    t.topic,
+                    other.as_deref().unwrap_or("?")
+                );
+                self.end_ownership(t, Some(&other), &why).await?;
+                r.status = Status::Unchanged;
+                r.reason = why;
+                Ok(false)
             }
-            tracing::warn!(table = %t.table, reason = drop_detail.as_deref().unwrap_or("not gone in time"), "deleted the table's topic and subjects directly");
+            None => Ok(true),
         }
-        self.end_ownership(t, None, "dropped by the app").await?;
-        r.removed.topic = live.is_some().then(|| t.topic.clone());
-        r.removed.subjects = existed_subjects;
-        r.phase_after = None;
-        Ok(())
     }
 
     /// `DROP TABLE IF EXISTS` as one of our hidden statements, tracked while it exists (a run
@@ -1243,7 +1255,7 @@ impl<'a> Ctx<'a> {
         let done = self
             .engine
             .flink
-            .wait_until(&name, |s| settled(s.phase()), self.timeout())
+            .wait_until(&name, |s| s.phase().is_settled(), self.timeout())
             .await
             .map_err(flink_err)?;
         let drop_detail = done
@@ -1289,8 +1301,13 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn settled(p: &Phase) -> bool {
-    p.is_settled()
+/// Where a table's drop starts from, once its evidence is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DropFrom {
+    /// The topic is gone already: only its subjects may be left.
+    TopicGone,
+    /// The topic is the incarnation the app created.
+    Ours,
 }
 
 fn stopped_or_ended(p: &Phase) -> bool {

@@ -7,20 +7,24 @@
 
 pub mod adopt;
 pub mod execute;
+pub mod records;
 pub mod snapshot;
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::command::Command;
 use crate::confluent::flink::{FlinkClient, FlinkError};
 use crate::confluent::kafka::{KafkaAdmin, KafkaError};
 use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::manifest::Manifest;
 use crate::ownership::ClusterScope;
-use crate::plan::{self, Command, Options, Plan};
+use crate::plan::{self, Goal, Options, Plan};
 use crate::report::{Outcome, RunReport, StepReport, REPORT_VERSION};
-use crate::tracker::{LeaseRequest, Provenance, Record, Tracker, TrackerError, RECORD_VERSION};
+use crate::tracker::{
+    Lease, LeaseRequest, Provenance, Record, Tracker, TrackerError, RECORD_VERSION,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -30,20 +34,6 @@ pub enum EngineError {
     Flink(#[from] FlinkError),
     #[error(transparent)]
     Kafka(#[from] KafkaError),
-    #[error("{0}")]
-    Adopt(String),
-}
-
-impl EngineError {
-    /// 3 when another run holds the lease (or took it), else 1 (the run could not do its work).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            EngineError::Tracker(
-                TrackerError::LeaseHeld { .. } | TrackerError::LeaseLost { .. },
-            ) => 3,
-            _ => 1,
-        }
-    }
 }
 
 /// Where statements go when the app names no pool or principal: the credentials' defaults.
@@ -80,11 +70,31 @@ pub struct Engine {
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Request {
-    /// Plan `command` and report the plan; change nothing.
-    Plan(Command),
-    Run(Command),
+    /// Plan for `goal` and report the plan; change nothing (`plan`, and dry runs).
+    Plan(Goal),
+    /// Converge the app to `goal`.
+    Run(Goal),
     /// Record live statements (names or `prefix*`) as the app's.
     Adopt(Vec<String>),
+}
+
+impl Request {
+    /// The command the report names.
+    pub fn command(&self) -> Command {
+        match self {
+            Request::Plan(_) => Command::Plan,
+            Request::Run(goal) => Command::from(*goal),
+            Request::Adopt(_) => Command::Adopt,
+        }
+    }
+
+    /// What a plan was made for, when the request only plans.
+    pub fn plan_for(&self) -> Option<Goal> {
+        match self {
+            Request::Plan(goal) => Some(*goal),
+            Request::Run(_) | Request::Adopt(_) => None,
+        }
+    }
 }
 
 impl Engine {
@@ -98,18 +108,13 @@ impl Engine {
     ) -> Result<RunReport, EngineError> {
         let started_at = Utc::now();
         let clock = Instant::now();
-        let (command, plan_for, dry_run) = match request {
-            Request::Plan(c) => ("plan".to_string(), Some(c.to_string()), true),
-            Request::Run(c) => (c.to_string(), None, false),
-            Request::Adopt(_) => ("adopt".to_string(), None, false),
-        };
         let mut report = RunReport {
             version: REPORT_VERSION,
-            command,
-            plan_for,
+            command: request.command(),
+            plan_for: request.plan_for(),
             app: self.app.clone(),
             environment_id: self.environment_id.clone(),
-            dry_run,
+            dry_run: request.plan_for().is_some(),
             started_at,
             duration_ms: 0,
             outcome: Outcome::NothingToDo,
@@ -117,9 +122,9 @@ impl Engine {
             notes: Vec::new(),
         };
         match request {
-            Request::Plan(command) => {
+            Request::Plan(goal) => {
                 let (snap, _) = snapshot::take(self, manifest).await?;
-                let p = plan::plan(*command, &snap, opts);
+                let p = plan::plan(*goal, &snap, opts);
                 report.steps = execute::planned(&p);
                 report.outcome = if p.is_noop() {
                     Outcome::NothingToDo
@@ -128,18 +133,13 @@ impl Engine {
                 };
                 report.notes = p.notes;
             }
-            Request::Run(command) => {
+            Request::Run(goal) => {
                 let lease = self.take_lease().await?;
                 let result = self
-                    .run_locked(*command, manifest, opts, &lease, progress)
+                    .run_locked(*goal, manifest, opts, &lease, progress)
                     .await;
-                let released = lease.release().await;
+                release_lease(lease, &mut report.notes).await;
                 let (p, run) = result?;
-                if let Err(e) = released {
-                    report
-                        .notes
-                        .push(format!("releasing the lease failed: {e}"));
-                }
                 report.notes.extend(p.notes.iter().cloned());
                 report.outcome = match &run.lease_lost {
                     Some(why) => {
@@ -156,13 +156,8 @@ impl Engine {
             Request::Adopt(selectors) => {
                 let lease = self.take_lease().await?;
                 let result = adopt::adopt(self, selectors, &lease, progress).await;
-                let released = lease.release().await;
+                release_lease(lease, &mut report.notes).await;
                 report.steps = result?;
-                if let Err(e) = released {
-                    report
-                        .notes
-                        .push(format!("releasing the lease failed: {e}"));
-                }
                 report.outcome = if report.steps.is_empty() {
                     Outcome::NothingToDo
                 } else if report.steps.iter().any(|s| s.error.is_some()) {
@@ -176,7 +171,7 @@ impl Engine {
         Ok(report)
     }
 
-    async fn take_lease(&self) -> Result<crate::tracker::Lease, EngineError> {
+    async fn take_lease(&self) -> Result<Lease, EngineError> {
         // Unique per process: two jobs of one workflow run share the GitHub run id.
         let run_id = crate::tracker::lease::new_run_id();
         let mut req = LeaseRequest::new(
@@ -194,15 +189,15 @@ impl Engine {
 
     async fn run_locked(
         &self,
-        command: Command,
+        goal: Goal,
         manifest: Option<&Manifest>,
         opts: &Options,
-        lease: &crate::tracker::Lease,
+        lease: &Lease,
         progress: &(dyn Fn(&StepReport) + Sync),
     ) -> Result<(Plan, execute::Execution), EngineError> {
         let (snap, records) = snapshot::take(self, manifest).await?;
-        let p = plan::plan(command, &snap, opts);
-        tracing::info!(command = %command, app = %self.app, steps = p.steps.len(), "planned");
+        let p = plan::plan(goal, &snap, opts);
+        tracing::info!(goal = %goal, app = %self.app, steps = p.steps.len(), "planned");
         let run = execute::execute(self, &p, &records, lease, progress).await;
         Ok((p, run))
     }
@@ -215,6 +210,14 @@ impl Engine {
             extra: r.provenance.extra.clone(),
             ..self.provenance.clone()
         };
+    }
+}
+
+/// Release the run's lease whatever the run did; a release that fails is a note of the report
+/// (the lease then expires by its ttl), not a failure of work that was done.
+async fn release_lease(lease: Lease, notes: &mut Vec<String>) {
+    if let Err(e) = lease.release().await {
+        notes.push(format!("releasing the lease failed: {e}"));
     }
 }
 

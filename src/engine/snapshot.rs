@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use flink_sql::{StatementKind, TableRef};
 
+use super::records::{from_record, is_hidden, resolved_tables};
 use super::{Engine, EngineError};
 use crate::confluent::flink::{ListFilter, Statement};
 use crate::manifest::Manifest;
 use crate::naming::{deployed_name, StatementIdentity};
-use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
+use crate::ownership::OWNER_LABEL;
 use crate::plan::{Claim, Definition, Live, Snapshot, Tracked};
-use crate::tracker::{Record, State, TableOwnership, Tables};
+use crate::tracker::{Record, State, TableOwnership};
 
 /// The plan's snapshot, and the app's tracker records by statement name.
 pub async fn take(
@@ -66,25 +67,11 @@ pub async fn take(
     ))
 }
 
-/// A statement's labels without the tool's own.
-pub fn user_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    labels
-        .iter()
-        .filter(|(k, _)| k.as_str() != OWNER_LABEL && k.as_str() != HIDDEN_LABEL)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// One of the tool's own DROP TABLE statements.
-pub fn is_hidden(r: &Record) -> bool {
-    r.labels.get(HIDDEN_LABEL).map(String::as_str) == Some("true")
-}
-
 /// A live statement as the planner sees it.
 pub fn live_of(s: &Statement) -> Live {
     Live {
         name: s.name.clone(),
-        phase: s.phase().as_str().to_string(),
+        phase: s.phase().clone(),
         uid: s.metadata.uid.clone(),
         owner: s.metadata.labels.get(OWNER_LABEL).cloned(),
         sql: s.sql().to_string(),
@@ -149,7 +136,7 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
                 compute_pool: &pool,
                 principal: &principal,
             });
-            let (creates, writes, reads) = resolved_tables(&s.analysis, &properties);
+            let tables = resolved_tables(&s.analysis, &properties);
             Definition {
                 logical: s.name.clone(),
                 name,
@@ -158,69 +145,14 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
                 compute_pool: pool,
                 principal,
                 labels: s.labels.clone(),
-                creates,
-                writes,
-                reads,
+                creates: tables.creates,
+                writes: tables.writes,
+                reads: tables.reads,
                 depends_on: s.depends_on.clone(),
                 is_table_ddl: s.analysis.kind == StatementKind::CreateTable,
             }
         })
         .collect()
-}
-
-type TableSets = (Vec<TableRef>, Vec<TableRef>, Vec<TableRef>);
-
-fn resolved_tables(a: &flink_sql::Analysis, props: &BTreeMap<String, String>) -> TableSets {
-    let cat = props.get("sql.current-catalog").map(String::as_str);
-    let db = props.get("sql.current-database").map(String::as_str);
-    let r = |t: &TableRef| t.resolve(cat, db);
-    (
-        a.creates.iter().map(|c| r(&c.table)).collect(),
-        a.writes.iter().map(r).collect(),
-        a.reads.iter().map(r).collect(),
-    )
-}
-
-/// The tables a statement touches, as the tracker records them.
-pub fn tables_of(def: &Definition) -> Tables {
-    let s = |ts: &[TableRef]| ts.iter().map(ToString::to_string).collect();
-    Tables {
-        reads: s(&def.reads),
-        writes: s(&def.writes),
-        creates: s(&def.creates),
-        ownership: Vec::new(),
-        extra: Default::default(),
-    }
-}
-
-/// A tracker record read back as a definition. Its tables come from the record; whether it is
-/// table DDL from its SQL.
-pub fn from_record(r: &Record) -> Definition {
-    let parse = |ts: &[String]| {
-        ts.iter()
-            .filter_map(|t| TableRef::parse(t).ok())
-            .collect::<Vec<_>>()
-    };
-    let is_table_ddl = flink_sql::analyze(&r.sql)
-        .map(|a| a.kind == StatementKind::CreateTable)
-        .unwrap_or(false);
-    Definition {
-        logical: r
-            .logical_name
-            .clone()
-            .unwrap_or_else(|| r.statement_name.clone()),
-        name: r.statement_name.clone(),
-        sql: r.sql.clone(),
-        properties: r.properties.clone(),
-        compute_pool: r.compute_pool_id.clone().unwrap_or_default(),
-        principal: r.principal.clone().unwrap_or_default(),
-        labels: user_labels(&r.labels),
-        creates: parse(&r.tables.creates),
-        writes: parse(&r.tables.writes),
-        reads: parse(&r.tables.reads),
-        depends_on: Vec::new(),
-        is_table_ddl,
-    }
 }
 
 /// Without a manifest the app wants what the tracker last deployed: per logical name, the most

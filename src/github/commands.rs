@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::report::{RunReport, Status};
+use crate::report::{Action, RunReport, Stage, Status};
 
 use super::markdown::{duration, plural};
 use super::Masker;
@@ -114,6 +114,16 @@ pub fn add_mask(value: &str) -> Vec<String> {
     lines
 }
 
+/// Prints the [`add_mask`] lines for `value` on stdout, where the runner reads them; what the
+/// binary gives [`crate::secrets::mask_with`] inside GitHub Actions.
+pub fn print_add_mask(value: &str) {
+    let mut out = std::io::stdout().lock();
+    for line in add_mask(value) {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+}
+
 /// Prints workflow commands and log lines, each passed through the [`Masker`] first.
 pub struct Log<'m, W: Write> {
     out: W,
@@ -177,7 +187,7 @@ impl<'m, W: Write> Log<'m, W> {
     /// The report in the log: a group per stage with a line per step, then an `::error`
     /// annotation per failed or refused step and a `::warning` per skipped (protected) resource.
     pub fn report(&mut self, report: &RunReport) {
-        for stage in ["teardown", "buildup"] {
+        for &stage in Stage::ALL {
             let steps: Vec<_> = report.steps.iter().filter(|s| s.stage == stage).collect();
             if steps.is_empty() {
                 continue;
@@ -199,7 +209,7 @@ impl<'m, W: Write> Log<'m, W> {
                     (None, None) => String::new(),
                     (b, a) => format!(
                         " [{} -> {}]",
-                        b.as_deref().unwrap_or("-"),
+                        b.as_ref().map_or("-", |b| b.as_str()),
                         match (a, s.status) {
                             (Some(a), _) => a.as_str(),
                             (None, Status::Done) => "gone",
@@ -252,7 +262,7 @@ impl<'m, W: Write> Log<'m, W> {
                     &format!("{} {} not run: {}", s.action, s.name, s.reason),
                     &Annotation::titled(format!("ccaf-housekeeping: {} blocked", s.name)),
                 ),
-                _ if s.action == "skip" => self.warning(
+                _ if s.action == Action::Skip => self.warning(
                     &format!("{} left alone: {}", s.name, s.reason),
                     &Annotation::titled(format!("ccaf-housekeeping: {} skipped", s.name)),
                 ),
@@ -327,8 +337,8 @@ mod tests {
     fn the_report_in_the_log_has_groups_lines_and_annotations() {
         use crate::report::{Kind, Outcome, Removed, RunReport, StepError, StepReport};
         let step = |stage: &str, action: &str, status: Status| StepReport {
-            stage: stage.into(),
-            action: action.into(),
+            stage: stage.parse().unwrap(),
+            action: action.parse().unwrap(),
             kind: Kind::Statement,
             name: format!("app-{action}"),
             logical_name: None,
@@ -348,7 +358,7 @@ mod tests {
         });
         let report = RunReport {
             version: 1,
-            command: "rebuild".into(),
+            command: crate::command::Command::Rebuild,
             plan_for: None,
             app: "app".into(),
             environment_id: "env-1".into(),

@@ -15,10 +15,12 @@ use octocrab::models::issues::Comment;
 use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
 use octocrab::Octocrab;
 
-use crate::report::{Kind, RunReport, Status, StepReport};
+use crate::report::{Action, Kind, RunReport, Stage, Status, StepReport};
 
 use super::event::Event;
-use super::markdown::{code, duration, escape_cell, escape_html, inline, truncate};
+use super::markdown::{
+    action_words, code, counts_table, duration, escape_cell, failure_details, inline, truncate,
+};
 use super::summary::{is_plan, outcome_label, what_ran};
 use super::{GithubContext, Masker};
 
@@ -158,16 +160,7 @@ pub fn render_at(
     if is_plan(report) {
         plan_sections(report, &mut body, &mut budget);
     } else {
-        let _ = writeln!(
-            body,
-            "| torn down | rebuilt | unchanged | tables dropped | failed |\n\
-             |---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
-            report.torn_down().len(),
-            report.rebuilt().len(),
-            report.unchanged().len(),
-            report.dropped_tables().len(),
-            report.failed().len(),
-        );
+        let _ = writeln!(body, "{}", counts_table(report));
         budget = budget.saturating_sub(body.len());
         failures(report, &mut body, &mut budget);
         // What changed is the point of the comment: open when short, folded when long.
@@ -247,27 +240,14 @@ fn failures(report: &RunReport, out: &mut String, budget: &mut usize) {
             if f.kind == Kind::Table { "table " } else { "" },
             code(&truncate(&f.name, 300)),
             f.stage,
-            escape_cell(&f.action.replace('_', " "))
+            escape_cell(action_words(f.action))
         );
         if f.status == Status::Blocked {
             let _ = write!(item, ": not run, {}", inline(&truncate(&f.reason, 500)));
         } else if let Some(e) = &f.error {
             let _ = write!(item, ": {}", inline(&truncate(&e.message, 1_000)));
-            let mut details = String::new();
-            if let Some(d) = &e.detail {
-                details.push_str(d);
-                details.push_str("\n\n");
-            }
-            for x in &e.exceptions {
-                details.push_str(x);
-                details.push_str("\n\n");
-            }
-            if !details.is_empty() {
-                let _ = write!(
-                    item,
-                    "\n\n<details><summary>status.detail and exceptions</summary>\n\n<pre>{}</pre>\n\n</details>",
-                    escape_html(&truncate(details.trim_end(), MAX_DETAILS))
-                );
+            if let Some(block) = failure_details(e, MAX_DETAILS) {
+                let _ = write!(item, "\n\n{block}");
             }
         }
         item.push_str("\n\n");
@@ -293,34 +273,32 @@ fn plan_sections(report: &RunReport, out: &mut String, budget: &mut usize) {
             .map(|s| format!("{} — {}", s.name, s.reason))
             .collect()
     };
-    let changes = |s: &StepReport| {
-        !matches!(
-            s.action.as_str(),
-            "unchanged" | "skip" | "refuse" | "release"
-        )
-    };
+    let changes = |s: &StepReport| !s.action.leaves_alone();
     let sections = [
         (
             "Would tear down",
-            pick(&|s| s.stage == "teardown" && s.kind == Kind::Statement && changes(s)),
+            pick(&|s| s.stage == Stage::Teardown && s.kind == Kind::Statement && changes(s)),
         ),
         (
             "Would drop tables",
-            pick(&|s| s.stage == "teardown" && s.kind == Kind::Table && changes(s)),
+            pick(&|s| s.stage == Stage::Teardown && s.kind == Kind::Table && changes(s)),
         ),
         (
             "Would build up",
-            pick(&|s| s.stage == "buildup" && changes(s)),
+            pick(&|s| s.stage == Stage::Buildup && changes(s)),
         ),
-        ("Unchanged", pick(&|s| s.action == "unchanged")),
-        ("Left alone (protected)", pick(&|s| s.action == "skip")),
+        ("Unchanged", pick(&|s| s.action == Action::Unchanged)),
+        (
+            "Left alone (protected)",
+            pick(&|s| s.action == Action::Skip),
+        ),
         (
             "Refused: not proven the app's",
-            pick(&|s| s.action == "refuse"),
+            pick(&|s| s.action == Action::Refuse),
         ),
         (
             "No longer the app's (gone or replaced)",
-            pick(&|s| s.action == "release"),
+            pick(&|s| s.action == Action::Release),
         ),
     ];
     for (title, items) in sections {

@@ -2,6 +2,8 @@
 //! GitHub Flavored Markdown and allows some inline HTML, so text from the report (names, reasons,
 //! error details) is escaped before it goes into either.
 
+use crate::report::{Action, RunReport, StepError};
+
 /// HTML-escapes text for a `<pre>` block or an attribute-free HTML context.
 pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -16,6 +18,63 @@ pub(crate) fn escape_html(s: &str) -> String {
         }
     }
     out
+}
+
+/// A failed step's `status.detail` and exceptions as a collapsed `<details>` block (their text
+/// kept to `max` bytes), or `None` when it has neither. The summary and the PR comment show the
+/// same block.
+pub(crate) fn failure_details(e: &StepError, max: usize) -> Option<String> {
+    let mut parts = Vec::new();
+    if e.detail.is_some() {
+        parts.push("status.detail".to_string());
+    }
+    if !e.exceptions.is_empty() {
+        parts.push(plural(e.exceptions.len(), "exception", "exceptions"));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let mut details = String::new();
+    for text in e.detail.iter().chain(&e.exceptions) {
+        details.push_str(text);
+        details.push_str("\n\n");
+    }
+    Some(format!(
+        "<details><summary>{}</summary>\n\n<pre>{}</pre>\n\n</details>",
+        parts.join(" and "),
+        escape_html(&truncate(details.trim_end(), max))
+    ))
+}
+
+/// The counts of a run that changed things, as a one-row table (the summary's and the comment's
+/// first lines).
+pub(crate) fn counts_table(report: &RunReport) -> String {
+    format!(
+        "| torn down | rebuilt | unchanged | tables dropped | failed |\n\
+         |---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
+        report.torn_down().len(),
+        report.rebuilt().len(),
+        report.unchanged().len(),
+        report.dropped_tables().len(),
+        report.failed().len(),
+    )
+}
+
+/// An action as the reporters write it for people.
+pub(crate) fn action_words(a: Action) -> &'static str {
+    match a {
+        Action::Delete => "delete",
+        Action::Stop => "stop",
+        Action::Prune => "prune",
+        Action::DropTable => "drop table",
+        Action::Create => "create",
+        Action::Resume => "resume",
+        Action::Unchanged => "unchanged",
+        Action::Skip => "skip",
+        Action::Refuse => "refuse",
+        Action::Release => "release",
+        Action::Adopt => "adopt",
+    }
 }
 
 /// Escapes text for a Markdown table cell (or any inline Markdown): HTML, Markdown punctuation

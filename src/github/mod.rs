@@ -24,10 +24,11 @@ pub use event::{Event, PullRequestRef};
 pub use mask::Masker;
 
 /// Errors of the reporters that touch files. The PR comment never fails a run: its problems end
-/// up in [`CommentOutcome::Skipped`].
+/// up in [`CommentOutcome::Skipped`]. `Write` fails the run and is printed with its cause as a
+/// chain; the event errors are only logged (one line), so their message repeats the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum GithubError {
-    #[error("cannot write the {what} to {path}: {source}")]
+    #[error("cannot write the {what} to {path}")]
     Write {
         what: &'static str,
         path: PathBuf,

@@ -9,9 +9,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::report::{Kind, Outcome, RunReport, Status, StepReport};
+use crate::command::Command;
+use crate::report::{Action, Kind, Outcome, RunReport, Stage, Status, StepReport};
 
-use super::markdown::{code, duration, escape_cell, escape_html, inline, plural, truncate};
+use super::markdown::{
+    action_words, code, counts_table, duration, escape_cell, failure_details, inline, plural,
+    truncate,
+};
 use super::outputs::append;
 use super::{CommentOutcome, GithubError, Masker};
 
@@ -26,7 +30,13 @@ const MAX_MESSAGE: usize = 4_000;
 const MAX_DETAILS: usize = 32_000;
 const MAX_NOTE: usize = 2_000;
 
-const STAGES: [(&str, &str); 2] = [("teardown", "Teardown"), ("buildup", "Buildup")];
+/// A stage's section title.
+fn stage_title(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Teardown => "Teardown",
+        Stage::Buildup => "Buildup",
+    }
+}
 
 /// Renders the summary within `limit` bytes.
 pub fn render(report: &RunReport, comment: Option<&CommentOutcome>, limit: usize) -> String {
@@ -43,7 +53,8 @@ pub fn render(report: &RunReport, comment: Option<&CommentOutcome>, limit: usize
         body.push_str(&text);
         omitted_failures = left_out;
     }
-    for (stage, title) in STAGES {
+    for &stage in Stage::ALL {
+        let title = stage_title(stage);
         let steps: Vec<&StepReport> = report.steps.iter().filter(|s| s.stage == stage).collect();
         if steps.is_empty() {
             continue;
@@ -122,7 +133,7 @@ impl Budget {
 }
 
 pub(crate) fn is_plan(report: &RunReport) -> bool {
-    report.dry_run || report.command == "plan" || report.outcome == Outcome::Planned
+    report.dry_run || report.command == Command::Plan || report.outcome == Outcome::Planned
 }
 
 pub(crate) fn outcome_label(report: &RunReport) -> (&'static str, &'static str) {
@@ -138,9 +149,13 @@ pub(crate) fn outcome_label(report: &RunReport) -> (&'static str, &'static str) 
 /// `rebuild`, or `plan` for `rebuild`.
 pub(crate) fn what_ran(report: &RunReport) -> String {
     match (&report.plan_for, is_plan(report)) {
-        (Some(p), true) if report.command == "plan" => format!("plan for {}", code(p)),
-        (_, true) if report.command != "plan" => format!("{} (dry run)", code(&report.command)),
-        _ => code(&report.command),
+        (Some(p), true) if report.command == Command::Plan => {
+            format!("plan for {}", code(p.as_str()))
+        }
+        (_, true) if report.command != Command::Plan => {
+            format!("{} (dry run)", code(report.command.as_str()))
+        }
+        _ => code(report.command.as_str()),
     }
 }
 
@@ -161,7 +176,7 @@ fn headline(report: &RunReport) -> String {
         report.started_at.format("%Y-%m-%d %H:%M:%S UTC")
     );
     if is_plan(report) {
-        let count = |stage: &str, f: &dyn Fn(&StepReport) -> bool| {
+        let count = |stage: Stage, f: &dyn Fn(&StepReport) -> bool| {
             report
                 .steps
                 .iter()
@@ -169,32 +184,28 @@ fn headline(report: &RunReport) -> String {
                 .count()
         };
         let changes =
-            |s: &StepReport| !matches!(s.action.as_str(), "unchanged" | "skip" | "refuse");
+            |s: &StepReport| !matches!(s.action, Action::Unchanged | Action::Skip | Action::Refuse);
         let _ = writeln!(
             s,
             "| to tear down | tables to drop | to build up | unchanged | skipped |\n\
              |---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
-            count("teardown", &|s| s.kind == Kind::Statement && changes(s)),
-            count("teardown", &|s| s.kind == Kind::Table && changes(s)),
-            count("buildup", &|s| changes(s)),
+            count(Stage::Teardown, &|s| s.kind == Kind::Statement
+                && changes(s)),
+            count(Stage::Teardown, &|s| s.kind == Kind::Table && changes(s)),
+            count(Stage::Buildup, &|s| changes(s)),
             report
                 .steps
                 .iter()
-                .filter(|s| s.action == "unchanged")
+                .filter(|s| s.action == Action::Unchanged)
                 .count(),
-            report.steps.iter().filter(|s| s.action == "skip").count(),
+            report
+                .steps
+                .iter()
+                .filter(|s| s.action == Action::Skip)
+                .count(),
         );
     } else {
-        let _ = writeln!(
-            s,
-            "| torn down | rebuilt | unchanged | tables dropped | failed |\n\
-             |---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
-            report.torn_down().len(),
-            report.rebuilt().len(),
-            report.unchanged().len(),
-            report.dropped_tables().len(),
-            report.failed().len(),
-        );
+        let _ = writeln!(s, "{}", counts_table(report));
     }
     if report.steps.is_empty() {
         s.push_str("_No statement or table of this app needed anything._\n\n");
@@ -237,7 +248,7 @@ fn failures(report: &RunReport, budget: &mut Budget) -> (String, usize) {
                 let line = format!(
                     "- {} ({}): {}\n",
                     code(&s.name),
-                    escape_cell(&s.action.replace('_', " ")),
+                    escape_cell(action_words(s.action)),
                     inline(&truncate(&s.reason, MAX_CELL))
                 );
                 if budget.take(line.len()) {
@@ -261,7 +272,7 @@ fn failure_block(s: &StepReport) -> String {
         "#### {}{} ({})\n",
         if s.kind == Kind::Table { "table " } else { "" },
         code(&s.name),
-        escape_cell(&format!("{}, {}", s.stage, s.action.replace('_', " ")))
+        escape_cell(&format!("{}, {}", s.stage, action_words(s.action)))
     );
     let message = s
         .error
@@ -269,32 +280,12 @@ fn failure_block(s: &StepReport) -> String {
         .map(|e| e.message.as_str())
         .unwrap_or("failed (no error message recorded)");
     let _ = writeln!(b, "{}\n", inline(&truncate(message, MAX_MESSAGE)));
-    if let Some(e) = &s.error {
-        let mut parts = Vec::new();
-        if e.detail.is_some() {
-            parts.push("status.detail".to_string());
-        }
-        if !e.exceptions.is_empty() {
-            parts.push(plural(e.exceptions.len(), "exception", "exceptions"));
-        }
-        if !parts.is_empty() {
-            let mut details = String::new();
-            if let Some(d) = &e.detail {
-                details.push_str(d);
-                details.push_str("\n\n");
-            }
-            for x in &e.exceptions {
-                details.push_str(x);
-                details.push_str("\n\n");
-            }
-            let details = truncate(details.trim_end(), MAX_DETAILS);
-            let _ = writeln!(
-                b,
-                "<details><summary>{}</summary>\n\n<pre>{}</pre>\n\n</details>\n",
-                parts.join(" and "),
-                escape_html(&details)
-            );
-        }
+    if let Some(block) = s
+        .error
+        .as_ref()
+        .and_then(|e| failure_details(e, MAX_DETAILS))
+    {
+        let _ = writeln!(b, "{block}\n");
     }
     b
 }
@@ -377,13 +368,16 @@ fn phase_cell(s: &StepReport) -> String {
         (None, None) => "—".to_string(),
         (before, after) => {
             let after = match (after, s.status) {
-                (Some(a), _) => escape_cell(a),
+                (Some(a), _) => escape_cell(a.as_str()),
                 (None, Status::Done) => "gone".to_string(),
                 (None, _) => "—".to_string(),
             };
             format!(
                 "{} → {after}",
-                before.as_deref().map(escape_cell).unwrap_or("—".into())
+                before
+                    .as_ref()
+                    .map(|b| escape_cell(b.as_str()))
+                    .unwrap_or("—".into())
             )
         }
     }
@@ -418,7 +412,7 @@ fn run_row(s: &StepReport) -> String {
         "| {} | {} | {} | {} | {} | {} | {} |\n",
         status_icon(s.status),
         name_cell(s),
-        escape_cell(&s.action.replace('_', " ")),
+        escape_cell(action_words(s.action)),
         inline(&truncate(&s.reason, MAX_CELL)),
         phase_cell(s),
         duration(s.duration_ms),
@@ -430,11 +424,11 @@ fn plan_row(s: &StepReport) -> String {
     format!(
         "| {} | {} | {} | {} |\n",
         name_cell(s),
-        escape_cell(&s.action.replace('_', " ")),
+        escape_cell(action_words(s.action)),
         inline(&truncate(&s.reason, MAX_CELL)),
         s.phase_before
-            .as_deref()
-            .map(escape_cell)
+            .as_ref()
+            .map(|p| escape_cell(p.as_str()))
             .unwrap_or_else(|| if s.kind == Kind::Table {
                 String::new()
             } else {
@@ -474,8 +468,8 @@ mod tests {
 
     fn step(stage: &str, action: &str, kind: Kind, name: &str, status: Status) -> StepReport {
         StepReport {
-            stage: stage.into(),
-            action: action.into(),
+            stage: stage.parse().unwrap(),
+            action: action.parse().unwrap(),
             kind,
             name: name.into(),
             logical_name: None,
@@ -492,7 +486,7 @@ mod tests {
     fn report(steps: Vec<StepReport>, outcome: Outcome) -> RunReport {
         RunReport {
             version: REPORT_VERSION,
-            command: "rebuild".into(),
+            command: Command::Rebuild,
             plan_for: None,
             app: "flights".into(),
             environment_id: "env-1".into(),

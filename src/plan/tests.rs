@@ -134,7 +134,7 @@ fn step<'a>(p: &'a Plan, action: Action, label: &str) -> &'a Step {
 #[test]
 fn teardown_goes_readers_writers_ddl_then_tables() {
     let snap = deployed(&app("v1"));
-    let p = plan(Command::Teardown, &snap, &opts());
+    let p = plan(Goal::Teardown, &snap, &opts());
     let report = step(&p, Action::Delete, "app-report-v1").id;
     let job = step(&p, Action::Delete, "app-job-v1").id;
     let sink_ddl = step(&p, Action::Delete, "app-sink-ddl-v1");
@@ -164,7 +164,8 @@ fn teardown_goes_readers_writers_ddl_then_tables() {
     assert_eq!(
         step(&p, Action::Delete, "app-job-v1")
             .phase_before
-            .as_deref(),
+            .as_ref()
+            .map(|p| p.as_str()),
         Some("RUNNING")
     );
     match &drop_sink.target {
@@ -189,7 +190,7 @@ fn only_the_apps_tracked_statements_are_touched() {
             sql: "INSERT INTO t SELECT * FROM s".into(),
         },
     );
-    for cmd in [Command::Teardown, Command::Buildup, Command::Rebuild] {
+    for cmd in [Goal::Teardown, Goal::Buildup, Goal::Rebuild] {
         let p = plan(cmd, &snap, &opts());
         assert!(
             p.steps.iter().all(|s| s.target.label() != "other-app-job"),
@@ -209,7 +210,7 @@ fn torn_down_records_are_skipped_unless_live_again_and_protect_wins() {
         protect: vec![glob::Pattern::new("src*").unwrap()],
         ..opts()
     };
-    let p = plan(Command::Teardown, &snap, &o);
+    let p = plan(Goal::Teardown, &snap, &o);
     assert!(
         p.steps.iter().all(|s| s.target.label() != "app-report-v1"),
         "{p}"
@@ -227,7 +228,7 @@ fn torn_down_records_are_skipped_unless_live_again_and_protect_wins() {
         protect: vec![glob::Pattern::new("app-job-*").unwrap()],
         ..opts()
     };
-    let p = plan(Command::Teardown, &snap, &o);
+    let p = plan(Goal::Teardown, &snap, &o);
     step(&p, Action::Skip, "app-job-v1");
     assert!(p
         .steps
@@ -242,7 +243,7 @@ fn stop_only_stops_and_keeps_tables() {
         stop_only: true,
         ..opts()
     };
-    let p = plan(Command::Teardown, &snap, &o);
+    let p = plan(Goal::Teardown, &snap, &o);
     assert!(p.steps.iter().all(|s| s.action == Action::Stop), "{p}");
     assert_eq!(p.steps.len(), 4);
     assert!(p.notes.iter().any(|n| n.contains("tables are kept")));
@@ -255,14 +256,14 @@ fn drop_tables_false_keeps_every_table() {
         drop_tables: false,
         ..opts()
     };
-    let p = plan(Command::Teardown, &snap, &o);
+    let p = plan(Goal::Teardown, &snap, &o);
     assert!(p.steps.iter().all(|s| s.action == Action::Delete), "{p}");
 }
 
 #[test]
 fn buildup_of_an_unchanged_running_app_is_a_noop() {
     let snap = deployed(&app("v1"));
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     assert!(p.is_noop(), "{p}");
     assert_eq!(p.steps.len(), 4);
     assert!(p.steps.iter().all(|s| s.action == Action::Unchanged));
@@ -274,7 +275,7 @@ fn buildup_from_nothing_creates_in_dependency_order() {
     snap.tracked.clear();
     snap.live.clear();
     snap.topics.clear();
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     assert!(p.steps.iter().all(|s| s.action == Action::Create), "{p}");
     let id = |n: &str| step(&p, Action::Create, n).id;
     let job = step(&p, Action::Create, "app-job-v1");
@@ -298,7 +299,7 @@ fn buildup_replaces_exactly_the_changed_statement() {
     let old = app("v1");
     let mut snap = deployed(&old);
     snap.desired[1] = def("job", "v2", &[], &["sink"], &["src"]);
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     let del = step(&p, Action::Delete, "app-job-v1");
     assert!(del.reason.contains("replaced by app-job-v2"), "{p}");
     let create = step(&p, Action::Create, "app-job-v2");
@@ -319,7 +320,7 @@ fn carry_over_creates_the_replacement_from_the_old_offsets_without_deleting_it()
         carry_over_offsets: true,
         ..opts()
     };
-    let p = plan(Command::Buildup, &snap, &o);
+    let p = plan(Goal::Buildup, &snap, &o);
     assert!(
         p.steps.iter().all(|s| s.target.label() != "app-job-v1"),
         "{p}"
@@ -339,7 +340,7 @@ fn carry_over_creates_the_replacement_from_the_old_offsets_without_deleting_it()
 fn a_changed_table_is_recreated_with_everything_that_uses_it() {
     let mut snap = deployed(&app("v1"));
     snap.desired[2] = def("sink-ddl", "v2", &["sink"], &[], &[]);
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     let drop = step(&p, Action::DropTable, "sink");
     let del_job = step(&p, Action::Delete, "app-job-v1").id;
     let del_report = step(&p, Action::Delete, "app-report-v1").id;
@@ -372,7 +373,7 @@ fn statements_removed_from_the_app_are_pruned_with_their_unused_tables() {
     // The report and the sink's DDL leave the app; the job still writes the sink.
     snap.desired
         .retain(|d| d.logical != "report" && d.logical != "sink-ddl");
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     step(&p, Action::Prune, "app-report-v1");
     step(&p, Action::Prune, "app-sink-ddl-v1");
     assert!(p.steps.iter().all(|s| s.action != Action::DropTable), "{p}");
@@ -383,7 +384,7 @@ fn statements_removed_from_the_app_are_pruned_with_their_unused_tables() {
 
     // Without the job nothing uses the sink: it goes too.
     snap.desired.retain(|d| d.logical != "job");
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     let drop = step(&p, Action::DropTable, "sink");
     assert!(
         drop.after
@@ -398,7 +399,7 @@ fn failed_and_stopped_statements_are_redeployed_or_resumed() {
     let mut snap = deployed(&app("v1"));
     snap.live.get_mut("app-job-v1").unwrap().phase = "FAILED".into();
     snap.live.get_mut("app-report-v1").unwrap().phase = "STOPPED".into();
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     let del = step(&p, Action::Delete, "app-job-v1").id;
     assert!(
         step(&p, Action::Create, "app-job-v1").after.contains(&del),
@@ -413,18 +414,18 @@ fn an_unchanged_tables_ddl_is_left_alone_while_its_table_exists() {
     // The DDL statements were deleted after they completed; the tables stay.
     snap.live.remove("app-sink-ddl-v1");
     snap.live.remove("app-src-ddl-v1");
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     assert!(p.is_noop(), "{p}");
     // Once the table is gone the DDL runs again.
     snap.topics.remove("sink");
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     step(&p, Action::Create, "app-sink-ddl-v1");
 }
 
 #[test]
 fn rebuild_tears_everything_down_then_builds_everything_up() {
     let snap = deployed(&app("v1"));
-    let p = plan(Command::Rebuild, &snap, &opts());
+    let p = plan(Goal::Rebuild, &snap, &opts());
     let teardown: BTreeSet<usize> = p
         .steps
         .iter()
@@ -449,7 +450,7 @@ fn a_table_left_by_a_run_killed_after_its_ddl_was_deleted_is_still_dropped() {
     // The sink's DDL statement is gone and recorded torn down; its topic is still there.
     snap.tracked[2].torn_down = true;
     snap.live.remove("app-sink-ddl-v1");
-    for cmd in [Command::Teardown, Command::Rebuild] {
+    for cmd in [Goal::Teardown, Goal::Rebuild] {
         let p = plan(cmd, &snap, &opts());
         assert!(
             p.steps
@@ -487,7 +488,7 @@ fn a_table_left_by_a_run_killed_after_its_ddl_was_deleted_is_still_dropped() {
             ..live_as(&drop_stmt, "PENDING")
         },
     );
-    let p = plan(Command::Teardown, &snap, &opts());
+    let p = plan(Goal::Teardown, &snap, &opts());
     let del_drop = step(&p, Action::Delete, &drop_stmt.name).id;
     assert!(
         step(&p, Action::DropTable, "sink")
@@ -504,7 +505,7 @@ fn a_table_left_by_a_run_killed_after_its_ddl_was_deleted_is_still_dropped() {
 
     // Once the topic is gone there is nothing to drop: the app's ownership just ends.
     snap.topics.remove("sink");
-    let p = plan(Command::Teardown, &snap, &opts());
+    let p = plan(Goal::Teardown, &snap, &opts());
     let release = step(&p, Action::Release, "sink");
     assert!(release.reason.contains("already gone"), "{p}");
     assert!(
@@ -534,7 +535,7 @@ fn a_table_the_app_found_or_failed_to_create_is_never_dropped() {
     ] {
         let mut snap = deployed(&app("v1"));
         snap.tracked[2].claims = vec![claim("sink", status.clone())];
-        for cmd in [Command::Teardown, Command::Rebuild] {
+        for cmd in [Goal::Teardown, Goal::Rebuild] {
             let p = plan(cmd, &snap, &opts());
             assert_eq!(
                 drops(&p).contains(&"sink".to_string()),
@@ -543,7 +544,7 @@ fn a_table_the_app_found_or_failed_to_create_is_never_dropped() {
             );
             assert!(drops(&p).contains(&"src".to_string()), "{p}");
         }
-        let p = plan(Command::Teardown, &snap, &opts());
+        let p = plan(Goal::Teardown, &snap, &opts());
         if matches!(status, Ownership::Found | Ownership::NotCreated) {
             assert!(
                 p.notes.iter().any(|n| n.contains("table sink is kept")),
@@ -565,7 +566,7 @@ fn after_the_apps_own_drop_a_later_table_of_that_name_is_someone_elses() {
         }
     }
     snap.live.clear();
-    for cmd in [Command::Teardown, Command::Rebuild] {
+    for cmd in [Goal::Teardown, Goal::Rebuild] {
         let p = plan(cmd, &snap, &opts());
         assert!(drops(&p).is_empty(), "{cmd}: {p}");
         assert!(
@@ -590,7 +591,7 @@ fn a_table_in_a_cluster_the_run_cannot_check_is_refused() {
         cluster_id: Some("lkc-elsewhere".into()),
         ..owned("src")
     }];
-    let p = plan(Command::Teardown, &snap, &opts());
+    let p = plan(Goal::Teardown, &snap, &opts());
     assert!(drops(&p).is_empty(), "{p}");
     let sink = step(&p, Action::Refuse, "sink");
     assert!(sink.reason.contains("not verified"), "{p}");
@@ -606,13 +607,13 @@ fn another_incarnation_of_an_owned_table_is_released_not_dropped() {
     // The app's sink was dropped by someone and made again: another topic id.
     snap.topic_ids
         .insert("sink".into(), "id-someone-elses".into());
-    let p = plan(Command::Teardown, &snap, &opts());
+    let p = plan(Goal::Teardown, &snap, &opts());
     let release = step(&p, Action::Release, "sink");
     assert!(release.reason.contains("spared"), "{p}");
     assert!(!drops(&p).contains(&"sink".to_string()), "{p}");
     // Without ids (a cluster that has none) the name decides.
     snap.topic_ids.clear();
-    let p = plan(Command::Teardown, &snap, &opts());
+    let p = plan(Goal::Teardown, &snap, &opts());
     step(&p, Action::DropTable, "sink");
 }
 
@@ -624,7 +625,7 @@ fn a_live_statement_that_is_not_the_recorded_one_is_refused_and_blocks_its_table
     snap.live.get_mut("app-sink-ddl-v1").unwrap().uid = Some("uid-impostor".into());
     // Same name and uid, but not labelled as the app's.
     snap.live.get_mut("app-report-v1").unwrap().owner = None;
-    for cmd in [Command::Teardown, Command::Rebuild] {
+    for cmd in [Goal::Teardown, Goal::Rebuild] {
         let p = plan(cmd, &snap, &opts());
         let ddl = step(&p, Action::Refuse, "app-sink-ddl-v1");
         assert!(ddl.reason.contains("uid-impostor"), "{p}");
@@ -638,7 +639,7 @@ fn a_live_statement_that_is_not_the_recorded_one_is_refused_and_blocks_its_table
         step(&p, Action::Delete, "app-job-v1");
     }
     // Buildup leaves neither "unchanged": their names are taken by statements not the app's.
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     step(&p, Action::Refuse, "app-sink-ddl-v1");
     step(&p, Action::Refuse, "app-report-v1");
     step(&p, Action::Unchanged, "app-job-v1");
@@ -649,7 +650,7 @@ fn a_changed_ddl_of_a_table_the_app_found_does_not_recreate_it() {
     let mut snap = deployed(&app("v1"));
     snap.tracked[2].claims = vec![claim("sink", Ownership::Found)];
     snap.desired[2] = def("sink-ddl", "v2", &["sink"], &[], &[]);
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     assert!(drops(&p).is_empty(), "{p}");
     step(&p, Action::Delete, "app-sink-ddl-v1");
     step(&p, Action::Create, "app-sink-ddl-v2");
@@ -667,7 +668,7 @@ fn a_create_in_a_cluster_the_run_cannot_check_is_said_up_front() {
             t.database = Some("elsewhere".into());
         }
     }
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     assert!(
         p.notes
             .iter()
@@ -677,6 +678,6 @@ fn a_create_in_a_cluster_the_run_cannot_check_is_said_up_front() {
     snap.cluster
         .names
         .insert("elsewhere".into(), CLUSTER.into());
-    let p = plan(Command::Buildup, &snap, &opts());
+    let p = plan(Goal::Buildup, &snap, &opts());
     assert!(p.notes.is_empty(), "{p}");
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::record::LEASE_KEY_PREFIX;
 use super::store::WRITE_PARTITION;
 use super::{Tracker, TrackerError};
-use crate::config::{validate_app, validate_id};
+use crate::input::{validate_app, validate_id};
 
 /// The format version of lease records this build writes (independent of statement records).
 pub const LEASE_VERSION: u32 = 1;
@@ -362,24 +362,7 @@ impl Tracker {
             // (Re)append our lease when we have none in the log.
             let (record, first_offset) = match attempt.take() {
                 Some(a) => a,
-                None => {
-                    let now = Utc::now();
-                    let record = LeaseRecord {
-                        version: LEASE_VERSION,
-                        app: req.app.clone(),
-                        environment_id: req.environment_id.clone(),
-                        run_id: req.run_id.clone(),
-                        holder: req.holder.clone(),
-                        acquired_at: now,
-                        expires_at: now + ttl,
-                        first_offset: None,
-                        renewed_at: None,
-                        extra: serde_json::Map::new(),
-                    };
-                    let d = self.write_lease(&key, &record).await?;
-                    tracing::debug!(app = %req.app, run_id = %req.run_id, offset = d.offset, "asked for the lease");
-                    (record, d.offset)
-                }
+                None => self.ask_for_lease(req, &key, ttl).await?,
             };
             let entries = self.lease_entries(&req.environment_id, &req.app).await?;
             let now = Utc::now();
@@ -387,58 +370,19 @@ impl Tracker {
                 .iter()
                 .any(|e| e.record.run_id == req.run_id && e.record.expires_at > now);
             let winner = resolve(&entries, now).cloned();
-            if let Some(w) = &winner {
-                if w.record.run_id == req.run_id {
-                    tracing::info!(
-                        app = %req.app,
-                        run_id = %req.run_id,
-                        waited_ms = start.elapsed().as_millis() as u64,
-                        "holding the lease"
-                    );
-                    let shared = Arc::new(Mutex::new(Shared {
-                        expires_at: w.record.expires_at,
-                        lost: None,
-                    }));
-                    let renewer = spawn_renewer(
-                        self.clone(),
-                        key.clone(),
-                        record.clone(),
-                        first_offset,
-                        shared.clone(),
-                        req.ttl,
-                    );
-                    return Ok(Lease {
-                        tracker: self.clone(),
-                        key,
-                        record,
-                        first_offset,
-                        shared,
-                        renewer: Some(renewer),
-                        released: false,
-                    });
-                }
+            if let Some(w) = winner.as_ref().filter(|w| w.record.run_id == req.run_id) {
+                tracing::info!(
+                    app = %req.app,
+                    run_id = %req.run_id,
+                    waited_ms = start.elapsed().as_millis() as u64,
+                    "holding the lease"
+                );
+                return Ok(self.lease_granted(req, key, record, first_offset, w.record.expires_at));
             }
-            let waited = start.elapsed();
             if tokio::time::Instant::now() >= deadline {
                 // Leave the queue: our waiting lease must not block whoever comes next.
                 self.write_raw(&key, None).await?;
-                return Err(match winner {
-                    Some(w) => TrackerError::LeaseHeld {
-                        app: req.app.clone(),
-                        environment_id: req.environment_id.clone(),
-                        holder: w.record.holder.clone(),
-                        run_id: w.record.run_id.clone(),
-                        expires_at: w.record.expires_at,
-                        waited,
-                    },
-                    None => TrackerError::Timeout {
-                        what: format!(
-                            "the lease of app `{}` (our lease record never became visible)",
-                            req.app
-                        ),
-                        after: waited,
-                    },
-                });
+                return Err(not_granted(req, winner, start.elapsed()));
             }
             if let Some(w) = winner
                 .as_ref()
@@ -453,17 +397,10 @@ impl Tracker {
                     "another run holds the lease; waiting"
                 );
             }
-            // Keep our place in the queue: renew a waiting lease before it runs out.
-            let mut record = record;
             if ours_live {
-                if record.expires_at - now < ttl / 2 {
-                    let mut renewal = record.clone();
-                    renewal.first_offset = Some(first_offset);
-                    renewal.renewed_at = Some(now);
-                    renewal.expires_at = now + ttl;
-                    self.write_lease(&key, &renewal).await?;
-                    record.expires_at = renewal.expires_at;
-                }
+                let record = self
+                    .keep_place(&key, record, first_offset, now, ttl)
+                    .await?;
                 attempt = Some((record, first_offset));
             }
             let jitter = rand::rng().random_range(0..=pause.as_millis() as u64 / 2);
@@ -474,19 +411,103 @@ impl Tracker {
         }
     }
 
-    /// Run `f` under the app's lease, releasing it afterwards whatever `f` returns.
-    pub async fn with_lease<T, E, F, Fut>(&self, req: &LeaseRequest, f: F) -> Result<T, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-        E: From<TrackerError>,
-    {
-        let lease = self.acquire_lease(req).await?;
-        let out = f().await;
-        let released = lease.release().await;
-        let value = out?;
-        released?;
-        Ok(value)
+    /// Append a new lease record of this run: its place in the queue is its offset.
+    async fn ask_for_lease(
+        &self,
+        req: &LeaseRequest,
+        key: &str,
+        ttl: chrono::Duration,
+    ) -> Result<(LeaseRecord, i64), TrackerError> {
+        let now = Utc::now();
+        let record = LeaseRecord {
+            version: LEASE_VERSION,
+            app: req.app.clone(),
+            environment_id: req.environment_id.clone(),
+            run_id: req.run_id.clone(),
+            holder: req.holder.clone(),
+            acquired_at: now,
+            expires_at: now + ttl,
+            first_offset: None,
+            renewed_at: None,
+            extra: serde_json::Map::new(),
+        };
+        let d = self.write_lease(key, &record).await?;
+        tracing::debug!(app = %req.app, run_id = %req.run_id, offset = d.offset, "asked for the lease");
+        Ok((record, d.offset))
+    }
+
+    /// The lease this run now holds, renewed in the background from here on.
+    fn lease_granted(
+        &self,
+        req: &LeaseRequest,
+        key: String,
+        record: LeaseRecord,
+        first_offset: i64,
+        expires_at: DateTime<Utc>,
+    ) -> Lease {
+        let shared = Arc::new(Mutex::new(Shared {
+            expires_at,
+            lost: None,
+        }));
+        let renewer = spawn_renewer(
+            self.clone(),
+            key.clone(),
+            record.clone(),
+            first_offset,
+            shared.clone(),
+            req.ttl,
+        );
+        Lease {
+            tracker: self.clone(),
+            key,
+            record,
+            first_offset,
+            shared,
+            renewer: Some(renewer),
+            released: false,
+        }
+    }
+
+    /// Keep a waiting lease's place in the queue: renew it before it runs out.
+    async fn keep_place(
+        &self,
+        key: &str,
+        mut record: LeaseRecord,
+        first_offset: i64,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> Result<LeaseRecord, TrackerError> {
+        if record.expires_at - now < ttl / 2 {
+            let mut renewal = record.clone();
+            renewal.first_offset = Some(first_offset);
+            renewal.renewed_at = Some(now);
+            renewal.expires_at = now + ttl;
+            self.write_lease(key, &renewal).await?;
+            record.expires_at = renewal.expires_at;
+        }
+        Ok(record)
+    }
+}
+
+/// Why the lease was not granted within the wait: who holds it, or that our own request never
+/// became visible.
+fn not_granted(req: &LeaseRequest, winner: Option<LeaseEntry>, waited: Duration) -> TrackerError {
+    match winner {
+        Some(w) => TrackerError::LeaseHeld {
+            app: req.app.clone(),
+            environment_id: req.environment_id.clone(),
+            holder: w.record.holder,
+            run_id: w.record.run_id,
+            expires_at: w.record.expires_at,
+            waited,
+        },
+        None => TrackerError::Timeout {
+            what: format!(
+                "the lease of app `{}` (our lease record never became visible)",
+                req.app
+            ),
+            after: waited,
+        },
     }
 }
 

@@ -22,8 +22,8 @@ pub use record::{
 };
 pub use store::Delivery;
 
-use crate::config::validate_topic;
 use crate::confluent::kafka::{CreateOutcome, KafkaAdmin, KafkaConfig, KafkaError};
+use crate::input::validate_topic;
 use store::{Reader, Value};
 
 /// The topic's name unless the `tracker-topic` input says otherwise.

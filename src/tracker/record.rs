@@ -7,7 +7,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{validate_app, validate_id, validate_statement_name};
+use crate::confluent::flink::Phase;
+use crate::input::{validate_app, validate_id};
+use crate::naming::check_statement_name;
 
 /// The format version this build writes. Readers accept any version: fields they know are read,
 /// the others are kept as they are (see [`Record::extra`]). Version 2 added ownership evidence
@@ -52,7 +54,7 @@ pub struct Record {
     pub state: State,
     /// The last phase seen from the Flink API (`RUNNING`, `STOPPED`, …), as the API spells it.
     #[serde(default)]
-    pub last_phase: Option<String>,
+    pub last_phase: Option<Phase>,
     /// The statement's labels (`spec`/`metadata.labels`), if any.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -404,8 +406,7 @@ impl Record {
         if self.environment_id == LEASE_KEY_PREFIX.trim_end_matches('/') {
             return Err("`environment_id` must not be `lease`".into());
         }
-        validate_statement_name(&self.statement_name)
-            .map_err(|e| format!("`statement_name`: {e}"))?;
+        check_statement_name(&self.statement_name).map_err(|e| format!("`statement_name`: {e}"))?;
         Ok(())
     }
 }
@@ -458,6 +459,9 @@ mod tests {
         assert!(r.validate().is_ok());
         r.statement_name = "Bad_Name".into();
         assert!(r.validate().unwrap_err().contains("statement_name"));
+        // The API's rule, the one `adopt` checks its selectors with: dotted names are names.
+        r.statement_name = "team.app-x".into();
+        assert!(r.validate().is_ok());
         r.statement_name = "ok".into();
         r.environment_id = "lease".into();
         assert!(r.validate().unwrap_err().contains("environment_id"));

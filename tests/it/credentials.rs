@@ -2,8 +2,9 @@
 //! from direct inputs: the seeds' JSON layout, overrides, and every way a secret can be wrong.
 //! Each test creates its own secrets (unique names) with the SDK.
 
-use ccaf_housekeeping::config::{ConfigError, CredentialInputs, Credentials};
+use ccaf_housekeeping::config::{CredentialInputs, Credentials};
 use ccaf_housekeeping::confluent::kafka::{KafkaSecurity, SecurityProtocol};
+use ccaf_housekeeping::input::ConfigError;
 use ccaf_housekeeping::secrets::{aws_sdk_config, Secret, SecretsError};
 use serde_json::json;
 use test_support::{random_secret, unique, StackEnv};

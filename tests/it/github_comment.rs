@@ -396,7 +396,7 @@ fn a_plan_comment_lists_what_would_change_with_reasons() {
         Status::Unchanged,
     );
     let mut report = empty_report("plan", Outcome::Planned, vec![del, drop, create, same]);
-    report.plan_for = Some("buildup".into());
+    report.plan_for = Some("buildup".parse().unwrap());
     let ctx = GithubContext::from_lookup(|_| None, None);
     let body = render(&report, &ctx);
     assert!(

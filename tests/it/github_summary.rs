@@ -86,7 +86,7 @@ fn a_plan_shows_the_planned_steps_with_reasons() {
     skip.reason = "protected by `audit_*`".into();
     steps.push(skip);
     let mut report = empty_report("plan", Outcome::Planned, steps);
-    report.plan_for = Some("rebuild".into());
+    report.plan_for = Some("rebuild".parse().unwrap());
     let md = render(&report, None, SUMMARY_LIMIT);
     assert!(
         md.starts_with("## 📝 ccaf-housekeeping: plan for `rebuild` of `flight-consolidator`"),

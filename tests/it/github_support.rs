@@ -448,8 +448,8 @@ pub fn parse_runner_file(text: &str) -> Result<Vec<(String, String)>, String> {
 
 pub fn step(stage: &str, action: &str, kind: Kind, name: &str, status: Status) -> StepReport {
     StepReport {
-        stage: stage.into(),
-        action: action.into(),
+        stage: stage.parse().unwrap(),
+        action: action.parse().unwrap(),
         kind,
         name: name.into(),
         logical_name: None,
@@ -466,7 +466,7 @@ pub fn step(stage: &str, action: &str, kind: Kind, name: &str, status: Status) -
 pub fn empty_report(command: &str, outcome: Outcome, steps: Vec<StepReport>) -> RunReport {
     RunReport {
         version: REPORT_VERSION,
-        command: command.into(),
+        command: command.parse().unwrap(),
         plan_for: None,
         app: "flight-consolidator".into(),
         environment_id: "env-7qx2p0".into(),

@@ -1,0 +1,225 @@
+//! The housekeeping commands — `plan`, `teardown`, `buildup`, `rebuild`, `adopt` — from checked
+//! inputs to exit code: read the manifest, resolve credentials, build the clients, check each
+//! API before anything changes, run the engine, report to GitHub.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::cli::{Checked, Settings};
+use crate::command::{Command, Goal};
+use crate::config::Credentials;
+use crate::confluent::http::{Credentials as ApiCredentials, RetryPolicy};
+use crate::confluent::kafka::KafkaAdmin;
+use crate::confluent::schema_registry::SchemaRegistryClient;
+use crate::engine::{Defaults, Engine, Request};
+use crate::github::{self, GithubContext, Masker, ReportOptions};
+use crate::input::{parse_duration, ConfigError};
+use crate::manifest::{self, Manifest};
+use crate::ownership::ClusterScope;
+use crate::preflight;
+use crate::tracker::{Provenance, Tracker};
+
+use super::CommandError;
+
+/// What the engine is asked to do: `plan` and dry runs plan, `adopt` adopts, the rest run.
+fn request(command: Command, settings: &Settings) -> Request {
+    let goal = match command {
+        Command::Plan => return Request::Plan(settings.plan_for),
+        Command::Adopt => return Request::Adopt(settings.adopt.clone()),
+        Command::Teardown => Goal::Teardown,
+        Command::Buildup => Goal::Buildup,
+        Command::Rebuild => Goal::Rebuild,
+    };
+    if settings.dry_run {
+        Request::Plan(goal)
+    } else {
+        Request::Run(goal)
+    }
+}
+
+/// Run `command`; returns the exit code.
+pub async fn run(
+    command: Command,
+    checked: Checked,
+    settings: Settings,
+) -> Result<i32, CommandError> {
+    let manifest: Option<Manifest> = match &settings.manifest {
+        Some(path) => Some(
+            manifest::load(path, checked.app.as_deref())
+                .map_err(|e| ConfigError::input("manifest", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let app = match (&manifest, &checked.app) {
+        (Some(m), _) => m.app.clone(),
+        (None, Some(a)) => a.clone(),
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                input: "app",
+                hint: "name the app with the app input or in a manifest".into(),
+            }
+            .into())
+        }
+    };
+    let request = request(command, &settings);
+
+    let mut creds = Credentials::new(checked.credentials.clone());
+    let flink = creds.flink().await?;
+    let kafka = creds.kafka().await?;
+    let registry = if checked.credentials.schema_registry_url.is_some()
+        || checked.credentials.schema_registry_secret_id.is_some()
+    {
+        Some(creds.schema_registry().await?)
+    } else {
+        None
+    };
+    let mut masker = Masker::new();
+    masker.add_secret(&flink.api_secret);
+    if let crate::confluent::kafka::KafkaSecurity::SaslSsl { api_secret, .. } = &kafka.security {
+        masker.add_secret(api_secret);
+    }
+    if let Some(r) = &registry {
+        masker.add_secret(&r.api_secret);
+    }
+    if let Some(t) = &settings.github_token {
+        masker.add_secret(t);
+    }
+
+    let retry = RetryPolicy::default();
+    let roots = creds.extra_roots()?;
+    let flink_client = flink.client(&roots)?;
+    let registry_client = match &registry {
+        Some(r) => Some(
+            SchemaRegistryClient::with_roots(
+                &r.url,
+                &ApiCredentials::new(r.api_key.clone(), r.api_secret.expose()),
+                retry,
+                &roots,
+            )
+            .map_err(|e| ConfigError::input("schema-registry-url", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let kafka_admin = KafkaAdmin::connect(&kafka)?;
+    tracing::info!(
+        endpoint = %flink.endpoint,
+        organization_id = %flink.organization_id,
+        environment_id = %flink.environment_id,
+        cloud = flink.cloud.as_deref().unwrap_or("-"),
+        region = flink.region.as_deref().unwrap_or("-"),
+        compute_pool_id = flink.compute_pool_id.as_deref().unwrap_or("-"),
+        principal_id = flink.principal_id.as_deref().unwrap_or("-"),
+        flink_api_key = %flink.api_key,
+        kafka_bootstrap_servers = %kafka.bootstrap_servers,
+        schema_registry_url = registry.as_ref().map_or("-", |r| r.url.as_str()),
+        "configuration"
+    );
+    // Before anything changes: every API accepts its credentials, the tracker topic is usable.
+    let kafka_source = creds.kafka_source();
+    let reached = preflight::check(&preflight::Checks {
+        flink: &flink_client,
+        flink_source: &flink.source,
+        environment_id: &flink.environment_id,
+        registry: registry_client
+            .as_ref()
+            .zip(registry.as_ref().map(|r| &r.source)),
+        kafka: &kafka_admin,
+        kafka_source: &kafka_source,
+        tracker_topic: &checked.tracker_topic,
+    })
+    .await?;
+    let cluster = cluster_scope(reached.cluster_id, &settings.database_clusters)?;
+    let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+
+    let engine = Engine {
+        flink: flink_client,
+        kafka: kafka_admin,
+        registry: registry_client,
+        tracker,
+        cluster,
+        app: app.clone(),
+        environment_id: flink.environment_id.clone(),
+        defaults: Defaults {
+            compute_pool: flink.compute_pool_id.clone(),
+            principal: flink.principal_id.clone(),
+            catalog: settings.catalog.clone(),
+            database: settings.database.clone(),
+        },
+        provenance: provenance(settings.pr_number),
+        timeout: settings.timeout,
+        concurrency: settings.concurrency,
+        lease_ttl: env_duration("CCAF_LEASE_TTL"),
+        lease_wait: env_duration("CCAF_LEASE_WAIT")
+            .unwrap_or(crate::tracker::LeaseRequest::DEFAULT_WAIT),
+    };
+    let report = engine
+        .run(&request, manifest.as_ref(), &settings.options, &|_| {})
+        .await?;
+
+    let ctx =
+        GithubContext::from_env(settings.github_token.clone()).with_pr_number(settings.pr_number);
+    let options = ReportOptions {
+        comment: settings.comment,
+        summary: settings.summary,
+    };
+    // The work is done; a report that cannot be written fails the step all the same.
+    github::report_run(&report, &ctx, options, &masker)
+        .await
+        .map_err(CommandError::Report)?;
+    Ok(report.exit_code())
+}
+
+/// The Kafka cluster the run's connection reaches, and the databases the user names it by. A
+/// mapping to any other cluster is bad input: it would have the run check (and delete) topics in
+/// a cluster that is not the tables'.
+fn cluster_scope(
+    connected: Option<String>,
+    names: &BTreeMap<String, String>,
+) -> Result<ClusterScope, ConfigError> {
+    for (name, id) in names {
+        if connected.as_deref() != Some(id.as_str()) {
+            return Err(ConfigError::input(
+                "database-clusters",
+                format!(
+                    "database '{name}' is mapped to {id}, but kafka-bootstrap-servers reaches {}",
+                    connected
+                        .as_deref()
+                        .unwrap_or("a cluster that reports no id")
+                ),
+            ));
+        }
+    }
+    if connected.is_none() {
+        tracing::warn!(
+            "the Kafka cluster reports no cluster id: no table can be checked, so none is dropped"
+        );
+    }
+    Ok(ClusterScope {
+        connected,
+        names: names.clone(),
+    })
+}
+
+/// Who and what started this run, for the tracker's records.
+fn provenance(pr_number: Option<u64>) -> Provenance {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let run_id = env("GITHUB_RUN_ID").map(|id| match env("GITHUB_RUN_ATTEMPT") {
+        Some(a) if a != "1" => format!("{id}-{a}"),
+        _ => id,
+    });
+    Provenance {
+        git_sha: env("GITHUB_SHA"),
+        run_id,
+        pr_number,
+        actor: env("GITHUB_ACTOR").or_else(|| env("USER")),
+        ..Provenance::now()
+    }
+}
+
+/// An advanced setting read from the environment only (not an action input), e.g. the lease's
+/// time to live in tests that kill runs on purpose.
+fn env_duration(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| parse_duration(&v).ok())
+}

@@ -1,0 +1,190 @@
+//! `track …`: the tracker's records by hand — list, get, put, delete — and `track lease`, which
+//! holds an app's lease (for tests and for diagnosing a stuck lease).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::{Checked, TrackCommand};
+use crate::config::Credentials;
+use crate::input::{parse_duration, ConfigError};
+use crate::tracker::lease::{default_holder, new_run_id, LeaseRequest};
+use crate::tracker::{Record, Tracker};
+
+use super::{print_json, print_table, CommandError};
+
+pub async fn run(checked: Checked, command: TrackCommand) -> Result<(), CommandError> {
+    let mut creds = Credentials::new(checked.credentials.clone());
+    match command {
+        TrackCommand::List { json } => {
+            let env = creds.environment_id_opt().await?;
+            let kafka = creds.kafka().await?;
+            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let records = tracker.list(env.as_deref(), checked.app.as_deref()).await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                print_json(&mut out, &records)?;
+            } else {
+                print_table(
+                    &mut out,
+                    &[
+                        "STATEMENT",
+                        "APP",
+                        "ENVIRONMENT",
+                        "STATE",
+                        "LAST PHASE",
+                        "UPDATED",
+                    ],
+                    records.iter().map(|r| {
+                        vec![
+                            r.statement_name.clone(),
+                            r.app.clone(),
+                            r.environment_id.clone(),
+                            r.state.to_string(),
+                            r.last_phase
+                                .as_ref()
+                                .map_or("-", |p| p.as_str())
+                                .to_string(),
+                            r.provenance
+                                .at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        ]
+                    }),
+                )?;
+            }
+            Ok(())
+        }
+        TrackCommand::Get { name } => {
+            let env = creds.environment_id().await?;
+            let kafka = creds.kafka().await?;
+            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            match tracker.get(&env, &name).await? {
+                Some(r) => print_json(&mut std::io::stdout().lock(), &r),
+                None => Err(CommandError::NotTracked {
+                    name,
+                    environment_id: env,
+                    topic: checked.tracker_topic.clone(),
+                }),
+            }
+        }
+        TrackCommand::Put { file } => {
+            let record = read_record(&file)?;
+            record
+                .validate()
+                .map_err(|r| ConfigError::input("file", format!("{}: {r}", file.display())))?;
+            if let Some(env) = creds.environment_id_opt().await? {
+                if env != record.environment_id {
+                    return Err(ConfigError::input(
+                        "file",
+                        format!(
+                            "the record's environment_id `{}` is not the environment-id `{env}`",
+                            record.environment_id
+                        ),
+                    )
+                    .into());
+                }
+            }
+            if let Some(app) = &checked.app {
+                if app != &record.app {
+                    return Err(ConfigError::input(
+                        "file",
+                        format!("the record's app `{}` is not the app `{app}`", record.app),
+                    )
+                    .into());
+                }
+            }
+            let kafka = creds.kafka().await?;
+            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let d = tracker.put(&record).await?;
+            println!("put {} (offset {})", record.key(), d.offset);
+            Ok(())
+        }
+        TrackCommand::Delete { name } => {
+            let env = creds.environment_id().await?;
+            let kafka = creds.kafka().await?;
+            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let existed = tracker.get(&env, &name).await?.is_some();
+            tracker.delete(&env, &name).await?;
+            if existed {
+                println!("deleted {env}/{name}");
+            } else {
+                println!("{env}/{name} was not tracked (tombstone written anyway)");
+            }
+            Ok(())
+        }
+        TrackCommand::Lease {
+            run_id,
+            wait,
+            ttl,
+            not_before_ms,
+        } => {
+            let app = checked.app.clone().ok_or_else(|| ConfigError::Missing {
+                input: "app",
+                hint: "the lease is the app's: give app".into(),
+            })?;
+            let wait = parse_duration(&wait).map_err(|r| ConfigError::input("wait", r))?;
+            let ttl = parse_duration(&ttl).map_err(|r| ConfigError::input("ttl", r))?;
+            let run_id = run_id.unwrap_or_else(new_run_id);
+            let env = creds.environment_id().await?;
+            let kafka = creds.kafka().await?;
+            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let mut request = LeaseRequest::new(&env, &app, &run_id, &default_holder());
+            request.wait = wait;
+            request.ttl = ttl;
+            hold_lease(&tracker, &request, not_before_ms).await
+        }
+    }
+}
+
+/// Take the lease, say so, hold it until standard input closes, release it.
+async fn hold_lease(
+    tracker: &Tracker,
+    request: &LeaseRequest,
+    not_before_ms: Option<u64>,
+) -> Result<(), CommandError> {
+    // Connect (and create the topic) before the starting gun, so the race is about the lease.
+    tracker.ensure_topic().await?;
+    tracker.load().await?;
+    if let Some(at) = not_before_ms {
+        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        if at > now {
+            tokio::time::sleep(Duration::from_millis(at - now)).await;
+        }
+    }
+    let lease = tracker.acquire_lease(request).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "acquired {}", lease.run_id()).map_err(CommandError::Output)?;
+        out.flush().map_err(CommandError::Output)?;
+    }
+    // Hold until stdin closes (or an error reading it).
+    let held = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink);
+    })
+    .await;
+    let checked = lease.check();
+    lease.release().await?;
+    held.map_err(CommandError::Stdin)?;
+    checked?;
+    println!("released {}", request.run_id);
+    Ok(())
+}
+
+fn read_record(file: &Path) -> Result<Record, ConfigError> {
+    let text = if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut s)
+            .map_err(|e| ConfigError::input("file", format!("reading standard input: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| ConfigError::input("file", format!("{}: {e}", file.display())))?
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        ConfigError::input(
+            "file",
+            format!("{} is not a tracker record: {e}", file.display()),
+        )
+    })
+}

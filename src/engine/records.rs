@@ -1,0 +1,140 @@
+//! The one home of how the app's statements translate between their three forms: a
+//! [`Definition`] (what the planner works with), a tracker [`Record`] (what was deployed), and a
+//! live [`Statement`] (what the service shows) — and of how a statement's tables are resolved
+//! against its `sql.current-catalog` / `sql.current-database`.
+
+use std::collections::BTreeMap;
+
+use flink_sql::{Analysis, StatementKind, TableRef};
+
+use crate::confluent::flink::Statement;
+use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
+use crate::plan::Definition;
+use crate::tracker::{Record, Tables};
+
+/// The tables a statement creates, writes and reads, each resolved against its properties.
+pub struct ResolvedTables {
+    pub creates: Vec<TableRef>,
+    pub writes: Vec<TableRef>,
+    pub reads: Vec<TableRef>,
+}
+
+/// `t` resolved against a statement's `sql.current-catalog` and `sql.current-database`.
+pub fn resolve(t: &TableRef, props: &BTreeMap<String, String>) -> TableRef {
+    let cat = props.get("sql.current-catalog").map(String::as_str);
+    let db = props.get("sql.current-database").map(String::as_str);
+    t.resolve(cat, db)
+}
+
+/// The tables of an analysed statement, resolved against its properties.
+pub fn resolved_tables(a: &Analysis, props: &BTreeMap<String, String>) -> ResolvedTables {
+    ResolvedTables {
+        creates: a.creates.iter().map(|c| resolve(&c.table, props)).collect(),
+        writes: a.writes.iter().map(|t| resolve(t, props)).collect(),
+        reads: a.reads.iter().map(|t| resolve(t, props)).collect(),
+    }
+}
+
+/// A statement's labels without the tool's own.
+pub fn user_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != OWNER_LABEL && k.as_str() != HIDDEN_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// One of the tool's own DROP TABLE statements.
+pub fn is_hidden(r: &Record) -> bool {
+    r.labels.get(HIDDEN_LABEL).map(String::as_str) == Some("true")
+}
+
+/// The tables a statement touches, as the tracker records them.
+pub fn tables_of(def: &Definition) -> Tables {
+    let s = |ts: &[TableRef]| ts.iter().map(ToString::to_string).collect();
+    Tables {
+        reads: s(&def.reads),
+        writes: s(&def.writes),
+        creates: s(&def.creates),
+        ownership: Vec::new(),
+        extra: Default::default(),
+    }
+}
+
+/// Write `def` into its record: SQL, properties, pool, principal and tables. The table
+/// ownership evidence the record holds is kept: only the executor and `adopt` change it.
+pub fn write_definition(rec: &mut Record, def: &Definition) {
+    rec.logical_name = (def.logical != def.name).then(|| def.logical.clone());
+    rec.sql = def.sql.clone();
+    rec.properties = def.properties.clone();
+    rec.compute_pool_id = Some(def.compute_pool.clone()).filter(|p| !p.is_empty());
+    rec.principal = Some(def.principal.clone()).filter(|p| !p.is_empty());
+    let kept = std::mem::take(&mut rec.tables.ownership);
+    rec.tables = tables_of(def);
+    rec.tables.ownership = kept;
+}
+
+/// A tracker record read back as a definition. Its tables come from the record; whether it is
+/// table DDL from its SQL.
+pub fn from_record(r: &Record) -> Definition {
+    let parse = |ts: &[String]| {
+        ts.iter()
+            .filter_map(|t| TableRef::parse(t).ok())
+            .collect::<Vec<_>>()
+    };
+    let is_table_ddl = flink_sql::analyze(&r.sql)
+        .map(|a| a.kind == StatementKind::CreateTable)
+        .unwrap_or(false);
+    Definition {
+        logical: r
+            .logical_name
+            .clone()
+            .unwrap_or_else(|| r.statement_name.clone()),
+        name: r.statement_name.clone(),
+        sql: r.sql.clone(),
+        properties: r.properties.clone(),
+        compute_pool: r.compute_pool_id.clone().unwrap_or_default(),
+        principal: r.principal.clone().unwrap_or_default(),
+        labels: user_labels(&r.labels),
+        creates: parse(&r.tables.creates),
+        writes: parse(&r.tables.writes),
+        reads: parse(&r.tables.reads),
+        depends_on: Vec::new(),
+        is_table_ddl,
+    }
+}
+
+/// A live statement read as a definition (what `adopt` records): its logical name is its own.
+pub fn from_statement(s: &Statement) -> Definition {
+    let sql = s.sql().to_string();
+    let properties = s.spec.properties.clone();
+    let (tables, is_table_ddl) = match flink_sql::analyze(&sql) {
+        Ok(a) => (
+            resolved_tables(&a, &properties),
+            a.kind == StatementKind::CreateTable,
+        ),
+        // SQL we cannot read is still adopted; it just has no tables to order or drop.
+        Err(_) => (
+            ResolvedTables {
+                creates: Vec::new(),
+                writes: Vec::new(),
+                reads: Vec::new(),
+            },
+            false,
+        ),
+    };
+    Definition {
+        logical: s.name.clone(),
+        name: s.name.clone(),
+        sql,
+        properties,
+        compute_pool: s.spec.compute_pool_id.clone().unwrap_or_default(),
+        principal: s.spec.principal.clone().unwrap_or_default(),
+        labels: user_labels(&s.metadata.labels),
+        creates: tables.creates,
+        writes: tables.writes,
+        reads: tables.reads,
+        depends_on: Vec::new(),
+        is_table_ddl,
+    }
+}
