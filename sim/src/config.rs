@@ -142,6 +142,10 @@ pub struct Timings {
         default_value_t = 250
     )]
     pub health_check_ms: u64,
+    /// How long a deleted statement lingers in the list after GET answers 404 (Confluent
+    /// Cloud's list lags deletes by 5–15 s); 0 (the default) turns it off.
+    #[arg(long = "list-lag-ms", env = "SIM_LIST_LAG_MS", default_value_t = 0)]
+    pub list_lag_ms: u64,
 }
 
 impl Default for Timings {
@@ -151,6 +155,7 @@ impl Default for Timings {
             stopping_ms: 300,
             deleting_ms: 500,
             health_check_ms: 250,
+            list_lag_ms: 0,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The front door every request passes: fault injection, authentication, the request log, and the
 //! `/_sim/` control endpoint that adjusts faults and timings at run time.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use crate::http::{self, basic_credentials, constant_time_eq};
 use crate::Sim;
 
 /// Which API a path belongs to: each has its own credentials and error shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Api {
     Flink,
@@ -81,6 +81,16 @@ pub struct Faults {
     /// Authenticated requests with these HTTP methods (to the APIs in `apis`) are answered 403
     /// in the API's error shape: a key whose principal lacks the permission.
     pub forbidden_methods: Vec<String>,
+    /// The work is done, then the answer is lost: per API (`{"flink": 0.3}`), the fraction of
+    /// requests with one of `lost_answer_methods` that the handler carries out but whose answer
+    /// the client never sees: it gets one of `lost_answer_statuses` instead, as from a gateway
+    /// that failed or timed out after the backend did the work.
+    pub lost_answer_fraction: BTreeMap<Api, f64>,
+    pub lost_answer_statuses: Vec<u16>,
+    pub lost_answer_methods: Vec<String>,
+    /// Hold a lost answer this long before sending it: longer than the client's request
+    /// timeout, the client sees a timeout rather than a status.
+    pub lost_answer_hang_ms: u64,
 }
 
 impl Default for Faults {
@@ -99,6 +109,12 @@ impl Default for Faults {
             partial_drops: false,
             stall_drops: false,
             forbidden_methods: Vec::new(),
+            lost_answer_fraction: BTreeMap::new(),
+            lost_answer_statuses: vec![500, 502, 504],
+            lost_answer_methods: ["POST", "PUT", "PATCH", "DELETE"]
+                .map(String::from)
+                .to_vec(),
+            lost_answer_hang_ms: 0,
         }
     }
 }
@@ -123,6 +139,23 @@ impl Faults {
         }
         if self.error_fraction > 0.0 && self.error_statuses.is_empty() {
             return Err("error_fraction needs at least one of error_statuses".into());
+        }
+        for (api, f) in &self.lost_answer_fraction {
+            if !(0.0..=1.0).contains(f) {
+                return Err(format!(
+                    "lost_answer_fraction of {api:?} must be between 0 and 1, got {f}"
+                ));
+            }
+        }
+        if let Some(s) = self
+            .lost_answer_statuses
+            .iter()
+            .find(|s| !(500..=599).contains(*s))
+        {
+            return Err(format!("lost_answer_statuses must be 5xx, got {s}"));
+        }
+        if !self.lost_answer_fraction.is_empty() && self.lost_answer_statuses.is_empty() {
+            return Err("lost_answer_fraction needs at least one of lost_answer_statuses".into());
         }
         if let Some(r) = self.rate_limit_rps {
             if !(r > 0.0 && r.is_finite()) {
@@ -155,7 +188,8 @@ pub struct LoggedRequest {
     pub api: Api,
     pub status: u16,
     pub auth: AuthOutcome,
-    /// The fault injected, if any: `throttle`, `rate_limit`, `error`, `redirect`.
+    /// The fault injected, if any: `throttle`, `rate_limit`, `error`, `redirect`, `forbidden`,
+    /// `lost_answer` (the request was carried out).
     pub fault: Option<&'static str>,
 }
 
@@ -322,6 +356,30 @@ impl Control {
         (latency, None)
     }
 
+    /// After the handler did the work: whether its answer is lost, and what the client gets
+    /// instead (a status, after how long).
+    fn lose_answer(&self, api: Api, method: &str) -> Option<(StatusCode, Duration)> {
+        let mut st = self.lock();
+        let st = &mut *st;
+        let fraction = st.faults.lost_answer_fraction.get(&api).copied()?;
+        let applies = st
+            .faults
+            .lost_answer_methods
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method));
+        if !applies || fraction <= 0.0 || st.faults.lost_answer_statuses.is_empty() {
+            return None;
+        }
+        let roll: f64 = st.rng.random();
+        if roll >= fraction {
+            return None;
+        }
+        let i = st.rng.random_range(0..st.faults.lost_answer_statuses.len());
+        let status = StatusCode::from_u16(st.faults.lost_answer_statuses[i])
+            .unwrap_or(StatusCode::GATEWAY_TIMEOUT);
+        Some((status, Duration::from_millis(st.faults.lost_answer_hang_ms)))
+    }
+
     fn record(&self, mut entry: LoggedRequest) {
         let mut st = self.lock();
         entry.seq = st.next_seq;
@@ -416,7 +474,19 @@ pub async fn front_door(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
                     fault = Some("forbidden");
                     forbidden_response(api)
                 }
-                AuthOutcome::Ok | AuthOutcome::NotRequired => next.run(req).await,
+                AuthOutcome::Ok | AuthOutcome::NotRequired => {
+                    let answer = next.run(req).await;
+                    match sim.control.lose_answer(api, method.as_str()) {
+                        Some((status, hang)) => {
+                            fault = Some("lost_answer");
+                            if !hang.is_zero() {
+                                tokio::time::sleep(hang).await;
+                            }
+                            server_error_response(api, status)
+                        }
+                        None => answer,
+                    }
+                }
                 AuthOutcome::Missing | AuthOutcome::Invalid => unauthorized_response(api),
             }
         }

@@ -119,3 +119,12 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+/// Where a name comes in a list: by a hash of it (FNV-1a), then the name. Stable, but not
+/// alphabetical: the real services' order is undocumented, so no client may rely on it.
+pub fn list_key(name: &str) -> (u64, &str) {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (hash, name)
+}

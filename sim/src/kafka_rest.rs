@@ -74,7 +74,11 @@ async fn list_topics(State(sim): State<Arc<Sim>>, Path(cluster): Path<String>) -
     }
     match sim.broker.topics().await {
         Ok(topics) => {
-            let data: Vec<Value> = topics.values().map(|t| topic_body(&sim, t)).collect();
+            let mut listed: Vec<_> = topics.values().collect();
+            listed.sort_by(|a, b| {
+                crate::http::list_key(&a.name).cmp(&crate::http::list_key(&b.name))
+            });
+            let data: Vec<Value> = listed.into_iter().map(|t| topic_body(&sim, t)).collect();
             let body = json!({
                 "kind": "KafkaTopicList",
                 "metadata": {

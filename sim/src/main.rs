@@ -16,6 +16,7 @@ mod tls;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use std::io::Write as _;
 
@@ -37,6 +38,8 @@ pub struct Sim {
     pub broker: Broker,
     pub control: Control,
     statements: Mutex<BTreeMap<String, StatementRec>>,
+    /// Deleted statements the list still shows, until when (see `Timings::list_lag_ms`).
+    ghosts: Mutex<Vec<(StatementRec, Instant)>>,
     registry: Mutex<Registry>,
     /// What the catalog knows of each table (by topic) its DDL declared; `INFORMATION_SCHEMA`
     /// describes the rest of the cluster's topics by inference.
@@ -49,6 +52,25 @@ impl Sim {
     // panicked mid-update) still holds usable state, so it is taken over rather than propagated.
     pub fn statements(&self) -> MutexGuard<'_, BTreeMap<String, StatementRec>> {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The statement is gone: GET answers 404 from now on, the list may still show it.
+    pub fn remove_statement(&self, name: &str) {
+        let Some(rec) = self.statements().remove(name) else {
+            return;
+        };
+        let lag = Duration::from_millis(self.control.timings().list_lag_ms);
+        let mut ghosts = self.ghosts();
+        let now = Instant::now();
+        ghosts.retain(|(g, until)| *until > now && g.name != name);
+        if !lag.is_zero() {
+            ghosts.push((rec, now + lag));
+        }
+    }
+
+    /// The deleted statements the list still shows.
+    pub fn ghosts(&self) -> MutexGuard<'_, Vec<(StatementRec, Instant)>> {
+        self.ghosts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
@@ -70,6 +92,7 @@ impl Sim {
     /// Forget statements, subjects, faults and the request log (topics stay in the broker).
     pub fn reset(&self) {
         self.statements().clear();
+        self.ghosts().clear();
         *self.registry() = Registry::default();
         self.tables().clear();
         self.control.reset();
@@ -203,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
         cfg,
         broker,
         statements: Mutex::new(BTreeMap::new()),
+        ghosts: Mutex::new(Vec::new()),
         registry: Mutex::new(Registry::default()),
         tables: Mutex::new(BTreeMap::new()),
         port: OnceLock::new(),

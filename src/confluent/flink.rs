@@ -592,7 +592,8 @@ impl FlinkClient {
     /// Every statement matching `filter`, reading all pages (100 per page). Each page is read
     /// once: the next page's token is the `page_token` query parameter of `metadata.next`
     /// (parsed as a URL); an absent or empty `next` ends the list, and a token seen before is
-    /// an error rather than a loop.
+    /// an error rather than a loop. A statement listed as DELETING is confirmed by its GET
+    /// (left out once gone).
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Statement>, FlinkError> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -630,7 +631,19 @@ impl FlinkClient {
             token = Some(t);
         }
         tracing::debug!(count = out.len(), "listed statements");
-        Ok(out)
+        // The list lags deletes by seconds: a statement it shows DELETING may be gone already.
+        // The GET of the one statement is what counts.
+        let mut current = Vec::with_capacity(out.len());
+        for s in out {
+            if *s.phase() == Phase::Deleting {
+                if let Some(fresh) = self.get(&s.name).await? {
+                    current.push(fresh);
+                }
+            } else {
+                current.push(s);
+            }
+        }
+        Ok(current)
     }
 
     /// One page of one statement: does the service accept our credentials for this
@@ -683,14 +696,23 @@ impl FlinkClient {
         let body = new.body(&self.organization_id, &self.environment_id);
         for round in 1..=MAX_CREATE_ROUNDS {
             let req = HttpRequest::post_json(self.statements_url.clone(), &body).retry_safe();
-            let resp = self.http.execute(req).await?;
-            if resp.is_success() {
-                tracing::debug!(statement = %new.name, "created");
-                return Ok(resp.json()?);
-            }
-            if resp.status().as_u16() != 409 {
-                return Err(resp.into_error().into());
-            }
+            let resp = match self.http.execute(req).await {
+                Ok(resp) if resp.is_success() => {
+                    tracing::debug!(statement = %new.name, "created");
+                    return Ok(resp.json()?);
+                }
+                Ok(resp) if resp.status().as_u16() == 409 => resp,
+                // Every answer was lost: the service may have created it all the same.
+                Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => {
+                    return self.confirm_created(new, resp.into_error()).await
+                }
+                Ok(resp) => return Err(resp.into_error().into()),
+                Err(e) if e.is_transient() => {
+                    return self.confirm_created(new, e).await
+                }
+                Err(e) => return Err(e.into()),
+            };
+            drop(resp);
             match self.get(&new.name).await? {
                 Some(existing) if *existing.phase() == Phase::Deleting => {
                     return Err(FlinkError::BeingDeleted {
@@ -716,6 +738,22 @@ impl FlinkClient {
             name: new.name.clone(),
             attempts: MAX_CREATE_ROUNDS,
         })
+    }
+
+    /// After a create whose answers were all lost: the statement, when the service made it as
+    /// asked; else the error that ended the create.
+    async fn confirm_created(
+        &self,
+        new: &NewStatement,
+        failure: ApiError,
+    ) -> Result<Statement, FlinkError> {
+        match self.get(&new.name).await {
+            Ok(Some(existing)) if new.differences(&existing).is_empty() => {
+                tracing::debug!(statement = %new.name, "created (confirmed by GET after a lost answer)");
+                Ok(existing)
+            }
+            _ => Err(failure.into()),
+        }
     }
 
     /// Ask the statement to stop (`spec.stopped = true`). Returns [`UpdateOutcome::Unchanged`]
@@ -890,14 +928,23 @@ impl FlinkClient {
     /// Ask the service to delete the statement. `true`: accepted (the statement shows DELETING
     /// until it is gone — see [`FlinkClient::wait_gone`]); `false`: there was no such statement.
     pub async fn delete(&self, name: &str) -> Result<bool, FlinkError> {
-        let resp = self
+        let failure = match self
             .http
             .execute(HttpRequest::delete(self.statement_url(name, None)))
-            .await?;
-        match resp.status().as_u16() {
-            404 => Ok(false),
-            _ if resp.is_success() => Ok(true),
-            _ => Err(resp.into_error().into()),
+            .await
+        {
+            Ok(resp) if resp.status().as_u16() == 404 => return Ok(false),
+            Ok(resp) if resp.is_success() => return Ok(true),
+            Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => resp.into_error(),
+            Ok(resp) => return Err(resp.into_error().into()),
+            Err(e) if e.is_transient() => e,
+            Err(e) => return Err(e.into()),
+        };
+        // Every answer was lost: the GET tells whether the delete was carried out.
+        match self.get(name).await {
+            Ok(None) => Ok(true),
+            Ok(Some(s)) if *s.phase() == Phase::Deleting => Ok(true),
+            _ => Err(failure.into()),
         }
     }
 

@@ -211,6 +211,12 @@ impl ApiError {
 }
 
 fn is_retryable_5xx(status: u16) -> bool {
+    may_have_been_done(status)
+}
+
+/// A status after which the request may still have been carried out (the gateway failed or
+/// timed out on the way back): a caller confirms with a GET instead of assuming either way.
+pub(crate) fn may_have_been_done(status: u16) -> bool {
     matches!(status, 500 | 502 | 503 | 504)
 }
 

@@ -157,3 +157,87 @@ async fn a_rebuild_killed_anywhere_converges_when_run_again() {
     app.run("teardown", &[]).expect(0);
     assert_gone(&app, &tables).await;
 }
+
+#[tokio::test]
+async fn teardown_and_rebuild_converge_when_answers_are_lost_after_the_work() {
+    let (app, tables) = chaos_app("chaos-lost");
+    let control = app.cloud.control();
+    // Creates, deletes and stops are carried out, then a third of their answers never arrive:
+    // retried creates meet 409, retried deletes meet 404, subject deletes meet 40404.
+    let lossy = json!({
+        "lost_answer_fraction": { "flink": 0.35, "schema-registry": 0.35, "kafka-rest": 0.35 },
+        "seed": 5
+    });
+    control.set_faults(lossy.clone()).await;
+    let wanted = app.run("buildup", &[]).expect(0).list("rebuilt");
+    assert_eq!(wanted.len(), 4);
+    control.assert_injected("lost_answer", 1).await;
+    control.set_faults(json!({})).await;
+    assert_converged(&app, &wanted, &tables).await;
+
+    control.set_faults(lossy.clone()).await;
+    let rebuilt = app.run("rebuild", &[]).expect(0);
+    assert_eq!(rebuilt.list("rebuilt").len(), 4);
+    assert_eq!(rebuilt.list("dropped-tables").len(), 3);
+    control.set_faults(json!({})).await;
+    assert_converged(&app, &wanted, &tables).await;
+
+    control.set_faults(lossy).await;
+    app.run("teardown", &[]).expect(0);
+    control.set_faults(json!({})).await;
+    assert_gone(&app, &tables).await;
+}
+
+#[tokio::test]
+async fn deleted_statements_lingering_in_the_list_fool_no_command() {
+    let stack = StackEnv::load();
+    let cloud = Cloud::private(SimOptions {
+        pending_ms: 100,
+        stopping_ms: 100,
+        deleting_ms: 100,
+        extra_args: vec!["--list-lag-ms".into(), "8000".into()],
+        ..Default::default()
+    });
+    let app = App::in_cloud("lagging-list", stack, cloud);
+    let t = Tables::new();
+    write(&app, &t.statements());
+    let tables = [t.src, t.sink, t.rollup];
+    let wanted = app.run("buildup", &[]).expect(0).list("rebuilt");
+    assert_eq!(wanted.len(), 4);
+
+    let torn = app.run("teardown", &[]).expect(0);
+    assert_eq!(torn.list("torn-down").len(), 4);
+    // The deleted statements are still listed, as the real list lags deletes.
+    let raw = app.listed_names().await;
+    let ghosts: Vec<&String> = wanted.iter().filter(|w| raw.contains(w)).collect();
+    assert!(!ghosts.is_empty(), "the list did not lag: {raw:?}");
+
+    // A second teardown has nothing to do; status shows them gone.
+    let again = app.run("teardown", &[]).expect(0);
+    assert_eq!(again.report()["outcome"], "nothing_to_do", "{}", again.stdout());
+    assert!(again.list("torn-down").is_empty());
+    let status = app.run("status", &[]).expect(0).stdout();
+    let phases: Vec<&str> = status
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(phases, ["NOT_FOUND"; 4], "{status}");
+
+    // Built again under the same names while the list still shows the old ones: created,
+    // nothing torn down.
+    let built = app.run("buildup", &[]).expect(0);
+    let raw = app.listed_names().await;
+    assert!(
+        wanted.iter().any(|w| raw.contains(w)),
+        "the buildup ran after the list caught up; the test proves nothing"
+    );
+    let mut rebuilt = built.list("rebuilt");
+    rebuilt.sort();
+    let mut expected = wanted.clone();
+    expected.sort();
+    assert_eq!(rebuilt, expected);
+    assert!(built.list("torn-down").is_empty(), "{}", built.stdout());
+    assert_converged(&app, &wanted, &tables).await;
+    app.run("teardown", &[]).expect(0);
+}

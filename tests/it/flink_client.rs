@@ -865,3 +865,52 @@ async fn no_error_message_carries_the_credentials() {
     }
     assert_eq!(seen.len(), 12, "{seen:?}");
 }
+
+#[tokio::test]
+async fn creates_and_deletes_whose_answers_are_lost_are_confirmed_by_get() {
+    let sim = private_sim(SimOptions::default());
+    let control = SimControl::new(&sim.control_url());
+    // Every create and delete is carried out, and every answer to them is lost.
+    control
+        .set_faults(json!({
+            "lost_answer_fraction": { "flink": 1.0 },
+            "lost_answer_methods": ["POST", "DELETE"],
+        }))
+        .await;
+    let c = client(
+        &sim,
+        RetryPolicy {
+            max_attempts: 3,
+            ..fast_policy()
+        },
+    );
+    let name = unique("lost");
+    let mut new = new_statement(&name, "SHOW TABLES", catalog(&sim));
+    new.labels
+        .insert("user.confluent.io/ccaf-housekeeping".into(), "lost".into());
+    let created = c
+        .create(&new)
+        .await
+        .expect("the statement the lost answer made is ours");
+    assert_eq!(created.name, name);
+    // The retries met 409 (lost too); the GET found the statement as asked.
+    let lost = control.assert_injected("lost_answer", 3).await;
+    assert_eq!(lost, 3, "one create, three attempts");
+
+    // The same name with another owner is not taken for ours.
+    let mut other = new.clone();
+    other
+        .labels
+        .insert("user.confluent.io/ccaf-housekeeping".into(), "other-app".into());
+    let err = c.create(&other).await.expect_err("another app's statement");
+    assert!(
+        matches!(&err, FlinkError::Api(ApiError::Status { status: 500..=504, .. })),
+        "the lost answer's error, not success: {err:?}"
+    );
+
+    assert!(c.delete(&name).await.expect("the GET confirms the delete"));
+    assert!(c.wait_gone(&name, WAIT).await.expect("gone").satisfied);
+    // Nothing to confirm a delete of a statement that never was.
+    control.set_faults(json!({})).await;
+    assert!(!c.delete(&unique("never")).await.expect("404"));
+}

@@ -471,6 +471,33 @@ impl App {
             .collect()
     }
 
+    /// Every name the statement list shows, read raw (one page of 100), as the service sends
+    /// it: deleted statements included while the list lags.
+    pub async fn listed_names(&self) -> Vec<String> {
+        test_support::install_crypto_provider();
+        let url = format!(
+            "{}/sql/v1/organizations/{}/environments/{}/statements?page_size=100",
+            self.cloud.url, self.cloud.org_id, self.cloud.env_id
+        );
+        let v: Value = reqwest::Client::new()
+            .get(url)
+            .basic_auth(&self.cloud.flink.0, Some(&self.cloud.flink.1))
+            .send()
+            .await
+            .expect("list statements")
+            .json()
+            .await
+            .expect("a statement list");
+        v["data"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Live statements of this app (their names start with the app's name).
     pub async fn app_statements(&self) -> BTreeMap<String, String> {
         self.live(&format!("{}-", self.name)).await

@@ -42,9 +42,7 @@ pub async fn run(sim: Arc<Sim>) {
                 match phase {
                     Phase::Pending => settle_pending(&sim, &name).await,
                     Phase::Stopping => finish_stop(&sim, &name).await,
-                    Phase::Deleting => {
-                        sim.statements().remove(&name);
-                    }
+                    Phase::Deleting => sim.remove_statement(&name),
                     _ => {}
                 }
                 if let Some(r) = sim.statements().get_mut(&name) {

@@ -123,17 +123,30 @@ async fn list(
     let base = base_url(&headers, &sim);
     let (data, next_after) = {
         let st = sim.statements();
-        let mut matching = st
+        let now = Instant::now();
+        let ghosts = sim.ghosts();
+        // Deleted statements linger in the list for a while (a name created again shows as
+        // the live statement only).
+        let lingering = ghosts
+            .iter()
+            .filter(|(g, until)| *until > now && !st.contains_key(&g.name))
+            .map(|(g, _)| g);
+        // A stable order that is not the names' (the real one is undocumented): no client may
+        // rely on listing order.
+        let mut matching: Vec<&StatementRec> = st
             .values()
-            .filter(|r| after.as_ref().is_none_or(|a| r.name.as_str() > a.as_str()))
+            .chain(lingering)
+            .filter(|r| after.as_ref().is_none_or(|a| crate::http::list_key(&r.name) > crate::http::list_key(a)))
             .filter(|r| pool.is_none_or(|p| &r.compute_pool_id == p))
-            .filter(|r| selector.iter().all(|s| s.matches(&r.labels)));
+            .filter(|r| selector.iter().all(|s| s.matches(&r.labels)))
+            .collect();
+        matching.sort_by_key(|r| crate::http::list_key(&r.name));
+        let more = matching.len() > page_size;
         let page: Vec<Value> = matching
-            .by_ref()
+            .iter()
             .take(page_size)
             .map(|r| render(&sim, &base, r))
             .collect();
-        let more = matching.next().is_some();
         let last = page
             .last()
             .and_then(|v| v["name"].as_str())

@@ -420,6 +420,10 @@ async fn invalid_fault_bodies_are_rejected_and_change_nothing() {
             "partial_drops": false,
             "stall_drops": false,
             "forbidden_methods": [],
+            "lost_answer_fraction": {},
+            "lost_answer_statuses": [500, 502, 504],
+            "lost_answer_methods": ["POST", "PUT", "PATCH", "DELETE"],
+            "lost_answer_hang_ms": 0,
         })
     );
     let bodies = [
@@ -428,6 +432,9 @@ async fn invalid_fault_bodies_are_rejected_and_change_nothing() {
         json!({ "error_fraction": 0.5, "error_statuses": [404] }),
         json!({ "error_fraction": 0.5, "error_statuses": [] }),
         json!({ "rate_limit_rps": 0 }),
+        json!({ "lost_answer_fraction": { "flink": 2.0 } }),
+        json!({ "lost_answer_fraction": { "flink": 0.5 }, "lost_answer_statuses": [409] }),
+        json!({ "lost_answer_fraction": { "nowhere": 0.5 } }),
         json!({ "latency": 100 }),
         json!({ "apis": ["flink", "nope"] }),
         json!({ "latency_ms": "slow" }),
@@ -475,7 +482,7 @@ async fn slow_deletes_stay_deleting_for_deleting_ms() {
     sim.set_timings(json!({ "deleting_ms": 1500 })).await;
     assert_eq!(
         control_json(&sim, Method::GET, "/timings").await,
-        json!({ "pending_ms": 100, "stopping_ms": 100, "deleting_ms": 1500, "health_check_ms": 100 })
+        json!({ "pending_ms": 100, "stopping_ms": 100, "deleting_ms": 1500, "health_check_ms": 100, "list_lag_ms": 0 })
     );
     let name = unique("slow-delete");
     let table = unique("slow-delete-t");
@@ -850,4 +857,122 @@ async fn forbidden_methods_answer_403_to_authenticated_requests_only() {
         .await
         .expect("delete");
     assert_eq!(resp.status(), 202);
+}
+
+#[tokio::test]
+async fn a_lost_answer_comes_after_the_work_is_done() {
+    let sim = support::start();
+    sim.set_faults(json!({
+        "lost_answer_fraction": { "flink": 1.0 },
+        "lost_answer_statuses": [504],
+    }))
+    .await;
+    let name = unique("lost");
+    let resp = sim
+        .flink(Method::POST, "")
+        .json(&json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(resp.status(), 504, "{}", text(resp).await);
+    let entry = last_logged(&sim).await;
+    assert_eq!(entry["fault"], "lost_answer");
+    // The client saw a failure, yet the statement exists; GETs are not affected by default.
+    assert!(sim.get(&name).await.is_some(), "the create was not carried out");
+    // A retried create meets the statement it made.
+    let resp = sim
+        .flink(Method::POST, "")
+        .json(&json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }))
+        .send()
+        .await
+        .expect("create again");
+    assert_eq!(resp.status(), 504, "the retry's answer is lost too");
+    let resp = sim.flink(Method::DELETE, &name).send().await.expect("delete");
+    assert_eq!(resp.status(), 504);
+    sim.wait_gone(&name).await;
+
+    // Only the APIs named: the registry's answers arrive.
+    let resp = sim
+        .sr(Method::DELETE, "/subjects/nothing-here-value")
+        .send()
+        .await
+        .expect("sr");
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn a_lost_answer_can_outlast_the_client() {
+    let sim = support::start();
+    sim.set_faults(json!({
+        "lost_answer_fraction": { "flink": 1.0 },
+        "lost_answer_hang_ms": 3000,
+    }))
+    .await;
+    let name = unique("hang");
+    let started = Instant::now();
+    let err = sim
+        .flink(Method::POST, "")
+        .timeout(Duration::from_millis(500))
+        .json(&json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }))
+        .send()
+        .await
+        .expect_err("the client gives up first");
+    assert!(err.is_timeout(), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    assert!(sim.get(&name).await.is_some(), "the create was not carried out");
+}
+
+#[tokio::test]
+async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
+    let sim = support::start();
+    sim.set_timings(json!({ "deleting_ms": 100, "list_lag_ms": 1500 }))
+        .await;
+    let name = unique("ghost");
+    sim.run(&name, "SHOW TABLES", "COMPLETED").await;
+    let listed = |sim: &Sim| {
+        let req = sim.flink(Method::GET, "").query(&[("page_size", "100")]);
+        async move {
+            let v = json_of(req.send().await.expect("list")).await;
+            v["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| {
+                    (
+                        d["name"].as_str().unwrap_or_default().to_string(),
+                        d["status"]["phase"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let resp = sim.flink(Method::DELETE, &name).send().await.expect("delete");
+    assert_eq!(resp.status(), 202);
+    sim.wait_gone(&name).await;
+    let gone_at = Instant::now();
+    // GET says gone; the list still shows it, as it was last seen.
+    let now = listed(&sim).await;
+    assert!(
+        now.contains(&(name.clone(), "DELETING".to_string())),
+        "{now:?}"
+    );
+    wait_until("the list to catch up", Duration::from_secs(10), || async {
+        (!listed(&sim).await.iter().any(|(n, _)| *n == name)).then_some(())
+    })
+    .await;
+    assert!(gone_at.elapsed() >= Duration::from_millis(1000), "it lingered only {:?}", gone_at.elapsed());
+
+    // The same name created again lists once, as the new statement.
+    sim.set_timings(json!({ "list_lag_ms": 5000 })).await;
+    let resp = sim.flink(Method::DELETE, &name).send().await.expect("delete");
+    assert_eq!(resp.status(), 404);
+    let again = unique("ghost");
+    sim.run(&again, "SHOW TABLES", "COMPLETED").await;
+    sim.flink(Method::DELETE, &again).send().await.expect("delete");
+    sim.wait_gone(&again).await;
+    sim.run(&again, "SHOW TABLES", "COMPLETED").await;
+    let now = listed(&sim).await;
+    let entries: Vec<_> = now.iter().filter(|(n, _)| *n == again).collect();
+    assert_eq!(entries, vec![&(again.clone(), "COMPLETED".to_string())]);
 }

@@ -363,6 +363,10 @@ async fn list_pages_return_every_statement_exactly_once_and_filters_apply() {
     assert_eq!(pages, 4);
     assert_eq!(seen.len(), 35, "a statement was listed twice or missed");
     assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), expected);
+    // A stable order, but not the names': no client may depend on alphabetical listing.
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_ne!(seen, sorted, "the list came back in name order");
 
     let resp = s
         .flink(Method::GET, "")
