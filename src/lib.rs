@@ -2,6 +2,7 @@
 //! the topics and subjects behind their tables, remembering what was deployed in a Kafka topic.
 //! See `docs/ARCHITECTURE.md` for the flow of one run and the module map.
 
+pub mod cancel;
 pub mod cli;
 pub mod command;
 pub mod commands;

@@ -3,13 +3,14 @@
 //! (`ccaf_housekeeping::commands`).
 //!
 //! Exit codes: 0 done, 1 an operation failed, 2 bad input or configuration, 3 another run holds
-//! the lease (or the run lost it).
+//! the lease (or the run lost it), 130 / 143 cancelled by SIGINT / SIGTERM.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use ccaf_housekeeping::cancel::{Cancel, Signals, DEFAULT_GRACE};
 use ccaf_housekeeping::cli::{Cli, Invocation};
 use ccaf_housekeeping::commands::{self, CommandError};
 use ccaf_housekeeping::github;
@@ -36,21 +37,52 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // An advanced setting (not an input): tests shorten or lengthen the grace.
+    let grace = std::env::var("CCAF_CANCEL_GRACE")
+        .ok()
+        .and_then(|v| ccaf_housekeeping::input::parse_duration(&v).ok())
+        .unwrap_or(DEFAULT_GRACE);
+    let cancel = Cancel::new(grace);
     let outcome = runtime.block_on(async {
-        match invocation {
-            Invocation::Run {
-                command,
-                checked,
-                settings,
-            } => commands::housekeeping::run(command, checked, settings).await,
-            Invocation::Status { checked, json } => {
-                commands::status::run(checked, json).await.map(|()| 0)
+        let mut signals = Signals::install();
+        // The housekeeping commands stop cooperatively (and still report); `status` only reads,
+        // so a signal ends it where it is; `track` releases a lease it holds.
+        let command = async {
+            match invocation {
+                Invocation::Run {
+                    command,
+                    checked,
+                    settings,
+                } => commands::housekeeping::run(command, checked, settings, cancel.clone()).await,
+                Invocation::Status { checked, json } => {
+                    tokio::select! {
+                        r = commands::status::run(checked, json) => r.map(|()| 0),
+                        s = cancel.until_requested() => Err(CommandError::Cancelled(s)),
+                    }
+                }
+                Invocation::Track { checked, command } => {
+                    commands::track::run(checked, command, cancel.clone())
+                        .await
+                        .map(|()| 0)
+                }
             }
-            Invocation::Track { checked, command } => {
-                commands::track::run(checked, command).await.map(|()| 0)
+        };
+        tokio::pin!(command);
+        loop {
+            tokio::select! {
+                outcome = &mut command => break outcome,
+                signal = signals.next() => {
+                    tracing::warn!(
+                        signal = %signal,
+                        "cancelled: starting no more steps; steps in flight finish or record where they stand"
+                    );
+                    cancel.request(signal);
+                }
             }
         }
     });
+    // A thread still blocked on standard input (`track lease`) must not hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match outcome {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => fail(e),

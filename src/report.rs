@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::cancel::Signal;
 use crate::command::{Command, Goal};
 use crate::confluent::flink::Phase;
 pub use crate::plan::{Action, Stage};
@@ -23,6 +24,9 @@ pub struct RunReport {
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
     pub outcome: Outcome,
+    /// The signal that cancelled the run (with [`Outcome::Cancelled`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<Signal>,
     pub steps: Vec<StepReport>,
     #[serde(default)]
     pub notes: Vec<String>,
@@ -42,6 +46,9 @@ pub enum Outcome {
     /// The run lost its lease and stopped changing anything (the steps say what was done and
     /// what was not); exit code 3.
     LeaseLost,
+    /// A signal cancelled the run: it started no more steps, the steps in flight finished or
+    /// recorded where they stood; exit code 130 (SIGINT) or 143 (SIGTERM).
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -66,6 +73,8 @@ pub enum Status {
     /// Not done because the run cannot prove the target is the app's (a live statement that is
     /// not the one recorded, a table it cannot check): nothing was touched.
     Refused,
+    /// Stopped by the run's cancellation while it waited; its record says where it stood.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -155,15 +164,23 @@ impl RunReport {
 
     /// Steps that failed, were refused, or could not run because of a failure.
     pub fn failed(&self) -> Vec<String> {
-        self.names(|s| matches!(s.status, Status::Failed | Status::Blocked | Status::Refused))
+        self.names(|s| {
+            matches!(
+                s.status,
+                Status::Failed | Status::Blocked | Status::Refused | Status::Cancelled
+            )
+        })
     }
 
     /// The process exit code for this report: 1 when anything failed, 3 when the run lost its
-    /// lease, else 0.
+    /// lease, 130/143 when a signal cancelled it, else 0.
     pub fn exit_code(&self) -> i32 {
         match self.outcome {
             Outcome::Failed => 1,
             Outcome::LeaseLost => 3,
+            Outcome::Cancelled => self
+                .cancelled_by
+                .map_or(Signal::Terminate.exit_code(), Signal::exit_code),
             Outcome::Succeeded | Outcome::NothingToDo | Outcome::Planned => 0,
         }
     }

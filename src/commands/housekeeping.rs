@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::cancel::Cancel;
 use crate::cli::{Checked, Settings};
 use crate::command::{Command, Goal};
 use crate::config::Credentials;
@@ -37,12 +38,44 @@ fn request(command: Command, settings: &Settings) -> Request {
     }
 }
 
-/// Run `command`; returns the exit code.
+/// Run `command`; returns the exit code. A signal before the engine starts ends the command
+/// at once (nothing was changed); after that the engine stops cooperatively and the report is
+/// still written.
 pub async fn run(
     command: Command,
     checked: Checked,
     settings: Settings,
+    cancel: Cancel,
 ) -> Result<i32, CommandError> {
+    let request = request(command, &settings);
+    let (engine, manifest, masker) = tokio::select! {
+        prepared = prepare(checked, &settings, cancel.clone()) => prepared?,
+        signal = cancel.until_requested() => return Err(CommandError::Cancelled(signal)),
+    };
+    let report = engine
+        .run(&request, manifest.as_ref(), &settings.options, &|_| {})
+        .await?;
+
+    let ctx =
+        GithubContext::from_env(settings.github_token.clone()).with_pr_number(settings.pr_number);
+    let options = ReportOptions {
+        comment: settings.comment,
+        summary: settings.summary,
+    };
+    // The work is done; a report that cannot be written fails the step all the same.
+    github::report_run(&report, &ctx, options, &masker)
+        .await
+        .map_err(CommandError::Report)?;
+    Ok(report.exit_code())
+}
+
+/// Everything a run needs, read and checked before anything changes: the manifest, the
+/// credentials, the clients (each API answering), the tracker.
+async fn prepare(
+    checked: Checked,
+    settings: &Settings,
+    cancel: Cancel,
+) -> Result<(Engine, Option<Manifest>, Masker), CommandError> {
     let manifest: Option<Manifest> = match &settings.manifest {
         Some(path) => Some(
             manifest::load(path, checked.app.as_deref())
@@ -61,8 +94,6 @@ pub async fn run(
             .into())
         }
     };
-    let request = request(command, &settings);
-
     let mut creds = Credentials::new(checked.credentials.clone());
     let flink = creds.flink().await?;
     let kafka = creds.kafka().await?;
@@ -151,22 +182,9 @@ pub async fn run(
         lease_ttl: env_duration("CCAF_LEASE_TTL"),
         lease_wait: env_duration("CCAF_LEASE_WAIT")
             .unwrap_or(crate::tracker::LeaseRequest::DEFAULT_WAIT),
+        cancel,
     };
-    let report = engine
-        .run(&request, manifest.as_ref(), &settings.options, &|_| {})
-        .await?;
-
-    let ctx =
-        GithubContext::from_env(settings.github_token.clone()).with_pr_number(settings.pr_number);
-    let options = ReportOptions {
-        comment: settings.comment,
-        summary: settings.summary,
-    };
-    // The work is done; a report that cannot be written fails the step all the same.
-    github::report_run(&report, &ctx, options, &masker)
-        .await
-        .map_err(CommandError::Report)?;
-    Ok(report.exit_code())
+    Ok((engine, manifest, masker))
 }
 
 /// The Kafka cluster the run's connection reaches, and the databases the user names it by. A

@@ -9,6 +9,7 @@ pub mod track;
 
 use std::io::Write;
 
+use crate::cancel::Signal;
 use crate::confluent::flink::FlinkError;
 use crate::confluent::kafka::KafkaError;
 use crate::engine::EngineError;
@@ -55,6 +56,9 @@ pub enum CommandError {
     Json(#[source] serde_json::Error),
     #[error("waiting for standard input to close")]
     Stdin(#[source] tokio::task::JoinError),
+    /// A signal cancelled the command before it changed anything: exit 130 or 143.
+    #[error("cancelled by {0} before anything was changed")]
+    Cancelled(Signal),
 }
 
 impl From<TrackerError> for CommandError {
@@ -88,14 +92,17 @@ impl From<PreflightError> for CommandError {
 }
 
 impl CommandError {
-    /// 1 operation failed, 2 bad input or configuration, 3 another run holds the lease.
+    /// 1 operation failed, 2 bad input or configuration, 3 another run holds the lease,
+    /// 130/143 cancelled by SIGINT/SIGTERM.
     pub fn exit_code(&self) -> i32 {
         match self {
             CommandError::Config(_) => 2,
+            CommandError::Cancelled(signal) => signal.exit_code(),
             CommandError::Tracker(e) => tracker_exit_code(e),
             CommandError::Engine(e) => match &**e {
                 EngineError::Tracker(t) => tracker_exit_code(t),
                 EngineError::Flink(_) | EngineError::Kafka(_) => 1,
+                EngineError::Cancelled(signal) => signal.exit_code(),
             },
             CommandError::Secrets(_)
             | CommandError::Preflight(_)

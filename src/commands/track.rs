@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::cancel::Cancel;
 use crate::cli::{Checked, TrackCommand};
 use crate::config::Credentials;
 use crate::input::{parse_duration, ConfigError};
@@ -13,7 +14,24 @@ use crate::tracker::{Record, Tracker};
 
 use super::{print_json, print_table, CommandError};
 
-pub async fn run(checked: Checked, command: TrackCommand) -> Result<(), CommandError> {
+/// Run a tracker command. A signal ends it where it is, except that a held lease is released.
+pub async fn run(
+    checked: Checked,
+    command: TrackCommand,
+    cancel: Cancel,
+) -> Result<(), CommandError> {
+    let lease = matches!(command, TrackCommand::Lease { .. });
+    tokio::select! {
+        r = run_uncancelled(checked, command, &cancel) => r,
+        s = cancel.until_requested(), if !lease => Err(CommandError::Cancelled(s)),
+    }
+}
+
+async fn run_uncancelled(
+    checked: Checked,
+    command: TrackCommand,
+    cancel: &Cancel,
+) -> Result<(), CommandError> {
     let mut creds = Credentials::new(checked.credentials.clone());
     match command {
         TrackCommand::List { json } => {
@@ -131,7 +149,7 @@ pub async fn run(checked: Checked, command: TrackCommand) -> Result<(), CommandE
             let mut request = LeaseRequest::new(&env, &app, &run_id, &default_holder());
             request.wait = wait;
             request.ttl = ttl;
-            hold_lease(&tracker, &request, not_before_ms).await
+            hold_lease(&tracker, &request, not_before_ms, cancel).await
         }
     }
 }
@@ -141,6 +159,7 @@ async fn hold_lease(
     tracker: &Tracker,
     request: &LeaseRequest,
     not_before_ms: Option<u64>,
+    cancel: &Cancel,
 ) -> Result<(), CommandError> {
     // Connect (and create the topic) before the starting gun, so the race is about the lease.
     tracker.ensure_topic().await?;
@@ -151,21 +170,27 @@ async fn hold_lease(
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
     }
-    let lease = tracker.acquire_lease(request).await?;
+    let lease = tracker
+        .acquire_lease_unless(request, cancel.until_requested())
+        .await?
+        .map_err(CommandError::Cancelled)?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "acquired {}", lease.run_id()).map_err(CommandError::Output)?;
         out.flush().map_err(CommandError::Output)?;
     }
-    // Hold until stdin closes (or an error reading it).
-    let held = tokio::task::spawn_blocking(|| {
+    // Hold until stdin closes (or an error reading it), or a signal.
+    let stdin_closed = tokio::task::spawn_blocking(|| {
         let mut sink = Vec::new();
         let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut sink);
-    })
-    .await;
+    });
+    let held = tokio::select! {
+        held = stdin_closed => held.map_err(CommandError::Stdin),
+        s = cancel.until_requested() => Err(CommandError::Cancelled(s)),
+    };
     let checked = lease.check();
     lease.release().await?;
-    held.map_err(CommandError::Stdin)?;
+    held?;
     checked?;
     println!("released {}", request.run_id);
     Ok(())

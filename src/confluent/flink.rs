@@ -707,9 +707,7 @@ impl FlinkClient {
                     return self.confirm_created(new, resp.into_error()).await
                 }
                 Ok(resp) => return Err(resp.into_error().into()),
-                Err(e) if e.is_transient() => {
-                    return self.confirm_created(new, e).await
-                }
+                Err(e) if e.is_transient() => return self.confirm_created(new, e).await,
                 Err(e) => return Err(e.into()),
             };
             drop(resp);
@@ -935,7 +933,9 @@ impl FlinkClient {
         {
             Ok(resp) if resp.status().as_u16() == 404 => return Ok(false),
             Ok(resp) if resp.is_success() => return Ok(true),
-            Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => resp.into_error(),
+            Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => {
+                resp.into_error()
+            }
             Ok(resp) => return Err(resp.into_error().into()),
             Err(e) if e.is_transient() => e,
             Err(e) => return Err(e.into()),

@@ -44,6 +44,9 @@ pub async fn adopt(
         .iter()
         .filter(|s| selected(selectors, &s.name) && !dry_run(s))
     {
+        if engine.cancel.requested().is_some() {
+            break;
+        }
         let start = Instant::now();
         let existing = tracked.get(&engine.environment_id, &s.name);
         let mut report = StepReport {

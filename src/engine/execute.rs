@@ -7,6 +7,10 @@
 //! its snapshot (safety rule 1): a live statement is the one the record describes
 //! ([`ownership::verify_statement`]), a table is the incarnation the app created and lives in a
 //! cluster the run can check. And before every change it checks the lease (safety rule 4).
+//!
+//! A cancelled run (SIGINT / SIGTERM, [`crate::cancel`]) starts no more steps; steps in flight
+//! go on for the grace, then their waits end, nothing more is changed, and each records where
+//! its statement stands.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -15,7 +19,8 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::Engine;
-use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement};
+use crate::cancel::Signal;
+use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement, WaitOutcome};
 use crate::confluent::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
@@ -83,7 +88,7 @@ pub async fn execute(
         engine.concurrency.max(1),
         |i| ctx.run(&p.steps[i]),
         |r: &StepReport| matches!(r.status, Status::Failed | Status::Refused),
-        || ctx.lease_lost().is_some(),
+        || ctx.lease_lost().is_some() || engine.cancel.requested().is_some(),
         |i, result| {
             let report = match result {
                 Ok(r) => r,
@@ -93,7 +98,14 @@ pub async fn execute(
                 ),
                 Err(NotRun::Halted) => blocked(
                     &p.steps[i],
-                    "not started: the run lost its lease, so it changes nothing more".into(),
+                    match (ctx.lease_lost(), engine.cancel.requested()) {
+                        (None, Some(signal)) => {
+                            format!("not started: the run was cancelled by {signal}")
+                        }
+                        _ => {
+                            "not started: the run lost its lease, so it changes nothing more".into()
+                        }
+                    },
                 ),
                 Err(NotRun::Stuck) => blocked(
                     &p.steps[i],
@@ -216,6 +228,12 @@ enum StepFail {
     Refused(String),
     /// The lease is lost: nothing more may be changed.
     LeaseLost(String),
+    /// The run was cancelled and its grace is over: the step stopped waiting (or did not make
+    /// its next change); the statement's phase then, when it was read.
+    Cancelled {
+        signal: Signal,
+        phase: Option<Phase>,
+    },
 }
 
 impl From<StepError> for StepFail {
@@ -345,6 +363,19 @@ impl<'a> Ctx<'a> {
                     "stopped before its next change: the run lost its lease ({why})"
                 )));
             }
+            Err(StepFail::Cancelled { signal, phase }) => {
+                let message = match &phase {
+                    Some(p) => format!("cancelled by {signal} before it finished; it was {p}"),
+                    None => format!("cancelled by {signal} before it finished"),
+                };
+                if let Target::Statement { def, .. } = &s.target {
+                    self.note_cancelled(&def.name, phase.clone(), &message)
+                        .await;
+                }
+                r.status = Status::Cancelled;
+                r.phase_after = phase;
+                r.error = Some(err(message));
+            }
         }
         r.duration_ms = start.elapsed().as_millis() as u64;
         tracing::info!(
@@ -379,6 +410,51 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Before every change to the cloud: the lease is ours, and the run is not past its grace
+    /// after a cancellation.
+    fn before_change(&self) -> StepResult {
+        self.guard()?;
+        match self.engine.cancel.grace_over() {
+            Some(signal) => Err(StepFail::Cancelled {
+                signal,
+                phase: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A wait on `name` that ends when the grace after a cancellation is over; the statement's
+    /// phase then comes with the failure.
+    async fn wait(
+        &self,
+        name: &str,
+        wait: impl std::future::Future<Output = Result<WaitOutcome, FlinkError>>,
+    ) -> Result<WaitOutcome, StepFail> {
+        tokio::select! {
+            done = wait => done.map_err(|e| flink_err(e).into()),
+            signal = self.engine.cancel.until_grace_over() => {
+                let phase = match self.engine.flink.get(name).await {
+                    Ok(s) => s.map(|s| s.phase().clone()),
+                    Err(_) => None,
+                };
+                Err(StepFail::Cancelled { signal, phase })
+            }
+        }
+    }
+
+    /// A cancelled step's record says where its statement stood (when it has a record).
+    async fn note_cancelled(&self, name: &str, phase: Option<Phase>, message: &str) {
+        let written = self
+            .write_if_recorded(name, |rec| {
+                rec.last_phase = phase;
+                rec.detail = Some(message.to_string());
+            })
+            .await;
+        if let Err(StepFail::Error(e)) = written {
+            tracing::warn!(statement = name, error = %e.message, "could not record where the cancelled step stood");
+        }
+    }
+
     fn slot(&self, name: &str) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.entry(name.to_string()).or_default().clone()
@@ -398,7 +474,28 @@ impl<'a> Ctx<'a> {
     ) -> StepResult {
         let slot = self.slot(name);
         let mut cur = slot.lock().await;
-        let mut rec = cur.clone().unwrap_or_else(base);
+        let rec = cur.clone().unwrap_or_else(base);
+        self.put(name, &mut cur, rec, change).await
+    }
+
+    /// [`Ctx::write`] for a record that exists; nothing when there is none.
+    async fn write_if_recorded(&self, name: &str, change: impl FnOnce(&mut Record)) -> StepResult {
+        let slot = self.slot(name);
+        let mut cur = slot.lock().await;
+        match cur.clone() {
+            Some(rec) => self.put(name, &mut cur, rec, change).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Change `rec`, write it, and make it the run's copy (`cur`, the slot held locked).
+    async fn put(
+        &self,
+        name: &str,
+        cur: &mut Option<Record>,
+        mut rec: Record,
+        change: impl FnOnce(&mut Record),
+    ) -> StepResult {
         change(&mut rec);
         self.engine.stamp(&mut rec);
         self.guard()?;
@@ -519,7 +616,7 @@ impl<'a> Ctx<'a> {
             .any(|(k, v)| s.metadata.labels.get(k) != Some(v));
         if stale {
             let uid = s.metadata.uid.clone().unwrap_or_default();
-            self.guard()?;
+            self.before_change()?;
             match self
                 .engine
                 .flink
@@ -627,18 +724,18 @@ impl<'a> Ctx<'a> {
         })
         .await?;
         if live.is_some() {
-            self.guard()?;
+            self.before_change()?;
             self.engine
                 .flink
                 .delete(&def.name)
                 .await
                 .map_err(|e| change_err(e, "delete", def))?;
             let gone = self
-                .engine
-                .flink
-                .wait_gone(&def.name, self.timeout())
-                .await
-                .map_err(flink_err)?;
+                .wait(
+                    &def.name,
+                    self.engine.flink.wait_gone(&def.name, self.timeout()),
+                )
+                .await?;
             if !gone.satisfied {
                 r.phase_after = gone.last.as_ref().map(|s| s.phase().clone());
                 return Err(err(format!(
@@ -664,7 +761,7 @@ impl<'a> Ctx<'a> {
         }
         self.record(def, State::TearingDown, |_| {}).await?;
         let id = self.identity(def).await;
-        self.guard()?;
+        self.before_change()?;
         match self
             .engine
             .flink
@@ -680,11 +777,15 @@ impl<'a> Ctx<'a> {
             Err(e) => return Err(change_err(e, "stop", def).into()),
         }
         let done = self
-            .engine
-            .flink
-            .wait_until(&def.name, |s| stopped_or_ended(s.phase()), self.timeout())
-            .await
-            .map_err(flink_err)?;
+            .wait(
+                &def.name,
+                self.engine.flink.wait_until(
+                    &def.name,
+                    |s| stopped_or_ended(s.phase()),
+                    self.timeout(),
+                ),
+            )
+            .await?;
         let phase = done.last.as_ref().map(|s| s.phase().clone());
         r.phase_after = phase.clone();
         if !done.satisfied && done.last.is_some() {
@@ -705,7 +806,7 @@ impl<'a> Ctx<'a> {
         }
         self.record(def, State::Building, |_| {}).await?;
         let id = self.identity(def).await;
-        self.guard()?;
+        self.before_change()?;
         match self
             .engine
             .flink
@@ -833,15 +934,15 @@ impl<'a> Ctx<'a> {
 
     /// Create, waiting out an earlier statement of the same name that is still being deleted.
     async fn create_when_free(&self, new: &NewStatement) -> Result<Statement, StepFail> {
-        self.guard()?;
+        self.before_change()?;
         match self.engine.flink.create(new).await {
             Err(FlinkError::BeingDeleted { .. }) => {
-                self.engine
-                    .flink
-                    .wait_gone(&new.name, self.timeout())
-                    .await
-                    .map_err(flink_err)?;
-                self.guard()?;
+                self.wait(
+                    &new.name,
+                    self.engine.flink.wait_gone(&new.name, self.timeout()),
+                )
+                .await?;
+                self.before_change()?;
                 Ok(self.engine.flink.create(new).await.map_err(flink_err)?)
             }
             other => Ok(other.map_err(flink_err)?),
@@ -852,11 +953,13 @@ impl<'a> Ctx<'a> {
     /// created — with the failure's detail and exceptions when it fails.
     async fn settle(&self, def: &Definition, r: &mut StepReport) -> StepResult {
         let done = self
-            .engine
-            .flink
-            .wait_until(&def.name, |s| s.phase().is_settled(), self.timeout())
-            .await
-            .map_err(flink_err)?;
+            .wait(
+                &def.name,
+                self.engine
+                    .flink
+                    .wait_until(&def.name, |s| s.phase().is_settled(), self.timeout()),
+            )
+            .await?;
         let phase = done.last.as_ref().map(|s| s.phase().clone());
         r.phase_after = phase.clone();
         let claims = match &done.last {
@@ -1058,7 +1161,7 @@ impl<'a> Ctx<'a> {
             }
             if let Some(sr) = &self.engine.registry {
                 for s in &left_subjects {
-                    self.guard()?;
+                    self.before_change()?;
                     sr.delete_subject(s)
                         .await
                         .map_err(|e| err(format!("deleting subject {s}: {e}")))?;
@@ -1172,7 +1275,7 @@ impl<'a> Ctx<'a> {
     ) -> Result<bool, StepFail> {
         match self.incarnation(&t.topic).await? {
             Some(id) if ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref()) => {
-                self.guard()?;
+                self.before_change()?;
                 self.engine
                     .kafka
                     .delete_topic(&t.topic)
@@ -1253,11 +1356,13 @@ impl<'a> Ctx<'a> {
         };
         self.create_when_free(&new).await?;
         let done = self
-            .engine
-            .flink
-            .wait_until(&name, |s| s.phase().is_settled(), self.timeout())
-            .await
-            .map_err(flink_err)?;
+            .wait(
+                &name,
+                self.engine
+                    .flink
+                    .wait_until(&name, |s| s.phase().is_settled(), self.timeout()),
+            )
+            .await?;
         let drop_detail = done
             .last
             .as_ref()
@@ -1270,13 +1375,10 @@ impl<'a> Ctx<'a> {
                 )
             });
         // The DROP statement is bounded and done: delete it so it uses no quota.
-        self.guard()?;
+        self.before_change()?;
         self.engine.flink.delete(&name).await.map_err(flink_err)?;
-        self.engine
-            .flink
-            .wait_gone(&name, self.timeout())
-            .await
-            .map_err(flink_err)?;
+        self.wait(&name, self.engine.flink.wait_gone(&name, self.timeout()))
+            .await?;
         self.forget(&name).await?;
         Ok(drop_detail)
     }

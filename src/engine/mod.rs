@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::cancel::{Cancel, Signal};
 use crate::command::Command;
 use crate::confluent::flink::{FlinkClient, FlinkError};
 use crate::confluent::kafka::{KafkaAdmin, KafkaError};
@@ -34,6 +35,9 @@ pub enum EngineError {
     Flink(#[from] FlinkError),
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    /// A signal cancelled the run before it changed anything.
+    #[error("cancelled by {0} before anything was changed")]
+    Cancelled(Signal),
 }
 
 /// Where statements go when the app names no pool or principal: the credentials' defaults.
@@ -65,6 +69,8 @@ pub struct Engine {
     pub lease_wait: Duration,
     /// The lease's time to live without renewal (`None`: the tracker's default).
     pub lease_ttl: Option<Duration>,
+    /// Set by SIGINT / SIGTERM: no step starts after it, waits end after its grace.
+    pub cancel: Cancel,
 }
 
 /// What to do.
@@ -118,12 +124,15 @@ impl Engine {
             started_at,
             duration_ms: 0,
             outcome: Outcome::NothingToDo,
+            cancelled_by: None,
             steps: Vec::new(),
             notes: Vec::new(),
         };
         match request {
             Request::Plan(goal) => {
-                let (snap, _) = snapshot::take(self, manifest).await?;
+                let (snap, _) = self
+                    .unless_cancelled(snapshot::take(self, manifest))
+                    .await?;
                 let p = plan::plan(*goal, &snap, opts);
                 report.steps = execute::planned(&p);
                 report.outcome = if p.is_noop() {
@@ -141,15 +150,24 @@ impl Engine {
                 release_lease(lease, &mut report.notes).await;
                 let (p, run) = result?;
                 report.notes.extend(p.notes.iter().cloned());
-                report.outcome = match &run.lease_lost {
-                    Some(why) => {
+                report.outcome = match (&run.lease_lost, self.cancel.requested()) {
+                    (Some(why), _) => {
                         report.notes.push(format!(
                             "the run lost its lease ({why}): it changed nothing after that; \
                              the steps say what was done and what was not"
                         ));
                         Outcome::LeaseLost
                     }
-                    None => outcome_of(&p, &run.steps),
+                    (None, Some(signal)) => {
+                        report.notes.push(format!(
+                            "cancelled by {signal}: no step started after it, and the steps in \
+                             flight finished or recorded where they stood; run it again to \
+                             finish"
+                        ));
+                        report.cancelled_by = Some(signal);
+                        Outcome::Cancelled
+                    }
+                    (None, None) => outcome_of(&p, &run.steps),
                 };
                 report.steps = run.steps;
             }
@@ -158,7 +176,10 @@ impl Engine {
                 let result = adopt::adopt(self, selectors, &lease, progress).await;
                 release_lease(lease, &mut report.notes).await;
                 report.steps = result?;
-                report.outcome = if report.steps.is_empty() {
+                report.cancelled_by = self.cancel.requested();
+                report.outcome = if report.cancelled_by.is_some() {
+                    Outcome::Cancelled
+                } else if report.steps.is_empty() {
                     Outcome::NothingToDo
                 } else if report.steps.iter().any(|s| s.error.is_some()) {
                     Outcome::Failed
@@ -169,6 +190,17 @@ impl Engine {
         }
         report.duration_ms = clock.elapsed().as_millis() as u64;
         Ok(report)
+    }
+
+    /// `work` (a read), unless a signal cancels the run first.
+    async fn unless_cancelled<T, E: Into<EngineError>>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, EngineError> {
+        tokio::select! {
+            r = work => r.map_err(Into::into),
+            signal = self.cancel.until_requested() => Err(EngineError::Cancelled(signal)),
+        }
     }
 
     async fn take_lease(&self) -> Result<Lease, EngineError> {
@@ -184,7 +216,10 @@ impl Engine {
         if let Some(ttl) = self.lease_ttl {
             req.ttl = ttl;
         }
-        Ok(self.tracker.acquire_lease(&req).await?)
+        self.tracker
+            .acquire_lease_unless(&req, self.cancel.until_requested())
+            .await?
+            .map_err(EngineError::Cancelled)
     }
 
     async fn run_locked(

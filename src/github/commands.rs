@@ -204,6 +204,7 @@ impl<'m, W: Write> Log<'m, W> {
                     Status::Blocked => "blocked",
                     Status::Failed => "FAILED",
                     Status::Refused => "REFUSED",
+                    Status::Cancelled => "CANCELLED",
                 };
                 let phases = match (&s.phase_before, &s.phase_after) {
                     (None, None) => String::new(),
@@ -366,6 +367,7 @@ mod tests {
             started_at: chrono::Utc::now(),
             duration_ms: 5,
             outcome: Outcome::Failed,
+            cancelled_by: None,
             steps: vec![
                 step("teardown", "delete", Status::Done),
                 failed,

@@ -143,6 +143,7 @@ pub(crate) fn outcome_label(report: &RunReport) -> (&'static str, &'static str) 
         Outcome::Planned => ("📝", "Planned, nothing changed"),
         Outcome::Failed => ("❌", "Failed"),
         Outcome::LeaseLost => ("⛔", "Stopped: the run lost its lease"),
+        Outcome::Cancelled => ("🛑", "Cancelled"),
     }
 }
 
@@ -359,6 +360,7 @@ pub(crate) fn status_icon(s: Status) -> &'static str {
         Status::Blocked => "⛔",
         Status::Failed => "❌",
         Status::Refused => "🚫",
+        Status::Cancelled => "🛑",
     }
 }
 
@@ -494,6 +496,7 @@ mod tests {
             started_at: chrono::Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap(),
             duration_ms: 42_000,
             outcome,
+            cancelled_by: None,
             steps,
             notes: vec![],
         }

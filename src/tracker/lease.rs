@@ -348,6 +348,27 @@ impl Tracker {
         }
     }
 
+    /// [`Tracker::acquire_lease`], unless `stop` resolves first (a cancelled run): the run's
+    /// request then leaves the queue at once — nobody waits out its ttl — and `stop`'s value
+    /// comes back as `Ok(Err(_))`.
+    pub async fn acquire_lease_unless<T>(
+        &self,
+        req: &LeaseRequest,
+        stop: impl std::future::Future<Output = T>,
+    ) -> Result<Result<Lease, T>, TrackerError> {
+        let key = lease_key(&req.environment_id, &req.app, &req.run_id);
+        tokio::select! {
+            r = self.acquire_lease(req) => r.map(Ok),
+            v = stop => {
+                // Granted or still queued, the tombstone on our key ends it.
+                if let Err(w) = self.write_raw(&key, None).await {
+                    tracing::warn!(error = %w, key, "could not withdraw the lease request");
+                }
+                Ok(Err(v))
+            }
+        }
+    }
+
     async fn acquire_inner(&self, req: &LeaseRequest, key: &str) -> Result<Lease, TrackerError> {
         let key = key.to_string();
         let ttl = chrono::Duration::from_std(req.ttl)

@@ -214,7 +214,12 @@ async fn deleted_statements_lingering_in_the_list_fool_no_command() {
 
     // A second teardown has nothing to do; status shows them gone.
     let again = app.run("teardown", &[]).expect(0);
-    assert_eq!(again.report()["outcome"], "nothing_to_do", "{}", again.stdout());
+    assert_eq!(
+        again.report()["outcome"],
+        "nothing_to_do",
+        "{}",
+        again.stdout()
+    );
     assert!(again.list("torn-down").is_empty());
     let status = app.run("status", &[]).expect(0).stdout();
     let phases: Vec<&str> = status

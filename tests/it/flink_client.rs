@@ -899,12 +899,19 @@ async fn creates_and_deletes_whose_answers_are_lost_are_confirmed_by_get() {
 
     // The same name with another owner is not taken for ours.
     let mut other = new.clone();
-    other
-        .labels
-        .insert("user.confluent.io/ccaf-housekeeping".into(), "other-app".into());
+    other.labels.insert(
+        "user.confluent.io/ccaf-housekeeping".into(),
+        "other-app".into(),
+    );
     let err = c.create(&other).await.expect_err("another app's statement");
     assert!(
-        matches!(&err, FlinkError::Api(ApiError::Status { status: 500..=504, .. })),
+        matches!(
+            &err,
+            FlinkError::Api(ApiError::Status {
+                status: 500..=504,
+                ..
+            })
+        ),
         "the lost answer's error, not success: {err:?}"
     );
 

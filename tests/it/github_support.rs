@@ -474,6 +474,7 @@ pub fn empty_report(command: &str, outcome: Outcome, steps: Vec<StepReport>) -> 
         started_at: chrono::Utc.with_ymd_and_hms(2025, 11, 21, 7, 1, 2).unwrap(),
         duration_ms: 84_512,
         outcome,
+        cancelled_by: None,
         steps,
         notes: vec![],
     }

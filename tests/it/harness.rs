@@ -235,26 +235,32 @@ impl App {
 
     /// Like [`App::run`], with more variables in the environment (the runner's `GITHUB_*`).
     pub fn run_with(&self, command: &str, extra: &[(&str, &str)], env: &[(String, String)]) -> Run {
+        self.start(command, extra, env).finish()
+    }
+
+    /// The run started, its stdout and stderr going to files (tests read them while it runs).
+    pub fn start(
+        &self,
+        command: &str,
+        extra: &[(&str, &str)],
+        env: &[(String, String)],
+    ) -> Started {
         let mut cmd = self.command(command, extra);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        let out_file = self.path(&format!("output-{}", unique("run")));
-        let summary_file = self.path(&format!("summary-{}", unique("run")));
+        let file = |what: &str| self.path(&format!("{what}-{}", unique("run")));
+        let (out_file, summary_file) = (file("output"), file("summary"));
+        let (stdout_file, stderr_file) = (file("stdout"), file("stderr"));
+        let create = |p: &PathBuf| std::fs::File::create(p).expect("a log file");
         cmd.env("GITHUB_OUTPUT", &out_file)
-            .env("GITHUB_STEP_SUMMARY", &summary_file);
-        let output = cmd.output().expect("running ccaf-housekeeping");
-        let outputs = std::fs::read_to_string(&out_file)
-            .map(|t| {
-                crate::github_support::parse_runner_file(&t)
-                    .expect("GITHUB_OUTPUT follows the runner's format")
-                    .into_iter()
-                    .collect()
-            })
-            .unwrap_or_default();
-        let summary = std::fs::read_to_string(&summary_file).unwrap_or_default();
-        Run {
-            output,
-            outputs,
-            summary,
+            .env("GITHUB_STEP_SUMMARY", &summary_file)
+            .stdout(create(&stdout_file))
+            .stderr(create(&stderr_file));
+        Started {
+            child: cmd.spawn().expect("starting ccaf-housekeeping"),
+            out_file,
+            summary_file,
+            stdout_file,
+            stderr_file,
         }
     }
 
@@ -275,6 +281,62 @@ impl App {
         }
         cmd
     }
+}
+
+/// A run in progress.
+pub struct Started {
+    pub child: std::process::Child,
+    out_file: PathBuf,
+    summary_file: PathBuf,
+    stdout_file: PathBuf,
+    stderr_file: PathBuf,
+}
+
+impl Started {
+    /// Send `sig` (`-TERM`, `-INT`, `-STOP`, …) to the run.
+    pub fn signal(&self, sig: &str) {
+        signal(self.child.id(), sig);
+    }
+
+    /// What the run has written to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
+    }
+
+    /// Wait for the run to end; its exit, output and files.
+    pub fn finish(mut self) -> Run {
+        let status = self.child.wait().expect("waiting for ccaf-housekeeping");
+        let read = |p: &PathBuf| std::fs::read(p).unwrap_or_default();
+        let output = Output {
+            status,
+            stdout: read(&self.stdout_file),
+            stderr: read(&self.stderr_file),
+        };
+        let outputs = std::fs::read_to_string(&self.out_file)
+            .map(|t| {
+                crate::github_support::parse_runner_file(&t)
+                    .expect("GITHUB_OUTPUT follows the runner's format")
+                    .into_iter()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let summary = std::fs::read_to_string(&self.summary_file).unwrap_or_default();
+        Run {
+            output,
+            outputs,
+            summary,
+        }
+    }
+}
+
+/// Send a signal with `kill`.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
 }
 
 /// `INPUT_<NAME>`: upper-cased, hyphens kept, as the runner does.

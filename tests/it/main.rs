@@ -2,6 +2,7 @@
 //! (`scripts/stack up`): tansu, ccloud-sim and moto.
 
 mod action;
+mod cancel;
 mod chaos;
 mod cli;
 mod credentials;

@@ -18,7 +18,7 @@ use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 use test_support::{unique, wait_until, SimOptions, StackEnv};
 
-use crate::harness::{write, App, Cloud};
+use crate::harness::{signal, write, App, Cloud};
 
 fn table(prefix: &str) -> String {
     unique(prefix).replace('-', "_")
@@ -562,15 +562,6 @@ async fn a_live_statement_that_is_not_the_recorded_one_is_refused() {
         .unwrap();
     app.run("teardown", &[]).expect(0);
     assert!(app.app_statements().await.is_empty());
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {sig} {pid}");
 }
 
 #[tokio::test]
