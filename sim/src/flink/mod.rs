@@ -136,7 +136,11 @@ async fn list(
         let mut matching: Vec<&StatementRec> = st
             .values()
             .chain(lingering)
-            .filter(|r| after.as_ref().is_none_or(|a| crate::http::list_key(&r.name) > crate::http::list_key(a)))
+            .filter(|r| {
+                after
+                    .as_ref()
+                    .is_none_or(|a| crate::http::list_key(&r.name) > crate::http::list_key(a))
+            })
             .filter(|r| pool.is_none_or(|p| &r.compute_pool_id == p))
             .filter(|r| selector.iter().all(|s| s.matches(&r.labels)))
             .collect();

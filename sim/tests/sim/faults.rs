@@ -878,7 +878,10 @@ async fn a_lost_answer_comes_after_the_work_is_done() {
     let entry = last_logged(&sim).await;
     assert_eq!(entry["fault"], "lost_answer");
     // The client saw a failure, yet the statement exists; GETs are not affected by default.
-    assert!(sim.get(&name).await.is_some(), "the create was not carried out");
+    assert!(
+        sim.get(&name).await.is_some(),
+        "the create was not carried out"
+    );
     // A retried create meets the statement it made.
     let resp = sim
         .flink(Method::POST, "")
@@ -887,7 +890,11 @@ async fn a_lost_answer_comes_after_the_work_is_done() {
         .await
         .expect("create again");
     assert_eq!(resp.status(), 504, "the retry's answer is lost too");
-    let resp = sim.flink(Method::DELETE, &name).send().await.expect("delete");
+    let resp = sim
+        .flink(Method::DELETE, &name)
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(resp.status(), 504);
     sim.wait_gone(&name).await;
 
@@ -919,7 +926,10 @@ async fn a_lost_answer_can_outlast_the_client() {
         .expect_err("the client gives up first");
     assert!(err.is_timeout(), "{err}");
     assert!(started.elapsed() < Duration::from_millis(2500));
-    assert!(sim.get(&name).await.is_some(), "the create was not carried out");
+    assert!(
+        sim.get(&name).await.is_some(),
+        "the create was not carried out"
+    );
 }
 
 #[tokio::test]
@@ -941,13 +951,20 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
                 .map(|d| {
                     (
                         d["name"].as_str().unwrap_or_default().to_string(),
-                        d["status"]["phase"].as_str().unwrap_or_default().to_string(),
+                        d["status"]["phase"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
                     )
                 })
                 .collect::<Vec<_>>()
         }
     };
-    let resp = sim.flink(Method::DELETE, &name).send().await.expect("delete");
+    let resp = sim
+        .flink(Method::DELETE, &name)
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(resp.status(), 202);
     sim.wait_gone(&name).await;
     let gone_at = Instant::now();
@@ -961,15 +978,26 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
         (!listed(&sim).await.iter().any(|(n, _)| *n == name)).then_some(())
     })
     .await;
-    assert!(gone_at.elapsed() >= Duration::from_millis(1000), "it lingered only {:?}", gone_at.elapsed());
+    assert!(
+        gone_at.elapsed() >= Duration::from_millis(1000),
+        "it lingered only {:?}",
+        gone_at.elapsed()
+    );
 
     // The same name created again lists once, as the new statement.
     sim.set_timings(json!({ "list_lag_ms": 5000 })).await;
-    let resp = sim.flink(Method::DELETE, &name).send().await.expect("delete");
+    let resp = sim
+        .flink(Method::DELETE, &name)
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(resp.status(), 404);
     let again = unique("ghost");
     sim.run(&again, "SHOW TABLES", "COMPLETED").await;
-    sim.flink(Method::DELETE, &again).send().await.expect("delete");
+    sim.flink(Method::DELETE, &again)
+        .send()
+        .await
+        .expect("delete");
     sim.wait_gone(&again).await;
     sim.run(&again, "SHOW TABLES", "COMPLETED").await;
     let now = listed(&sim).await;
