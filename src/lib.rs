@@ -18,4 +18,5 @@ pub mod plan;
 pub mod preflight;
 pub mod report;
 pub mod secrets;
+pub mod text;
 pub mod tracker;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{Checked, TrackCommand};
 use crate::config::Credentials;
 use crate::input::{parse_duration, ConfigError};
+use crate::text::{escape_line, print_line};
 use crate::tracker::lease::{default_holder, new_run_id, LeaseRequest};
 use crate::tracker::{Record, Tracker};
 
@@ -96,7 +97,7 @@ pub async fn run(checked: Checked, command: TrackCommand) -> Result<(), CommandE
             let kafka = creds.kafka().await?;
             let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
             let d = tracker.put(&record).await?;
-            println!("put {} (offset {})", record.key(), d.offset);
+            print_line(&format!("put {} (offset {})", record.key(), d.offset));
             Ok(())
         }
         TrackCommand::Delete { name } => {
@@ -106,9 +107,11 @@ pub async fn run(checked: Checked, command: TrackCommand) -> Result<(), CommandE
             let existed = tracker.get(&env, &name).await?.is_some();
             tracker.delete(&env, &name).await?;
             if existed {
-                println!("deleted {env}/{name}");
+                print_line(&format!("deleted {env}/{name}"));
             } else {
-                println!("{env}/{name} was not tracked (tombstone written anyway)");
+                print_line(&format!(
+                    "{env}/{name} was not tracked (tombstone written anyway)"
+                ));
             }
             Ok(())
         }
@@ -154,7 +157,12 @@ async fn hold_lease(
     let lease = tracker.acquire_lease(request).await?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "acquired {}", lease.run_id()).map_err(CommandError::Output)?;
+        writeln!(
+            out,
+            "{}",
+            escape_line(&format!("acquired {}", lease.run_id()))
+        )
+        .map_err(CommandError::Output)?;
         out.flush().map_err(CommandError::Output)?;
     }
     // Hold until stdin closes (or an error reading it).
@@ -167,7 +175,7 @@ async fn hold_lease(
     lease.release().await?;
     held.map_err(CommandError::Stdin)?;
     checked?;
-    println!("released {}", request.run_id);
+    print_line(&format!("released {}", request.run_id));
     Ok(())
 }
 
