@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use ccaf_housekeeping::cli::{Cli, Invocation};
@@ -107,13 +108,49 @@ fn in_github_actions() -> bool {
 /// (`text::EscapedLines`): no field, message or dependency's log line can start a workflow
 /// command. No colours: their escape codes would be escaped too, and the runner is no terminal.
 /// `CCAF_LOG` takes an `EnvFilter` directive; default: this crate's info and everyone's warnings.
+/// Dependencies are capped (`DEPENDENCY_CAPS`) whatever `CCAF_LOG` says.
 fn init_logging() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_from_env("CCAF_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,ccaf_housekeeping=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let caps = DEPENDENCY_CAPS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |caps, (target, level)| caps.with_target(*target, *level),
+    );
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(stderr_lines)
         .with_ansi(false)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        // A second filter, not directives: a more specific `CCAF_LOG` target cannot lift it.
+        .with_filter(caps);
+    let _ = tracing_subscriber::registry().with(log).try_init();
 }
+
+/// The most a dependency may log. At debug and trace these print HTTP headers (`Authorization:
+/// Basic …`, AWS's signature), request and response bodies (a secret's value) or TLS details; at
+/// info they print none of it. The `rdkafka` crate's own trace lines name clients and threads,
+/// never the configuration; librdkafka logs only what its `debug` property asks for, which the
+/// action never sets; this crate's logs never carry a credential (`secrets::Secret`).
+const DEPENDENCY_CAPS: &[(&str, LevelFilter)] = &[
+    ("reqwest", LevelFilter::INFO),
+    ("hyper", LevelFilter::INFO),
+    ("hyper_util", LevelFilter::INFO),
+    ("h2", LevelFilter::INFO),
+    ("http_body_util", LevelFilter::INFO),
+    ("tower", LevelFilter::INFO),
+    ("tower_http", LevelFilter::INFO),
+    ("rustls", LevelFilter::INFO),
+    ("aws_config", LevelFilter::INFO),
+    ("aws_credential_types", LevelFilter::INFO),
+    ("aws_runtime", LevelFilter::INFO),
+    ("aws_sdk_secretsmanager", LevelFilter::INFO),
+    ("aws_sigv4", LevelFilter::INFO),
+    ("aws_smithy_http_client", LevelFilter::INFO),
+    ("aws_smithy_runtime", LevelFilter::INFO),
+    ("aws_smithy_runtime_api", LevelFilter::INFO),
+    ("aws_smithy_types", LevelFilter::INFO),
+    ("octocrab", LevelFilter::INFO),
+    ("librdkafka", LevelFilter::INFO),
+];

@@ -61,6 +61,11 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The runner's legacy command prefix, `##[`, read anywhere in a line: written `##\[`.
+pub fn defuse_legacy(s: &str) -> String {
+    s.replace("##[", "##\\[")
+}
+
 /// Text printed as one line that is not one of the binary's workflow commands: control
 /// characters escaped (so it stays one line), a leading `::` and every `##[` defused (so the
 /// runner never reads it as a command). Apply it to the whole line, after masking secrets: a
@@ -70,7 +75,7 @@ pub fn escape_line(s: &str) -> Cow<'_, str> {
     if !starts_command && !s.contains("##[") && !s.chars().any(is_control) {
         return Cow::Borrowed(s);
     }
-    let mut out = escape_controls(s).replace("##[", "##\\[");
+    let mut out = defuse_legacy(&escape_controls(s));
     if starts_command {
         let blanks = out.len() - out.trim_start().len();
         out.insert(blanks, '\\');

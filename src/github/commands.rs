@@ -18,7 +18,7 @@ pub fn escape_data(s: &str) -> String {
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
-    crate::text::escape_controls(&escaped).into_owned()
+    crate::text::defuse_legacy(&crate::text::escape_controls(&escaped))
 }
 
 /// Escapes a command property's value.
@@ -299,6 +299,8 @@ mod tests {
         assert_eq!(escape_data("%0A"), "%250A");
         // `:` and `,` stay as they are in data.
         assert_eq!(escape_data("a: b, c::d"), "a: b, c::d");
+        // What the runner has no escape for is shown escaped, never passed on.
+        assert_eq!(escape_data("a\u{1b}b ##[x]"), "a\\u{1b}b ##\\[x]");
     }
 
     #[test]
