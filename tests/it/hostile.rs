@@ -73,11 +73,17 @@ async fn world(app: &App) -> World {
     }
 }
 
+/// Extra environment variables of the run (the runner's AWS settings).
+type Env = Vec<(String, String)>;
+
+/// Prepares the app for a case.
+type Setup = Box<dyn Fn(&mut App) -> Env>;
+
 /// One bad input: what it changes in the app's setup, the command, and what the message names.
 struct Case {
     what: &'static str,
     command: &'static str,
-    setup: Box<dyn Fn(&mut App) -> Vec<(String, String)>>,
+    setup: Setup,
     names: &'static str,
 }
 
