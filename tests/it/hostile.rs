@@ -402,6 +402,21 @@ async fn api_error_messages_cannot_start_workflow_commands() {
         "the API's message is not in the output:\n{all}"
     );
     assert_no_foreign_commands(&run, &["add-mask::planted", "stop-commands", "set-output"]);
+
+    // A manifest's error quotes the manifest: its line breaks stay inside the one error line.
+    std::fs::write(
+        app.path("ccaf-housekeeping.toml"),
+        // The runner ends a line at a bare CR too: the error quotes this one whole.
+        "app = \"x\"\nnote = \"\r::add-mask::planted\"\n",
+    )
+    .expect("manifest");
+    let run = app.run_with("buildup", &[], &env).expect(2);
+    assert!(
+        run.stderr().contains("::add-mask::planted"),
+        "the manifest's text is not in the error:\n{}",
+        run.stderr()
+    );
+    assert_no_foreign_commands(&run, &["add-mask::planted", "stop-commands", "set-output"]);
 }
 
 #[tokio::test]
