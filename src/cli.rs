@@ -94,7 +94,7 @@ pub struct GlobalInputs {
         global = true,
         hide_env_values = true
     )]
-    pub kafka_api_secret: Option<String>,
+    pub kafka_api_secret: Option<Secret>,
     /// SASL_SSL (Confluent Cloud) or PLAINTEXT.
     #[arg(
         long = "kafka-security-protocol",
@@ -133,7 +133,7 @@ pub struct GlobalInputs {
         global = true,
         hide_env_values = true
     )]
-    pub flink_api_secret: Option<String>,
+    pub flink_api_secret: Option<Secret>,
     #[arg(long = "organization-id", env = "INPUT_ORGANIZATION-ID", global = true)]
     pub organization_id: Option<String>,
     #[arg(long = "cloud", env = "INPUT_CLOUD", global = true)]
@@ -175,7 +175,7 @@ pub struct GlobalInputs {
         global = true,
         hide_env_values = true
     )]
-    pub schema_registry_api_secret: Option<String>,
+    pub schema_registry_api_secret: Option<Secret>,
 }
 
 /// The inputs of the housekeeping commands (action inputs; flags anywhere on the command line).
@@ -235,7 +235,7 @@ pub struct HousekeepingInputs {
         global = true,
         hide_env_values = true
     )]
-    pub github_token: Option<String>,
+    pub github_token: Option<Secret>,
     /// auto (pull requests and merges), always or never.
     #[arg(long = "comment", env = "INPUT_COMMENT", global = true)]
     pub comment: Option<String>,
@@ -312,6 +312,7 @@ impl Cli {
     /// The command to run (the subcommand, or else the `command` input) with its inputs
     /// checked; every bad input is an error naming it, before anything is touched.
     pub fn invocation(self) -> Result<Invocation, ConfigError> {
+        self.check_printable()?;
         let checked = self.inputs.check()?;
         let command = match self.command {
             Some(c) => c,
@@ -329,6 +330,105 @@ impl Cli {
                 Invocation::Track { checked, command }
             }
         })
+    }
+}
+
+/// Inputs that are lists: a line break (LF or CR LF) separates their items, so it is no control
+/// character there.
+const LIST_INPUTS: &[&str] = &["adopt", "protect", "database-clusters"];
+
+impl Cli {
+    /// No input but the credentials may hold a control character: each becomes a name, an id, a
+    /// URL, a path or a pattern, and is printed (`text::check_printable`). Credentials are never
+    /// printed, and a bad one is refused by the service it is for.
+    fn check_printable(&self) -> Result<(), ConfigError> {
+        let g = &self.inputs;
+        let h = &self.housekeeping;
+        let mut named: Vec<(&'static str, Option<&str>)> = vec![
+            ("command", g.command.as_deref()),
+            ("app", g.app.as_deref()),
+            ("environment-id", g.environment_id.as_deref()),
+            ("tracker-topic", Some(g.tracker_topic.as_str())),
+            (
+                "kafka-bootstrap-servers",
+                g.kafka_bootstrap_servers.as_deref(),
+            ),
+            ("kafka-api-key", g.kafka_api_key.as_deref()),
+            (
+                "kafka-security-protocol",
+                Some(g.kafka_security_protocol.as_str()),
+            ),
+            ("aws-region", g.aws_region.as_deref()),
+            ("flink-secret-id", g.flink_secret_id.as_deref()),
+            ("kafka-secret-id", g.kafka_secret_id.as_deref()),
+            (
+                "schema-registry-secret-id",
+                g.schema_registry_secret_id.as_deref(),
+            ),
+            ("flink-api-key", g.flink_api_key.as_deref()),
+            ("organization-id", g.organization_id.as_deref()),
+            ("cloud", g.cloud.as_deref()),
+            ("region", g.region.as_deref()),
+            ("compute-pool-id", g.compute_pool_id.as_deref()),
+            ("principal-id", g.principal_id.as_deref()),
+            ("flink-endpoint", g.flink_endpoint.as_deref()),
+            ("private-networking", g.private_networking.as_deref()),
+            ("ca-bundle", g.ca_bundle.as_deref()),
+            ("schema-registry-url", g.schema_registry_url.as_deref()),
+            (
+                "schema-registry-api-key",
+                g.schema_registry_api_key.as_deref(),
+            ),
+            ("manifest", h.manifest.as_deref()),
+            ("plan-for", h.plan_for.as_deref()),
+            ("dry-run", h.dry_run.as_deref()),
+            ("adopt", h.adopt.as_deref()),
+            ("protect", h.protect.as_deref()),
+            ("drop-tables", h.drop_tables.as_deref()),
+            ("stop-only", h.stop_only.as_deref()),
+            ("carry-over-offsets", h.carry_over_offsets.as_deref()),
+            ("concurrency", h.concurrency.as_deref()),
+            ("timeout", h.timeout.as_deref()),
+            ("catalog", h.catalog.as_deref()),
+            ("database", h.database.as_deref()),
+            ("database-clusters", h.database_clusters.as_deref()),
+            ("comment", h.comment.as_deref()),
+            ("pr-number", h.pr_number.as_deref()),
+            ("summary", h.summary.as_deref()),
+        ];
+        match &self.command {
+            Some(CliCommand::Track {
+                command: TrackCommand::Get { name } | TrackCommand::Delete { name },
+            }) => named.push(("name", Some(name.as_str()))),
+            Some(CliCommand::Track {
+                command:
+                    TrackCommand::Lease {
+                        run_id, wait, ttl, ..
+                    },
+            }) => named.extend([
+                ("run-id", run_id.as_deref()),
+                ("wait", Some(wait.as_str())),
+                ("ttl", Some(ttl.as_str())),
+            ]),
+            _ => {}
+        }
+        for (input, value) in named {
+            let Some(value) = value else { continue };
+            // Surrounding blanks (a trailing newline from YAML) are trimmed from every value.
+            let value = value.trim();
+            let items: Vec<&str> = if LIST_INPUTS.contains(&input) {
+                value
+                    .split('\n')
+                    .map(|item| item.strip_suffix('\r').unwrap_or(item))
+                    .collect()
+            } else {
+                vec![value]
+            };
+            for item in items {
+                crate::text::check_printable(item).map_err(|r| ConfigError::input(input, r))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -387,10 +487,12 @@ fn given(v: &Option<String>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn given_secret(v: &Option<String>) -> Option<Secret> {
+/// A credential input: masked now that the mask hook is installed (clap parsed it unmasked).
+fn given_secret(v: &Option<Secret>) -> Option<Secret> {
     v.as_ref()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| Secret::new(s.trim()))
+        .map(|s| s.expose().trim())
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
 }
 
 impl GlobalInputs {
@@ -457,6 +559,9 @@ impl GlobalInputs {
 /// The checked housekeeping inputs.
 #[derive(Debug)]
 pub struct Settings {
+    /// Where the manifest and the SQL files it names must be (`GITHUB_WORKSPACE`, else the
+    /// current directory).
+    pub workspace: PathBuf,
     pub manifest: Option<PathBuf>,
     pub plan_for: Goal,
     pub dry_run: bool,
@@ -618,6 +723,7 @@ impl HousekeepingInputs {
             },
         };
         Ok(Settings {
+            workspace: workspace.to_path_buf(),
             manifest,
             plan_for,
             dry_run: boolean("dry-run", &self.dry_run, false)?,
@@ -633,7 +739,7 @@ impl HousekeepingInputs {
             catalog: given(&self.catalog),
             database: given(&self.database),
             database_clusters,
-            github_token: given(&self.github_token).map(Secret::new),
+            github_token: given_secret(&self.github_token),
             comment,
             pr_number,
             summary: boolean("summary", &self.summary, true)?,
@@ -653,6 +759,72 @@ pub fn workspace() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_input_but_the_credentials_refuses_control_characters() {
+        use clap::CommandFactory;
+        let credentials = [
+            "kafka-api-secret",
+            "flink-api-secret",
+            "schema-registry-api-secret",
+            "github-token",
+        ];
+        let mut checked = 0;
+        for arg in Cli::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") || credentials.contains(&long) {
+                continue;
+            }
+            for hostile in [
+                "x\u{1b}]0;y",
+                "a\r::add-mask::b",
+                "c\u{2028}d",
+                "ok\n::stop-commands::t",
+            ] {
+                // In a list, a line break only separates items (each then checked on its own).
+                if LIST_INPUTS.contains(&long) && hostile.contains('\n') {
+                    continue;
+                }
+                let cli = Cli::try_parse_from([
+                    "ccaf-housekeeping",
+                    "plan",
+                    &format!("--{long}={hostile}"),
+                ])
+                .unwrap_or_else(|e| panic!("--{long}: {e}"));
+                let err = cli.invocation().expect_err(long);
+                assert_eq!(err.input_name(), long, "{hostile:?}: {err}");
+                assert!(err.to_string().contains("control character"), "{err}");
+                assert!(!err.to_string().contains(hostile), "{err}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 30, "{checked}");
+    }
+
+    #[test]
+    fn no_debug_of_the_inputs_shows_a_credential() {
+        let cli = Cli::try_parse_from([
+            "ccaf-housekeeping",
+            "buildup",
+            "--flink-api-secret=flink-s3cret-value",
+            "--kafka-api-secret=kafka-s3cret-value",
+            "--schema-registry-api-secret=sr-s3cret-value",
+            "--github-token=ghp_t0ken-value",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?} {cli:#?}");
+        let invocation = format!("{:?}", cli.invocation().unwrap());
+        for secret in [
+            "flink-s3cret-value",
+            "kafka-s3cret-value",
+            "sr-s3cret-value",
+            "ghp_t0ken-value",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!invocation.contains(secret), "{invocation}");
+        }
+        assert!(shown.contains("Secret(***)"), "{shown}");
+    }
 
     #[test]
     fn every_flag_reads_its_input_variable() {

@@ -11,6 +11,9 @@ use std::time::Duration;
 pub enum ConfigError {
     #[error("input `{input}`: {reason}")]
     Input { input: &'static str, reason: String },
+    /// The manifest cannot be read or is invalid; the cause says where.
+    #[error("input `manifest`")]
+    Manifest(#[source] crate::manifest::ManifestError),
     #[error("input `{input}` is missing: {hint}")]
     Missing { input: &'static str, hint: String },
     #[error("secret `{secret_id}` does not exist in AWS Secrets Manager (input `{input}`)")]
@@ -67,6 +70,7 @@ impl ConfigError {
             | ConfigError::MissingKey { input, .. }
             | ConfigError::NoAcceptedKey { input, .. }
             | ConfigError::BadKey { input, .. } => input,
+            ConfigError::Manifest(_) => "manifest",
         }
     }
 
@@ -80,6 +84,7 @@ impl ConfigError {
 
 /// An id that goes into tracker keys and URLs: letters, digits, `-`, `_`, `.`.
 pub fn validate_id(s: &str) -> Result<(), String> {
+    crate::text::check_printable(s)?;
     if s.is_empty() {
         return Err("is empty".into());
     }
@@ -99,6 +104,7 @@ pub fn validate_id(s: &str) -> Result<(), String> {
 
 /// The app's scope name: `[a-z0-9-]`, 1–63 characters, not starting or ending with `-`.
 pub fn validate_app(s: &str) -> Result<(), String> {
+    crate::text::check_printable(s)?;
     if s.is_empty() || s.len() > 63 {
         return Err(format!("'{s}' must be 1 to 63 characters"));
     }
@@ -116,6 +122,7 @@ pub fn validate_app(s: &str) -> Result<(), String> {
 
 /// A Kafka topic name: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic(s: &str) -> Result<(), String> {
+    crate::text::check_printable(s)?;
     if s.is_empty() {
         return Err("is empty".into());
     }

@@ -19,4 +19,5 @@ pub mod plan;
 pub mod preflight;
 pub mod report;
 pub mod secrets;
+pub mod text;
 pub mod tracker;

@@ -8,16 +8,24 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use ccaf_housekeeping::cancel::{Cancel, Signals, DEFAULT_GRACE};
 use ccaf_housekeeping::cli::{Cli, Invocation};
 use ccaf_housekeeping::commands::{self, CommandError};
 use ccaf_housekeeping::github;
+use ccaf_housekeeping::text::{escape_line, stderr_lines};
 
 fn main() -> ExitCode {
-    // Usage errors exit 2 from clap itself.
-    let cli = Cli::parse();
+    // Before anything can panic: a panic's message may quote input, so it is escaped too.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("{}", escape_line(&format!("panic: {info}")));
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     init_logging();
     if in_github_actions() {
         ccaf_housekeeping::secrets::mask_with(github::commands::print_add_mask);
@@ -33,7 +41,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: starting the async runtime failed: {e}");
+            eprintln!(
+                "{}",
+                escape_line(&format!("error: starting the async runtime failed: {e}"))
+            );
             return ExitCode::from(1);
         }
     };
@@ -89,6 +100,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Help and version as clap prints them; a usage error (exit 2) line by line through the escaping
+/// rule, since it quotes what was given.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    for line in e.render().to_string().lines() {
+        eprintln!("{}", escape_line(line));
+    }
+    ExitCode::from(2)
+}
+
 /// Print the error with its causes (and, in Actions, an annotation); the exit code it means.
 fn fail(e: CommandError) -> ExitCode {
     let code = e.exit_code();
@@ -103,7 +128,7 @@ fn fail(e: CommandError) -> ExitCode {
         let at = github::commands::Annotation::titled(title);
         println!("{}", github::commands::error(&message, &at));
     }
-    eprintln!("error: {message}");
+    eprintln!("{}", escape_line(&format!("error: {message}")));
     ExitCode::from(code as u8)
 }
 
@@ -111,15 +136,53 @@ fn in_github_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
-/// Logs go to stderr (stdout carries the command's output). `CCAF_LOG` takes an `EnvFilter`
-/// directive; default: this crate's info and everyone's warnings.
+/// Logs go to stderr (stdout carries the command's output), one escaped line per event
+/// (`text::EscapedLines`): no field, message or dependency's log line can start a workflow
+/// command. No colours: their escape codes would be escaped too, and the runner is no terminal.
+/// `CCAF_LOG` takes an `EnvFilter` directive; default: this crate's info and everyone's warnings.
+/// Dependencies are capped (`DEPENDENCY_CAPS`) whatever `CCAF_LOG` says.
 fn init_logging() {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_from_env("CCAF_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,ccaf_housekeeping=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let caps = DEPENDENCY_CAPS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |caps, (target, level)| caps.with_target(*target, *level),
+    );
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(stderr_lines)
+        .with_ansi(false)
         .with_target(false)
-        .try_init();
+        .with_filter(filter)
+        // A second filter, not directives: a more specific `CCAF_LOG` target cannot lift it.
+        .with_filter(caps);
+    let _ = tracing_subscriber::registry().with(log).try_init();
 }
+
+/// The most a dependency may log. At debug and trace these print HTTP headers (`Authorization:
+/// Basic …`, AWS's signature), request and response bodies (a secret's value) or TLS details; at
+/// info they print none of it. The `rdkafka` crate's own trace lines name clients and threads,
+/// never the configuration; librdkafka logs only what its `debug` property asks for, which the
+/// action never sets; this crate's logs never carry a credential (`secrets::Secret`).
+const DEPENDENCY_CAPS: &[(&str, LevelFilter)] = &[
+    ("reqwest", LevelFilter::INFO),
+    ("hyper", LevelFilter::INFO),
+    ("hyper_util", LevelFilter::INFO),
+    ("h2", LevelFilter::INFO),
+    ("http_body_util", LevelFilter::INFO),
+    ("tower", LevelFilter::INFO),
+    ("tower_http", LevelFilter::INFO),
+    ("rustls", LevelFilter::INFO),
+    ("aws_config", LevelFilter::INFO),
+    ("aws_credential_types", LevelFilter::INFO),
+    ("aws_runtime", LevelFilter::INFO),
+    ("aws_sdk_secretsmanager", LevelFilter::INFO),
+    ("aws_sigv4", LevelFilter::INFO),
+    ("aws_smithy_http_client", LevelFilter::INFO),
+    ("aws_smithy_runtime", LevelFilter::INFO),
+    ("aws_smithy_runtime_api", LevelFilter::INFO),
+    ("aws_smithy_types", LevelFilter::INFO),
+    ("octocrab", LevelFilter::INFO),
+    ("librdkafka", LevelFilter::INFO),
+];

@@ -14,6 +14,98 @@ use crate::naming::valid_logical_name;
 
 pub const DEFAULT_FILE: &str = "ccaf-housekeeping.toml";
 
+/// The largest manifest read (bytes): far beyond any real one, small enough that a hostile file
+/// cannot tie up memory or time.
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+/// The largest SQL file read (bytes), per file.
+pub const MAX_SQL_BYTES: u64 = 1024 * 1024;
+
+/// Why a file the manifest names (or the manifest itself) is not read. The path is shown as it was
+/// named.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("'{}' is an absolute path: name the file relative to the manifest", path.display())]
+    Absolute { path: PathBuf },
+    #[error("'{}' is outside the workspace (after `..` and symbolic links are resolved)", path.display())]
+    OutsideWorkspace { path: PathBuf },
+    #[error("'{}' is {kind}, not a regular file", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("'{}' is larger than the limit of {limit} bytes", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("'{}' is not UTF-8 text", path.display())]
+    NotText { path: PathBuf },
+    #[error("'{}' cannot be read", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Reads a file the run was told to read, only if it is a regular file of at most `limit` bytes
+/// inside `workspace` once `..` and symbolic links are resolved: a manifest from a pull request
+/// must not make the action read `/etc/…`, a device, a FIFO (which would block) or a huge file.
+/// Errors show the file as `named` (by the input or the manifest).
+pub fn read_workspace_file(
+    workspace: &Path,
+    path: &Path,
+    named: &Path,
+    limit: u64,
+) -> Result<String, FileError> {
+    use std::io::Read;
+    let io = |source| FileError::Io {
+        path: named.to_path_buf(),
+        source,
+    };
+    let root = workspace.canonicalize().map_err(io)?;
+    let real = path.canonicalize().map_err(io)?;
+    let path = named;
+    if !real.starts_with(&root) {
+        return Err(FileError::OutsideWorkspace {
+            path: path.to_path_buf(),
+        });
+    }
+    let kind = std::fs::metadata(&real).map_err(io)?.file_type();
+    if !kind.is_file() {
+        return Err(FileError::NotRegular {
+            path: path.to_path_buf(),
+            kind: file_kind(kind),
+        });
+    }
+    let too_large = || FileError::TooLarge {
+        path: path.to_path_buf(),
+        limit,
+    };
+    let file = std::fs::File::open(&real).map_err(io)?;
+    if file.metadata().map_err(io)?.len() > limit {
+        return Err(too_large());
+    }
+    // Read one byte past the limit: a file that grows after the check is still caught.
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|_| FileError::NotText {
+        path: path.to_path_buf(),
+    })
+}
+
+fn file_kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// A validated manifest.
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -77,10 +169,10 @@ impl fmt::Display for Problem {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read the manifest {}: {source}", path.display())]
+    #[error("cannot use the manifest")]
     Read {
-        path: PathBuf,
-        source: std::io::Error,
+        #[source]
+        source: FileError,
     },
     #[error("the manifest {} is not valid TOML: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
@@ -119,17 +211,22 @@ struct RawStatement {
     depends_on: Vec<String>,
 }
 
-/// Read and validate a manifest; `app` (the input) overrides the manifest's `app`.
-pub fn load(path: &Path, app: Option<&str>) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&text, path, app)
+/// Read and validate a manifest inside `workspace`; `app` (the input) overrides the manifest's
+/// `app`.
+pub fn load(path: &Path, workspace: &Path, app: Option<&str>) -> Result<Manifest, ManifestError> {
+    let text = read_workspace_file(workspace, path, path, MAX_MANIFEST_BYTES)
+        .map_err(|source| ManifestError::Read { source })?;
+    parse(&text, path, workspace, app)
 }
 
-/// Validate manifest text; SQL files are read relative to `path`'s directory.
-pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, ManifestError> {
+/// Validate manifest text; SQL files are read relative to `path`'s directory, and only inside
+/// `workspace`.
+pub fn parse(
+    text: &str,
+    path: &Path,
+    workspace: &Path,
+    app: Option<&str>,
+) -> Result<Manifest, ManifestError> {
     let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Syntax {
         path: path.to_path_buf(),
         message: e.to_string().trim_end().to_string(),
@@ -137,6 +234,19 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
     let base = path.parent().unwrap_or(Path::new("."));
     let mut problems = Problems::default();
     let app = app_name(app.map(str::to_string).or(raw.app), &mut problems);
+    for (key, value) in [("catalog", &raw.catalog), ("database", &raw.database)] {
+        if let Some(Err(e)) = value.as_deref().map(printable) {
+            problems.add(key.into(), e);
+        }
+    }
+    for (key, id) in [
+        ("compute-pool", &raw.compute_pool),
+        ("principal", &raw.principal),
+    ] {
+        if let Some(Err(e)) = id.as_deref().map(crate::input::validate_id) {
+            problems.add(key.into(), e);
+        }
+    }
     let mut seen = BTreeSet::new();
     let mut statements = Vec::new();
     for (i, s) in raw.statements.into_iter().enumerate() {
@@ -152,7 +262,7 @@ pub fn parse(text: &str, path: &Path, app: Option<&str>) -> Result<Manifest, Man
                 format!("duplicate statement name '{}'", s.name),
             );
         }
-        if let Some(statement) = parse_statement(i, s, base, &mut problems) {
+        if let Some(statement) = parse_statement(i, s, base, workspace, &mut problems) {
             statements.push(statement);
         }
     }
@@ -219,10 +329,16 @@ fn parse_statement(
     i: usize,
     s: RawStatement,
     base: &Path,
+    workspace: &Path,
     problems: &mut Problems,
 ) -> Option<ManifestStatement> {
     let place = format!("statements[{i}] \"{}\"", s.name);
-    let (sql, sql_file) = statement_sql(s.sql, s.query, base, &place, problems)?;
+    let (sql, sql_file) = statement_sql(s.sql, s.query, base, workspace, &place, problems)?;
+    for dependency in &s.depends_on {
+        if let Err(e) = printable(dependency) {
+            problems.add(format!("{place}.depends-on"), e);
+        }
+    }
     let properties = statement_properties(s.properties, &place, problems);
     for (input, id) in [
         ("compute-pool", &s.compute_pool),
@@ -240,17 +356,35 @@ fn parse_statement(
             problems.add(format!("{place}.labels.{k}"), e);
         }
     }
+    let source = sql_file
+        .as_ref()
+        .map(|f| format!(" ({})", f.display()))
+        .unwrap_or_default();
     let analysis = match flink_sql::analyze(&sql) {
         Ok(a) => a,
         Err(e) => {
-            let source = sql_file
-                .as_ref()
-                .map(|f| format!(" ({})", f.display()))
-                .unwrap_or_default();
             problems.add(format!("{place}{source}"), e.to_string());
             return None;
         }
     };
+    // Table names become topic and subject names and are printed: no control characters.
+    for table in tables_of(&analysis) {
+        let parts = [&table.catalog, &table.database].into_iter().flatten();
+        if let Some(Err(e)) = parts
+            .chain([&table.name])
+            .map(|p| printable(p))
+            .find(Result::is_err)
+        {
+            problems.add(
+                format!("{place}{source}"),
+                format!(
+                    "table {} {e}",
+                    crate::text::escape_controls(&table.to_string())
+                ),
+            );
+            return None;
+        }
+    }
     Some(ManifestStatement {
         name: s.name,
         sql,
@@ -264,11 +398,29 @@ fn parse_statement(
     })
 }
 
-/// A statement's SQL: the file `sql` names (relative to the manifest), or the inline `query`.
+/// Every table a statement names.
+fn tables_of(a: &Analysis) -> impl Iterator<Item = &flink_sql::TableRef> {
+    a.creates
+        .iter()
+        .map(|c| &c.table)
+        .chain(a.creates.iter().filter_map(|c| c.like.as_ref()))
+        .chain(a.drops.iter().map(|d| &d.table))
+        .chain(&a.writes)
+        .chain(&a.reads)
+}
+
+/// The rule for names (`text::check_printable`), as a manifest problem's message.
+fn printable(s: &str) -> Result<(), String> {
+    crate::text::check_printable(s)
+}
+
+/// A statement's SQL: the file `sql` names (relative to the manifest, inside the workspace), or
+/// the inline `query`.
 fn statement_sql(
     sql: Option<String>,
     query: Option<String>,
     base: &Path,
+    workspace: &Path,
     place: &str,
     problems: &mut Problems,
 ) -> Option<(String, Option<PathBuf>)> {
@@ -288,16 +440,33 @@ fn statement_sql(
             None
         }
         (None, Some(q)) => Some((q, None)),
-        (Some(file), None) => match std::fs::read_to_string(base.join(&file)) {
-            Ok(text) => Some((text, Some(PathBuf::from(file)))),
-            Err(e) => {
-                problems.add(
-                    place.to_string(),
-                    format!("cannot read SQL file '{file}': {e}"),
-                );
-                None
+        (Some(file), None) => {
+            let named = PathBuf::from(&file);
+            let read = if let Err(e) = printable(&file) {
+                Err(e)
+            } else if named.is_absolute() {
+                Err(FileError::Absolute {
+                    path: named.clone(),
+                }
+                .to_string())
+            } else {
+                let path = base.join(&named);
+                read_workspace_file(workspace, &path, &named, MAX_SQL_BYTES).map_err(|e| {
+                    // With the cause, e.g. no such file.
+                    match std::error::Error::source(&e) {
+                        Some(cause) => format!("{e}: {cause}"),
+                        None => e.to_string(),
+                    }
+                })
+            };
+            match read {
+                Ok(text) => Some((text, Some(named))),
+                Err(e) => {
+                    problems.add(place.to_string(), format!("SQL file {e}"));
+                    None
+                }
             }
-        },
+        }
     }
 }
 
@@ -309,6 +478,10 @@ fn statement_properties(
 ) -> BTreeMap<String, String> {
     let mut properties = BTreeMap::new();
     for (k, v) in raw {
+        if let Err(e) = printable(&k) {
+            problems.add(format!("{place}.properties"), format!("a key {e}"));
+            continue;
+        }
         let value = match v {
             toml::Value::String(s) => s,
             toml::Value::Integer(n) => n.to_string(),
@@ -325,6 +498,10 @@ fn statement_properties(
                 continue;
             }
         };
+        if let Err(e) = printable(&value) {
+            problems.add(format!("{place}.properties.{k}"), e);
+            continue;
+        }
         properties.insert(k, value);
     }
     properties
@@ -405,7 +582,7 @@ mod tests {
 
     fn problems(text: &str, files: &[(&str, &str)]) -> Vec<String> {
         let d = dir_with(files);
-        match parse(text, &d.0.join(DEFAULT_FILE), None) {
+        match parse(text, &d.0.join(DEFAULT_FILE), &d.0, None) {
             Err(ManifestError::Invalid { problems, .. }) => {
                 problems.into_iter().map(|p| p.to_string()).collect()
             }
@@ -433,7 +610,7 @@ properties = { "sql.local-time-zone" = "UTC", "parallelism" = 2 }
 name = "flight-avro"
 sql = "sql/flight_avro.sql"
 "#;
-        let m = parse(text, &d.0.join(DEFAULT_FILE), None).unwrap();
+        let m = parse(text, &d.0.join(DEFAULT_FILE), &d.0, None).unwrap();
         assert_eq!(m.app, "flight-consolidator");
         assert_eq!(m.statements.len(), 2);
         assert_eq!(m.statements[1].sql, SINK);
@@ -448,7 +625,7 @@ sql = "sql/flight_avro.sql"
         let g = Graph::build(&dependency_nodes(&m)).unwrap();
         assert_eq!(g.topological().unwrap(), vec![1, 0]);
         // The app input overrides the manifest.
-        let m = parse(text, &d.0.join(DEFAULT_FILE), Some("other-app")).unwrap();
+        let m = parse(text, &d.0.join(DEFAULT_FILE), &d.0, Some("other-app")).unwrap();
         assert_eq!(m.app, "other-app");
     }
 
@@ -494,12 +671,138 @@ query = "SELECT * FORM t"
             "{p:#?}"
         );
         assert!(
-            has("statements[3] \"missing-file\": cannot read SQL file 'sql/nope.sql'"),
+            has("statements[3] \"missing-file\": SQL file 'sql/nope.sql' cannot be read: No such file"),
             "{p:#?}"
         );
         assert!(has("statements[4] \"both\": give either"), "{p:#?}");
         assert!(has("statements[5] \"typo\": SQL parse failed"), "{p:#?}");
         assert_eq!(p.len(), 6, "{p:#?}");
+    }
+
+    #[test]
+    fn sql_files_are_regular_files_of_at_most_a_mib_inside_the_workspace() {
+        let outside = dir_with(&[("secret.sql", SINK)]);
+        let d = dir_with(&[
+            ("sql/ok.sql", SINK),
+            ("sql/big.sql", &"-".repeat(MAX_SQL_BYTES as usize + 1)),
+        ]);
+        std::os::unix::fs::symlink(outside.0.join("secret.sql"), d.0.join("sql/link.sql")).unwrap();
+        std::os::unix::fs::symlink(d.0.join("sql/ok.sql"), d.0.join("sql/inside.sql")).unwrap();
+        std::fs::create_dir(d.0.join("sql/dir.sql")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(d.0.join("sql/fifo.sql"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        let escape = format!(
+            "../{}/secret.sql",
+            outside.0.file_name().unwrap().to_string_lossy()
+        );
+        let absolute = outside.0.join("secret.sql").display().to_string();
+        let entries = [
+            ("absolute", absolute.as_str(), "is an absolute path"),
+            ("dotdot", escape.as_str(), "is outside the workspace"),
+            ("link", "sql/link.sql", "is outside the workspace"),
+            ("dir", "sql/dir.sql", "is a directory, not a regular file"),
+            ("fifo", "sql/fifo.sql", "is a FIFO, not a regular file"),
+            (
+                "big",
+                "sql/big.sql",
+                "is larger than the limit of 1048576 bytes",
+            ),
+            ("device", "/dev/zero", "is an absolute path"),
+        ];
+        let mut text = String::from("app = \"a\"\n");
+        for (name, file, _) in entries {
+            text.push_str(&format!(
+                "[[statements]]\nname = \"{name}\"\nsql = '{file}'\n"
+            ));
+        }
+        // Inside the workspace, `..` and links are fine.
+        text.push_str("[[statements]]\nname = \"via-link\"\nsql = \"sql/../sql/inside.sql\"\n");
+        let p = match parse(&text, &d.0.join(DEFAULT_FILE), &d.0, None) {
+            Err(ManifestError::Invalid { problems, .. }) => problems,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(p.len(), entries.len(), "{p:#?}");
+        for (i, ((name, file, why), problem)) in entries.iter().zip(&p).enumerate() {
+            assert_eq!(problem.place, format!("statements[{i}] \"{name}\""));
+            let expected = format!("SQL file '{file}' {why}");
+            assert!(problem.message.starts_with(&expected), "{problem}");
+        }
+    }
+
+    #[test]
+    fn the_manifest_itself_is_a_regular_file_of_at_most_a_mib_inside_the_workspace() {
+        let d = dir_with(&[(
+            "big.toml",
+            &format!("app = \"a\"\n#{}", "x".repeat(MAX_MANIFEST_BYTES as usize)),
+        )]);
+        let e = load(&d.0.join("big.toml"), &d.0, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot use the manifest"), "{e}");
+        let e = std::error::Error::source(&load(&d.0.join("big.toml"), &d.0, None).unwrap_err())
+            .unwrap()
+            .to_string();
+        assert!(
+            e.ends_with("is larger than the limit of 1048576 bytes"),
+            "{e}"
+        );
+        let other = dir_with(&[(DEFAULT_FILE, "app = \"a\"\n")]);
+        let e = load(&other.0.join(DEFAULT_FILE), &d.0, None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ManifestError::Read {
+                    source: FileError::OutsideWorkspace { .. }
+                }
+            ),
+            "{e:?}"
+        );
+        let e = load(&d.0.join("sql"), &d.0, None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ManifestError::Read {
+                    source: FileError::NotRegular { .. }
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn names_with_control_characters_are_problems() {
+        let text = "app = \"a\"\ncatalog = \"env\\n::add-mask::x\"\ndatabase = \"db\\u001b\"\nprincipal = \"sa\\r\"\n\
+            [[statements]]\nname = \"t\"\nquery = \"CREATE TABLE `a\\n::stop-commands::x` (a INT)\"\n\
+            [[statements]]\nname = \"p\"\nquery = \"SELECT 1\"\nproperties = { \"k\" = \"v\\r\\n\" }\ndepends-on = [\"t\\u0000\"]\n\
+            [[statements]]\nname = \"r\"\nquery = \"INSERT INTO s SELECT * FROM `db\\u2028`.x\"\n";
+        let p = problems(text, &[]);
+        let has = |needle: &str| p.iter().any(|x| x.contains(needle));
+        assert!(
+            has("catalog: contains the control character U+000A"),
+            "{p:#?}"
+        );
+        assert!(
+            has("database: contains the control character U+001B"),
+            "{p:#?}"
+        );
+        assert!(
+            has("principal: contains the control character U+000D"),
+            "{p:#?}"
+        );
+        assert!(has("statements[0] \"t\": table `a\\n::stop-commands::x` contains the control character U+000A"), "{p:#?}");
+        assert!(
+            has("statements[1] \"p\".properties.k: contains the control character U+000D"),
+            "{p:#?}"
+        );
+        assert!(
+            has("statements[1] \"p\".depends-on: contains the control character U+0000"),
+            "{p:#?}"
+        );
+        assert!(has("statements[2] \"r\": table `"), "{p:#?}");
+        assert_eq!(p.len(), 7, "{p:#?}");
     }
 
     #[test]
@@ -576,7 +879,7 @@ compute-pool = "lfcp-big"
 principal = "sa-runner"
 labels = { "user.confluent.io/team" = "flights", "tier" = "gold" }
 "#;
-        let m = parse(text, &d.0.join(DEFAULT_FILE), None).unwrap();
+        let m = parse(text, &d.0.join(DEFAULT_FILE), &d.0, None).unwrap();
         let s = &m.statements[0];
         assert_eq!(s.compute_pool.as_deref(), Some("lfcp-big"));
         assert_eq!(s.principal.as_deref(), Some("sa-runner"));

@@ -91,6 +91,10 @@ pub struct Faults {
     /// Hold a lost answer this long before sending it: longer than the client's request
     /// timeout, the client sees a timeout rather than a status.
     pub lost_answer_hang_ms: u64,
+    /// The message of the injected errors and 403s (the Flink error's `detail`, Schema Registry's
+    /// and Kafka REST's `message`) instead of the built-in one: text from the API that the client
+    /// prints, for tests of hostile messages.
+    pub error_message: Option<String>,
 }
 
 impl Default for Faults {
@@ -115,6 +119,7 @@ impl Default for Faults {
                 .map(String::from)
                 .to_vec(),
             lost_answer_hang_ms: 0,
+            error_message: None,
         }
     }
 }
@@ -292,6 +297,10 @@ impl Control {
                 .any(|m| m.eq_ignore_ascii_case(method))
     }
 
+    fn error_message(&self) -> Option<String> {
+        self.lock().faults.error_message.clone()
+    }
+
     /// Roll the dice for one request: latency to add and the fault to answer with, if any.
     fn decide(&self, api: Api, primary_host: bool) -> (Duration, Option<Injected>) {
         let mut st = self.lock();
@@ -465,14 +474,14 @@ pub async fn front_door(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
         }
         Some(Injected::Error(status)) => {
             fault = Some("error");
-            server_error_response(api, status)
+            server_error_response(api, status, sim.control.error_message().as_deref())
         }
         None => {
             auth = check_auth(&sim, api, &req);
             match auth {
                 AuthOutcome::Ok if sim.control.forbidden(api, method.as_str()) => {
                     fault = Some("forbidden");
-                    forbidden_response(api)
+                    forbidden_response(api, sim.control.error_message().as_deref())
                 }
                 AuthOutcome::Ok | AuthOutcome::NotRequired => {
                     let answer = next.run(req).await;
@@ -482,7 +491,7 @@ pub async fn front_door(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
                             if !hang.is_zero() {
                                 tokio::time::sleep(hang).await;
                             }
-                            server_error_response(api, status)
+                            server_error_response(api, status, None)
                         }
                         None => answer,
                     }
@@ -564,20 +573,24 @@ fn unauthorized_response(api: Api) -> Response {
     }
 }
 
-fn forbidden_response(api: Api) -> Response {
+fn forbidden_response(api: Api, message: Option<&str>) -> Response {
     match api {
         Api::Flink => http::flink_error(
             StatusCode::FORBIDDEN,
             "user_unauthorized",
             "Forbidden",
-            "Forbidden Access",
+            message.unwrap_or("Forbidden Access"),
         ),
         Api::SchemaRegistry => http::sr_error(
             StatusCode::FORBIDDEN,
             40301,
-            "User is denied operation on this server.",
+            message.unwrap_or("User is denied operation on this server."),
         ),
-        _ => http::kafka_error(StatusCode::FORBIDDEN, 40301, "Request is not authorized"),
+        _ => http::kafka_error(
+            StatusCode::FORBIDDEN,
+            40301,
+            message.unwrap_or("Request is not authorized"),
+        ),
     }
 }
 
@@ -608,17 +621,21 @@ fn throttled_response(api: Api) -> Response {
     }
 }
 
-fn server_error_response(api: Api, status: StatusCode) -> Response {
+fn server_error_response(api: Api, status: StatusCode, message: Option<&str>) -> Response {
     let reason = status.canonical_reason().unwrap_or("Server Error");
     match api {
         Api::Flink => http::flink_error(
             status,
             "internal_error",
             reason,
-            "Internal error, please retry",
+            message.unwrap_or("Internal error, please retry"),
         ),
-        Api::SchemaRegistry => http::sr_error(status, 50001, "Error in the backend data store"),
-        _ => http::kafka_error(status, 50003, "Retriable Kafka error"),
+        Api::SchemaRegistry => http::sr_error(
+            status,
+            50001,
+            message.unwrap_or("Error in the backend data store"),
+        ),
+        _ => http::kafka_error(status, 50003, message.unwrap_or("Retriable Kafka error")),
     }
 }
 

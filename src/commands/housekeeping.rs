@@ -78,8 +78,8 @@ async fn prepare(
 ) -> Result<(Engine, Option<Manifest>, Masker), CommandError> {
     let manifest: Option<Manifest> = match &settings.manifest {
         Some(path) => Some(
-            manifest::load(path, checked.app.as_deref())
-                .map_err(|e| ConfigError::input("manifest", e.to_string()))?,
+            manifest::load(path, &settings.workspace, checked.app.as_deref())
+                .map_err(ConfigError::Manifest)?,
         ),
         None => None,
     };

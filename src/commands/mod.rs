@@ -10,6 +10,8 @@ pub mod track;
 use std::io::Write;
 
 use crate::cancel::Signal;
+use crate::text::escape_line;
+
 use crate::confluent::flink::FlinkError;
 use crate::confluent::kafka::KafkaError;
 use crate::engine::EngineError;
@@ -135,13 +137,15 @@ fn tracker_exit_code(e: &TrackerError) -> i32 {
     }
 }
 
-/// Pretty JSON and a newline.
+/// Pretty JSON and a newline. JSON escapes control characters in strings itself, and a line of
+/// pretty JSON never starts with `::`; the runner's legacy `##[` (only ever inside a string here)
+/// is written `##\u005b`, the same string to a JSON reader.
 fn print_json<T: serde::Serialize + ?Sized>(
     out: &mut impl Write,
     v: &T,
 ) -> Result<(), CommandError> {
-    serde_json::to_writer_pretty(&mut *out, v).map_err(CommandError::Json)?;
-    writeln!(out).map_err(CommandError::Output)
+    let text = serde_json::to_string_pretty(v).map_err(CommandError::Json)?;
+    writeln!(out, "{}", text.replace("##[", "##\\u005b")).map_err(CommandError::Output)
 }
 
 /// A table of left-aligned columns, two spaces apart, the last column unpadded.
@@ -150,7 +154,14 @@ fn print_table(
     header: &[&str],
     rows: impl Iterator<Item = Vec<String>>,
 ) -> Result<(), CommandError> {
-    let rows: Vec<Vec<String>> = rows.collect();
+    // Cells escaped before the widths are taken: a detail from the API stays in its row.
+    let rows: Vec<Vec<String>> = rows
+        .map(|row| {
+            row.into_iter()
+                .map(|c| escape_line(&c).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -181,7 +192,7 @@ fn print_table(
     )
     .map_err(CommandError::Output)?;
     for row in rows {
-        writeln!(out, "{}", line(row)).map_err(CommandError::Output)?;
+        writeln!(out, "{}", escape_line(&line(row))).map_err(CommandError::Output)?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::cancel::Cancel;
 use crate::cli::{Checked, TrackCommand};
 use crate::config::Credentials;
 use crate::input::{parse_duration, ConfigError};
+use crate::text::{escape_line, print_line};
 use crate::tracker::lease::{default_holder, new_run_id, LeaseRequest};
 use crate::tracker::{Record, Tracker};
 
@@ -114,7 +115,7 @@ async fn run_uncancelled(
             let kafka = creds.kafka().await?;
             let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
             let d = tracker.put(&record).await?;
-            println!("put {} (offset {})", record.key(), d.offset);
+            print_line(&format!("put {} (offset {})", record.key(), d.offset));
             Ok(())
         }
         TrackCommand::Delete { name } => {
@@ -124,9 +125,11 @@ async fn run_uncancelled(
             let existed = tracker.get(&env, &name).await?.is_some();
             tracker.delete(&env, &name).await?;
             if existed {
-                println!("deleted {env}/{name}");
+                print_line(&format!("deleted {env}/{name}"));
             } else {
-                println!("{env}/{name} was not tracked (tombstone written anyway)");
+                print_line(&format!(
+                    "{env}/{name} was not tracked (tombstone written anyway)"
+                ));
             }
             Ok(())
         }
@@ -176,7 +179,12 @@ async fn hold_lease(
         .map_err(CommandError::Cancelled)?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "acquired {}", lease.run_id()).map_err(CommandError::Output)?;
+        writeln!(
+            out,
+            "{}",
+            escape_line(&format!("acquired {}", lease.run_id()))
+        )
+        .map_err(CommandError::Output)?;
         out.flush().map_err(CommandError::Output)?;
     }
     // Hold until stdin closes (or an error reading it), or a signal.
@@ -192,7 +200,7 @@ async fn hold_lease(
     lease.release().await?;
     held?;
     checked?;
-    println!("released {}", request.run_id);
+    print_line(&format!("released {}", request.run_id));
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Workflow commands: the `::name key=value,…::data` lines the runner reads from a step's stdout
 //! (annotations, log groups, masks). Escaping follows the runner's `ActionCommand`: data escapes
-//! `%`, CR and LF; property values also `:` and `,`, which would otherwise end the value.
+//! `%`, CR and LF; property values also `:` and `,`, which would otherwise end the value. Other
+//! control characters, which the runner has no escape for, are shown escaped (`crate::text`).
+//! Every other line [`Log`] prints is plain text through [`crate::text::escape_line`].
 
 use std::io::Write;
 
@@ -12,9 +14,11 @@ use super::Masker;
 /// Escapes a command's data (the text after the second `::`).
 pub fn escape_data(s: &str) -> String {
     // `%` first, or the escapes themselves would be escaped again.
-    s.replace('%', "%25")
+    let escaped = s
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    crate::text::defuse_legacy(&crate::text::escape_controls(&escaped))
 }
 
 /// Escapes a command property's value.
@@ -141,34 +145,46 @@ impl<'m, W: Write> Log<'m, W> {
         Log { out, masker }
     }
 
-    /// Writes one line. A closed stdout is not worth failing a run over.
+    /// Writes one line of plain text: masked, then escaped so that it stays one line and is
+    /// never read as a command. A closed stdout is not worth failing a run over.
     pub fn line(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{}", self.masker.mask(text));
+        let masked = self.masker.mask(text);
+        self.write(&crate::text::escape_line(&masked));
+    }
+
+    /// Writes one of our commands, built (and escaped) by [`command`], masked.
+    fn command(&mut self, line: &str) {
+        let masked = self.masker.mask(line);
+        self.write(&masked);
+    }
+
+    fn write(&mut self, line: &str) {
+        let _ = writeln!(self.out, "{line}");
         let _ = self.out.flush();
     }
 
     pub fn error(&mut self, message: &str, at: &Annotation) {
-        self.line(&error(message, at));
+        self.command(&error(message, at));
     }
 
     pub fn warning(&mut self, message: &str, at: &Annotation) {
-        self.line(&warning(message, at));
+        self.command(&warning(message, at));
     }
 
     pub fn notice(&mut self, message: &str, at: &Annotation) {
-        self.line(&notice(message, at));
+        self.command(&notice(message, at));
     }
 
     pub fn debug(&mut self, message: &str) {
-        self.line(&debug(message));
+        self.command(&debug(message));
     }
 
     pub fn group(&mut self, title: &str) {
-        self.line(&group(title));
+        self.command(&group(title));
     }
 
     pub fn endgroup(&mut self) {
-        self.line(&endgroup());
+        self.command(&endgroup());
     }
 
     /// Registers a secret with the runner. Not masked itself, of course: the runner must see the
@@ -284,6 +300,8 @@ mod tests {
         assert_eq!(escape_data("%0A"), "%250A");
         // `:` and `,` stay as they are in data.
         assert_eq!(escape_data("a: b, c::d"), "a: b, c::d");
+        // What the runner has no escape for is shown escaped, never passed on.
+        assert_eq!(escape_data("a\u{1b}b ##[x]"), "a\\u{1b}b ##\\[x]");
     }
 
     #[test]

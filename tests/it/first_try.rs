@@ -15,7 +15,7 @@ use crate::harness::{write, App, Cloud, Run, Tables};
 
 /// Which of the seeds' two layouts a secret is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
+pub(crate) enum Layout {
     JavaClient,
     PythonClient,
 }
@@ -24,7 +24,7 @@ async fn sm() -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&ccaf_housekeeping::secrets::aws_sdk_config(None).await)
 }
 
-async fn create_secret(prefix: &str, value: Value) -> String {
+pub(crate) async fn create_secret(prefix: &str, value: Value) -> String {
     let name = unique(prefix);
     sm().await
         .create_secret()
@@ -37,14 +37,14 @@ async fn create_secret(prefix: &str, value: Value) -> String {
 }
 
 /// The credentials that secrets hold, to look for in logs.
-struct Written {
-    kafka_password: String,
+pub(crate) struct Written {
+    pub(crate) kafka_password: String,
 }
 
 /// Point `app` at secrets (in `layout`) instead of direct inputs: the three secrets hold the
 /// stack's values; only the endpoint (the simulator's) and the broker's PLAINTEXT protocol are
 /// inputs.
-async fn use_secrets(app: &mut App, layout: Layout) -> Written {
+pub(crate) async fn use_secrets(app: &mut App, layout: Layout) -> Written {
     let c = &app.cloud;
     let flink_id = create_secret(
         "flink",

@@ -55,7 +55,11 @@ impl Cloud {
     }
 
     pub fn private(opts: SimOptions) -> Cloud {
-        let sim = private_sim(opts);
+        Cloud::of(private_sim(opts))
+    }
+
+    /// The cloud a simulator of the test's own stands for (e.g. one in front of a private broker).
+    pub fn of(sim: PrivateSim) -> Cloud {
         Cloud {
             url: sim.url.clone(),
             https_url: sim.https_url.clone(),

@@ -14,6 +14,7 @@ mod github_outputs;
 mod github_summary;
 mod github_support;
 mod harness;
+mod hostile;
 mod kafka_admin;
 mod lint;
 mod ownership;

@@ -136,6 +136,14 @@ const BINARY_SYMBOLS: &[&str] = &[
     "+", "-", "*", "/", "%", "||", "=", "==", "<>", "!=", "<", ">", "<=", ">=", "^", "&", "|",
 ];
 
+/// How deep parentheses, subqueries and nested expressions may go. Every cycle of the recursive
+/// walk passes through `skip_group`, `query`, `table_factor` or `operand`, and each of those counts
+/// one level, so the stack the walk needs is bounded whatever the input: hostile SQL (100 000
+/// opening parentheses, `NOT NOT NOT …`, `CASE WHEN CASE WHEN …`) is a parse error, never a stack
+/// overflow. Real statements stay far below it; it fits the 2 MiB stack of a spawned thread, debug
+/// build included (`tests/hostile.rs`).
+pub(crate) const MAX_DEPTH: usize = 200;
+
 const QUERY_END_HINT: &str =
     "a clause keyword (FROM, WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, UNION, ...), \";\" or the end of the statement";
 
@@ -150,6 +158,7 @@ pub(crate) fn parse(sql: &str) -> PResult<Analysis> {
         writes: Vec::new(),
         reads: Vec::new(),
         cte_scopes: Vec::new(),
+        depth: 0,
     };
     let kind = parser.statement()?;
     parser.finish(kind)
@@ -231,6 +240,8 @@ struct Parser<'t> {
     /// CTE names visible at the current point, one scope per `WITH`: a CTE shadows a table of the
     /// same (unqualified) name, so a reference to it is not a read.
     cte_scopes: Vec<Vec<String>>,
+    /// How deep the walk is in the functions every recursion passes through (see [`MAX_DEPTH`]).
+    depth: usize,
 }
 
 impl<'t> Parser<'t> {
@@ -304,6 +315,22 @@ impl<'t> Parser<'t> {
             ahead += 1;
         }
         is_any_kw(self.peek_at(ahead), &["SELECT", "WITH", "VALUES"])
+    }
+
+    /// Runs one level of the recursive walk, refusing to go deeper than [`MAX_DEPTH`].
+    fn nested<T>(&mut self, walk: fn(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
+            let mut e = self.unexpected("");
+            e.message.push_str(&format!(
+                " Nesting too deep: more than {MAX_DEPTH} levels of parentheses, subqueries or \
+                 nested expressions."
+            ));
+            return Err(e);
+        }
+        self.depth += 1;
+        let result = walk(self);
+        self.depth -= 1;
+        result
     }
 
     // ---- recording ----------------------------------------------------------------------------
@@ -386,6 +413,10 @@ impl<'t> Parser<'t> {
     /// argument of a windowing function such as `TUMBLE(TABLE orders, ...)`) is a read; anything
     /// else is taken on trust.
     fn skip_group(&mut self) -> PResult<()> {
+        self.nested(Self::skip_group_inner)
+    }
+
+    fn skip_group_inner(&mut self) -> PResult<()> {
         let open = self.peek();
         let close = match open.text.as_str() {
             "(" if open.kind == TokenKind::Symbol => ")",
@@ -981,6 +1012,10 @@ impl<'t> Parser<'t> {
 
     /// `[WITH ctes] set_expr [ORDER BY ...] [LIMIT ...] [OFFSET ...] [FETCH ...]`
     fn query(&mut self) -> PResult<()> {
+        self.nested(Self::query_inner)
+    }
+
+    fn query_inner(&mut self) -> PResult<()> {
         let with = self.eat_kw("WITH");
         if with {
             self.cte_scopes.push(Vec::new());
@@ -1193,6 +1228,10 @@ impl<'t> Parser<'t> {
     }
 
     fn table_factor(&mut self) -> PResult<()> {
+        self.nested(Self::table_factor_inner)
+    }
+
+    fn table_factor_inner(&mut self) -> PResult<()> {
         if self.eat_kw("LATERAL") {
             if self.eat_kw("TABLE") {
                 // A table function: its arguments are not tables.
@@ -1350,6 +1389,10 @@ impl<'t> Parser<'t> {
 
     /// One operand with its prefix operators and postfix accessors. Returns whether it is a star.
     fn operand(&mut self) -> PResult<bool> {
+        self.nested(Self::operand_inner)
+    }
+
+    fn operand_inner(&mut self) -> PResult<bool> {
         let token = self.peek();
         let mut star = false;
         match token.kind {

@@ -424,6 +424,7 @@ async fn invalid_fault_bodies_are_rejected_and_change_nothing() {
             "lost_answer_statuses": [500, 502, 504],
             "lost_answer_methods": ["POST", "PUT", "PATCH", "DELETE"],
             "lost_answer_hang_ms": 0,
+            "error_message": null,
         })
     );
     let bodies = [
