@@ -752,12 +752,9 @@ fn split_user_info(
     }
 }
 
+/// An endpoint the credentials are sent to: the HTTP client's rule, checked as input.
 fn validate_url(s: &str) -> Result<(), String> {
-    match url::Url::parse(s) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err("must be an http(s) URL with a host".into()),
-        Err(e) => Err(format!("is not a URL: {e}")),
-    }
+    crate::confluent::http::check_endpoint(s).map(|_| ())
 }
 
 #[cfg(test)]

@@ -673,30 +673,65 @@ impl HttpClient {
     }
 }
 
-/// A service's base URL: http or https, with a host, without credentials, query or fragment.
-/// The error does not echo the text (it might hold credentials); callers name the input.
+/// A service's base URL: https (plain http only on loopback, where nothing crosses a network),
+/// with a host, without credentials, query or fragment. The error does not echo the text (it
+/// might hold credentials); callers name the input.
 pub(crate) fn parse_base_url(text: &str) -> Result<Url, ApiError> {
-    let bad = |why: &str| ApiError::Setup(format!("invalid base URL: {why}"));
-    let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("the scheme must be http or https"));
-    }
+    check_endpoint(text).map_err(|why| ApiError::Setup(format!("invalid base URL: {why}")))
+}
+
+/// The rule of [`parse_base_url`], its reason as text: for inputs and GitHub's API URL too.
+pub fn check_endpoint(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("it is not a URL: {e}"))?;
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("it has no host"));
+        return Err("it has no host".into());
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(
+            "it must be https:// (plain http only on loopback): credentials go with every request"
+                .into(),
+        ),
+        _ => return Err("the scheme must be https".into()),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "it must not contain credentials; pass the API key separately",
-        ));
+        return Err("it must not contain credentials; pass the API key separately".into());
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("it must not have a query or fragment"));
+        return Err("it must not have a query or fragment".into());
     }
     Ok(url)
 }
 
+/// Whether `url` names this machine: 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// Whether a redirect from `from` may carry the credentials on to `to`: the same host, a
+/// Confluent Cloud host over https (the gateway redirects across its own hosts), or loopback to
+/// loopback. Anywhere else would hand the API key to a host nobody configured.
+fn credentials_may_follow(from: &Url, to: &Url) -> bool {
+    let same_host =
+        from.host_str().map(str::to_ascii_lowercase) == to.host_str().map(str::to_ascii_lowercase);
+    let confluent = to.scheme() == "https"
+        && to.host_str().is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            h == "confluent.cloud" || h.ends_with(".confluent.cloud")
+        });
+    same_host || confluent || (is_loopback(from) && is_loopback(to))
+}
+
 /// Where a redirect leads; refuses targets that would expose the credentials (plain HTTP after
-/// HTTPS) or that are not HTTP at all.
+/// HTTPS, a host that is neither the same nor Confluent Cloud's) or that are not HTTP at all.
 fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, Failure> {
     let location = headers
         .get(LOCATION)
@@ -706,14 +741,26 @@ fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, Failure> {
         .join(location)
         .map_err(|e| Failure::Redirect(format!("redirect to an invalid location: {e}")))?;
     match (from.scheme(), to.scheme()) {
-        (_, "https") | ("http", "http") => Ok(to),
-        ("https", "http") => Err(Failure::Redirect(
-            "refusing to follow a redirect from https to http with credentials".into(),
-        )),
-        (_, other) => Err(Failure::Redirect(format!(
-            "refusing to follow a redirect to a {other}: URL"
-        ))),
+        (_, "https") | ("http", "http") => {}
+        ("https", "http") => {
+            return Err(Failure::Redirect(
+                "refusing to follow a redirect from https to http with credentials".into(),
+            ))
+        }
+        (_, other) => {
+            return Err(Failure::Redirect(format!(
+                "refusing to follow a redirect to a {other}: URL"
+            )))
+        }
     }
+    if !credentials_may_follow(from, &to) {
+        return Err(Failure::Redirect(format!(
+            "refusing to send the credentials on to {}: a redirect may lead only to the same host \
+             or to Confluent Cloud",
+            to.host_str().unwrap_or("another host")
+        )));
+    }
+    Ok(to)
 }
 
 fn classify(e: &reqwest::Error) -> Failure {
@@ -923,16 +970,71 @@ mod tests {
         ));
         h.insert(
             LOCATION,
-            HeaderValue::from_static("https://other.example/a?b=1"),
+            HeaderValue::from_static("https://flink.eu-west-1.aws.confluent.cloud/a?b=1"),
         );
-        let to = redirect_target(&from, &h).ok().expect("https target");
-        assert_eq!(to.as_str(), "https://other.example/a?b=1");
+        let to = redirect_target(&from, &h)
+            .ok()
+            .expect("another Confluent Cloud host");
+        assert_eq!(
+            to.as_str(),
+            "https://flink.eu-west-1.aws.confluent.cloud/a?b=1"
+        );
         h.insert(LOCATION, HeaderValue::from_static("/relative/path"));
         let to = redirect_target(&from, &h).ok().expect("relative target");
         assert_eq!(
             to.as_str(),
             "https://flink.us-east-1.aws.confluent.cloud/relative/path"
         );
+    }
+
+    #[test]
+    fn credentials_follow_redirects_only_to_the_same_host_or_confluent_cloud() {
+        let target = |from: &str, to: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(LOCATION, HeaderValue::from_str(to).unwrap());
+            redirect_target(&Url::parse(from).unwrap(), &h)
+        };
+        let cc = "https://flink.us-east-1.aws.confluent.cloud/sql/v1/x";
+        for elsewhere in [
+            "https://attacker.example/sql/v1/x",
+            "https://confluent.cloud.attacker.example/x",
+            "https://evilconfluent.cloud/x",
+            "https://127.0.0.1/x",
+        ] {
+            match target(cc, elsewhere) {
+                Err(Failure::Redirect(m)) => assert!(m.contains("refusing"), "{m}"),
+                _ => panic!("followed a redirect to {elsewhere}"),
+            }
+        }
+        assert!(target(cc, "https://psrc-1.us-east-1.aws.confluent.cloud/x").is_ok());
+        assert!(target("https://sr.example.com/a", "https://sr.example.com:8443/b").is_ok());
+        assert!(target("https://sr.example.com/a", "https://other.example.com/b").is_err());
+        // The local stack redirects 127.0.0.1 to localhost, as the gateway changes hosts.
+        assert!(target("http://127.0.0.1:9/a", "http://localhost:9/a").is_ok());
+    }
+
+    #[test]
+    fn endpoints_are_https_except_on_loopback() {
+        for ok in [
+            "https://flink.us-east-1.aws.confluent.cloud",
+            "http://127.0.0.1:8080",
+            "http://127.9.9.9",
+            "http://localhost:1",
+            "http://[::1]:2",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://flink.us-east-1.aws.confluent.cloud",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "ftp://127.0.0.1",
+            "https://key:secret@host",
+            "https://host/?q=1",
+        ] {
+            let err = check_endpoint(bad).expect_err(bad);
+            assert!(!err.contains("secret"), "{err}");
+        }
     }
 
     #[test]

@@ -416,6 +416,9 @@ fn target(ctx: &GithubContext, mode: CommentMode, event: Option<&Event>) -> Resu
 }
 
 fn client(ctx: &GithubContext, token: &str) -> Result<Octocrab, String> {
+    // The token goes with every request: never over plain http off this machine.
+    crate::confluent::http::check_endpoint(&ctx.api_url)
+        .map_err(|why| format!("GITHUB_API_URL `{}`: {why}", ctx.api_url))?;
     Octocrab::builder()
         .personal_token(token.to_string())
         .base_uri(ctx.api_url.as_str())

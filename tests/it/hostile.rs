@@ -188,6 +188,8 @@ fn cases() -> Vec<Case> {
         case("an unknown plan goal", "plan", "input `plan-for`", input("plan-for", "deploy")),
         case("an unknown command", "deploy", "input `command`", |_: &mut App| Vec::new()),
         case("an unknown security protocol", "buildup", "input `kafka-security-protocol`", input("kafka-security-protocol", "SSL")),
+        case("a Flink endpoint over plain http", "buildup", "input `flink-endpoint`", input("flink-endpoint", "http://flink.us-east-1.aws.confluent.cloud")),
+        case("a registry URL over plain http", "buildup", "input `schema-registry-url`", input("schema-registry-url", "http://psrc-1.us-east-1.aws.confluent.cloud")),
         case("a database mapping without =", "buildup", "input `database-clusters`", input("database-clusters", "nonsense")),
         case("a catalog with a line separator", "buildup", "input `catalog`", input("catalog", "env\u{2028}::error::x")),
         case("a negative PR number", "buildup", "input `pr-number`", input("pr-number", "-3")),
