@@ -341,8 +341,11 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
                     // Whatever runs under this name now is torn down first.
                     live_phase(snap, &d.name).filter(|_| !defs.iter().any(|t| t.name == d.name)),
                 );
+                // Only what it depends on: a failed teardown elsewhere leaves it be.
                 for &t in &torn {
-                    p.after(id, t);
+                    if rebuild_waits_for(d, &p.steps[t].target) {
+                        p.after(id, t);
+                    }
                 }
                 created.insert(i, id);
             }
@@ -352,6 +355,39 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
     }
     note_uncheckable_creates(&mut p, snap);
     p
+}
+
+/// Whether building `d` up in a rebuild must wait for the teardown step on `torn`: the
+/// statement under its name or logical name, a statement that shares a table with it where
+/// either of them writes (two writers, or a reader of a table being replaced), a table it uses
+/// being dropped. Any other teardown step may fail without holding `d` back.
+fn rebuild_waits_for(d: &Definition, torn: &Target) -> bool {
+    let uses = |def: &Definition, topic: &str| {
+        def.creates
+            .iter()
+            .chain(&def.writes)
+            .chain(&def.reads)
+            .any(|t| t.name == topic)
+    };
+    let writes = |def: &Definition, topic: &str| {
+        def.creates
+            .iter()
+            .chain(&def.writes)
+            .any(|t| t.name == topic)
+    };
+    match torn {
+        Target::Statement { def: old, .. } => {
+            old.name == d.name
+                || old.logical == d.logical
+                || old
+                    .creates
+                    .iter()
+                    .chain(&old.writes)
+                    .chain(&old.reads)
+                    .any(|t| (writes(d, &t.name) || writes(old, &t.name)) && uses(d, &t.name))
+        }
+        Target::Table(t) => uses(d, &t.topic),
+    }
 }
 
 fn live_phase(snap: &Snapshot, name: &str) -> Option<Phase> {

@@ -439,8 +439,67 @@ fn rebuild_tears_everything_down_then_builds_everything_up() {
         .filter(|s| s.action == Action::Create)
         .collect();
     assert_eq!(creates.len(), 4, "{p}");
-    for c in creates {
-        assert!(c.after.is_superset(&teardown), "{p}");
+    // Each create waits for its own statement's teardown and the drops of its tables.
+    for c in &creates {
+        let name = c.target.label();
+        assert!(c.after.contains(&step(&p, Action::Delete, &name).id), "{p}");
+        assert!(
+            c.after.is_subset(
+                &teardown
+                    .iter()
+                    .chain(creates.iter().map(|c| &c.id))
+                    .copied()
+                    .collect()
+            ),
+            "{p}"
+        );
+    }
+    let report = step(&p, Action::Create, "app-report-v1");
+    for (action, target) in [
+        (Action::Delete, "app-job-v1"),
+        (Action::Delete, "app-sink-ddl-v1"),
+        (Action::DropTable, "sink"),
+    ] {
+        assert!(report.after.contains(&step(&p, action, target).id), "{p}");
+    }
+    // Nothing of `src` holds the report back: it neither reads nor writes it.
+    assert!(
+        !report
+            .after
+            .contains(&step(&p, Action::DropTable, "src").id),
+        "{p}"
+    );
+    assert!(
+        !report
+            .after
+            .contains(&step(&p, Action::Delete, "app-src-ddl-v1").id),
+        "{p}"
+    );
+}
+
+#[test]
+fn in_a_rebuild_a_pipeline_waits_only_for_its_own_teardown() {
+    let mut defs = app("v1");
+    defs.push(def("other-ddl", "v1", &["other"], &[], &[]));
+    defs.push(def("other-job", "v1", &[], &["other"], &["other"]));
+    let mut snap = deployed(&defs);
+    snap.topics.insert("other".into());
+    snap.topic_ids.insert("other".into(), "id-other".into());
+    let p = plan(Goal::Rebuild, &snap, &opts());
+    let first: BTreeSet<usize> = p
+        .steps
+        .iter()
+        .filter(|s| s.stage == Stage::Teardown && !s.target.label().contains("other"))
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(first.len(), 6, "{p}");
+    for name in ["app-other-ddl-v1", "app-other-job-v1"] {
+        let c = step(&p, Action::Create, name);
+        assert!(
+            c.after.is_disjoint(&first),
+            "{name} waits for the other pipeline: {p}"
+        );
+        assert!(!c.after.is_empty(), "{name} waits for nothing: {p}");
     }
 }
 

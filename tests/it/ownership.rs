@@ -741,3 +741,102 @@ async fn adopting_another_apps_statement_is_refused() {
     );
     theirs.run("teardown", &[]).expect(0);
 }
+
+#[tokio::test]
+async fn in_a_rebuild_a_refused_teardown_holds_back_only_what_depends_on_it() {
+    let app = App::new("own-rebuild");
+    let t = crate::harness::Tables::new();
+    let solo = crate::harness::Tables::new();
+    let mut statements = t.statements();
+    // A second pipeline that shares nothing with the first.
+    statements.push((
+        "solo",
+        format!("CREATE TABLE {} (id STRING, amount INT)", solo.src),
+    ));
+    statements.push((
+        "solo-copy",
+        format!(
+            "CREATE TABLE {} AS SELECT id, amount FROM {}",
+            solo.rollup, solo.src
+        ),
+    ));
+    write(&app, &statements);
+    let built = app.run("buildup", &[]).expect(0);
+    let report = built.report();
+    let name_of = |logical: &str| {
+        report["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["logical_name"] == logical)
+            .and_then(|s| s["name"].as_str())
+            .unwrap()
+            .to_string()
+    };
+    let (job, solo_ddl, solo_copy) = (name_of("job"), name_of("solo"), name_of("solo-copy"));
+
+    // The first pipeline's job is replaced behind the app's back: its teardown is refused.
+    let flink = app.flink();
+    let original = flink.get(&job).await.unwrap().unwrap();
+    flink.delete(&job).await.unwrap();
+    flink
+        .wait_gone(&job, Duration::from_secs(30))
+        .await
+        .unwrap();
+    flink
+        .create(&NewStatement {
+            name: job.clone(),
+            sql: original.sql().to_string(),
+            properties: original.spec.properties.clone(),
+            compute_pool_id: original.spec.compute_pool_id.clone(),
+            principal: original.spec.principal.clone(),
+            labels: original.metadata.labels.clone(),
+        })
+        .await
+        .unwrap();
+    flink
+        .wait_until(&job, is_settled, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let rebuilt = app.run("rebuild", &[]).expect(1);
+    let report = rebuilt.report();
+    let status_of = |name: &str, action: &str| {
+        steps(&report)
+            .into_iter()
+            .find(|(a, n, ..)| *n == name && *a == action)
+            .map(|(_, _, status, _)| status.to_string())
+    };
+    assert_eq!(
+        status_of(&job, "refuse").as_deref(),
+        Some("refused"),
+        "{report:#}"
+    );
+    // The other pipeline was torn down and built up again.
+    for name in [&solo_ddl, &solo_copy] {
+        assert_eq!(
+            status_of(name, "delete").as_deref(),
+            Some("done"),
+            "{report:#}"
+        );
+        assert_eq!(
+            status_of(name, "create").as_deref(),
+            Some("done"),
+            "{report:#}"
+        );
+    }
+    assert!(rebuilt.list("rebuilt").contains(&solo_copy));
+    // The job's own buildup waited for it.
+    assert_eq!(
+        status_of(&job, "create").as_deref(),
+        Some("blocked"),
+        "{report:#}"
+    );
+
+    flink.delete(&job).await.unwrap();
+    flink
+        .wait_gone(&job, Duration::from_secs(30))
+        .await
+        .unwrap();
+    app.run("teardown", &[]);
+}
