@@ -98,6 +98,9 @@ pub struct Snapshot {
     pub topics: BTreeSet<String>,
     /// The ids of the topics the app's records claim, where the cluster has topic ids.
     pub topic_ids: BTreeMap<String, String>,
+    /// Subjects still registered for topics the app's records claim but that are gone (a run
+    /// killed between deleting a topic and its subjects leaves them), by topic.
+    pub subjects_left: BTreeMap<String, Vec<String>>,
     /// The Kafka cluster the run can check tables in.
     pub cluster: ClusterScope,
 }
@@ -690,10 +693,20 @@ fn table_verdict(
         );
     }
     if !exists && !torn_down_now {
-        return (
-            Action::Release,
-            format!("already gone: the app's ownership of {t} ends"),
-        );
+        // The topic went, its subjects did not: the drop was cut short; finish it.
+        return match snap.subjects_left.get(&c.topic).filter(|s| !s.is_empty()) {
+            Some(left) => (
+                Action::DropTable,
+                format!(
+                    "its topic is gone but subjects {} are left: finishing the drop",
+                    left.join(", ")
+                ),
+            ),
+            None => (
+                Action::Release,
+                format!("already gone: the app's ownership of {t} ends"),
+            ),
+        };
     }
     let why = match c.ownership {
         Ownership::Pending => format!(

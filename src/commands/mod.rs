@@ -103,7 +103,7 @@ impl CommandError {
             CommandError::Tracker(e) => tracker_exit_code(e),
             CommandError::Engine(e) => match &**e {
                 EngineError::Tracker(t) => tracker_exit_code(t),
-                EngineError::Flink(_) | EngineError::Kafka(_) => 1,
+                EngineError::Flink(_) | EngineError::Kafka(_) | EngineError::SchemaRegistry(_) => 1,
                 EngineError::Cancelled(signal) => signal.exit_code(),
             },
             CommandError::Secrets(_)

@@ -35,6 +35,8 @@ pub enum EngineError {
     Flink(#[from] FlinkError),
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    SchemaRegistry(#[from] crate::confluent::schema_registry::SchemaRegistryError),
     /// A signal cancelled the run before it changed anything.
     #[error("cancelled by {0} before anything was changed")]
     Cancelled(Signal),

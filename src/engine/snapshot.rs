@@ -46,6 +46,7 @@ pub async fn take(
         .map(|c| c.topic.clone())
         .collect();
     let claimed: Vec<String> = claimed.into_iter().collect();
+    let subjects_left = subjects_left(engine, &tracked, &topics).await?;
     let topic_ids = engine
         .kafka
         .topic_ids(&claimed)
@@ -61,10 +62,39 @@ pub async fn take(
             live,
             topics,
             topic_ids,
+            subjects_left,
             cluster: engine.cluster.clone(),
         },
         records,
     ))
+}
+
+/// The subjects still registered for topics the app holds evidence for but that are gone: one
+/// registry call per such topic (usually none).
+async fn subjects_left(
+    engine: &Engine,
+    tracked: &[Tracked],
+    topics: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<String>>, EngineError> {
+    let Some(sr) = &engine.registry else {
+        return Ok(BTreeMap::new());
+    };
+    let gone: BTreeSet<&str> = tracked
+        .iter()
+        .flat_map(|t| t.claims.iter())
+        .filter(|c| c.ownership.is_held() && !topics.contains(&c.topic))
+        .map(|c| c.topic.as_str())
+        .collect();
+    let mut left = BTreeMap::new();
+    for topic in gone {
+        let names = [format!("{topic}-key"), format!("{topic}-value")];
+        let listed = sr.list_subjects(Some(topic)).await?;
+        let ours: Vec<String> = names.into_iter().filter(|n| listed.contains(n)).collect();
+        if !ours.is_empty() {
+            left.insert(topic.to_string(), ours);
+        }
+    }
+    Ok(left)
 }
 
 /// A live statement as the planner sees it.

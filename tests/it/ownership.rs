@@ -840,3 +840,77 @@ async fn in_a_rebuild_a_refused_teardown_holds_back_only_what_depends_on_it() {
         .unwrap();
     app.run("teardown", &[]);
 }
+
+#[tokio::test]
+async fn a_teardown_killed_in_the_direct_delete_fallback_removes_the_subjects_next_time() {
+    let (app, tables) = built_private_app("own-fallback").await;
+    let control = app.cloud.control();
+    // DROP TABLE completes but leaves topic and subjects (it is not atomic on Confluent
+    // Cloud): the executor falls back to deleting them directly.
+    control.set_faults(json!({ "partial_drops": true })).await;
+    // A short timeout: the run waits that long for a DROP to remove the topic before it
+    // falls back.
+    let run = app.start(
+        "teardown",
+        &[("timeout", "3s")],
+        &[("CCAF_LEASE_TTL".to_string(), "2s".to_string())],
+    );
+    let drops = format!("{}-drop-", app.name);
+    wait_until(
+        "a DROP TABLE statement",
+        Duration::from_secs(60),
+        || async {
+            app.app_statements()
+                .await
+                .keys()
+                .any(|n| n.starts_with(&drops))
+                .then_some(())
+        },
+    )
+    .await;
+    // From now on the registry answers slowly: the fallback deletes a topic, then waits on
+    // the registry before it deletes the subjects. The kill lands in between.
+    control
+        .set_faults(
+            json!({ "partial_drops": true, "apis": ["schema-registry"], "latency_ms": 4000 }),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let gone = loop {
+        let mut gone = None;
+        for t in &tables {
+            if !app.topic_exists(t).await {
+                gone = Some(t.clone());
+            }
+        }
+        if let Some(g) = gone {
+            break g;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no topic deleted directly: {}",
+            run.stderr_so_far()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    run.signal("-KILL");
+    let _ = run.finish();
+    control.set_faults(json!({})).await;
+    let subjects = app.subjects().await;
+    assert!(
+        subjects.iter().any(|s| s.starts_with(&format!("{gone}-"))),
+        "the kill came after the subjects of {gone} were deleted: {subjects:?}"
+    );
+
+    app.run("teardown", &[]).expect(0);
+    for t in &tables {
+        assert_table_gone(&app, t).await;
+    }
+    for r in app.records().await.values() {
+        assert!(
+            !r.holds_tables(),
+            "{} still holds evidence",
+            r.statement_name
+        );
+    }
+}
