@@ -2,6 +2,10 @@
 //! what was torn down, rebuilt, left unchanged, the tables dropped and the failures, and a link to
 //! the run.
 //!
+//! The comment is found again only among the comments the token's own identity wrote
+//! ([`super::identity`]): anyone can write the marker, and another author's comment is never
+//! edited. When the identity cannot be found, a new comment is posted and none is edited.
+//!
 //! The comment is a report, never a reason to fail a run: no PR, a fork PR, no token, a token that
 //! may not write, an API error — all end in [`CommentOutcome::Skipped`] with the reason, which the
 //! job summary shows.
@@ -18,6 +22,7 @@ use octocrab::Octocrab;
 use crate::report::{Action, Kind, RunReport, Stage, Status, StepReport};
 
 use super::event::Event;
+use super::identity::{identify, Identity};
 use super::markdown::{
     action_words, code, counts_table, duration, escape_cell, failure_details, inline, truncate,
 };
@@ -75,6 +80,9 @@ pub struct CommentRef {
     /// The PR number.
     pub pr: u64,
     pub html_url: String,
+    /// Why a new comment was posted although an earlier one may exist (the token's identity
+    /// could not be found); the summary shows it and the log has it as a warning.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,11 +97,17 @@ impl CommentOutcome {
     /// The line the job summary and the log show.
     pub fn summary_line(&self) -> String {
         match self {
-            CommentOutcome::Created(c) => format!(
-                "PR comment posted on #{}: [view it]({})",
-                c.pr,
-                c.html_url.replace(')', "%29")
-            ),
+            CommentOutcome::Created(c) => {
+                let mut line = format!(
+                    "PR comment posted on #{}: [view it]({})",
+                    c.pr,
+                    c.html_url.replace(')', "%29")
+                );
+                if let Some(w) = &c.warning {
+                    let _ = write!(line, " ⚠️ {}", inline(w));
+                }
+                line
+            }
             CommentOutcome::Updated(c) => format!(
                 "PR comment updated on #{}: [view it]({})",
                 c.pr,
@@ -354,6 +368,10 @@ pub async fn publish(
             tracing::info!(reason = %why, "no PR comment posted");
             CommentOutcome::Skipped(why)
         }
+        CommentOutcome::Created(mut c) => {
+            c.warning = c.warning.map(|w| masker.mask(&w).into_owned());
+            CommentOutcome::Created(c)
+        }
         posted => posted,
     }
 }
@@ -383,7 +401,7 @@ fn target(ctx: &GithubContext, mode: CommentMode, event: Option<&Event>) -> Resu
             return Err(format!(
                 "PR #{} comes from a fork ({}), whose workflow token is read-only",
                 pr.number,
-                pr.head_repo.as_deref().unwrap_or("deleted repository")
+                pr.head_name().unwrap_or("deleted repository")
             ));
         }
         return Ok(Target::Pr(pr.number));
@@ -415,14 +433,15 @@ fn target(ctx: &GithubContext, mode: CommentMode, event: Option<&Event>) -> Resu
     })
 }
 
-fn client(ctx: &GithubContext, token: &str) -> Result<Octocrab, String> {
+/// A client whose requests go under `base` (`variable` names where it came from, for the error).
+pub(super) fn client(base: &str, variable: &str, token: &str) -> Result<Octocrab, String> {
     // The token goes with every request: never over plain http off this machine.
-    crate::confluent::http::check_endpoint(&ctx.api_url)
-        .map_err(|why| format!("GITHUB_API_URL `{}`: {why}", ctx.api_url))?;
+    crate::confluent::http::check_endpoint(base)
+        .map_err(|why| format!("{variable} `{base}`: {why}"))?;
     Octocrab::builder()
         .personal_token(token.to_string())
-        .base_uri(ctx.api_url.as_str())
-        .map_err(|e| format!("GITHUB_API_URL `{}` is not a URL: {e}", ctx.api_url))?
+        .base_uri(base)
+        .map_err(|e| format!("{variable} `{base}` is not a URL: {e}"))?
         .add_retry_config(RetryConfig::HandleRateLimits {
             metrics: std::sync::Arc::new(NoOpRateLimitMetrics),
             max_retries: 3,
@@ -436,10 +455,14 @@ fn client(ctx: &GithubContext, token: &str) -> Result<Octocrab, String> {
 }
 
 /// An octocrab error in one line, without the backtrace its `Display` may carry.
-fn describe(e: &octocrab::Error) -> String {
+pub(super) fn describe(e: &octocrab::Error) -> String {
     match e {
         octocrab::Error::GitHub { source, .. } => {
             format!("HTTP {}: {}", source.status_code.as_u16(), source.message)
+        }
+        octocrab::Error::Graphql { source, .. } => {
+            let messages: Vec<&str> = source.0.iter().map(|e| e.message.as_str()).collect();
+            truncate(&format!("GraphQL: {}", messages.join("; ")), 300).into_owned()
         }
         other => {
             let text = other.to_string();
@@ -449,7 +472,7 @@ fn describe(e: &octocrab::Error) -> String {
     }
 }
 
-fn status_of(e: &octocrab::Error) -> Option<u16> {
+pub(super) fn status_of(e: &octocrab::Error) -> Option<u16> {
     match e {
         octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
         _ => None,
@@ -492,7 +515,7 @@ async fn try_post(
     let (owner, repo) = ctx
         .owner_repo()
         .ok_or("GITHUB_REPOSITORY is not set to `owner/repo`")?;
-    let crab = client(ctx, token.expose())?;
+    let crab = client(&ctx.api_url, "GITHUB_API_URL", token.expose())?;
 
     let pr = match target {
         Target::Pr(n) => n,
@@ -508,7 +531,26 @@ async fn try_post(
     };
 
     let mark = marker(&report.app, &report.environment_id);
-    let existing = find_comment(&crab, owner, repo, pr, &mark).await?;
+    // Only a comment the token itself wrote is ours to update; without knowing who the token
+    // is, no comment is, and a new one is posted.
+    let (existing, warning) = match identify(&crab, ctx, token.expose()).await {
+        Ok(me) => (
+            find_comment(&crab, owner, repo, pr, &mark, &me).await?,
+            None,
+        ),
+        Err(e) => {
+            tracing::warn!(
+                pr,
+                error = %e,
+                "the token's identity is unknown: posting a new PR comment, editing none"
+            );
+            let warning = format!(
+                "a new comment, and any earlier one left as it was: the token's identity could \
+                 not be found ({e})"
+            );
+            (None, Some(warning))
+        }
+    };
     if let Some(id) = existing {
         let route = format!("/repos/{owner}/{repo}/issues/comments/{id}");
         // GitHub documents PATCH for this; octocrab's `update_comment` sends POST.
@@ -522,6 +564,7 @@ async fn try_post(
                     id: c.id.0,
                     pr,
                     html_url: c.html_url.to_string(),
+                    warning: None,
                 }));
             }
             // Deleted between the listing and the update: post a new one.
@@ -536,6 +579,7 @@ async fn try_post(
                 id: c.id.0,
                 pr,
                 html_url: c.html_url.to_string(),
+                warning,
             }))
         }
         Err(e) => Err(cannot_write(pr, &e)),
@@ -587,13 +631,15 @@ async fn pr_of_commit(
     Ok(chosen.map(|p| p.number))
 }
 
-/// The id of the first comment on the PR whose body starts with `mark`, over all pages.
+/// The id of the first comment on the PR that `me` wrote and whose body starts with `mark`, over
+/// all pages. Another author's comment is never ours, whatever its body says.
 async fn find_comment(
     crab: &Octocrab,
     owner: &str,
     repo: &str,
     pr: u64,
     mark: &str,
+    me: &Identity,
 ) -> Result<Option<u64>, String> {
     let failed = |e: octocrab::Error| match status_of(&e) {
         Some(403) | Some(404) => format!(
@@ -612,12 +658,26 @@ async fn find_comment(
         .map_err(failed)?;
     loop {
         let hit = page.items.iter().find(|c| {
-            c.body
-                .as_deref()
-                .is_some_and(|b| b.trim_start().starts_with(mark))
+            me.wrote(&c.user)
+                && c.body
+                    .as_deref()
+                    .is_some_and(|b| b.trim_start().starts_with(mark))
         });
         if let Some(c) = hit {
             return Ok(Some(c.id.0));
+        }
+        if let Some(c) = page
+            .items
+            .iter()
+            .find(|c| !me.wrote(&c.user) && c.body.as_deref().is_some_and(|b| b.contains(mark)))
+        {
+            tracing::debug!(
+                pr,
+                comment = c.id.0,
+                author = %c.user.login,
+                token_is = %me.login(),
+                "a comment by another author carries this app's marker: not ours, left alone"
+            );
         }
         match crab.get_page::<Comment>(&page.next).await.map_err(failed)? {
             Some(next) => page = next,

@@ -20,24 +20,64 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullRequestRef {
     pub number: u64,
-    /// `pull_request.head.repo.full_name`; `None` when the head repository was deleted.
-    pub head_repo: Option<String>,
-    /// `pull_request.base.repo.full_name`.
-    pub base_repo: Option<String>,
-    /// `pull_request.head.repo.fork`.
-    pub head_is_fork: bool,
+    /// `pull_request.head.repo`; `None` when the head repository was deleted.
+    pub head: Option<RepoRef>,
+    /// `pull_request.base.repo` (else the payload's `repository`, the same repository).
+    pub base: Option<RepoRef>,
+}
+
+/// What identifies a repository in a payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoRef {
+    /// `full_name`: `owner/repo`.
+    pub full_name: Option<String>,
+    /// `id`: survives renames and transfers.
+    pub id: Option<u64>,
+}
+
+impl RepoRef {
+    fn from_json(repo: &Value) -> Option<RepoRef> {
+        let full_name = repo
+            .get("full_name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let id = repo.get("id").and_then(Value::as_u64);
+        (full_name.is_some() || id.is_some()).then_some(RepoRef { full_name, id })
+    }
+
+    /// Another repository than `other`: a name or an id that differs. Names are compared
+    /// without case, as GitHub does.
+    fn differs_from(&self, other: &RepoRef) -> bool {
+        let names = match (&self.full_name, &other.full_name) {
+            (Some(a), Some(b)) => !a.eq_ignore_ascii_case(b),
+            _ => false,
+        };
+        let ids = matches!((self.id, other.id), (Some(a), Some(b)) if a != b);
+        names || ids
+    }
 }
 
 impl PullRequestRef {
     /// A PR from another repository: its `pull_request` runs get a read-only token.
+    ///
+    /// Decided by comparing the head repository with the base, never by `head.repo.fork`: that
+    /// flag says the head repository is a fork of something, which is also true of a PR between
+    /// two branches of a repository that was itself forked from elsewhere.
     pub fn is_fork(&self) -> bool {
-        match (&self.head_repo, &self.base_repo) {
+        match (&self.head, &self.base) {
             // A head repository that is gone was a fork: a branch of the base repo cannot be
             // deleted without deleting the repo itself.
-            (None, Some(_)) => true,
-            (Some(h), Some(b)) => h != b || self.head_is_fork,
-            _ => self.head_is_fork,
+            (None, _) => true,
+            (Some(head), Some(base)) => head.differs_from(base),
+            // Nothing to compare with: not provably a fork. A read-only token then shows up as
+            // the API's 403, with its reason.
+            (Some(_), None) => false,
         }
+    }
+
+    /// The head repository's name, for messages.
+    pub fn head_name(&self) -> Option<&str> {
+        self.head.as_ref()?.full_name.as_deref()
     }
 }
 
@@ -73,19 +113,12 @@ impl Event {
     pub fn pull_request(&self) -> Option<PullRequestRef> {
         let pr = self.payload.get("pull_request")?;
         let number = pr.get("number")?.as_u64()?;
-        let full_name = |side: &str| {
-            pr.pointer(&format!("/{side}/repo/full_name"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
+        let repo = |pointer: &str| pr.pointer(pointer).and_then(RepoRef::from_json);
         Some(PullRequestRef {
             number,
-            head_repo: full_name("head"),
-            base_repo: full_name("base"),
-            head_is_fork: pr
-                .pointer("/head/repo/fork")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            head: repo("/head/repo"),
+            base: repo("/base/repo")
+                .or_else(|| self.payload.get("repository").and_then(RepoRef::from_json)),
         })
     }
 
@@ -104,47 +137,78 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn pr_event(head: Value, base: &str) -> Event {
-        Event {
-            name: "pull_request".into(),
-            payload: json!({
-                "action": "opened",
-                "number": 7,
-                "pull_request": {
-                    "number": 7,
-                    "head": {"ref": "feature", "repo": head},
-                    "base": {"ref": "main", "repo": {"full_name": base, "fork": false}},
-                }
-            }),
-        }
+    /// A `pull_request` event payload as GitHub sends it (`tests/fixtures/events/`).
+    fn fixture(name: &str) -> Event {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/events")
+            .join(name);
+        Event::load("pull_request", &path).expect("the fixture is a JSON payload")
     }
 
     #[test]
     fn same_repo_pr_is_not_a_fork() {
-        let e = pr_event(
-            json!({"full_name": "acme/flights", "fork": false}),
-            "acme/flights",
-        );
+        let e = fixture("pull_request.opened.json");
         let pr = e.pull_request().unwrap();
-        assert_eq!(pr.number, 7);
+        assert_eq!(pr.number, 42);
         assert!(!pr.is_fork());
         assert!(e.is_pull_request());
     }
 
     #[test]
-    fn fork_is_detected_by_name_by_flag_and_by_a_deleted_head_repo() {
-        let by_name = pr_event(
-            json!({"full_name": "bob/flights", "fork": false}),
-            "acme/flights",
+    fn a_pr_between_branches_of_a_repository_that_is_itself_a_fork_is_not_a_fork_pr() {
+        let e = fixture("pull_request.same_repo_in_a_fork.json");
+        // The payload says `fork: true` of the head repository (and of the base: the same one).
+        assert_eq!(
+            e.payload.pointer("/pull_request/head/repo/fork"),
+            Some(&json!(true))
         );
-        assert!(by_name.pull_request().unwrap().is_fork());
-        let by_flag = pr_event(
-            json!({"full_name": "acme/flights", "fork": true}),
-            "acme/flights",
-        );
-        assert!(by_flag.pull_request().unwrap().is_fork());
-        let deleted = pr_event(Value::Null, "acme/flights");
-        assert!(deleted.pull_request().unwrap().is_fork());
+        let pr = e.pull_request().unwrap();
+        assert_eq!(pr.head, pr.base);
+        assert!(!pr.is_fork(), "{pr:?}");
+    }
+
+    #[test]
+    fn a_pr_from_another_repository_is_a_fork_pr() {
+        let pr = fixture("pull_request.fork.json").pull_request().unwrap();
+        assert_eq!(pr.number, 43);
+        assert_eq!(pr.head_name(), Some("mallory/flight-apps"));
+        assert!(pr.is_fork());
+    }
+
+    #[test]
+    fn a_fork_differs_by_name_or_by_id_and_a_deleted_head_repo_is_a_fork() {
+        let base = fixture("pull_request.opened.json");
+        let with = |edit: &dyn Fn(&mut Value)| {
+            let mut e = base.clone();
+            edit(&mut e.payload);
+            e.pull_request().unwrap()
+        };
+        // A fork of a fork: the base repository is a fork too, the head is another repository.
+        let by_name = with(&|p| {
+            let repo = p.pointer_mut("/pull_request/head/repo").unwrap();
+            repo["full_name"] = json!("mallory/flight-apps");
+            repo["id"] = json!(812340002);
+            p["pull_request"]["base"]["repo"]["fork"] = json!(true);
+        });
+        assert!(by_name.is_fork());
+        // Same name, another repository (deleted and recreated, or renamed into its place).
+        let by_id = with(&|p| p["pull_request"]["head"]["repo"]["id"] = json!(912340003));
+        assert!(by_id.is_fork());
+        // GitHub's names are not case sensitive.
+        let by_case =
+            with(&|p| p["pull_request"]["head"]["repo"]["full_name"] = json!("ACME/Flight-Apps"));
+        assert!(!by_case.is_fork());
+        let deleted = with(&|p| p["pull_request"]["head"]["repo"] = Value::Null);
+        assert!(deleted.is_fork());
+        assert_eq!(deleted.head_name(), None);
+        // Without `base.repo`, the payload's `repository` is the base.
+        let no_base = with(&|p| {
+            p["pull_request"]["base"]
+                .as_object_mut()
+                .unwrap()
+                .remove("repo");
+        });
+        assert!(!no_base.is_fork());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod comment;
 pub mod event;
+mod identity;
 mod markdown;
 pub mod mask;
 pub mod outputs;
@@ -64,6 +65,9 @@ pub struct GithubContext {
     /// `GITHUB_API_URL` (default `https://api.github.com`; `https://HOST/api/v3` on GitHub
     /// Enterprise Server).
     pub api_url: String,
+    /// `GITHUB_GRAPHQL_URL` (default: derived from the API URL, `https://api.github.com/graphql`
+    /// or `https://HOST/api/graphql`). Only used to learn who the token is.
+    pub graphql_url: String,
     /// `GITHUB_RUN_ID`.
     pub run_id: Option<String>,
     /// `GITHUB_SHA`: the commit the run is for.
@@ -89,6 +93,7 @@ impl std::fmt::Debug for GithubContext {
             .field("repository", &self.repository)
             .field("server_url", &self.server_url)
             .field("api_url", &self.api_url)
+            .field("graphql_url", &self.graphql_url)
             .field("run_id", &self.run_id)
             .field("sha", &self.sha)
             .field("token", &self.token.as_ref().map(|_| "***"))
@@ -118,12 +123,16 @@ impl GithubContext {
                 .map(|v| v.trim_end_matches('/').to_string())
                 .unwrap_or_else(|| default.to_string())
         };
+        let api_url = url("GITHUB_API_URL", DEFAULT_API_URL);
         GithubContext {
             event_name: var("GITHUB_EVENT_NAME"),
             event_path: var("GITHUB_EVENT_PATH").map(PathBuf::from),
             repository: var("GITHUB_REPOSITORY"),
             server_url: url("GITHUB_SERVER_URL", DEFAULT_SERVER_URL),
-            api_url: url("GITHUB_API_URL", DEFAULT_API_URL),
+            graphql_url: var("GITHUB_GRAPHQL_URL")
+                .map(|v| v.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| graphql_url_of(&api_url)),
+            api_url,
             run_id: var("GITHUB_RUN_ID"),
             sha: var("GITHUB_SHA"),
             token: token.filter(|t| !t.expose().trim().is_empty()),
@@ -151,6 +160,16 @@ impl GithubContext {
         let repo = self.repository.as_deref()?;
         let run = self.run_id.as_deref()?;
         Some(format!("{}/{repo}/actions/runs/{run}", self.server_url))
+    }
+}
+
+/// The GraphQL endpoint beside a REST API URL, for a runner that does not say
+/// (`GITHUB_GRAPHQL_URL`): GitHub Enterprise Server serves REST under `/api/v3` and GraphQL at
+/// `/api/graphql`; github.com (and the rest) at `/graphql` beside REST.
+fn graphql_url_of(api_url: &str) -> String {
+    match api_url.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{api_url}/graphql"),
     }
 }
 
@@ -191,7 +210,14 @@ pub async fn report_run(
     let comment = publish(report, ctx, options.comment, masker).await;
     match &comment {
         CommentOutcome::Created(c) | CommentOutcome::Updated(c) => {
-            commands::Log::stdout(masker).line(&format!("PR comment: {}", c.html_url));
+            let mut log = commands::Log::stdout(masker);
+            log.line(&format!("PR comment: {}", c.html_url));
+            if let Some(w) = &c.warning {
+                log.warning(
+                    &format!("PR comment on #{}: {w}", c.pr),
+                    &commands::Annotation::titled("ccaf-housekeeping: PR comment"),
+                );
+            }
         }
         CommentOutcome::Skipped(why) => {
             commands::Log::stdout(masker).line(&format!("No PR comment posted: {why}"));
@@ -231,6 +257,7 @@ mod tests {
         );
         assert_eq!(c.owner_repo(), Some(("acme", "flights")));
         assert_eq!(c.api_url, "https://ghe.example.com/api/v3");
+        assert_eq!(c.graphql_url, "https://ghe.example.com/api/graphql");
         assert_eq!(c.server_url, DEFAULT_SERVER_URL);
         assert_eq!(
             c.run_url().as_deref(),
@@ -238,6 +265,19 @@ mod tests {
         );
         assert_eq!(c.event_name.as_deref(), Some("push"));
         assert!(c.token.is_some());
+    }
+
+    #[test]
+    fn the_graphql_url_is_the_runners_or_beside_the_api() {
+        assert_eq!(ctx(&[], None).graphql_url, "https://api.github.com/graphql");
+        let c = ctx(
+            &[
+                ("GITHUB_API_URL", "https://ghe.example.com/api/v3"),
+                ("GITHUB_GRAPHQL_URL", "https://gql.example.com/graphql/"),
+            ],
+            None,
+        );
+        assert_eq!(c.graphql_url, "https://gql.example.com/graphql");
     }
 
     #[test]

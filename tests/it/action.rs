@@ -24,6 +24,7 @@ fn runner_env(fake: &FakeGithub, event_name: &str, event: Option<&str>) -> Vec<(
         ("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}")),
         ("GITHUB_SERVER_URL", "https://github.com".to_string()),
         ("GITHUB_API_URL", fake.api_url()),
+        ("GITHUB_GRAPHQL_URL", fake.graphql_url()),
         ("GITHUB_RUN_ID", "9876543210".to_string()),
         ("GITHUB_SHA", MERGE_SHA.to_string()),
     ];
@@ -142,7 +143,10 @@ async fn a_pull_request_run_reports_outputs_summary_and_one_sticky_comment() {
     assert!(comments[0].body.contains("teardown"));
     let lines = fake.request_lines().await;
     assert_eq!(
-        lines.iter().filter(|l| l.starts_with("POST")).count(),
+        lines
+            .iter()
+            .filter(|l| l.starts_with("POST /repos/"))
+            .count(),
         1,
         "{lines:#?}"
     );

@@ -8,7 +8,8 @@ use ccaf_housekeeping::report::Outcome;
 use test_support::random_secret;
 
 use crate::github_support::{
-    context, empty_report, fixture, rebuild_report, FakeGithub, MERGE_SHA,
+    context, empty_report, fixture, rebuild_report, FakeGithub, TokenKind, ACTIONS_BOT,
+    GRAPHQL_PATH, MERGE_SHA,
 };
 
 /// The environment of the reports `github_support` builds.
@@ -86,8 +87,13 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
     assert_eq!(
         lines,
         vec![
+            // Who the token is: an installation's, so GraphQL's viewer.
+            "GET /user".to_string(),
+            "POST /api/graphql".to_string(),
             "GET /repos/acme/flight-apps/issues/42/comments?per_page=100&page=1".to_string(),
             "POST /repos/acme/flight-apps/issues/42/comments".to_string(),
+            "GET /user".to_string(),
+            "POST /api/graphql".to_string(),
             "GET /repos/acme/flight-apps/issues/42/comments?per_page=100&page=1".to_string(),
             format!(
                 "PATCH /repos/acme/flight-apps/issues/comments/{}",
@@ -95,9 +101,14 @@ async fn first_run_creates_the_comment_and_the_second_updates_it() {
             ),
         ]
     );
-    // Every request went to GITHUB_API_URL, path included (GitHub Enterprise Server).
+    // Every REST request went to GITHUB_API_URL, path included (GitHub Enterprise Server), and
+    // GraphQL to GITHUB_GRAPHQL_URL beside it.
     for r in fake.requests().await {
-        assert!(r.url.path().starts_with("/api/v3/"), "{}", r.url);
+        assert!(
+            r.url.path().starts_with("/api/v3/") || r.url.path() == GRAPHQL_PATH,
+            "{}",
+            r.url
+        );
     }
 }
 
@@ -145,6 +156,8 @@ async fn a_marker_comment_beyond_the_first_page_is_found_and_updated() {
     assert_eq!(
         lines,
         vec![
+            "GET /user".to_string(),
+            "POST /api/graphql".to_string(),
             "GET /repos/acme/flight-apps/issues/42/comments?per_page=100&page=1".to_string(),
             "GET /repos/acme/flight-apps/issues/42/comments?per_page=100&page=2".to_string(),
             format!("PATCH /repos/acme/flight-apps/issues/comments/{ours}"),
@@ -202,7 +215,10 @@ async fn a_token_without_write_access_is_skipped_with_the_reason() {
     let lines = fake.request_lines().await;
     // One POST: a 403 without rate-limit headers is not retried.
     assert_eq!(
-        lines.iter().filter(|l| l.starts_with("POST")).count(),
+        lines
+            .iter()
+            .filter(|l| l.starts_with("POST /repos/"))
+            .count(),
         1,
         "{lines:?}"
     );
@@ -456,4 +472,192 @@ async fn each_environment_keeps_its_own_comment_on_a_pr() {
     let body = |id: u64| comments.iter().find(|c| c.id == id).unwrap().body.clone();
     assert!(body(first.id).starts_with(&marker("flight-consolidator", ENV)));
     assert!(body(second.id).starts_with(&marker("flight-consolidator", "env-staging1")));
+}
+
+/// `METHOD path` of the requests that change a comment.
+async fn writes(fake: &FakeGithub) -> Vec<String> {
+    fake.request_lines()
+        .await
+        .into_iter()
+        .filter(|l| l.starts_with("PATCH") || l.starts_with("POST /repos/"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_comment_by_another_author_carrying_our_marker_is_never_edited() {
+    let fake = FakeGithub::start(&token(), &[42]).await;
+    let mark = marker("flight-consolidator", ENV);
+    // Anyone who can comment can write the marker: first, at the start of a body (as ours are)…
+    let impostor = fake.seed_comment(42, "mallory", &format!("{mark}\nnothing to see"));
+    // … inside one, and as a person whose login is the app's GraphQL name.
+    let quoting = fake.seed_comment(42, "jdoe", &format!("see below\n{mark}\n"));
+    let namesake = fake.seed_comment(42, "github-actions", &format!("{mark}\nnot the bot"));
+    let ctx = context(&fake, "pull_request", Some("pull_request.opened.json"));
+
+    let first = publish(&rebuild_report(), &ctx, CommentMode::Auto, &masker()).await;
+    let CommentOutcome::Created(created) = &first else {
+        panic!("expected a comment of our own, got {first:?}");
+    };
+    assert_eq!(created.warning, None);
+    let second = publish(&rebuild_report(), &ctx, CommentMode::Auto, &masker()).await;
+    assert!(
+        matches!(&second, CommentOutcome::Updated(c) if c.id == created.id),
+        "{second:?}"
+    );
+
+    let comments = fake.comments(42);
+    assert_eq!(comments.len(), 4, "{comments:#?}");
+    let body = |id: u64| comments.iter().find(|c| c.id == id).unwrap().body.clone();
+    assert_eq!(body(impostor), format!("{mark}\nnothing to see"));
+    assert_eq!(body(quoting), format!("see below\n{mark}\n"));
+    assert_eq!(body(namesake), format!("{mark}\nnot the bot"));
+    let ours = comments.iter().find(|c| c.id == created.id).unwrap();
+    assert_eq!(ours.login, ACTIONS_BOT);
+    assert!(ours.body.starts_with(&mark));
+    assert_eq!(
+        writes(&fake).await,
+        vec![
+            "POST /repos/acme/flight-apps/issues/42/comments".to_string(),
+            format!(
+                "PATCH /repos/acme/flight-apps/issues/comments/{}",
+                created.id
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_personal_token_finds_its_own_comment_through_get_user() {
+    let fake = FakeGithub::start_as(&token(), &[42], TokenKind::Personal("octo-dev".into())).await;
+    let mark = marker("flight-consolidator", ENV);
+    // The workflow token's comment is another author's for this token.
+    let bots = fake.seed_comment(42, ACTIONS_BOT, &format!("{mark}\nthe workflow's"));
+    let ours = fake.seed_comment(42, "octo-dev", &format!("{mark}\nold report"));
+    let ctx = context(&fake, "pull_request", Some("pull_request.opened.json"));
+
+    let outcome = publish(&rebuild_report(), &ctx, CommentMode::Auto, &masker()).await;
+    assert!(
+        matches!(&outcome, CommentOutcome::Updated(c) if c.id == ours),
+        "{outcome:?}"
+    );
+    let comments = fake.comments(42);
+    assert_eq!(comments.len(), 2);
+    let body = |id: u64| comments.iter().find(|c| c.id == id).unwrap().body.clone();
+    assert!(body(ours).contains("Torn down (3)"));
+    assert_eq!(body(bots), format!("{mark}\nthe workflow's"));
+    // `GET /user` answered: no GraphQL.
+    assert_eq!(
+        fake.request_lines().await,
+        vec![
+            "GET /user".to_string(),
+            "GET /repos/acme/flight-apps/issues/42/comments?per_page=100&page=1".to_string(),
+            format!("PATCH /repos/acme/flight-apps/issues/comments/{ours}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_installation_token_finds_its_bot_comment_through_graphql() {
+    let fake = FakeGithub::start(&token(), &[42]).await;
+    let mark = marker("flight-consolidator", ENV);
+    let someone = fake.seed_comment(42, "mallory", &format!("{mark}\nfirst, but not ours"));
+    let ours = fake.seed_comment(42, ACTIONS_BOT, &format!("{mark}\nold report"));
+    let ctx = context(&fake, "pull_request", Some("pull_request.opened.json"));
+
+    let outcome = publish(&rebuild_report(), &ctx, CommentMode::Auto, &masker()).await;
+    assert!(
+        matches!(&outcome, CommentOutcome::Updated(c) if c.id == ours && c.warning.is_none()),
+        "{outcome:?}"
+    );
+    let comments = fake.comments(42);
+    let body = |id: u64| comments.iter().find(|c| c.id == id).unwrap().body.clone();
+    assert!(body(ours).contains("Torn down (3)"));
+    assert_eq!(body(someone), format!("{mark}\nfirst, but not ours"));
+    assert_eq!(
+        fake.request_lines().await,
+        vec![
+            "GET /user".to_string(),
+            "POST /api/graphql".to_string(),
+            "GET /repos/acme/flight-apps/issues/42/comments?per_page=100&page=1".to_string(),
+            format!("PATCH /repos/acme/flight-apps/issues/comments/{ours}"),
+        ]
+    );
+    // The query GitHub answers for every kind of token.
+    let requests = fake.requests().await;
+    let graphql: serde_json::Value = requests[1].body_json().unwrap();
+    assert_eq!(graphql["query"], "query { viewer { login } }");
+}
+
+#[tokio::test]
+async fn without_the_tokens_identity_a_new_comment_is_posted_and_none_edited() {
+    let failures = [
+        (
+            "a GraphQL error",
+            200,
+            serde_json::json!({"errors": [{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}]}),
+            "GraphQL: Resource not accessible by integration",
+        ),
+        (
+            "an outage",
+            502,
+            serde_json::json!({"message": "Server Error"}),
+            "HTTP 502",
+        ),
+    ];
+    for (what, status, answer, cause) in failures {
+        let fake = FakeGithub::start(&token(), &[42]).await;
+        let mark = marker("flight-consolidator", ENV);
+        let earlier = fake.seed_comment(42, ACTIONS_BOT, &format!("{mark}\nold report"));
+        fake.fail_graphql(status, answer);
+        let ctx = context(&fake, "pull_request", Some("pull_request.opened.json"));
+
+        let outcome = publish(&rebuild_report(), &ctx, CommentMode::Auto, &masker()).await;
+        let CommentOutcome::Created(c) = &outcome else {
+            panic!("{what}: expected a new comment, got {outcome:?}");
+        };
+        let warning = c.warning.as_deref().unwrap_or_default();
+        assert!(
+            warning.contains("identity could not be found") && warning.contains(cause),
+            "{what}: {warning}"
+        );
+        assert!(
+            outcome
+                .summary_line()
+                .contains("identity could not be found"),
+            "{what}: {}",
+            outcome.summary_line()
+        );
+        let comments = fake.comments(42);
+        assert_eq!(comments.len(), 2, "{what}");
+        let old = comments.iter().find(|x| x.id == earlier).unwrap();
+        assert_eq!(old.body, format!("{mark}\nold report"), "{what}");
+        let mut lines = fake.request_lines().await;
+        // (A 5xx is retried.)
+        lines.dedup();
+        assert_eq!(
+            lines,
+            vec![
+                "GET /user".to_string(),
+                "POST /api/graphql".to_string(),
+                "POST /repos/acme/flight-apps/issues/42/comments".to_string(),
+            ],
+            "{what}: no listing, no edit"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pr_between_branches_of_a_repository_that_is_itself_a_fork_gets_its_comment() {
+    let fake = FakeGithub::start(&token(), &[42]).await;
+    let ctx = context(
+        &fake,
+        "pull_request",
+        Some("pull_request.same_repo_in_a_fork.json"),
+    );
+    let outcome = publish(&rebuild_report(), &ctx, CommentMode::Auto, &masker()).await;
+    assert!(
+        matches!(&outcome, CommentOutcome::Created(c) if c.pr == 42),
+        "{outcome:?}"
+    );
+    assert_eq!(fake.comments(42).len(), 1);
 }

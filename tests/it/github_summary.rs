@@ -205,6 +205,7 @@ fn the_summary_is_masked_and_says_why_no_comment_was_posted() {
         id: 7,
         pr: 42,
         html_url: "https://github.com/acme/flight-apps/pull/42#issuecomment-7".into(),
+        warning: None,
     });
     let md = render(&report, Some(&posted), SUMMARY_LIMIT);
     assert!(md.contains(
@@ -237,6 +238,7 @@ fn docs_examples_are_current() {
         id: 1_800_000_001,
         pr: 42,
         html_url: "https://github.com/acme/flight-apps/pull/42#issuecomment-1800000001".into(),
+        warning: None,
     });
     let summary = render(&report, Some(&posted), SUMMARY_LIMIT);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");

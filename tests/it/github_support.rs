@@ -1,6 +1,11 @@
-//! What the GitHub reporter tests share: a fake of GitHub's REST API (the few endpoints the PR
-//! comment uses, with GitHub's documented JSON shapes and `Link` pagination) on a loopback
-//! wiremock server, a parser of the runner's `GITHUB_OUTPUT` format, and sample run reports.
+//! What the GitHub reporter tests share: a fake of GitHub's API (the few REST endpoints the PR
+//! comment uses, with GitHub's documented JSON shapes and `Link` pagination, and GraphQL's
+//! `viewer`) on a loopback wiremock server, a parser of the runner's `GITHUB_OUTPUT` format, and
+//! sample run reports.
+//!
+//! The token is one of GitHub's two kinds ([`TokenKind`]): an installation's (the workflow's
+//! `GITHUB_TOKEN`, the default) or a person's. They answer `GET /user` and GraphQL's viewer as
+//! GitHub does, and the comments each writes carry its author.
 //!
 //! GitHub itself cannot run here, so this is the one in-process stand-in: it keeps state (the
 //! comments of each issue) so a second run sees what the first one posted, and wiremock records
@@ -24,6 +29,30 @@ pub const REPO: &str = "flight-apps";
 /// GitHub Enterprise Server's API lives under a path; the fake does too, so `GITHUB_API_URL`
 /// with a path is exercised by every test.
 pub const API_PREFIX: &str = "/api/v3";
+/// GitHub Enterprise Server's GraphQL endpoint, beside (not under) the REST API.
+pub const GRAPHQL_PATH: &str = "/api/graphql";
+/// The REST login of the workflow token's comments.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// Who the fake's token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The workflow's `GITHUB_TOKEN`: `GET /user` answers 403, GraphQL's viewer is
+    /// `github-actions`, comments are written by `github-actions[bot]`.
+    Installation,
+    /// A person's token (a personal access token): `GET /user` answers this user.
+    Personal(String),
+}
+
+impl TokenKind {
+    /// The login of the comments this token writes.
+    pub fn author(&self) -> String {
+        match self {
+            TokenKind::Installation => ACTIONS_BOT.to_string(),
+            TokenKind::Personal(login) => login.clone(),
+        }
+    }
+}
 /// The merge commit of PR #42 (`push.merge.json`'s `after`).
 pub const MERGE_SHA: &str = "3a0f86fb8db8eea7ccbb9a95f325ddbedfb25e15";
 
@@ -41,7 +70,6 @@ pub struct StoredComment {
     pub login: String,
 }
 
-#[derive(Default)]
 struct State {
     comments: Vec<StoredComment>,
     next_id: u64,
@@ -51,6 +79,9 @@ struct State {
     create_error: Option<(u16, Value)>,
     /// Issues (PRs) that exist; others answer 404.
     issues: Vec<u64>,
+    kind: TokenKind,
+    /// Forced answer to POST /api/graphql (status, body).
+    graphql_answer: Option<(u16, Value)>,
 }
 
 /// The fake GitHub REST API.
@@ -61,12 +92,21 @@ pub struct FakeGithub {
 }
 
 impl FakeGithub {
+    /// A fake whose token is the workflow's `GITHUB_TOKEN`.
     pub async fn start(token: &str, issues: &[u64]) -> FakeGithub {
+        FakeGithub::start_as(token, issues, TokenKind::Installation).await
+    }
+
+    pub async fn start_as(token: &str, issues: &[u64], kind: TokenKind) -> FakeGithub {
         let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
+            comments: Vec::new(),
             next_id: 1_800_000_001,
+            commit_pulls: HashMap::new(),
+            create_error: None,
             issues: issues.to_vec(),
-            ..State::default()
+            kind,
+            graphql_answer: None,
         }));
         Mock::given(wiremock::matchers::any())
             .respond_with(Responder {
@@ -85,6 +125,15 @@ impl FakeGithub {
 
     pub fn api_url(&self) -> String {
         format!("{}{API_PREFIX}", self.server.uri())
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}{GRAPHQL_PATH}", self.server.uri())
+    }
+
+    /// Makes GraphQL answer `status` with `body` (an outage, a GraphQL error).
+    pub fn fail_graphql(&self, status: u16, body: Value) {
+        self.state.lock().unwrap().graphql_answer = Some((status, body));
     }
 
     /// Another user's (or app's) comment on `issue`.
@@ -155,12 +204,21 @@ struct Responder {
     base: String,
 }
 
+/// A user's id: the real one of `github-actions[bot]`, else a stable one per login (FNV-1a), so
+/// that two users never share an id.
+fn user_id(login: &str) -> u64 {
+    if login == ACTIONS_BOT {
+        return 41898282;
+    }
+    let hash = login.bytes().fold(0xcbf29ce484222325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    1_000_000 + hash % 90_000_000
+}
+
+/// A user as GitHub's REST API embeds it (a comment's `user`).
 fn user(login: &str) -> Value {
-    let id = if login == "github-actions[bot]" {
-        41898282
-    } else {
-        583231
-    };
+    let id = user_id(login);
     let u = format!(
         "https://api.github.com/users/{}",
         login.replace('[', "%5B").replace(']', "%5D")
@@ -168,7 +226,7 @@ fn user(login: &str) -> Value {
     json!({
         "login": login,
         "id": id,
-        "node_id": if id == 41898282 { "MDM6Qm90NDE4OTgyODI=" } else { "MDQ6VXNlcjU4MzIzMQ==" },
+        "node_id": if id == 41898282 { "MDM6Qm90NDE4OTgyODI=".to_string() } else { format!("U_kgDO{id:08X}") },
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
         "gravatar_id": "",
         "url": u,
@@ -188,7 +246,80 @@ fn user(login: &str) -> Value {
     })
 }
 
+/// `GET /user` for a person's token: the user with the private fields a token sees of itself.
+fn authenticated_user(login: &str) -> Value {
+    let mut u = user(login);
+    let extra = json!({
+        "name": "Octo Dev",
+        "company": "@acme",
+        "blog": "",
+        "location": null,
+        "email": null,
+        "hireable": null,
+        "bio": null,
+        "twitter_username": null,
+        "notification_email": null,
+        "public_repos": 12,
+        "public_gists": 0,
+        "followers": 3,
+        "following": 1,
+        "created_at": "2019-03-04T10:11:12Z",
+        "updated_at": "2025-11-01T08:09:10Z"
+    });
+    if let (Some(u), Some(extra)) = (u.as_object_mut(), extra.as_object()) {
+        u.extend(extra.clone());
+    }
+    u
+}
+
 impl Responder {
+    /// `GET /user` and `POST /api/graphql`: who the token is.
+    fn identity(&self, method: &str, path: &str, req: &Request) -> Option<ResponseTemplate> {
+        let st = self.state.lock().unwrap();
+        match (method, path) {
+            ("GET", p) if p == format!("{API_PREFIX}/user") => Some(match &st.kind {
+                TokenKind::Personal(login) => {
+                    ResponseTemplate::new(200).set_body_json(authenticated_user(login))
+                }
+                // What GitHub answers an installation token (GITHUB_TOKEN) here.
+                TokenKind::Installation => ResponseTemplate::new(403).set_body_json(json!({
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                    "status": "403"
+                })),
+            }),
+            ("POST", GRAPHQL_PATH) => {
+                if let Some((status, body)) = &st.graphql_answer {
+                    return Some(ResponseTemplate::new(*status).set_body_json(body.clone()));
+                }
+                let query = req
+                    .body_json::<Value>()
+                    .ok()
+                    .and_then(|v| v.get("query").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default();
+                let compact: String = query.split_whitespace().collect::<Vec<_>>().join(" ");
+                if compact != "query { viewer { login } }" {
+                    return Some(ResponseTemplate::new(200).set_body_json(json!({
+                        "errors": [{
+                            "message": format!("the fake answers only the viewer query, not `{compact}`"),
+                            "locations": [{"line": 1, "column": 1}]
+                        }]
+                    })));
+                }
+                let login = match &st.kind {
+                    TokenKind::Personal(login) => login.clone(),
+                    // GraphQL names the app, without REST's `[bot]`.
+                    TokenKind::Installation => "github-actions".to_string(),
+                };
+                Some(
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({ "data": { "viewer": { "login": login } } })),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// An issue comment as GitHub's REST API returns it.
     fn comment_json(&self, c: &StoredComment) -> Value {
         json!({
@@ -201,7 +332,7 @@ impl Responder {
             "user": user(&c.login),
             "created_at": "2025-11-21T06:20:11Z",
             "updated_at": "2025-11-21T06:20:11Z",
-            "author_association": if c.login == "github-actions[bot]" { "NONE" } else { "MEMBER" },
+            "author_association": if c.login == ACTIONS_BOT { "NONE" } else { "MEMBER" },
             "performed_via_github_app": null,
             "reactions": {
                 "url": format!("{}/repos/{OWNER}/{REPO}/issues/comments/{}/reactions", self.base, c.id),
@@ -236,6 +367,9 @@ impl Respond for Responder {
             .unwrap_or("");
         if auth != format!("Bearer {}", self.token) {
             return Responder::error(401, "Bad credentials");
+        }
+        if let Some(answer) = self.identity(req.method.as_str(), req.url.path(), req) {
+            return answer;
         }
         let Some(path) = req.url.path().strip_prefix(API_PREFIX) else {
             return Responder::error(404, "Not Found");
@@ -320,7 +454,7 @@ impl Respond for Responder {
                     id,
                     issue: n,
                     body,
-                    login: "github-actions[bot]".into(),
+                    login: st.kind.author(),
                 };
                 st.comments.push(c.clone());
                 ResponseTemplate::new(201)
@@ -367,6 +501,7 @@ pub fn context(fake: &FakeGithub, event_name: &str, event_file: Option<&str>) ->
         ("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}")),
         ("GITHUB_SERVER_URL", "https://github.com".to_string()),
         ("GITHUB_API_URL", api),
+        ("GITHUB_GRAPHQL_URL", fake.graphql_url()),
         ("GITHUB_RUN_ID", "9876543210".to_string()),
         ("GITHUB_SHA", MERGE_SHA.to_string()),
     ]
