@@ -53,26 +53,6 @@ fn steps_with_status<'a>(report: &'a Value, status: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// The app's statements, topics and subjects are gone, and the tracker says so.
-async fn assert_torn_down(app: &App, tables: &[String]) {
-    assert!(app.app_statements().await.is_empty(), "statements left");
-    for t in tables {
-        assert!(!app.topic_exists(t).await, "topic {t} left");
-    }
-    let subjects = app.subjects().await;
-    assert!(
-        !subjects
-            .iter()
-            .any(|s| tables.iter().any(|t| s.starts_with(t.as_str()))),
-        "subjects left: {subjects:?}"
-    );
-    let records = app.records().await;
-    assert!(
-        records.values().all(|r| r.state == State::TornDown),
-        "{records:#?}"
-    );
-}
-
 #[tokio::test]
 async fn sigterm_mid_teardown_records_releases_reports_and_exits_143() {
     let (app, tables) = slow_app("cancel-term");
@@ -144,7 +124,7 @@ async fn sigterm_mid_teardown_records_releases_reports_and_exits_143() {
         .run_with("teardown", &[], &[("CCAF_LEASE_WAIT".into(), "1s".into())])
         .expect(0);
     assert!(!next.list("torn-down").is_empty());
-    assert_torn_down(&app, &tables).await;
+    app.assert_torn_down(&tables).await;
 }
 
 #[tokio::test]
@@ -205,5 +185,5 @@ async fn a_second_signal_ends_the_grace_and_a_run_waiting_for_the_lease_leaves_a
     control.set_timings(json!({ "deleting_ms": 100 })).await;
     app.run_with("teardown", &[], &[("CCAF_LEASE_WAIT".into(), "1s".into())])
         .expect(0);
-    assert_torn_down(&app, &tables).await;
+    app.assert_torn_down(&tables).await;
 }

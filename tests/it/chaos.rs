@@ -70,25 +70,6 @@ async fn assert_converged(app: &App, wanted: &[String], tables: &[String]) {
     }
 }
 
-async fn assert_gone(app: &App, tables: &[String]) {
-    assert!(app.app_statements().await.is_empty(), "statements left");
-    for t in tables {
-        assert!(!app.topic_exists(t).await, "topic {t} left");
-    }
-    let subjects = app.subjects().await;
-    assert!(
-        !subjects
-            .iter()
-            .any(|s| tables.iter().any(|t| s.starts_with(t.as_str()))),
-        "subjects left: {subjects:?}"
-    );
-    let records = app.records().await;
-    assert!(
-        records.values().all(|r| r.state == State::TornDown),
-        "{records:#?}"
-    );
-}
-
 #[tokio::test]
 async fn teardown_and_rebuild_converge_through_5xx_and_429_bursts() {
     let (app, tables) = chaos_app("chaos-faults");
@@ -119,7 +100,7 @@ async fn teardown_and_rebuild_converge_through_5xx_and_429_bursts() {
         .await;
     app.run("teardown", &[]).expect(0);
     control.set_faults(json!({})).await;
-    assert_gone(&app, &tables).await;
+    app.assert_torn_down(&tables).await;
 }
 
 #[tokio::test]
@@ -155,7 +136,7 @@ async fn a_rebuild_killed_anywhere_converges_when_run_again() {
         assert_converged(&app, &wanted, &tables).await;
     }
     app.run("teardown", &[]).expect(0);
-    assert_gone(&app, &tables).await;
+    app.assert_torn_down(&tables).await;
 }
 
 #[tokio::test]
@@ -185,7 +166,7 @@ async fn teardown_and_rebuild_converge_when_answers_are_lost_after_the_work() {
     control.set_faults(lossy).await;
     app.run("teardown", &[]).expect(0);
     control.set_faults(json!({})).await;
-    assert_gone(&app, &tables).await;
+    app.assert_torn_down(&tables).await;
 }
 
 #[tokio::test]

@@ -598,6 +598,29 @@ impl App {
             .expect("metadata")
     }
 
+    /// The app's statements, the topics and subjects of `tables` are gone, and the tracker
+    /// says every statement is torn down.
+    pub async fn assert_torn_down(&self, tables: &[String]) {
+        assert!(self.app_statements().await.is_empty(), "statements left");
+        for t in tables {
+            assert!(!self.topic_exists(t).await, "topic {t} left");
+        }
+        let subjects = self.subjects().await;
+        assert!(
+            !subjects
+                .iter()
+                .any(|s| tables.iter().any(|t| s.starts_with(t.as_str()))),
+            "subjects left: {subjects:?}"
+        );
+        let records = self.records().await;
+        assert!(
+            records
+                .values()
+                .all(|r| r.state == ccaf_housekeeping::tracker::State::TornDown),
+            "{records:#?}"
+        );
+    }
+
     /// This app's tracker records, by statement name.
     pub async fn records(&self) -> BTreeMap<String, Record> {
         let t = Tracker::open(

@@ -37,6 +37,36 @@ fn steps(report: &Value) -> Vec<(String, String, String, String)> {
         .collect()
 }
 
+/// Delete `name` and create another statement of that name, same SQL, properties and labels —
+/// as someone else would; returns it once settled.
+async fn replace_behind_the_apps_back(
+    flink: ccaf_housekeeping::confluent::flink::FlinkClient,
+    name: &str,
+) -> ccaf_housekeeping::confluent::flink::Statement {
+    let original = flink.get(name).await.unwrap().unwrap();
+    flink.delete(name).await.unwrap();
+    flink
+        .wait_gone(name, Duration::from_secs(30))
+        .await
+        .unwrap();
+    flink
+        .create(&NewStatement {
+            name: name.to_string(),
+            sql: original.sql().to_string(),
+            properties: original.spec.properties.clone(),
+            compute_pool_id: original.spec.compute_pool_id.clone(),
+            principal: original.spec.principal.clone(),
+            labels: original.metadata.labels.clone(),
+        })
+        .await
+        .unwrap();
+    flink
+        .wait_until(name, is_settled, Duration::from_secs(30))
+        .await
+        .unwrap();
+    flink.get(name).await.unwrap().unwrap()
+}
+
 /// The evidence the app's records hold about `table`, by statement.
 async fn evidence(app: &App, table: &str) -> Vec<(String, Ownership)> {
     app.records()
@@ -505,28 +535,7 @@ async fn a_live_statement_that_is_not_the_recorded_one_is_refused() {
 
     // Someone deletes the job and makes another of the same name, same SQL, same label.
     let flink = app.flink();
-    let original = flink.get(&job).await.unwrap().unwrap();
-    flink.delete(&job).await.unwrap();
-    flink
-        .wait_gone(&job, Duration::from_secs(30))
-        .await
-        .unwrap();
-    flink
-        .create(&NewStatement {
-            name: job.clone(),
-            sql: original.sql().to_string(),
-            properties: original.spec.properties.clone(),
-            compute_pool_id: original.spec.compute_pool_id.clone(),
-            principal: original.spec.principal.clone(),
-            labels: original.metadata.labels.clone(),
-        })
-        .await
-        .unwrap();
-    flink
-        .wait_until(&job, is_settled, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let impostor = flink.get(&job).await.unwrap().unwrap();
+    let impostor = replace_behind_the_apps_back(app.flink(), &job).await;
     assert_ne!(
         impostor.metadata.uid.as_deref(),
         Some(recorded_uid.as_str())
@@ -777,27 +786,7 @@ async fn in_a_rebuild_a_refused_teardown_holds_back_only_what_depends_on_it() {
 
     // The first pipeline's job is replaced behind the app's back: its teardown is refused.
     let flink = app.flink();
-    let original = flink.get(&job).await.unwrap().unwrap();
-    flink.delete(&job).await.unwrap();
-    flink
-        .wait_gone(&job, Duration::from_secs(30))
-        .await
-        .unwrap();
-    flink
-        .create(&NewStatement {
-            name: job.clone(),
-            sql: original.sql().to_string(),
-            properties: original.spec.properties.clone(),
-            compute_pool_id: original.spec.compute_pool_id.clone(),
-            principal: original.spec.principal.clone(),
-            labels: original.metadata.labels.clone(),
-        })
-        .await
-        .unwrap();
-    flink
-        .wait_until(&job, is_settled, Duration::from_secs(30))
-        .await
-        .unwrap();
+    replace_behind_the_apps_back(app.flink(), &job).await;
 
     let rebuilt = app.run("rebuild", &[]).expect(1);
     let report = rebuilt.report();

@@ -40,6 +40,13 @@ fn one_per_api(sim: &Sim) -> [(&'static str, RequestBuilder); 3] {
     ]
 }
 
+/// A request creating `name` as a `SHOW TABLES` statement (quick to complete, no effects).
+fn show_tables(sim: &Sim, name: &str) -> RequestBuilder {
+    sim.flink(Method::POST, "").json(
+        &json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }),
+    )
+}
+
 async fn control_json(sim: &Sim, method: Method, path: &str) -> Value {
     let resp = sim.control(method, path).send().await.expect("control");
     assert_eq!(resp.status(), 200);
@@ -869,12 +876,7 @@ async fn a_lost_answer_comes_after_the_work_is_done() {
     }))
     .await;
     let name = unique("lost");
-    let resp = sim
-        .flink(Method::POST, "")
-        .json(&json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }))
-        .send()
-        .await
-        .expect("create");
+    let resp = show_tables(&sim, &name).send().await.expect("create");
     assert_eq!(resp.status(), 504, "{}", text(resp).await);
     let entry = last_logged(&sim).await;
     assert_eq!(entry["fault"], "lost_answer");
@@ -884,12 +886,7 @@ async fn a_lost_answer_comes_after_the_work_is_done() {
         "the create was not carried out"
     );
     // A retried create meets the statement it made.
-    let resp = sim
-        .flink(Method::POST, "")
-        .json(&json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }))
-        .send()
-        .await
-        .expect("create again");
+    let resp = show_tables(&sim, &name).send().await.expect("create again");
     assert_eq!(resp.status(), 504, "the retry's answer is lost too");
     let resp = sim
         .flink(Method::DELETE, &name)
@@ -918,10 +915,8 @@ async fn a_lost_answer_can_outlast_the_client() {
     .await;
     let name = unique("hang");
     let started = Instant::now();
-    let err = sim
-        .flink(Method::POST, "")
+    let err = show_tables(&sim, &name)
         .timeout(Duration::from_millis(500))
-        .json(&json!({ "name": name, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } }))
         .send()
         .await
         .expect_err("the client gives up first");
