@@ -442,6 +442,19 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A wait (not on a statement) that ends when the grace after a cancellation is over.
+    async fn unless_cancelled<T>(
+        &self,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Result<T, StepFail> {
+        tokio::select! {
+            done = wait => Ok(done),
+            signal = self.engine.cancel.until_grace_over() => {
+                Err(StepFail::Cancelled { signal, phase: None })
+            }
+        }
+    }
+
     /// A cancelled step's record says where its statement stood (when it has a record).
     async fn note_cancelled(&self, name: &str, phase: Option<Phase>, message: &str) {
         let written = self
@@ -1146,10 +1159,8 @@ impl<'a> Ctx<'a> {
         let topic_gone = match (topic_existed, &drop_detail) {
             (false, _) => true,
             (true, None) => self
-                .engine
-                .kafka
-                .wait_topic_gone(&t.topic, self.timeout())
-                .await
+                .unless_cancelled(self.engine.kafka.wait_topic_gone(&t.topic, self.timeout()))
+                .await?
                 .is_ok(),
             (true, Some(_)) => self.incarnation(&t.topic).await?.is_none(),
         };
@@ -1281,10 +1292,8 @@ impl<'a> Ctx<'a> {
                     .delete_topic(&t.topic)
                     .await
                     .map_err(|e| err(e.to_string()))?;
-                self.engine
-                    .kafka
-                    .wait_topic_gone(&t.topic, self.timeout())
-                    .await
+                self.unless_cancelled(self.engine.kafka.wait_topic_gone(&t.topic, self.timeout()))
+                    .await?
                     .map_err(|e| err(e.to_string()))?;
                 Ok(true)
             }

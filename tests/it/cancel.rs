@@ -187,3 +187,50 @@ async fn a_second_signal_ends_the_grace_and_a_run_waiting_for_the_lease_leaves_a
         .expect(0);
     app.assert_torn_down(&tables).await;
 }
+
+#[tokio::test]
+async fn a_signal_ends_the_wait_for_a_dropped_tables_topic_too() {
+    let (app, tables) = slow_app("cancel-drop");
+    app.run("buildup", &[]).expect(0);
+    let control = app.cloud.control();
+    // DROP TABLE completes but leaves the topic: the step waits for the topic to go.
+    control.set_faults(json!({ "partial_drops": true })).await;
+    control.clear_requests().await;
+    let run = app.start(
+        "teardown",
+        &[("timeout", "60s")],
+        &[("CCAF_CANCEL_GRACE".to_string(), "1s".to_string())],
+    );
+    // The first DROP statement is deleted once it completed: its step waits for the topic next.
+    let drops = format!("/statements/{}-drop-", app.name);
+    wait_until(
+        "a DROP statement deleted",
+        Duration::from_secs(60),
+        || async {
+            control
+                .requests()
+                .await
+                .iter()
+                .any(|r| {
+                    r["method"] == "DELETE"
+                        && r["path"].as_str().is_some_and(|p| p.contains(&drops))
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    run.signal("-TERM");
+    let run = run.finish().expect(143);
+    let report = run.report();
+    let cancelled = steps_with_status(&report, "cancelled");
+    assert_eq!(cancelled.len(), 1, "{report:#}");
+    assert_eq!(cancelled[0]["action"], "drop_table", "{report:#}");
+    // The wait ended with the grace, not with the 60 s timeout.
+    let ms = cancelled[0]["duration_ms"].as_u64().unwrap_or(u64::MAX);
+    assert!(ms < 60_000, "the drop waited out its timeout: {ms} ms");
+
+    control.set_faults(json!({})).await;
+    app.run_with("teardown", &[], &[("CCAF_LEASE_WAIT".into(), "1s".into())])
+        .expect(0);
+    app.assert_torn_down(&tables).await;
+}
