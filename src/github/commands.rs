@@ -130,9 +130,9 @@ pub fn print_add_mask(value: &str) {
     let _ = out.flush();
 }
 
-/// One finished step in a line: action, target, outcome, duration, phase change and why.
-pub fn step_line(s: &StepReport) -> String {
-    let status = match s.status {
+/// A step's status in the log's lines: failures shouted, so they stand out in a long log.
+pub fn status_word(status: Status) -> &'static str {
+    match status {
         Status::Done => "done",
         Status::Unchanged => "unchanged",
         Status::Planned => "planned",
@@ -140,7 +140,12 @@ pub fn step_line(s: &StepReport) -> String {
         Status::Failed => "FAILED",
         Status::Refused => "REFUSED",
         Status::Cancelled => "CANCELLED",
-    };
+    }
+}
+
+/// One finished step in a line: action, target, outcome, duration, phase change and why.
+pub fn step_line(s: &StepReport) -> String {
+    let status = status_word(s.status);
     let phases = match (&s.phase_before, &s.phase_after) {
         (None, None) => String::new(),
         (b, a) => format!(

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::report::{Action, RunReport, Stage, Status, StepEvent, StepReport};
 
-use super::commands::{endgroup, group, step_line};
+use super::commands::{endgroup, group, status_word, step_line};
 use super::markdown::duration;
 use super::Masker;
 
@@ -254,10 +254,10 @@ fn waits_on(action: Action) -> &'static str {
 /// The run as a plain-text table, for a terminal or a file when there is no job summary.
 pub fn plain_summary(report: &RunReport) -> Vec<String> {
     let mut lines = vec![format!(
-        "{} {}: {:?} in {}",
+        "{} of {}: {} in {}",
+        super::summary::what_ran(report).replace('`', ""),
         report.app,
-        report.command,
-        report.outcome,
+        super::summary::outcome_label(report).1,
         duration(report.duration_ms)
     )];
     let rows: Vec<[String; 5]> = report
@@ -268,7 +268,7 @@ pub fn plain_summary(report: &RunReport) -> Vec<String> {
                 s.stage.to_string(),
                 s.action.to_string(),
                 s.name.clone(),
-                format!("{:?}", s.status).to_lowercase(),
+                status_word(s.status).to_string(),
                 duration(s.duration_ms),
             ]
         })
@@ -398,6 +398,7 @@ mod tests {
     #[test]
     fn the_plain_summary_is_a_table() {
         let lines = plain_summary(&report(vec![step("teardown", "delete", "app-a")]));
+        assert_eq!(lines[0], "teardown of app: Succeeded in 5 ms");
         assert_eq!(lines[1], "stage     action  name   status  duration");
         assert_eq!(lines[2], "teardown  delete  app-a  done    1.2 s");
     }
