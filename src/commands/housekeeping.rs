@@ -61,10 +61,18 @@ pub async fn run(
     let run = engine.run(&request, manifest.as_ref(), &settings.options, &on_event);
     tokio::pin!(run);
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let report = loop {
+    let result = loop {
         tokio::select! {
-            report = &mut run => break report?,
+            result = &mut run => break result,
             _ = beat.tick() => live.heartbeat(every),
+        }
+    };
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            // The error is printed after: not inside a stage's group.
+            live.close();
+            return Err(e.into());
         }
     };
     live.finish(&report);

@@ -208,8 +208,18 @@ impl<'m, W: Write> Live<'m, W> {
                 }
             }
         }
+        self.close_group(&mut st);
+    }
+
+    /// Closes the open group, if any (a run that ends in an error).
+    pub fn close(&self) {
+        let mut st = self.lock();
+        self.close_group(&mut st);
+    }
+
+    fn close_group(&self, st: &mut State<W>) {
         if st.open.take().is_some() {
-            self.command(&mut st, &endgroup());
+            self.command(st, &endgroup());
         }
     }
 
