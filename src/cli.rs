@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::command::{Command, Goal};
 use crate::config::CredentialInputs;
 use crate::confluent::kafka::SecurityProtocol;
-use crate::github::CommentMode;
+use crate::github::{CommentMode, OutputFormat};
 use crate::input::{parse_duration, validate_app, validate_id, validate_topic, ConfigError};
 use crate::manifest;
 use crate::naming::{check_statement_name, valid_statement_prefix};
@@ -245,6 +245,9 @@ pub struct HousekeepingInputs {
     /// Write the job summary (default true).
     #[arg(long = "summary", env = "INPUT_SUMMARY", global = true)]
     pub summary: Option<String>,
+    /// What stdout carries at the end: text (default) or json (the run report, for scripts).
+    #[arg(long = "output", env = "INPUT_OUTPUT", global = true)]
+    pub output: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -395,6 +398,7 @@ impl Cli {
             ("comment", h.comment.as_deref()),
             ("pr-number", h.pr_number.as_deref()),
             ("summary", h.summary.as_deref()),
+            ("output", h.output.as_deref()),
         ];
         match &self.command {
             Some(CliCommand::Track {
@@ -577,6 +581,7 @@ pub struct Settings {
     pub comment: CommentMode,
     pub pr_number: Option<u64>,
     pub summary: bool,
+    pub output: OutputFormat,
 }
 
 /// Steps in flight at most; each holds a connection and polls its statement.
@@ -685,6 +690,12 @@ impl HousekeepingInputs {
                 )
             })?,
         };
+        let output = match given(&self.output) {
+            None => OutputFormat::Text,
+            Some(o) => o.parse().map_err(|()| {
+                ConfigError::input("output", format!("'{o}' is not one of text, json"))
+            })?,
+        };
         let mut database_clusters = BTreeMap::new();
         for pair in list(&self.database_clusters) {
             let bad = || {
@@ -743,6 +754,7 @@ impl HousekeepingInputs {
             comment,
             pr_number,
             summary: boolean("summary", &self.summary, true)?,
+            output,
         })
     }
 }

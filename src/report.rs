@@ -97,8 +97,45 @@ pub struct StepReport {
     /// For tables: what was removed.
     #[serde(default, skip_serializing_if = "Removed::is_empty")]
     pub removed: Removed,
+    /// For statements: the tables its SQL creates, reads and writes (the app's picture).
+    #[serde(default, skip_serializing_if = "TableUse::is_empty")]
+    pub tables: TableUse,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StepError>,
+}
+
+/// What the engine tells the run's display while it works: a step started, a step finished.
+/// A step is known by its action and name (a statement can be torn down and built up in one run,
+/// never twice by the same action).
+#[derive(Debug, Clone, Copy)]
+pub enum StepEvent<'a> {
+    Started {
+        stage: Stage,
+        action: Action,
+        name: &'a str,
+    },
+    Finished(&'a StepReport),
+}
+
+/// The engine's listener for [`StepEvent`]s (called from the steps' tasks, so it must not block
+/// for long).
+pub type Progress<'a> = &'a (dyn Fn(StepEvent<'_>) + Sync);
+
+/// The tables a statement's SQL touches, by the names table steps carry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TableUse {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub creates: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<String>,
+}
+
+impl TableUse {
+    pub fn is_empty(&self) -> bool {
+        self.creates.is_empty() && self.reads.is_empty() && self.writes.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

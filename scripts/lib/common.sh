@@ -15,6 +15,11 @@ CCAF_TABLEAPI_DIR="$CCAF_REPO_ROOT/examples/flight-consolidator-tableapi"
 CCAF_TANSU_VERSION="0.6.0"
 CCAF_TANSU_ROOT="$CCAF_TOOLS_DIR/tansu-$CCAF_TANSU_VERSION"
 CCAF_TANSU_BIN="$CCAF_TANSU_ROOT/bin/tansu"
+# Mermaid's own parser, run headless under node, for the tests of the diagrams in the summary.
+CCAF_MERMAID_VERSION="11.17.2"
+CCAF_JSDOM_VERSION="26.1.0"
+CCAF_MERMAID_DIR="$CCAF_TOOLS_DIR/mermaid-$CCAF_MERMAID_VERSION"
+CCAF_MERMAID_PARSE="$CCAF_MERMAID_DIR/parse.mjs"
 
 ccaf_log() {
     printf '[%s] %s\n' "${CCAF_LOG_PREFIX:-ccaf}" "$*" >&2

@@ -13,7 +13,8 @@ use crate::confluent::http::{Credentials as ApiCredentials, RetryPolicy};
 use crate::confluent::kafka::KafkaAdmin;
 use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::engine::{Defaults, Engine, Request};
-use crate::github::{self, GithubContext, Masker, ReportOptions};
+use crate::github::live::{self, Live};
+use crate::github::{self, GithubContext, Masker, Presentation, ReportOptions};
 use crate::input::{parse_duration, ConfigError};
 use crate::manifest::{self, Manifest};
 use crate::ownership::ClusterScope;
@@ -52,15 +53,37 @@ pub async fn run(
         prepared = prepare(checked, &settings, cancel.clone()) => prepared?,
         signal = cancel.until_requested() => return Err(CommandError::Cancelled(signal)),
     };
-    let report = engine
-        .run(&request, manifest.as_ref(), &settings.options, &|_| {})
-        .await?;
+    // The steps shown as they finish, and the ones still waiting named once per heartbeat.
+    let presentation = Presentation::detect();
+    let live = Live::new(live::human_out(settings.output), presentation, &masker);
+    let every = live::heartbeat_interval();
+    let on_event = |e: crate::report::StepEvent<'_>| live.event(e);
+    let run = engine.run(&request, manifest.as_ref(), &settings.options, &on_event);
+    tokio::pin!(run);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let result = loop {
+        tokio::select! {
+            result = &mut run => break result,
+            _ = beat.tick() => live.heartbeat(every),
+        }
+    };
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            // The error is printed after: not inside a stage's group.
+            live.close();
+            return Err(e.into());
+        }
+    };
+    live.finish(&report);
 
     let ctx =
         GithubContext::from_env(settings.github_token.clone()).with_pr_number(settings.pr_number);
     let options = ReportOptions {
         comment: settings.comment,
         summary: settings.summary,
+        presentation,
+        output: settings.output,
     };
     // The work is done; a report that cannot be written fails the step all the same.
     github::report_run(&report, &ctx, options, &masker)

@@ -31,7 +31,7 @@ pub async fn adopt(
     engine: &Engine,
     selectors: &[String],
     lease: &Lease,
-    progress: &(dyn Fn(&StepReport) + Sync),
+    progress: crate::report::Progress<'_>,
 ) -> Result<Vec<StepReport>, EngineError> {
     let live = engine.flink.list(&ListFilter::default()).await?;
     let tracked = engine.tracker.load().await?;
@@ -61,6 +61,7 @@ pub async fn adopt(
             phase_after: Some(s.phase().clone()),
             duration_ms: 0,
             removed: Removed::default(),
+            tables: Default::default(),
             error: None,
         };
         let owner = s.metadata.labels.get(OWNER_LABEL);
@@ -93,7 +94,7 @@ pub async fn adopt(
             });
         }
         report.duration_ms = start.elapsed().as_millis() as u64;
-        progress(&report);
+        progress(crate::report::StepEvent::Finished(&report));
         reports.push(report);
     }
     Ok(reports)

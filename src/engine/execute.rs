@@ -25,7 +25,7 @@ use crate::confluent::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::{Action, Definition, Plan, Step, TableTarget, Target};
-use crate::report::{Kind, Removed, Status, StepError, StepReport};
+use crate::report::{Kind, Removed, Status, StepError, StepReport, TableUse};
 use crate::tracker::{Lease, Ownership, Record, State, TableOwnership};
 
 /// The plan as a report: every step `planned` (or unchanged, or refused), nothing done.
@@ -44,9 +44,17 @@ pub fn planned(p: &Plan) -> Vec<StepReport> {
 }
 
 fn base_report(s: &Step, status: Status) -> StepReport {
-    let (kind, logical) = match &s.target {
-        Target::Statement { def, .. } => (Kind::Statement, Some(def.logical.clone())),
-        Target::Table(_) => (Kind::Table, None),
+    let (kind, logical, tables) = match &s.target {
+        Target::Statement { def, .. } => {
+            let names = |ts: &[flink_sql::TableRef]| ts.iter().map(|t| t.to_string()).collect();
+            let tables = TableUse {
+                creates: names(&def.creates),
+                reads: names(&def.reads),
+                writes: names(&def.writes),
+            };
+            (Kind::Statement, Some(def.logical.clone()), tables)
+        }
+        Target::Table(_) => (Kind::Table, None, TableUse::default()),
     };
     StepReport {
         stage: s.stage,
@@ -60,6 +68,7 @@ fn base_report(s: &Step, status: Status) -> StepReport {
         phase_after: s.phase_before.clone(),
         duration_ms: 0,
         removed: Removed::default(),
+        tables,
         error: None,
     }
 }
@@ -79,14 +88,23 @@ pub async fn execute(
     p: &Plan,
     records: &BTreeMap<String, Record>,
     lease: &Lease,
-    progress: &(dyn Fn(&StepReport) + Sync),
+    progress: crate::report::Progress<'_>,
 ) -> Execution {
     let ctx = Ctx::new(engine, p, records, lease);
     let after: Vec<&BTreeSet<usize>> = p.steps.iter().map(|s| &s.after).collect();
     let steps = schedule(
         &after,
         engine.concurrency.max(1),
-        |i| ctx.run(&p.steps[i]),
+        |i| {
+            let step = &p.steps[i];
+            let name = step.target.label();
+            progress(crate::report::StepEvent::Started {
+                stage: step.stage,
+                action: step.action,
+                name: &name,
+            });
+            ctx.run(step)
+        },
         |r: &StepReport| matches!(r.status, Status::Failed | Status::Refused),
         || ctx.lease_lost().is_some() || engine.cancel.requested().is_some(),
         |i, result| {
@@ -112,7 +130,7 @@ pub async fn execute(
                     "not started: its dependencies never finished".into(),
                 ),
             };
-            progress(&report);
+            progress(crate::report::StepEvent::Finished(&report));
             report
         },
     )

@@ -106,13 +106,14 @@ impl Request {
 }
 
 impl Engine {
-    /// One run. `progress` is told about every step as it finishes (for the log).
+    /// One run. `progress` is told about every step as it starts and as it finishes (for the
+    /// live display).
     pub async fn run(
         &self,
         request: &Request,
         manifest: Option<&Manifest>,
         opts: &Options,
-        progress: &(dyn Fn(&StepReport) + Sync),
+        progress: crate::report::Progress<'_>,
     ) -> Result<RunReport, EngineError> {
         let started_at = Utc::now();
         let clock = Instant::now();
@@ -230,7 +231,7 @@ impl Engine {
         manifest: Option<&Manifest>,
         opts: &Options,
         lease: &Lease,
-        progress: &(dyn Fn(&StepReport) + Sync),
+        progress: crate::report::Progress<'_>,
     ) -> Result<(Plan, execute::Execution), EngineError> {
         let (snap, records) = snapshot::take(self, manifest).await?;
         let p = plan::plan(goal, &snap, opts);

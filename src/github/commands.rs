@@ -6,9 +6,11 @@
 
 use std::io::Write;
 
-use crate::report::{Action, RunReport, Stage, Status};
+use crate::report::{Action, RunReport, Status, StepReport};
 
-use super::markdown::{duration, plural};
+use super::live::Presentation;
+
+use super::markdown::duration;
 use super::Masker;
 
 /// Escapes a command's data (the text after the second `::`).
@@ -128,21 +130,64 @@ pub fn print_add_mask(value: &str) {
     let _ = out.flush();
 }
 
-/// Prints workflow commands and log lines, each passed through the [`Masker`] first.
-pub struct Log<'m, W: Write> {
-    out: W,
-    masker: &'m Masker,
-}
-
-impl<'m> Log<'m, std::io::Stdout> {
-    pub fn stdout(masker: &'m Masker) -> Self {
-        Log::new(std::io::stdout(), masker)
+/// A step's status in the log's lines: failures shouted, so they stand out in a long log.
+pub fn status_word(status: Status) -> &'static str {
+    match status {
+        Status::Done => "done",
+        Status::Unchanged => "unchanged",
+        Status::Planned => "planned",
+        Status::Blocked => "blocked",
+        Status::Failed => "FAILED",
+        Status::Refused => "REFUSED",
+        Status::Cancelled => "CANCELLED",
     }
 }
 
+/// One finished step in a line: action, target, outcome, duration, phase change and why.
+pub fn step_line(s: &StepReport) -> String {
+    let status = status_word(s.status);
+    let phases = match (&s.phase_before, &s.phase_after) {
+        (None, None) => String::new(),
+        (b, a) => format!(
+            " [{} -> {}]",
+            b.as_ref().map_or("-", |b| b.as_str()),
+            match (a, s.status) {
+                (Some(a), _) => a.as_str(),
+                (None, Status::Done) => "gone",
+                (None, _) => "-",
+            }
+        ),
+    };
+    format!(
+        "{} {} {status} in {}{phases}: {}",
+        s.action,
+        s.name,
+        duration(s.duration_ms),
+        s.reason
+    )
+}
+
+/// Prints workflow commands and log lines, each passed through the [`Masker`] first.
+/// Outside GitHub Actions ([`Presentation`]) no command is printed: an annotation becomes a
+/// plain `error: …` / `warning: …` line, a group its title, a debug message nothing.
+pub struct Log<'m, W: Write> {
+    out: W,
+    masker: &'m Masker,
+    presentation: Presentation,
+}
+
 impl<'m, W: Write> Log<'m, W> {
+    /// A log for GitHub's runner.
     pub fn new(out: W, masker: &'m Masker) -> Self {
-        Log { out, masker }
+        Log::presented(out, masker, Presentation::Actions)
+    }
+
+    pub fn presented(out: W, masker: &'m Masker, presentation: Presentation) -> Self {
+        Log {
+            out,
+            masker,
+            presentation,
+        }
     }
 
     /// Writes one line of plain text: masked, then escaped so that it stays one line and is
@@ -152,7 +197,16 @@ impl<'m, W: Write> Log<'m, W> {
         self.write(&crate::text::escape_line(&masked));
     }
 
-    /// Writes one of our commands, built (and escaped) by [`command`], masked.
+    /// Writes one of our commands, built (and escaped) by [`command`], masked; outside Actions,
+    /// `plain` instead (when there is one).
+    fn command_or(&mut self, line: &str, plain: Option<String>) {
+        if self.presentation.commands() {
+            self.command(line);
+        } else if let Some(p) = plain {
+            self.line(&p);
+        }
+    }
+
     fn command(&mut self, line: &str) {
         let masked = self.masker.mask(line);
         self.write(&masked);
@@ -164,32 +218,35 @@ impl<'m, W: Write> Log<'m, W> {
     }
 
     pub fn error(&mut self, message: &str, at: &Annotation) {
-        self.command(&error(message, at));
+        self.command_or(&error(message, at), Some(format!("error: {message}")));
     }
 
     pub fn warning(&mut self, message: &str, at: &Annotation) {
-        self.command(&warning(message, at));
+        self.command_or(&warning(message, at), Some(format!("warning: {message}")));
     }
 
     pub fn notice(&mut self, message: &str, at: &Annotation) {
-        self.command(&notice(message, at));
+        self.command_or(&notice(message, at), Some(format!("notice: {message}")));
     }
 
     pub fn debug(&mut self, message: &str) {
-        self.command(&debug(message));
+        self.command_or(&debug(message), None);
     }
 
     pub fn group(&mut self, title: &str) {
-        self.command(&group(title));
+        self.command_or(&group(title), Some(title.to_string()));
     }
 
     pub fn endgroup(&mut self) {
-        self.command(&endgroup());
+        self.command_or(&endgroup(), None);
     }
 
     /// Registers a secret with the runner. Not masked itself, of course: the runner must see the
     /// value to hide it from everything printed after.
     pub fn add_mask(&mut self, value: &str) {
+        if !self.presentation.commands() {
+            return;
+        }
         for l in add_mask(value) {
             let _ = writeln!(self.out, "{l}");
         }
@@ -200,50 +257,10 @@ impl<'m, W: Write> Log<'m, W> {
         self.out
     }
 
-    /// The report in the log: a group per stage with a line per step, then an `::error`
-    /// annotation per failed or refused step and a `::warning` per skipped (protected) resource.
+    /// The report's annotations in the log (the step lines were shown live, by
+    /// [`super::live::Live`]): an `::error` per failed or refused step and a `::warning` per
+    /// blocked step or skipped (protected) resource.
     pub fn report(&mut self, report: &RunReport) {
-        for &stage in Stage::ALL {
-            let steps: Vec<_> = report.steps.iter().filter(|s| s.stage == stage).collect();
-            if steps.is_empty() {
-                continue;
-            }
-            self.group(&format!(
-                "{stage}: {}",
-                plural(steps.len(), "step", "steps")
-            ));
-            for s in &steps {
-                let status = match s.status {
-                    Status::Done => "done",
-                    Status::Unchanged => "unchanged",
-                    Status::Planned => "planned",
-                    Status::Blocked => "blocked",
-                    Status::Failed => "FAILED",
-                    Status::Refused => "REFUSED",
-                    Status::Cancelled => "CANCELLED",
-                };
-                let phases = match (&s.phase_before, &s.phase_after) {
-                    (None, None) => String::new(),
-                    (b, a) => format!(
-                        " [{} -> {}]",
-                        b.as_ref().map_or("-", |b| b.as_str()),
-                        match (a, s.status) {
-                            (Some(a), _) => a.as_str(),
-                            (None, Status::Done) => "gone",
-                            (None, _) => "-",
-                        }
-                    ),
-                };
-                self.line(&format!(
-                    "{} {} {status} in {}{phases}: {}",
-                    s.action,
-                    s.name,
-                    duration(s.duration_ms),
-                    s.reason
-                ));
-            }
-            self.endgroup();
-        }
         for s in &report.steps {
             match s.status {
                 Status::Failed => {
@@ -353,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn the_report_in_the_log_has_groups_lines_and_annotations() {
+    fn the_report_in_the_log_has_annotations_and_step_lines_read_well() {
         use crate::report::{Kind, Outcome, Removed, RunReport, StepError, StepReport};
         let step = |stage: &str, action: &str, status: Status| StepReport {
             stage: stage.parse().unwrap(),
@@ -367,6 +384,7 @@ mod tests {
             phase_after: None,
             duration_ms: 1_200,
             removed: Removed::default(),
+            tables: Default::default(),
             error: None,
         };
         let mut failed = step("buildup", "create", Status::Failed);
@@ -401,16 +419,26 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                "::group::teardown: 1 step",
-                "delete app-delete done in 1.2 s [RUNNING -> gone]: why",
-                "::endgroup::",
-                "::group::buildup: 2 steps",
-                "create app-create FAILED in 1.2 s [RUNNING -> -]: why",
-                "skip app-skip unchanged in 1.2 s [RUNNING -> -]: why",
-                "::endgroup::",
                 "::error title=ccaf-housekeeping%3A app-create failed::create app-create failed: FAILED%0Aline1%0Aline2",
                 "::warning title=ccaf-housekeeping%3A app-skip skipped::app-skip left alone: why",
             ]
+        );
+        assert_eq!(
+            step_line(&report.steps[0]),
+            "delete app-delete done in 1.2 s [RUNNING -> gone]: why"
+        );
+        assert_eq!(
+            step_line(&report.steps[1]),
+            "create app-create FAILED in 1.2 s [RUNNING -> -]: why"
+        );
+        let mut plain = Log::presented(Vec::new(), &m, Presentation::Plain);
+        plain.report(&report);
+        plain.add_mask("x");
+        let out = String::from_utf8(plain.into_inner()).unwrap();
+        assert!(out.lines().all(|l| !l.starts_with("::")), "{out}");
+        assert!(
+            out.starts_with("error: create app-create failed: FAILED"),
+            "{out}"
         );
     }
 

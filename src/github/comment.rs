@@ -194,6 +194,12 @@ pub fn render_at(
             false,
         );
     }
+    // The picture of the app, folded: the lists above say what changed.
+    let picture = super::diagram::diagram(report).markdown();
+    let folded = format!("<details><summary>The app</summary>\n\n{picture}</details>\n\n");
+    if !picture.is_empty() && folded.len() <= budget {
+        body.push_str(&folded);
+    }
     if report.steps.is_empty() {
         body.push_str("_Nothing of this app needed anything._\n\n");
     }

@@ -8,8 +8,10 @@
 
 pub mod commands;
 pub mod comment;
+pub mod diagram;
 pub mod event;
 mod identity;
+pub mod live;
 mod markdown;
 pub mod mask;
 pub mod outputs;
@@ -22,6 +24,7 @@ use crate::secrets::Secret;
 
 pub use comment::{publish, CommentMode, CommentOutcome, CommentRef};
 pub use event::{Event, PullRequestRef};
+pub use live::{OutputFormat, Presentation};
 pub use mask::Masker;
 
 /// Errors of the reporters that touch files. The PR comment never fails a run: its problems end
@@ -179,6 +182,10 @@ pub struct ReportOptions {
     pub comment: CommentMode,
     /// The `summary` input.
     pub summary: bool,
+    /// Where the run is watched from.
+    pub presentation: Presentation,
+    /// The `output` input: what stdout carries.
+    pub output: OutputFormat,
 }
 
 impl Default for ReportOptions {
@@ -186,14 +193,19 @@ impl Default for ReportOptions {
         ReportOptions {
             comment: CommentMode::Auto,
             summary: true,
+            presentation: Presentation::Actions,
+            output: OutputFormat::Text,
         }
     }
 }
 
-/// Everything a finished run reports to GitHub, in order: the log (a group per stage, a line per
-/// step, `::error`/`::warning` annotations) on stdout, the step outputs (when `GITHUB_OUTPUT` is
+/// Everything a finished run reports, in order: the log's annotations (`::error`/`::warning`;
+/// plain `error:`/`warning:` lines outside Actions; the step lines were shown live by
+/// [`live::Live`]), the step outputs (when `GITHUB_OUTPUT` is
 /// set), the PR comment, then the job summary (when `GITHUB_STEP_SUMMARY` is set and
-/// `options.summary`), which says what became of the comment. Every text goes through `masker`.
+/// `options.summary`), which says what became of the comment; outside Actions with no job summary,
+/// a plain-text table instead; with `output: json`, the report as JSON on stdout last (the lines
+/// for people went to stderr). Every text goes through `masker`.
 ///
 /// The comment never fails this; a file that cannot be written does (the binary decides what
 /// that costs: the run's own outcome is in the report).
@@ -203,14 +215,21 @@ pub async fn report_run(
     options: ReportOptions,
     masker: &Masker,
 ) -> Result<CommentOutcome, GithubError> {
-    commands::Log::stdout(masker).report(report);
+    let log = || {
+        commands::Log::presented(
+            live::human_out(options.output),
+            masker,
+            options.presentation,
+        )
+    };
+    log().report(report);
     if let Some(path) = &ctx.output_path {
         outputs::write_step_outputs(path, report, masker)?;
     }
     let comment = publish(report, ctx, options.comment, masker).await;
     match &comment {
         CommentOutcome::Created(c) | CommentOutcome::Updated(c) => {
-            let mut log = commands::Log::stdout(masker);
+            let mut log = log();
             log.line(&format!("PR comment: {}", c.html_url));
             if let Some(w) = &c.warning {
                 log.warning(
@@ -220,7 +239,7 @@ pub async fn report_run(
             }
         }
         CommentOutcome::Skipped(why) => {
-            commands::Log::stdout(masker).line(&format!("No PR comment posted: {why}"));
+            log().line(&format!("No PR comment posted: {why}"));
         }
     }
     if options.summary {
@@ -228,7 +247,38 @@ pub async fn report_run(
             summary::write_summary(path, report, Some(&comment), masker)?;
         }
     }
+    if ctx.step_summary_path.is_none() && !options.presentation.commands() {
+        let mut log = log();
+        for line in live::plain_summary(report) {
+            log.line(&line);
+        }
+    }
+    if options.output == OutputFormat::Json {
+        print_report_json(report, masker)?;
+    }
     Ok(comment)
+}
+
+/// The report as one line of JSON on stdout, masked. JSON escapes control characters itself, and
+/// a JSON object never starts with `::`.
+fn print_report_json(
+    report: &crate::report::RunReport,
+    masker: &Masker,
+) -> Result<(), GithubError> {
+    use std::io::Write;
+    let json = serde_json::to_string(report).map_err(|e| GithubError::Write {
+        what: "report",
+        path: PathBuf::from("stdout"),
+        source: std::io::Error::other(e),
+    })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", masker.mask(&json))
+        .and_then(|()| out.flush())
+        .map_err(|source| GithubError::Write {
+            what: "report",
+            path: PathBuf::from("stdout"),
+            source,
+        })
 }
 
 #[cfg(test)]

@@ -89,6 +89,11 @@ pub fn render(report: &RunReport, comment: Option<&CommentOutcome>, limit: usize
         );
     }
     out.push_str(&body);
+    // The picture of the app last before the tail: it is the least needed part.
+    let picture = super::diagram::diagram(report).markdown();
+    if !picture.is_empty() && budget.take(picture.len() + 16) {
+        let _ = write!(out, "#### The app\n\n{picture}");
+    }
     out.push_str(&tail);
     if out.len() > limit {
         // Only reachable with a limit smaller than the headline itself.
@@ -481,6 +486,7 @@ mod tests {
             phase_after: None,
             duration_ms: 1_500,
             removed: Removed::default(),
+            tables: Default::default(),
             error: None,
         }
     }

@@ -224,7 +224,10 @@ async fn a_protected_table_survives_teardown() {
     let t = Tables::new();
     write(&app, &t.statements());
     app.run("buildup", &[]).expect(0);
-    let run = app.run("teardown", &[("protect", &t.sink)]).expect(0);
+    // As the runner runs it: annotations are workflow commands only inside Actions.
+    let run = app
+        .run_with("teardown", &[("protect", &t.sink)], &in_actions())
+        .expect(0);
     assert!(
         app.topic_exists(&t.sink).await,
         "the protected table is kept"
@@ -430,7 +433,7 @@ async fn a_failed_statement_reaches_the_report_and_stops_only_what_depends_on_it
         ),
     ];
     write(&app, &stmts);
-    let run = app.run("buildup", &[]).expect(1);
+    let run = app.run_with("buildup", &[], &in_actions()).expect(1);
     let report = run.report();
     assert_eq!(report["outcome"], "failed");
     let failed: Vec<&serde_json::Value> = report["steps"]
@@ -563,4 +566,9 @@ async fn carry_over_offsets_start_the_replacement_where_the_old_job_stopped() {
         "teardown removes the stopped one too"
     );
     assert!(app.app_statements().await.is_empty());
+}
+
+/// The runner's `GITHUB_ACTIONS`, for runs whose annotations a test reads.
+fn in_actions() -> Vec<(String, String)> {
+    vec![("GITHUB_ACTIONS".into(), "true".into())]
 }

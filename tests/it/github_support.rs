@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use ccaf_housekeeping::github::GithubContext;
 use ccaf_housekeeping::report::{
-    Kind, Outcome, Removed, RunReport, Status, StepError, StepReport, REPORT_VERSION,
+    Kind, Outcome, Removed, RunReport, Status, StepError, StepReport, TableUse, REPORT_VERSION,
 };
 use ccaf_housekeeping::secrets::Secret;
 use chrono::TimeZone;
@@ -594,6 +594,7 @@ pub fn step(stage: &str, action: &str, kind: Kind, name: &str, status: Status) -
         phase_after: None,
         duration_ms: 2_345,
         removed: Removed::default(),
+        tables: Default::default(),
         error: None,
     }
 }
@@ -704,6 +705,28 @@ pub fn rebuild_report() -> RunReport {
     );
     blocked.reason = format!("depends on {app}-combined-flight-data-5c1e09aa, which failed");
     steps.push(blocked);
+    // What each statement's SQL touches: the edges of the app's diagram.
+    for s in steps.iter_mut().filter(|s| s.kind == Kind::Statement) {
+        let names = |ts: &[&str]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        let (creates, reads, writes) = match s.name.split('-').nth(2).unwrap_or_default() {
+            "combined" => (
+                names(&["combined_flights"]),
+                names(&["skyone_avro", "sunset_avro"]),
+                names(&["combined_flights"]),
+            ),
+            "skyone" if s.name.contains("table") => (names(&["skyone_avro"]), vec![], vec![]),
+            "sunset" if s.name.contains("table") => (names(&["sunset_avro"]), vec![], vec![]),
+            "skyone" => (vec![], vec![], names(&["skyone_avro"])),
+            "sunset" => (vec![], vec![], names(&["sunset_avro"])),
+            "flight" => (vec![], names(&["combined_flights"]), vec![]),
+            _ => (vec![], vec![], vec![]),
+        };
+        s.tables = TableUse {
+            creates,
+            reads,
+            writes,
+        };
+    }
     let mut r = empty_report("rebuild", Outcome::Failed, steps);
     r.notes = vec!["table `sunset_avro` left in place: protected by `sunset_*`".into()];
     r

@@ -307,6 +307,16 @@ impl Started {
         std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
     }
 
+    /// What the run has written to stdout so far.
+    pub fn stdout_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stdout_file).unwrap_or_default()
+    }
+
+    /// Whether the run is still going.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Wait for the run to end; its exit, output and files.
     pub fn finish(mut self) -> Run {
         let status = self.child.wait().expect("waiting for ccaf-housekeeping");

@@ -17,6 +17,8 @@ mod harness;
 mod hostile;
 mod kafka_admin;
 mod lint;
+mod live;
+mod mermaid;
 mod ownership;
 mod schema_registry;
 mod tableapi;
