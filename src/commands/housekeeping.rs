@@ -55,7 +55,8 @@ pub async fn run(
     };
     // The steps shown as they finish, and the ones still waiting named once per heartbeat.
     let presentation = Presentation::detect();
-    let live = Live::new(live::human_out(settings.output), presentation, &masker);
+    let live = Live::new(live::human_out(settings.output), presentation, &masker)
+        .with_status_line(live::status_target(settings.output));
     let every = live::heartbeat_interval();
     let on_event = |e: crate::report::StepEvent<'_>| live.event(e);
     let run = engine.run(&request, manifest.as_ref(), &settings.options, &on_event);

@@ -7,7 +7,8 @@
 //!   is opened whenever the stage of the finished step differs from the open group's: one group
 //!   per stage *change*, never a step line outside a group, and a stage may get several groups.
 //! - **Terminal** and **Plain**: no workflow command at all; each line is plain text. On a
-//!   terminal each line carries the counts so far (done, in flight, failed).
+//!   terminal each line carries the counts so far (done, in flight, failed), and a status line
+//!   under the step lines is redrawn in place (the counts and the longest wait, `indicatif`).
 //!
 //! Heartbeat: steps still in flight after the interval (`CCAF_HEARTBEAT`, default 30 s) are
 //! named with what they wait on, once per interval. With `--output json` the human lines go to
@@ -32,7 +33,8 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 pub enum Presentation {
     /// GitHub's runner: workflow commands (groups, annotations, masks).
     Actions,
-    /// A person at a terminal: plain lines with the counts so far.
+    /// A person at a terminal: plain lines with the counts so far, and a status line redrawn
+    /// under them.
     Terminal,
     /// A pipe or a file: plain lines.
     Plain,
@@ -90,6 +92,14 @@ pub fn human_out(output: OutputFormat) -> Box<dyn Write + Send> {
     }
 }
 
+/// Where the status line is drawn: the terminal the lines for people go to.
+pub fn status_target(output: OutputFormat) -> indicatif::ProgressDrawTarget {
+    match output {
+        OutputFormat::Text => indicatif::ProgressDrawTarget::stdout(),
+        OutputFormat::Json => indicatif::ProgressDrawTarget::stderr(),
+    }
+}
+
 /// The heartbeat interval: `CCAF_HEARTBEAT` (a duration such as `1s`), else 30 s.
 pub fn heartbeat_interval() -> Duration {
     std::env::var("CCAF_HEARTBEAT")
@@ -114,6 +124,9 @@ pub struct Live<'m, W: Write> {
     presentation: Presentation,
     masker: &'m Masker,
     state: Mutex<State<W>>,
+    /// At a terminal: a status line under the step lines, redrawn in place (steps done, in
+    /// flight, failed, and the longest wait).
+    status: Option<indicatif::ProgressBar>,
 }
 
 impl<'m, W: Write> Live<'m, W> {
@@ -128,7 +141,51 @@ impl<'m, W: Write> Live<'m, W> {
                 done: 0,
                 failed: 0,
             }),
+            status: None,
         }
+    }
+
+    /// Show the status line on `target` (the terminal the step lines go to). Only at a terminal:
+    /// elsewhere every line stays a line.
+    pub fn with_status_line(mut self, target: indicatif::ProgressDrawTarget) -> Self {
+        if self.presentation == Presentation::Terminal {
+            let bar = indicatif::ProgressBar::with_draw_target(None, target);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            self.status = Some(bar);
+            let st = self.lock();
+            self.update_status(&st);
+        }
+        self
+    }
+
+    /// The status line's text, from the counts and the steps in flight.
+    fn update_status(&self, st: &State<W>) {
+        let Some(bar) = &self.status else {
+            return;
+        };
+        let now = Instant::now();
+        let longest = st
+            .in_flight
+            .iter()
+            .max_by_key(|(_, (_, _, since))| now.duration_since(*since))
+            .map(|((_, name), (_, action, since))| {
+                format!(
+                    " · waiting {} on {name}: {}",
+                    duration(now.duration_since(*since).as_millis() as u64),
+                    waits_on(*action)
+                )
+            })
+            .unwrap_or_default();
+        let text = format!(
+            "{} done · {} in flight · {} failed{longest}",
+            st.done,
+            st.in_flight.len(),
+            st.failed
+        );
+        bar.set_message(crate::text::escape_line(&self.masker.mask(&text)).to_string());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<W>> {
@@ -148,6 +205,7 @@ impl<'m, W: Write> Live<'m, W> {
                     (action.as_str(), name.to_string()),
                     (stage, action, Instant::now()),
                 );
+                self.update_status(&st);
             }
             StepEvent::Finished(step) => {
                 st.in_flight
@@ -160,6 +218,7 @@ impl<'m, W: Write> Live<'m, W> {
                     st.failed += 1;
                 }
                 self.step(&mut st, step);
+                self.update_status(&st);
             }
         }
     }
@@ -195,6 +254,7 @@ impl<'m, W: Write> Live<'m, W> {
         for w in waiting {
             self.line(&mut st, &w);
         }
+        self.update_status(&st);
     }
 
     /// The end of the steps: steps never shown live (a plan, a dry run) are shown now, a group
@@ -209,12 +269,21 @@ impl<'m, W: Write> Live<'m, W> {
             }
         }
         self.close_group(&mut st);
+        self.clear_status();
     }
 
     /// Closes the open group, if any (a run that ends in an error).
     pub fn close(&self) {
         let mut st = self.lock();
         self.close_group(&mut st);
+        self.clear_status();
+    }
+
+    /// The status line goes once the steps are over: what follows is the summary.
+    fn clear_status(&self) {
+        if let Some(bar) = &self.status {
+            bar.finish_and_clear();
+        }
     }
 
     fn close_group(&self, st: &mut State<W>) {
@@ -234,8 +303,18 @@ impl<'m, W: Write> Live<'m, W> {
             Presentation::Actions | Presentation::Plain => text.to_string(),
         };
         let masked = self.masker.mask(&text);
-        let _ = writeln!(st.out, "{}", crate::text::escape_line(&masked));
-        let _ = st.out.flush();
+        let line = crate::text::escape_line(&masked);
+        // Above the status line: it is taken down, the line written, the status drawn again.
+        match &self.status {
+            Some(bar) => bar.suspend(|| {
+                let _ = writeln!(st.out, "{line}");
+                let _ = st.out.flush();
+            }),
+            None => {
+                let _ = writeln!(st.out, "{line}");
+                let _ = st.out.flush();
+            }
+        }
     }
 
     fn command(&self, st: &mut State<W>, line: &str) {

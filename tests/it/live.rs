@@ -132,3 +132,49 @@ async fn outside_actions_no_line_is_a_command_and_json_output_is_the_report() {
         "a Markdown table on stdout:\n{stdout}"
     );
 }
+
+#[tokio::test]
+async fn at_a_terminal_a_status_line_is_redrawn_under_the_step_lines() {
+    let stack = StackEnv::load();
+    let cloud = Cloud::private(SimOptions {
+        pending_ms: 50,
+        stopping_ms: 50,
+        deleting_ms: 1_000,
+        ..Default::default()
+    });
+    let mut app = App::in_cloud("live-tty", stack, cloud);
+    app.inputs.insert("concurrency".into(), "1".into());
+    write(&app, &Tables::new().statements());
+    app.run("buildup", &[]).expect(0);
+
+    // The run on a pseudo-terminal, as a person starts it: `script` gives it one.
+    let inner = app.command("teardown", &[]);
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qfec", crate::harness::BIN, "/dev/null"])
+        .env_clear()
+        .current_dir(inner.get_current_dir().expect("the app's workspace"));
+    for (k, v) in inner.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    // bash keeps the runner's hyphenated INPUT_ names in the environment; dash drops them.
+    cmd.env("TERM", "xterm").env("SHELL", "/bin/bash");
+    let out = cmd.output().expect("script runs the binary on a terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}:\n{text}", out.status);
+    // The status line, drawn and cleared again in place (not a line of its own in the log).
+    assert!(text.contains(" in flight · "), "no status line:\n{text}");
+    assert!(
+        text.contains("\u{1b}[2K") || text.contains('\r'),
+        "never redrawn:\n{text}"
+    );
+    // The step lines are there all the same, and nothing is a workflow command.
+    let prefix = format!("delete {}-", app.name);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&prefix) && l.contains(" done in ")),
+        "{text}"
+    );
+    no_command_lines("the terminal", &text);
+}
