@@ -864,24 +864,19 @@ async fn a_teardown_killed_in_the_direct_delete_fallback_removes_the_subjects_ne
             json!({ "partial_drops": true, "apis": ["schema-registry"], "latency_ms": 4000 }),
         )
         .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let gone = loop {
-        let mut gone = None;
-        for t in &tables {
-            if !app.topic_exists(t).await {
-                gone = Some(t.clone());
+    let gone = wait_until(
+        "a topic deleted directly",
+        Duration::from_secs(60),
+        || async {
+            for t in &tables {
+                if !app.topic_exists(t).await {
+                    return Some(t.clone());
+                }
             }
-        }
-        if let Some(g) = gone {
-            break g;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no topic deleted directly: {}",
-            run.stderr_so_far()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+            None
+        },
+    )
+    .await;
     run.signal("-KILL");
     let _ = run.finish();
     control.set_faults(json!({})).await;

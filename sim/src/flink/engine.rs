@@ -183,16 +183,20 @@ async fn settle_pending(sim: &Sim, name: &str) {
 }
 
 /// What a statement's effects need, checked without applying them (a dry run).
+/// The broker's topics; a broker that cannot be read fails the statement as the service would.
+async fn broker_topics(sim: &Sim) -> Result<BTreeMap<String, crate::broker::TopicInfo>, Outcome> {
+    sim.broker
+        .topics()
+        .await
+        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))
+}
+
 async fn validate(
     sim: &Sim,
     a: &Analysis,
     props: &BTreeMap<String, String>,
 ) -> Result<(), Outcome> {
-    let topics = sim
-        .broker
-        .topics()
-        .await
-        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))?;
+    let topics = broker_topics(sim).await?;
     let exists = |t: &TableRef| topic_of(sim, t, props).is_some_and(|n| topics.contains_key(&n));
     let require = |tables: &[TableRef]| match tables.iter().find(|t| !exists(t)) {
         Some(t) => Err(Outcome::Fail(VALIDATION, missing_table(t))),
@@ -234,11 +238,7 @@ async fn validate(
 /// every other topic of the cluster as Confluent Cloud infers it.
 async fn catalog_query(sim: &Sim, sql: &str) -> Result<super::info_schema::ResultSet, Outcome> {
     use super::info_schema::{evaluate, Catalog, TableDef};
-    let topics = sim
-        .broker
-        .topics()
-        .await
-        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))?;
+    let topics = broker_topics(sim).await?;
     let declared = sim.tables().clone();
     let tables: BTreeMap<String, TableDef> = topics
         .iter()
@@ -275,11 +275,7 @@ async fn apply_effects(
     props: &BTreeMap<String, String>,
     already_applied: bool,
 ) -> Result<(), Outcome> {
-    let topics = sim
-        .broker
-        .topics()
-        .await
-        .map_err(|e| Outcome::Fail("java.lang.RuntimeException", e.to_string()))?;
+    let topics = broker_topics(sim).await?;
     let exists = |t: &TableRef| topic_of(sim, t, props).filter(|n| topics.contains_key(n));
     let require = |tables: &[TableRef]| -> Result<(), Outcome> {
         match tables.iter().find(|t| exists(t).is_none()) {
