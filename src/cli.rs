@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::command::{Command, Goal};
 use crate::config::CredentialInputs;
 use crate::confluent::kafka::SecurityProtocol;
+use crate::confluent::limit::Concurrency;
 use crate::github::{CommentMode, OutputFormat};
 use crate::input::{parse_duration, validate_app, validate_id, validate_topic, ConfigError};
 use crate::manifest;
@@ -207,7 +208,8 @@ pub struct HousekeepingInputs {
     /// Start a replaced statement from the old one's offsets.
     #[arg(long = "carry-over-offsets", env = "INPUT_CARRY-OVER-OFFSETS", global = true, num_args = 0..=1, default_missing_value = "true")]
     pub carry_over_offsets: Option<String>,
-    /// Parallel API operations (default 8).
+    /// Requests in flight per API: `auto` (the default: adapts to how the API answers) or a
+    /// pinned number.
     #[arg(long = "concurrency", env = "INPUT_CONCURRENCY", global = true)]
     pub concurrency: Option<String>,
     /// How long one statement or table may take to settle (default 10m).
@@ -571,7 +573,7 @@ pub struct Settings {
     pub dry_run: bool,
     pub adopt: Vec<String>,
     pub options: Options,
-    pub concurrency: usize,
+    pub concurrency: Concurrency,
     pub timeout: Duration,
     pub catalog: Option<String>,
     pub database: Option<String>,
@@ -583,9 +585,6 @@ pub struct Settings {
     pub summary: bool,
     pub output: OutputFormat,
 }
-
-/// Steps in flight at most; each holds a connection and polls its statement.
-const MAX_CONCURRENCY: usize = 256;
 
 /// A boolean input: YAML 1.2's spellings of true and false; empty means the default.
 fn boolean(input: &'static str, v: &Option<String>, default: bool) -> Result<bool, ConfigError> {
@@ -662,16 +661,10 @@ impl HousekeepingInputs {
             })?);
         }
         let concurrency = match given(&self.concurrency) {
-            None => 8,
-            Some(c) => match c.parse::<usize>() {
-                Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::input(
-                        "concurrency",
-                        format!("'{c}' is not a number from 1 to {MAX_CONCURRENCY}"),
-                    ))
-                }
-            },
+            None => Concurrency::Auto,
+            Some(c) => c
+                .parse::<Concurrency>()
+                .map_err(|why| ConfigError::input("concurrency", format!("'{c}' {why}")))?,
         };
         let timeout = match given(&self.timeout) {
             None => Duration::from_secs(600),
@@ -913,7 +906,10 @@ mod tests {
             .check(Command::Buildup, Path::new("/nonexistent"))
             .unwrap();
         assert!(!s.dry_run && s.options.drop_tables && !s.options.stop_only);
-        assert_eq!((s.concurrency, s.timeout), (8, Duration::from_secs(600)));
+        assert_eq!(
+            (s.concurrency, s.timeout),
+            (Concurrency::Auto, Duration::from_secs(600))
+        );
         assert_eq!(s.plan_for, Goal::Rebuild);
         assert_eq!(s.comment, CommentMode::Auto);
         assert!(s.manifest.is_none());

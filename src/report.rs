@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::confluent::limit::ApiUsage;
+
 use crate::cancel::Signal;
 use crate::command::{Command, Goal};
 use crate::confluent::flink::Phase;
@@ -30,6 +32,9 @@ pub struct RunReport {
     pub steps: Vec<StepReport>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Requests per API, and the concurrency each reached.
+    #[serde(default)]
+    pub apis: Vec<ApiUsage>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -9,15 +9,17 @@ use crate::cancel::Cancel;
 use crate::cli::{Checked, Settings};
 use crate::command::{Command, Goal};
 use crate::config::Credentials;
+use crate::confluent::flink::ListFilter;
 use crate::confluent::http::{Credentials as ApiCredentials, RetryPolicy};
 use crate::confluent::kafka::KafkaAdmin;
 use crate::confluent::schema_registry::SchemaRegistryClient;
+use crate::confluent::watch::StatementWatch;
 use crate::engine::{Defaults, Engine, Request};
 use crate::github::live::{self, Live};
 use crate::github::{self, GithubContext, Masker, Presentation, ReportOptions};
 use crate::input::{parse_duration, ConfigError};
 use crate::manifest::{self, Manifest};
-use crate::ownership::ClusterScope;
+use crate::ownership::{ClusterScope, OWNER_LABEL};
 use crate::preflight;
 use crate::tracker::{Provenance, Tracker};
 
@@ -142,7 +144,7 @@ async fn prepare(
 
     let retry = RetryPolicy::default();
     let roots = creds.extra_roots()?;
-    let flink_client = flink.client(&roots)?;
+    let flink_client = flink.client(&roots)?.with_concurrency(settings.concurrency);
     let registry_client = match &registry {
         Some(r) => Some(
             SchemaRegistryClient::with_roots(
@@ -151,11 +153,12 @@ async fn prepare(
                 retry,
                 &roots,
             )
-            .map_err(|e| ConfigError::input("schema-registry-url", e.to_string()))?,
+            .map_err(|e| ConfigError::input("schema-registry-url", e.to_string()))?
+            .with_concurrency(settings.concurrency),
         ),
         None => None,
     };
-    let kafka_admin = KafkaAdmin::connect(&kafka)?;
+    let kafka_admin = KafkaAdmin::connect(&kafka)?.with_concurrency(settings.concurrency);
     tracing::info!(
         endpoint = %flink.endpoint,
         organization_id = %flink.organization_id,
@@ -186,8 +189,17 @@ async fn prepare(
     let cluster = cluster_scope(reached.cluster_id, &settings.database_clusters)?;
     let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
 
+    // The watch lists the app's statements: those carrying its owner label.
+    let watch = StatementWatch::new(
+        flink_client.clone(),
+        ListFilter {
+            label_selector: Some(format!("{OWNER_LABEL}={app}")),
+            compute_pool_id: None,
+        },
+    );
     let engine = Engine {
         flink: flink_client,
+        watch,
         kafka: kafka_admin,
         registry: registry_client,
         tracker,

@@ -8,9 +8,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rand::Rng as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
 use url::Url;
@@ -18,6 +17,8 @@ use url::Url;
 use super::http::{
     parse_base_url, ApiError, Credentials, ExtraRoots, HttpClient, HttpRequest, RetryPolicy,
 };
+use super::limit::{Api, ApiUsage, Concurrency};
+use super::watch::StatementWatch;
 
 /// Attempts of GET → PUT when the statement keeps changing under us (409 on a stale version).
 const MAX_UPDATE_ATTEMPTS: u32 = 6;
@@ -25,19 +26,12 @@ const MAX_UPDATE_ATTEMPTS: u32 = 6;
 const MAX_CREATE_ROUNDS: u32 = 3;
 /// Page size for listing: the API's maximum.
 const PAGE_SIZE: &str = "100";
-/// Pause between polls in [`FlinkClient::wait_until`]: starts here, doubles, capped below.
-const FIRST_POLL: Duration = Duration::from_millis(100);
-const MAX_POLL: Duration = Duration::from_secs(2);
-/// Most phase changes take seconds (a delete about 3–15 s): for the first half minute of a wait
-/// polls stay brisk, so a step notices the change soon; after that they back off to `MAX_POLL`.
-const BRISK_POLL: Duration = Duration::from_millis(500);
-const BRISK_PHASE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
 /// What can go wrong with a statements call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FlinkError {
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -571,11 +565,22 @@ impl FlinkClient {
             ]);
         }
         Ok(FlinkClient {
-            http: HttpClient::with_roots(&config.credentials, config.retry, roots)?,
+            http: HttpClient::with_roots(Api::Flink, &config.credentials, config.retry, roots)?,
             statements_url,
             organization_id: config.organization_id,
             environment_id: config.environment_id,
         })
+    }
+
+    /// The same client with its requests under `concurrency` (shared by later clones).
+    pub fn with_concurrency(mut self, concurrency: Concurrency) -> FlinkClient {
+        self.http = self.http.with_concurrency(concurrency);
+        self
+    }
+
+    /// What the statements API was asked so far.
+    pub fn usage(&self) -> ApiUsage {
+        self.http.usage()
     }
 
     fn statement_url(&self, name: &str, sub: Option<&str>) -> Url {
@@ -595,6 +600,27 @@ impl FlinkClient {
     /// an error rather than a loop. A statement listed as DELETING is confirmed by its GET
     /// (left out once gone).
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Statement>, FlinkError> {
+        let out = self.list_as_listed(filter).await?;
+        // The list lags deletes by seconds: a statement it shows DELETING may be gone already.
+        // The GET of the one statement is what counts.
+        let mut current = Vec::with_capacity(out.len());
+        for s in out {
+            if *s.phase() == Phase::Deleting {
+                if let Some(fresh) = self.get(&s.name).await? {
+                    current.push(fresh);
+                }
+            } else {
+                current.push(s);
+            }
+        }
+        Ok(current)
+    }
+
+    /// Every page of the list as the service shows it (lingering deletes included).
+    pub(crate) async fn list_as_listed(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<Vec<Statement>, FlinkError> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut token: Option<String> = None;
@@ -631,19 +657,7 @@ impl FlinkClient {
             token = Some(t);
         }
         tracing::debug!(count = out.len(), "listed statements");
-        // The list lags deletes by seconds: a statement it shows DELETING may be gone already.
-        // The GET of the one statement is what counts.
-        let mut current = Vec::with_capacity(out.len());
-        for s in out {
-            if *s.phase() == Phase::Deleting {
-                if let Some(fresh) = self.get(&s.name).await? {
-                    current.push(fresh);
-                }
-            } else {
-                current.push(s);
-            }
-        }
-        Ok(current)
+        Ok(out)
     }
 
     /// One page of one statement: does the service accept our credentials for this
@@ -966,78 +980,29 @@ impl FlinkClient {
         }
     }
 
-    /// Poll the statement until `predicate` holds, the statement is gone (404: the wait ends
-    /// unsatisfied, as it can no longer hold), or `timeout` passes. Polls back off from 100 ms to
-    /// 2 s with jitter; throttling and server errors during the wait are waited through.
+    /// Wait until `predicate` holds for the statement, it is gone (the wait ends unsatisfied,
+    /// as it can no longer hold), or `timeout` passes: a [`StatementWatch`] of its own. A run
+    /// shares one watch among all its waits (`Engine::watch`).
     pub async fn wait_until(
         &self,
         name: &str,
         predicate: impl Fn(&Statement) -> bool,
         timeout: Duration,
     ) -> Result<WaitOutcome, FlinkError> {
-        self.poll(name, timeout, |s| match s {
-            Some(s) => predicate(s).then_some(true),
-            None => Some(false),
-        })
-        .await
+        StatementWatch::new(self.clone(), ListFilter::default())
+            .wait_until(name, predicate, timeout)
+            .await
     }
 
-    /// Poll until the statement is gone (GET answers 404) or `timeout` passes.
+    /// Wait until the statement is gone (its GET answers 404) or `timeout` passes.
     pub async fn wait_gone(
         &self,
         name: &str,
         timeout: Duration,
     ) -> Result<WaitOutcome, FlinkError> {
-        self.poll(name, timeout, |s| s.is_none().then_some(true))
+        StatementWatch::new(self.clone(), ListFilter::default())
+            .wait_gone(name, timeout)
             .await
-    }
-
-    /// `done` returns `Some(satisfied)` to end the wait.
-    async fn poll(
-        &self,
-        name: &str,
-        timeout: Duration,
-        done: impl Fn(Option<&Statement>) -> Option<bool>,
-    ) -> Result<WaitOutcome, FlinkError> {
-        let started = Instant::now();
-        let deadline = started + timeout;
-        let mut pause = FIRST_POLL;
-        let mut last = None;
-        loop {
-            match self.get(name).await {
-                Ok(s) => {
-                    let verdict = done(s.as_ref());
-                    last = s;
-                    if let Some(satisfied) = verdict {
-                        return Ok(WaitOutcome {
-                            last,
-                            satisfied,
-                            waited: started.elapsed(),
-                        });
-                    }
-                }
-                Err(FlinkError::Api(e)) if e.is_transient() && Instant::now() < deadline => {
-                    tracing::warn!(statement = name, error = %e, "polling failed; still waiting");
-                }
-                Err(e) => return Err(e),
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(WaitOutcome {
-                    last,
-                    satisfied: false,
-                    waited: started.elapsed(),
-                });
-            }
-            let jittered = pause.mul_f64(rand::rng().random_range(0.8..1.2));
-            tokio::time::sleep(jittered.min(deadline - now)).await;
-            let cap = if started.elapsed() < BRISK_PHASE {
-                BRISK_POLL
-            } else {
-                MAX_POLL
-            };
-            pause = (pause * 2).min(cap);
-        }
     }
 }
 

@@ -24,6 +24,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::limit::{Answered, Api, Concurrency, Limiter};
+
 /// Redirect hops followed per attempt (the Confluent CLI's limit).
 pub const MAX_REDIRECTS: u32 = 5;
 
@@ -117,7 +119,7 @@ impl RetryPolicy {
 }
 
 /// Why a request failed, with what the API said; never the credentials.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The service answered with an error status (after retries, when it was retryable).
     #[error("{method} {path}: HTTP {status}: {detail}{}{}", request_id_note(.request_id), attempts_note(*.attempts))]
@@ -394,6 +396,8 @@ pub struct HttpClient {
     authorization: HeaderValue,
     policy: RetryPolicy,
     scrub: Scrubber,
+    /// Every attempt waits for room under its API's limit (shared by the client's clones).
+    limiter: Limiter,
 }
 
 enum Failure {
@@ -443,12 +447,17 @@ impl fmt::Debug for ExtraRoots {
 }
 
 impl HttpClient {
-    pub fn new(credentials: &Credentials, policy: RetryPolicy) -> Result<HttpClient, ApiError> {
-        HttpClient::with_roots(credentials, policy, &ExtraRoots::default())
+    pub fn new(
+        api: Api,
+        credentials: &Credentials,
+        policy: RetryPolicy,
+    ) -> Result<HttpClient, ApiError> {
+        HttpClient::with_roots(api, credentials, policy, &ExtraRoots::default())
     }
 
-    /// A client that also trusts `roots`.
+    /// A client of `api` that also trusts `roots`, its requests under an `auto` limit.
     pub fn with_roots(
+        api: Api,
         credentials: &Credentials,
         policy: RetryPolicy,
         roots: &ExtraRoots,
@@ -478,7 +487,19 @@ impl HttpClient {
             scrub: Scrubber {
                 needles: vec![credentials.secret.clone(), token],
             },
+            limiter: Limiter::new(api, Concurrency::Auto),
         })
+    }
+
+    /// The same client under a new limit (`concurrency`), shared by the clones made after.
+    pub fn with_concurrency(mut self, concurrency: Concurrency) -> HttpClient {
+        self.limiter = Limiter::new(self.limiter.api(), concurrency);
+        self
+    }
+
+    /// What this client's API was asked so far.
+    pub fn usage(&self) -> super::limit::ApiUsage {
+        self.limiter.usage()
     }
 
     /// Send `req` under the retry policy and return the final response, whatever its status
@@ -491,7 +512,18 @@ impl HttpClient {
         loop {
             attempt += 1;
             let last = attempt >= max;
-            match self.send_following_redirects(&req, attempt).await {
+            let permit = self.limiter.acquire().await;
+            let sent = self.send_following_redirects(&req, attempt).await;
+            permit.finish(match &sent {
+                Ok(answer) if answer.status.as_u16() == 429 => Answered::Throttled(
+                    retry_after(&answer.headers).map(|d| d.min(self.policy.max_retry_after)),
+                ),
+                Ok(answer) if is_retryable_5xx(answer.status.as_u16()) => Answered::Failed,
+                Ok(_) => Answered::Fine,
+                Err(Failure::Redirect(_)) => Answered::Fine,
+                Err(_) => Answered::Failed,
+            });
+            match sent {
                 Ok(answer) => {
                     let status = answer.status.as_u16();
                     let pause = if status == 429 {
@@ -882,7 +914,7 @@ mod tests {
         let text = format!("{c:?}");
         assert!(text.contains("KEY123"), "{text}");
         assert!(!text.contains("s3cr3t-value"), "{text}");
-        let client = HttpClient::new(&c, RetryPolicy::default()).expect("client");
+        let client = HttpClient::new(Api::Flink, &c, RetryPolicy::default()).expect("client");
         let text = format!("{client:?}");
         assert!(!text.contains("s3cr3t-value"), "{text}");
         assert!(!text.contains(&c.basic_token()), "{text}");

@@ -19,6 +19,7 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
+use super::limit::{Answered, Api, ApiUsage, Concurrency, Limiter};
 use crate::secrets::Secret;
 
 /// How long one admin or metadata request may take.
@@ -225,6 +226,8 @@ pub struct KafkaAdmin {
     admin: Arc<AdminClient<TracingContext>>,
     bootstrap_servers: String,
     request_timeout: Duration,
+    /// Every admin and metadata request waits for room under the Kafka admin limit.
+    limiter: Limiter,
 }
 
 impl fmt::Debug for KafkaAdmin {
@@ -249,7 +252,34 @@ impl KafkaAdmin {
             admin: Arc::new(admin),
             bootstrap_servers: cfg.bootstrap_servers.clone(),
             request_timeout: REQUEST_TIMEOUT,
+            limiter: Limiter::new(Api::KafkaAdmin, Concurrency::Auto),
         })
+    }
+
+    /// The same client with its requests under `concurrency` (shared by later clones).
+    pub fn with_concurrency(mut self, concurrency: Concurrency) -> KafkaAdmin {
+        self.limiter = Limiter::new(Api::KafkaAdmin, concurrency);
+        self
+    }
+
+    /// What the cluster's admin API was asked so far.
+    pub fn usage(&self) -> ApiUsage {
+        self.limiter.usage()
+    }
+
+    /// One request under the limit; a throttled or failed one teaches it.
+    async fn limited<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, KafkaError>>,
+    ) -> Result<T, KafkaError> {
+        let permit = self.limiter.acquire().await;
+        let result = request.await;
+        permit.finish(match &result {
+            Ok(_) => Answered::Fine,
+            Err(e) if e.to_string().contains("Throttling") => Answered::Throttled(None),
+            Err(_) => Answered::Failed,
+        });
+        result
     }
 
     /// How long one admin or metadata request may take (default [`REQUEST_TIMEOUT`]).
@@ -263,7 +293,7 @@ impl KafkaAdmin {
         let admin = self.admin.clone();
         let bootstrap_servers = self.bootstrap_servers.clone();
         let timeout = self.request_timeout;
-        blocking(move || {
+        self.limited(blocking(move || {
             let md =
                 admin
                     .inner()
@@ -289,7 +319,7 @@ impl KafkaAdmin {
                     )
                 })
                 .collect())
-        })
+        }))
         .await
     }
 
@@ -304,6 +334,16 @@ impl KafkaAdmin {
 
     /// Create a topic with the cluster's default replication factor.
     pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<CreateOutcome, KafkaError> {
+        self.limited(self.create_topic_once(name, partitions, configs))
+            .await
+    }
+
+    async fn create_topic_once(
         &self,
         name: &str,
         partitions: i32,
@@ -346,6 +386,10 @@ impl KafkaAdmin {
     /// Delete a topic. A topic the broker does not know is already gone. Deletion is
     /// asynchronous on real clusters: follow with [`KafkaAdmin::wait_topic_gone`].
     pub async fn delete_topic(&self, name: &str) -> Result<DeleteOutcome, KafkaError> {
+        self.limited(self.delete_topic_once(name)).await
+    }
+
+    async fn delete_topic_once(&self, name: &str) -> Result<DeleteOutcome, KafkaError> {
         let opts = AdminOptions::new()
             .operation_timeout(Some(self.request_timeout))
             .request_timeout(Some(self.request_timeout));
@@ -383,7 +427,7 @@ impl KafkaAdmin {
         let admin = self.admin.clone();
         let bootstrap_servers = self.bootstrap_servers.clone();
         let timeout = self.request_timeout;
-        blocking(move || {
+        self.limited(blocking(move || {
             // A metadata request first, so a cluster that cannot be reached is an error rather
             // than "no id".
             admin
@@ -394,7 +438,7 @@ impl KafkaAdmin {
                     reason: e.to_string(),
                 })?;
             Ok(admin.inner().fetch_cluster_id(timeout))
-        })
+        }))
         .await
     }
 
@@ -409,14 +453,14 @@ impl KafkaAdmin {
         let names = names.to_vec();
         let bootstrap_servers = self.bootstrap_servers.clone();
         let timeout = self.request_timeout;
-        blocking(move || {
+        self.limited(blocking(move || {
             super::topic_ids::describe(admin.inner().native_ptr(), &names, timeout).map_err(
                 |reason| KafkaError::Metadata {
                     bootstrap_servers,
                     reason: format!("describing topics: {reason}"),
                 },
             )
-        })
+        }))
         .await
     }
 
@@ -429,10 +473,13 @@ impl KafkaAdmin {
             reason,
         };
         let results = self
-            .admin
-            .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+            .limited(async {
+                self.admin
+                    .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
+                    .await
+                    .map_err(|e| failed(e.to_string()))
+            })
+            .await?;
         match results.into_iter().next() {
             Some(Ok(resource)) => Ok(resource.get(key).and_then(|entry| entry.value.clone())),
             Some(Err(code)) => Err(failed(code.to_string())),

@@ -3,8 +3,10 @@
 pub mod flink;
 pub mod http;
 pub mod kafka;
+pub mod limit;
 pub mod schema_registry;
 mod topic_ids;
+pub mod watch;
 
 pub use flink::{FlinkClient, FlinkConfig, FlinkError};
 pub use http::{install_crypto_provider, ApiError, Credentials, RetryPolicy};

@@ -5,6 +5,7 @@ use url::Url;
 use super::http::{
     parse_base_url, ApiError, Credentials, ExtraRoots, HttpClient, HttpRequest, RetryPolicy,
 };
+use super::limit::{Api, ApiUsage, Concurrency};
 
 const SR_MEDIA_TYPES: &str = "application/vnd.schemaregistry.v1+json, application/json";
 
@@ -62,9 +63,20 @@ impl SchemaRegistryClient {
         roots: &ExtraRoots,
     ) -> Result<SchemaRegistryClient, SchemaRegistryError> {
         Ok(SchemaRegistryClient {
-            http: HttpClient::with_roots(credentials, retry, roots)?,
+            http: HttpClient::with_roots(Api::SchemaRegistry, credentials, retry, roots)?,
             base: parse_base_url(base_url)?,
         })
+    }
+
+    /// The same client with its requests under `concurrency` (shared by later clones).
+    pub fn with_concurrency(mut self, concurrency: Concurrency) -> SchemaRegistryClient {
+        self.http = self.http.with_concurrency(concurrency);
+        self
+    }
+
+    /// What the registry was asked so far.
+    pub fn usage(&self) -> ApiUsage {
+        self.http.usage()
     }
 
     fn url(&self, segments: &[&str]) -> Url {

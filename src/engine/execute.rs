@@ -22,6 +22,7 @@ use super::Engine;
 use crate::cancel::Signal;
 use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement, WaitOutcome};
 use crate::confluent::http::ApiError;
+use crate::confluent::limit::{Concurrency, AUTO_MAX};
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::{Action, Definition, Plan, Step, TableTarget, Target};
@@ -94,7 +95,10 @@ pub async fn execute(
     let after: Vec<&BTreeSet<usize>> = p.steps.iter().map(|s| &s.after).collect();
     let steps = schedule(
         &after,
-        engine.concurrency.max(1),
+        match engine.concurrency {
+            Concurrency::Auto => AUTO_MAX,
+            Concurrency::Fixed(n) => n.get(),
+        },
         |i| {
             let step = &p.steps[i];
             let name = step.target.label();
@@ -764,7 +768,7 @@ impl<'a> Ctx<'a> {
             let gone = self
                 .wait(
                     &def.name,
-                    self.engine.flink.wait_gone(&def.name, self.timeout()),
+                    self.engine.watch.wait_gone(&def.name, self.timeout()),
                 )
                 .await?;
             if !gone.satisfied {
@@ -810,7 +814,7 @@ impl<'a> Ctx<'a> {
         let done = self
             .wait(
                 &def.name,
-                self.engine.flink.wait_until(
+                self.engine.watch.wait_until(
                     &def.name,
                     |s| stopped_or_ended(s.phase()),
                     self.timeout(),
@@ -970,7 +974,7 @@ impl<'a> Ctx<'a> {
             Err(FlinkError::BeingDeleted { .. }) => {
                 self.wait(
                     &new.name,
-                    self.engine.flink.wait_gone(&new.name, self.timeout()),
+                    self.engine.watch.wait_gone(&new.name, self.timeout()),
                 )
                 .await?;
                 self.before_change()?;
@@ -987,7 +991,7 @@ impl<'a> Ctx<'a> {
             .wait(
                 &def.name,
                 self.engine
-                    .flink
+                    .watch
                     .wait_until(&def.name, |s| s.phase().is_settled(), self.timeout()),
             )
             .await?;
@@ -1386,7 +1390,7 @@ impl<'a> Ctx<'a> {
             .wait(
                 &name,
                 self.engine
-                    .flink
+                    .watch
                     .wait_until(&name, |s| s.phase().is_settled(), self.timeout()),
             )
             .await?;
@@ -1404,7 +1408,7 @@ impl<'a> Ctx<'a> {
         // The DROP statement is bounded and done: delete it so it uses no quota.
         self.before_change()?;
         self.engine.flink.delete(&name).await.map_err(flink_err)?;
-        self.wait(&name, self.engine.flink.wait_gone(&name, self.timeout()))
+        self.wait(&name, self.engine.watch.wait_gone(&name, self.timeout()))
             .await?;
         self.forget(&name).await?;
         Ok(drop_detail)

@@ -18,7 +18,9 @@ use crate::cancel::{Cancel, Signal};
 use crate::command::Command;
 use crate::confluent::flink::{FlinkClient, FlinkError};
 use crate::confluent::kafka::{KafkaAdmin, KafkaError};
+use crate::confluent::limit::{ApiUsage, Concurrency};
 use crate::confluent::schema_registry::SchemaRegistryClient;
+use crate::confluent::watch::StatementWatch;
 use crate::manifest::Manifest;
 use crate::ownership::ClusterScope;
 use crate::plan::{self, Goal, Options, Plan};
@@ -54,6 +56,8 @@ pub struct Defaults {
 /// Everything one run works with.
 pub struct Engine {
     pub flink: FlinkClient,
+    /// Serves every wait for a statement of the app: one list per tick for all of them.
+    pub watch: StatementWatch,
     pub kafka: KafkaAdmin,
     /// Without Schema Registry credentials, subjects are neither checked nor deleted directly.
     pub registry: Option<SchemaRegistryClient>,
@@ -66,7 +70,9 @@ pub struct Engine {
     pub provenance: Provenance,
     /// How long one statement or table may take to settle.
     pub timeout: Duration,
-    pub concurrency: usize,
+    /// `auto`: every step may start once its dependencies are done, and each API's limiter
+    /// decides how many requests go at once; a number pins both.
+    pub concurrency: Concurrency,
     /// How long to wait for another run's lease before giving up (exit 3).
     pub lease_wait: Duration,
     /// The lease's time to live without renewal (`None`: the tracker's default).
@@ -130,6 +136,7 @@ impl Engine {
             cancelled_by: None,
             steps: Vec::new(),
             notes: Vec::new(),
+            apis: Vec::new(),
         };
         match request {
             Request::Plan(goal) => {
@@ -192,7 +199,16 @@ impl Engine {
             }
         }
         report.duration_ms = clock.elapsed().as_millis() as u64;
+        report.apis = self.api_usage();
         Ok(report)
+    }
+
+    /// What each API was asked so far in this run (the pre-flight checks included).
+    pub fn api_usage(&self) -> Vec<ApiUsage> {
+        let mut out = vec![self.flink.usage()];
+        out.extend(self.registry.as_ref().map(SchemaRegistryClient::usage));
+        out.push(self.kafka.usage());
+        out
     }
 
     /// `work` (a read), unless a signal cancels the run first.

@@ -410,6 +410,7 @@ mod tests {
                 step("buildup", "skip", Status::Unchanged),
             ],
             notes: vec![],
+            apis: vec![],
         };
         let m = Masker::new();
         let mut log = Log::new(Vec::new(), &m);

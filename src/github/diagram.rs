@@ -261,6 +261,7 @@ mod tests {
             cancelled_by: None,
             steps,
             notes: vec![],
+            apis: vec![],
         }
     }
 

@@ -378,6 +378,7 @@ pub fn plain_summary(report: &RunReport) -> Vec<String> {
         lines.push(cells.join("  ").trim_end().to_string());
     }
     lines.extend(report.notes.iter().map(|n| format!("note: {n}")));
+    lines.extend(report.apis.iter().map(|a| format!("requests: {a}")));
     lines
 }
 
@@ -481,6 +482,7 @@ mod tests {
             cancelled_by: None,
             steps,
             notes: vec![],
+            apis: vec![],
         }
     }
 

@@ -446,6 +446,14 @@ fn plan_row(s: &StepReport) -> String {
 
 fn tail(report: &RunReport, comment: Option<&CommentOutcome>) -> String {
     let mut s = String::new();
+    if !report.apis.is_empty() {
+        let apis: Vec<String> = report.apis.iter().map(|a| a.to_string()).collect();
+        let _ = writeln!(
+            s,
+            "<sub>Requests — {}</sub>\n",
+            escape_cell(&apis.join(" · "))
+        );
+    }
     if !report.notes.is_empty() {
         s.push_str("### Notes\n\n");
         // Notes are few in practice; bound them anyway so they cannot eat the budget.
@@ -505,6 +513,7 @@ mod tests {
             cancelled_by: None,
             steps,
             notes: vec![],
+            apis: vec![],
         }
     }
 

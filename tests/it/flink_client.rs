@@ -10,6 +10,9 @@ use ccaf_housekeeping::confluent::flink::{
     UpdateOutcome,
 };
 use ccaf_housekeeping::confluent::http::{ApiError, Credentials, RetryPolicy};
+use ccaf_housekeeping::confluent::limit::AUTO_START;
+use ccaf_housekeeping::confluent::watch::StatementWatch;
+use ccaf_housekeeping::ownership::OWNER_LABEL;
 use serde_json::{json, Value};
 use test_support::{random_secret, unique, wait_until, PrivateSim, SimOptions, StackEnv};
 
@@ -920,4 +923,149 @@ async fn creates_and_deletes_whose_answers_are_lost_are_confirmed_by_get() {
     // Nothing to confirm a delete of a statement that never was.
     control.set_faults(json!({})).await;
     assert!(!c.delete(&unique("never")).await.expect("404"));
+}
+
+/// `n` GETs of statements that do not exist, all at once: each must end in a 404.
+async fn burst_of_gets(c: &FlinkClient, n: usize) {
+    let names: Vec<String> = (0..n).map(|i| format!("absent-{i}")).collect();
+    let answers = futures::future::join_all(names.iter().map(|name| c.get(name))).await;
+    for a in answers {
+        assert!(matches!(a, Ok(None)), "{a:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_flink_limit_grows_backs_off_on_429_and_grows_again() {
+    let sim = private_sim(SimOptions::default());
+    let control = SimControl::new(&sim.control_url());
+    control.set_faults(json!({ "latency_ms": 20 })).await;
+    let c = client(
+        &sim,
+        RetryPolicy {
+            max_attempts: 30,
+            ..fast_policy()
+        },
+    );
+    burst_of_gets(&c, 400).await;
+    let grown = c.usage();
+    assert!(grown.limit_reached > AUTO_START, "{grown:?}");
+    assert_eq!((grown.requests, grown.throttled), (400, 0));
+
+    control
+        .set_faults(json!({ "latency_ms": 20, "rate_limit_rps": 40, "rate_limit_burst": 10 }))
+        .await;
+    burst_of_gets(&c, 120).await;
+    let throttled = c.usage();
+    assert!(throttled.throttled > 0, "{throttled:?}");
+    assert!(
+        throttled.limit_now < grown.limit_now,
+        "no backing off: {grown:?} then {throttled:?}"
+    );
+    let log = control.requests().await;
+    assert_eq!(
+        log.iter().filter(|e| e["fault"] == "rate_limit").count() as u64,
+        throttled.throttled,
+        "the client counts every 429 it got"
+    );
+
+    control.set_faults(json!({ "latency_ms": 20 })).await;
+    burst_of_gets(&c, 400).await;
+    let again = c.usage();
+    assert!(
+        again.limit_now > throttled.limit_now,
+        "did not grow again: {throttled:?} then {again:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_watch_wakes_every_waiter_and_confirms_vanished_statements_with_one_get() {
+    let sim = private_sim(SimOptions {
+        pending_ms: 600,
+        deleting_ms: 1500,
+        ..Default::default()
+    });
+    let control = SimControl::new(&sim.control_url());
+    let c = client(&sim, fast_policy());
+    let (src, dst) = two_tables(&c, &sim).await;
+    let app = unique("watched");
+    let labels: BTreeMap<String, String> = [(OWNER_LABEL.to_string(), app.clone())].into();
+    let mut names = Vec::new();
+    for i in 0..6 {
+        let mut new = new_statement(
+            &unique(&format!("job{i}")),
+            &format!("INSERT INTO {dst} SELECT * FROM {src}"),
+            catalog(&sim),
+        );
+        // One statement without the app's label: the list never shows it, GETs follow it.
+        if i > 0 {
+            new.labels = labels.clone();
+        }
+        c.create(&new).await.expect("create");
+        names.push(new.name);
+    }
+    let watch = StatementWatch::new(
+        c.clone(),
+        ListFilter {
+            label_selector: Some(format!("{OWNER_LABEL}={app}")),
+            compute_pool_id: None,
+        },
+    );
+    control.clear_requests().await;
+    let settled =
+        futures::future::join_all(names.iter().map(|n| watch.wait_until(n, is_settled, WAIT)))
+            .await;
+    for (n, s) in names.iter().zip(settled) {
+        let s = s.expect("wait");
+        assert!(s.satisfied, "{n}: {:?}", s.last);
+        assert_eq!(s.last.expect("seen").phase(), &Phase::Running);
+    }
+    let gets_of = |log: &[Value], name: &str| {
+        log.iter()
+            .filter(|e| {
+                e["method"] == "GET"
+                    && e["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(&format!("/statements/{name}")))
+            })
+            .count()
+    };
+    let lists = |log: &[Value]| {
+        log.iter()
+            .filter(|e| {
+                is_statements_path(e, &sim.org_id, &sim.env_id)
+                    && e["query"]
+                        .as_str()
+                        .is_some_and(|q| q.contains("label_selector"))
+            })
+            .count()
+    };
+    let log = control.requests().await;
+    assert!(lists(&log) >= 2, "the watch lists once per tick");
+    for n in &names[1..] {
+        assert_eq!(gets_of(&log, n), 0, "{n} was polled, not watched");
+    }
+    assert!(
+        gets_of(&log, &names[0]) >= 1,
+        "the unlabelled one is followed by GETs"
+    );
+
+    for n in &names {
+        assert!(c.delete(n).await.expect("delete"));
+    }
+    control.clear_requests().await;
+    let gone = futures::future::join_all(names.iter().map(|n| watch.wait_gone(n, WAIT))).await;
+    for (n, g) in names.iter().zip(gone) {
+        let g = g.expect("wait");
+        assert!(g.satisfied && g.last.is_none(), "{n}: {:?}", g.last);
+    }
+    let log = control.requests().await;
+    assert!(
+        lists(&log) >= 2,
+        "deletes take 1.5 s: the watch listed meanwhile"
+    );
+    for n in &names[1..] {
+        // Listed DELETING until gone; missing from the list, then one GET confirms it.
+        assert_eq!(gets_of(&log, n), 1, "{n}: confirmed once, never polled");
+    }
+    drop_tables(&c, &sim, &[&src, &dst]).await;
 }

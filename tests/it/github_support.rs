@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use ccaf_housekeeping::confluent::limit::{Api, ApiUsage, Concurrency};
 use ccaf_housekeeping::github::GithubContext;
 use ccaf_housekeeping::report::{
     Kind, Outcome, Removed, RunReport, Status, StepError, StepReport, TableUse, REPORT_VERSION,
@@ -613,6 +614,24 @@ pub fn empty_report(command: &str, outcome: Outcome, steps: Vec<StepReport>) -> 
         cancelled_by: None,
         steps,
         notes: vec![],
+        apis: vec![
+            api_usage(Api::Flink, 42, 2, 16),
+            api_usage(Api::SchemaRegistry, 9, 0, 8),
+            api_usage(Api::KafkaAdmin, 14, 0, 8),
+        ],
+    }
+}
+
+fn api_usage(api: Api, requests: u64, throttled: u64, reached: usize) -> ApiUsage {
+    ApiUsage {
+        api,
+        concurrency: Concurrency::Auto,
+        requests,
+        throttled,
+        failed: 0,
+        limit_reached: reached,
+        limit_now: reached,
+        peak_in_flight: reached.min(6),
     }
 }
 

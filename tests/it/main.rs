@@ -21,5 +21,6 @@ mod live;
 mod mermaid;
 mod ownership;
 mod schema_registry;
+mod speed;
 mod tableapi;
 mod tracker;

@@ -1,0 +1,302 @@
+//! One watch for all waits: steps waiting for their statements to settle or go are served by a
+//! single driver that lists the app's statements (label selector, every page) once per tick and
+//! wakes the waiters whose statement changed, instead of a GET per statement per poll.
+//!
+//! The list is not the last word: it lags the service by seconds. A statement missing from it
+//! is confirmed with one GET before it counts as gone (a statement the selector does not match,
+//! or one created after the page was read, is then followed by GETs with backoff), and one it
+//! keeps showing as DELETING for long is checked with a GET now and then, since a deleted
+//! statement may linger in the list after it is gone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::flink::{FlinkClient, FlinkError, ListFilter, Phase, Statement, WaitOutcome};
+
+/// Between the starts of two lists.
+pub const TICK: Duration = Duration::from_millis(250);
+/// A statement listed DELETING this long is checked with a GET (then again after as long).
+const LINGER: Duration = Duration::from_secs(4);
+/// Backoff of the GETs following a statement the list does not show.
+const FIRST_PROBE: Duration = Duration::from_millis(250);
+const MAX_PROBE: Duration = Duration::from_secs(2);
+
+/// What the driver last saw of a waiter's statement.
+#[derive(Debug, Clone)]
+enum Seen {
+    Nothing,
+    Live(Box<Statement>),
+    Gone,
+    Failed(FlinkError),
+}
+
+/// The watch for one run's statements: cheap to clone, every clone the same watch.
+#[derive(Clone)]
+pub struct StatementWatch {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for StatementWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StatementWatch({:?})", self.inner.filter.label_selector)
+    }
+}
+
+struct Inner {
+    flink: FlinkClient,
+    filter: ListFilter,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    waiters: BTreeMap<u64, Waiter>,
+    next_id: u64,
+    driving: bool,
+}
+
+struct Waiter {
+    name: String,
+    wants_gone: bool,
+    tx: watch::Sender<Seen>,
+    /// `(resource_version, phase)` last sent: only a change wakes the waiter.
+    sent: Option<(Option<String>, Phase)>,
+    deleting_since: Option<Instant>,
+    /// When to GET the statement next (when the list does not settle it).
+    next_probe: Option<Instant>,
+    probe_pause: Duration,
+}
+
+/// A waiter's place in the watch; leaving it (the wait ended or was dropped) removes it.
+struct Registration {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.inner.lock().waiters.remove(&self.id);
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A poisoned lock only means a panic mid-update; the waiters are still valid.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl StatementWatch {
+    /// A watch over the statements `filter` lists (the app's: its owner label).
+    pub fn new(flink: FlinkClient, filter: ListFilter) -> StatementWatch {
+        StatementWatch {
+            inner: Arc::new(Inner {
+                flink,
+                filter,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// Wait until `predicate` holds for the statement, it is gone (the wait ends unsatisfied,
+    /// as it can no longer hold), or `timeout` passes.
+    pub async fn wait_until(
+        &self,
+        name: &str,
+        predicate: impl Fn(&Statement) -> bool,
+        timeout: Duration,
+    ) -> Result<WaitOutcome, FlinkError> {
+        self.wait(name, false, timeout, |s| match s {
+            Some(s) => predicate(s).then_some(true),
+            None => Some(false),
+        })
+        .await
+    }
+
+    /// Wait until the statement is gone (its GET answers 404) or `timeout` passes.
+    pub async fn wait_gone(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<WaitOutcome, FlinkError> {
+        self.wait(name, true, timeout, |s| s.is_none().then_some(true))
+            .await
+    }
+
+    /// `done` returns `Some(satisfied)` to end the wait.
+    async fn wait(
+        &self,
+        name: &str,
+        wants_gone: bool,
+        timeout: Duration,
+        done: impl Fn(Option<&Statement>) -> Option<bool>,
+    ) -> Result<WaitOutcome, FlinkError> {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from(started + timeout);
+        let (_registration, mut rx) = self.register(name, wants_gone);
+        let mut last: Option<Statement> = None;
+        let outcome = |last, satisfied| WaitOutcome {
+            last,
+            satisfied,
+            waited: started.elapsed(),
+        };
+        loop {
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        // The sender lives in the waiter's entry until the registration is
+                        // dropped: it cannot close first. Treat it as the end of the wait.
+                        return Ok(outcome(last, false));
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return Ok(outcome(last, false)),
+            }
+            let seen = rx.borrow_and_update().clone();
+            let verdict = match seen {
+                Seen::Nothing => None,
+                Seen::Live(s) => {
+                    let verdict = done(Some(&s));
+                    last = Some(*s);
+                    verdict
+                }
+                Seen::Gone => {
+                    last = None;
+                    done(None)
+                }
+                Seen::Failed(e) => return Err(e),
+            };
+            if let Some(satisfied) = verdict {
+                return Ok(outcome(last, satisfied));
+            }
+        }
+    }
+
+    fn register(&self, name: &str, wants_gone: bool) -> (Registration, watch::Receiver<Seen>) {
+        let (tx, rx) = watch::channel(Seen::Nothing);
+        let mut st = self.inner.lock();
+        let id = st.next_id;
+        st.next_id += 1;
+        st.waiters.insert(
+            id,
+            Waiter {
+                name: name.to_string(),
+                wants_gone,
+                tx,
+                sent: None,
+                deleting_since: None,
+                next_probe: None,
+                probe_pause: FIRST_PROBE,
+            },
+        );
+        if !st.driving {
+            st.driving = true;
+            tokio::spawn(drive(self.inner.clone()));
+        }
+        let registration = Registration {
+            inner: self.inner.clone(),
+            id,
+        };
+        (registration, rx)
+    }
+}
+
+/// The driver: one list per tick while anyone waits; it ends when nobody does.
+async fn drive(inner: Arc<Inner>) {
+    loop {
+        let tick_started = tokio::time::Instant::now();
+        {
+            let mut st = inner.lock();
+            if st.waiters.is_empty() {
+                st.driving = false;
+                return;
+            }
+        }
+        match inner.flink.list_as_listed(&inner.filter).await {
+            Ok(listed) => {
+                let probes = judge(&inner, &listed, Instant::now());
+                probe(&inner, probes).await;
+            }
+            Err(FlinkError::Api(e)) if e.is_transient() => {
+                tracing::warn!(error = %e, "listing statements failed; still waiting");
+            }
+            Err(e) => {
+                // Nothing can be learnt any more (credentials, permissions): every wait ends
+                // with the error.
+                for w in inner.lock().waiters.values() {
+                    w.tx.send_replace(Seen::Failed(e.clone()));
+                }
+            }
+        }
+        tokio::time::sleep_until(tick_started + TICK).await;
+    }
+}
+
+/// Wake the waiters whose statement the list shows changed; name those to confirm with a GET.
+fn judge(inner: &Inner, listed: &[Statement], now: Instant) -> Vec<String> {
+    let by_name: HashMap<&str, &Statement> = listed.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut probes = Vec::new();
+    let mut st = inner.lock();
+    for w in st.waiters.values_mut() {
+        let due = w.next_probe.is_none_or(|t| t <= now);
+        match by_name.get(w.name.as_str()) {
+            Some(s) => {
+                if w.wants_gone && *s.phase() == Phase::Deleting {
+                    let since = *w.deleting_since.get_or_insert(now);
+                    // Lingering in the list, perhaps after it is gone: the GET tells.
+                    if now.duration_since(since) >= LINGER && due {
+                        w.next_probe = Some(now + LINGER);
+                        probes.push(w.name.clone());
+                    }
+                } else {
+                    w.deleting_since = None;
+                }
+                offer(w, s);
+            }
+            None if due => {
+                w.next_probe = Some(now + w.probe_pause);
+                w.probe_pause = (w.probe_pause * 2).min(MAX_PROBE);
+                probes.push(w.name.clone());
+            }
+            None => {}
+        }
+    }
+    probes.sort();
+    probes.dedup();
+    probes
+}
+
+/// Send the statement to the waiter when it differs from what it saw last.
+fn offer(w: &mut Waiter, s: &Statement) {
+    let version = (s.metadata.resource_version.clone(), s.phase().clone());
+    if w.sent.as_ref() != Some(&version) {
+        w.sent = Some(version);
+        w.tx.send_replace(Seen::Live(Box::new(s.clone())));
+    }
+}
+
+/// One GET per named statement; the answers go to every waiter of that name.
+async fn probe(inner: &Inner, names: Vec<String>) {
+    let answers = futures::future::join_all(names.iter().map(|n| inner.flink.get(n))).await;
+    let mut st = inner.lock();
+    for (name, answer) in names.iter().zip(answers) {
+        for w in st.waiters.values_mut().filter(|w| &w.name == name) {
+            match &answer {
+                Ok(Some(s)) => offer(w, s),
+                Ok(None) => {
+                    w.sent = None;
+                    w.tx.send_replace(Seen::Gone);
+                }
+                Err(FlinkError::Api(e)) if e.is_transient() => {
+                    tracing::warn!(statement = %name, error = %e, "checking a statement failed; still waiting");
+                    w.next_probe = None;
+                }
+                Err(e) => {
+                    w.tx.send_replace(Seen::Failed(e.clone()));
+                }
+            }
+        }
+    }
+}
