@@ -1,6 +1,9 @@
 //! What the benchmarks share: the workspace's binaries, a generated app, a run of the action
 //! against a private simulator, and the simulator's control endpoint.
 
+// Each benchmark uses a part of what is here.
+#![allow(dead_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
