@@ -1,18 +1,26 @@
-//! Loads tracker records from the broker and reports records/s and peak memory.
+//! Loads tracker records from the broker and reports the time and peak memory of a run's load.
 //!
 //!     eval "$(scripts/stack env)"
-//!     cargo run --release --example tracker_bench [-- RECORDS [RUNS]]
+//!     cargo run --release --example tracker_bench [-- RECORDS [APP_RECORDS [RUNS]]]
 //!
-//! Writes RECORDS (default 100 000) realistic records to a fresh tracker topic, then loads them
-//! RUNS times (default 3), each in a fresh process of this example (so the peak memory is the
-//! load's, not the writer's): open, read to the end, check the count.
+//! Writes RECORDS (default 100 000) realistic records to a fresh tracker topic, APP_RECORDS
+//! (default 150) of them the run's app's and spread over the log, the rest other apps' (nine in
+//! ten in the run's environment, so their app is read). Then loads them RUNS times (default 3)
+//! scoped to the run's environment and app, and for comparison once with nothing in scope (the
+//! read alone) and once with no scope (every record parsed); each load in a fresh process of this
+//! example (so the peak memory is the load's, not the writer's): open, read to the end, check the
+//! counts.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Instant;
 
 use ccaf_housekeeping::confluent::kafka::KafkaConfig;
-use ccaf_housekeeping::tracker::{Provenance, Record, State, Tables, Tracker};
+use ccaf_housekeeping::tracker::{Provenance, Record, Scope, State, Tables, Tracker};
+
+/// The run's environment and app.
+const ENV: &str = "env-bench01";
+const APP: &str = "app-run";
 
 fn kafka() -> KafkaConfig {
     let bootstrap = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
@@ -20,12 +28,26 @@ fn kafka() -> KafkaConfig {
     KafkaConfig::plaintext(bootstrap)
 }
 
+/// Whose record `i` of `n` is: every `n / app_records`-th is the run's app's, the others belong to
+/// 200 other apps, one in ten in another environment.
+fn owner(i: usize, n: usize, app_records: usize) -> (String, String) {
+    let stride = n / app_records.max(1);
+    if app_records > 0 && i % stride == 0 && i / stride < app_records {
+        return (ENV.to_string(), APP.to_string());
+    }
+    let env = if i % 10 == 9 {
+        format!("env-bench{:02}", 2 + i % 4)
+    } else {
+        ENV.to_string()
+    };
+    (env, format!("app-{:03}", i % 200))
+}
+
 /// A record the size of a real one: a few hundred characters of SQL, properties, tables.
-fn record(i: usize) -> Record {
-    let app = format!("app-{:03}", i % 200);
+fn record(i: usize, env: &str, app: &str) -> Record {
     let mut r = Record::new(
-        &app,
-        "env-bench01",
+        app,
+        env,
         format!(
             "{app}-statement-{i:06}-{:08x}",
             i * 2_654_435_761 % (1 << 32)
@@ -91,16 +113,26 @@ fn memory_kib() -> (u64, u64) {
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--load") {
-        return load(&args[2], args[3].parse().expect("record count")).await;
+        return load(&args[2], &args[3], args[4].parse().expect("record count")).await;
     }
-    let n: usize = args
-        .get(1)
-        .map(|a| a.parse().expect("RECORDS"))
-        .unwrap_or(100_000);
-    let runs: usize = args.get(2).map(|a| a.parse().expect("RUNS")).unwrap_or(3);
+    let arg = |i: usize, default: usize| {
+        args.get(i)
+            .map(|a| a.parse().expect("RECORDS [APP_RECORDS [RUNS]]"))
+            .unwrap_or(default)
+    };
+    let n = arg(1, 100_000);
+    let app_records = arg(2, 150).min(n);
+    let runs = arg(3, 3);
     let topic = format!("tracker-bench-{:08x}", rand::random::<u32>());
 
-    let records: Vec<Record> = (0..n).map(record).collect();
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            let (env, app) = owner(i, n, app_records);
+            record(i, &env, &app)
+        })
+        .collect();
+    let ours = records.iter().filter(|r| r.app == APP).count();
+    let same_env = records.iter().filter(|r| r.environment_id == ENV).count();
     let bytes: usize = records
         .iter()
         .map(|r| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(0))
@@ -112,9 +144,12 @@ async fn main() {
     }
     let write = t.elapsed();
     println!(
-        "wrote {n} records ({:.1} MB of JSON, {} B/record) to {topic} in {:.2} s: {:.0} records/s",
+        "wrote {n} records ({:.1} MB of JSON, {} B/record; {ours} of app {APP}, {} other apps' in \
+         {ENV}, {} in other environments) to {topic} in {:.2} s: {:.0} records/s",
         bytes as f64 / 1e6,
         bytes / n.max(1),
+        same_env - ours,
+        n - same_env,
         write.as_secs_f64(),
         n as f64 / write.as_secs_f64()
     );
@@ -122,33 +157,49 @@ async fn main() {
     drop(tracker);
 
     let exe = std::env::current_exe().expect("current exe");
-    for run in 1..=runs {
+    let plan = (1..=runs)
+        .map(|run| (format!("scoped run {run}"), "app", ours))
+        .chain([
+            ("nothing in scope".to_string(), "none", 0),
+            ("full load".to_string(), "all", n),
+        ]);
+    for (label, scope, expected) in plan {
         let out = Command::new(&exe)
-            .args(["--load", &topic, &n.to_string()])
+            .args(["--load", &topic, scope, &expected.to_string()])
             .output()
             .expect("run the loader");
         assert!(
             out.status.success(),
-            "load run {run} failed: {}",
+            "{label} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        print!("run {run}: {}", String::from_utf8_lossy(&out.stdout));
+        print!("{label}: {}", String::from_utf8_lossy(&out.stdout));
     }
 }
 
-async fn load(topic: &str, expected: usize) {
+/// One load in this process: `scope` is `app` (the run's), `none` or `all`.
+async fn load(topic: &str, scope: &str, expected: usize) {
+    let scope = match scope {
+        "app" => Scope::app(ENV, APP),
+        // Nothing in scope: the read alone, for comparison.
+        "none" => Scope::app("env-none", "none"),
+        _ => Scope::all(),
+    };
     let tracker = Tracker::open(&kafka(), topic).await.expect("open");
     let (_, rss_before) = memory_kib();
     let t = Instant::now();
-    let snap = tracker.load().await.expect("load");
+    let snap = tracker.load(&scope).await.expect("load");
     let took = t.elapsed();
     let (peak, rss_after) = memory_kib();
     assert_eq!(snap.records.len(), expected, "records loaded");
+    assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
     println!(
-        "loaded {} records in {:.2} s: {:.0} records/s; peak RSS {:.0} MiB (before the load {:.0} MiB, after {:.0} MiB)",
+        "{} records parsed, {} other apps' known by app, {} unread, in {:.2} s; peak RSS {:.0} MiB \
+         (before the load {:.0} MiB, after {:.0} MiB)",
         snap.records.len(),
+        snap.other_apps().count(),
+        snap.unread,
         took.as_secs_f64(),
-        snap.records.len() as f64 / took.as_secs_f64(),
         peak as f64 / 1024.0,
         rss_before as f64 / 1024.0,
         rss_after as f64 / 1024.0,

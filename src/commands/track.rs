@@ -11,7 +11,7 @@ use crate::config::Credentials;
 use crate::input::{parse_duration, ConfigError};
 use crate::text::{escape_line, print_line};
 use crate::tracker::lease::{default_holder, new_run_id, LeaseRequest};
-use crate::tracker::{Record, Tracker};
+use crate::tracker::{Record, Scope, Tracker};
 
 use super::{print_json, print_table, CommandError};
 
@@ -166,7 +166,9 @@ async fn hold_lease(
 ) -> Result<(), CommandError> {
     // Connect (and create the topic) before the starting gun, so the race is about the lease.
     tracker.ensure_topic().await?;
-    tracker.load().await?;
+    tracker
+        .load(&Scope::app(&request.environment_id, &request.app))
+        .await?;
     if let Some(at) = not_before_ms {
         let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
         if at > now {

@@ -17,7 +17,7 @@ use crate::confluent::flink::{FlinkError, ListFilter, Phase, Statement};
 use crate::ownership::OWNER_LABEL;
 use crate::plan::{Action, Stage};
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
-use crate::tracker::{Lease, Ownership, Record, State, TableOwnership};
+use crate::tracker::{Lease, Ownership, Record, Scope, State, TableOwnership};
 
 /// Does `name` match one of the selectors (`exact` or `prefix*`)?
 pub fn selected(selectors: &[String], name: &str) -> bool {
@@ -34,21 +34,34 @@ pub async fn adopt(
     progress: crate::report::Progress<'_>,
 ) -> Result<Vec<StepReport>, EngineError> {
     let live = engine.flink.list(&ListFilter::default()).await?;
-    let tracked = engine.tracker.load().await?;
-    let mut reports = Vec::new();
     // A dry run (`sql.dry-run`, how the Table API classifies a statement) never ran: there is
     // nothing of it to tear down or build up again.
     let dry_run =
         |s: &Statement| s.spec.properties.get("sql.dry-run").map(String::as_str) == Some("true");
-    for s in live
-        .iter()
-        .filter(|s| selected(selectors, &s.name) && !dry_run(s))
-    {
+    // Only the run's records are parsed; another app's in this environment are known by app.
+    // What the steps need of them is taken now: a snapshot held while the tracker reads on (the
+    // lease's renewals) would make that read copy the tracker's table.
+    let chosen: Vec<(&Statement, Option<Record>, Option<String>)> = {
+        let tracked = engine
+            .tracker
+            .load(&Scope::app(&engine.environment_id, &engine.app))
+            .await?;
+        live.iter()
+            .filter(|s| selected(selectors, &s.name) && !dry_run(s))
+            .map(|s| {
+                let env = &engine.environment_id;
+                let existing = tracked.get(env, &s.name).cloned();
+                let recorded_app = tracked.app_of(env, &s.name).map(str::to_string);
+                (s, existing, recorded_app)
+            })
+            .collect()
+    };
+    let mut reports = Vec::new();
+    for (s, existing, recorded_app) in chosen {
         if engine.cancel.requested().is_some() {
             break;
         }
         let start = Instant::now();
-        let existing = tracked.get(&engine.environment_id, &s.name);
         let mut report = StepReport {
             stage: Stage::Buildup,
             action: Action::Adopt,
@@ -65,10 +78,10 @@ pub async fn adopt(
             error: None,
         };
         let owner = s.metadata.labels.get(OWNER_LABEL);
-        let refused = match (existing, owner) {
-            (Some(r), _) if r.app != engine.app => Some(format!(
-                "{} belongs to app '{}' in the tracker; not adopted",
-                s.name, r.app
+        let refused = match (recorded_app.as_deref(), owner) {
+            (Some(app), _) if app != engine.app => Some(format!(
+                "{} belongs to app '{app}' in the tracker; not adopted",
+                s.name
             )),
             (_, Some(other)) if *other != engine.app => Some(format!(
                 "{} is labelled as app '{other}''s ({OWNER_LABEL}); not adopted",
@@ -81,7 +94,7 @@ pub async fn adopt(
                 report.status = Status::Refused;
                 Err(why)
             }
-            None => adopt_one(engine, s, existing, lease).await,
+            None => adopt_one(engine, s, existing.as_ref(), lease).await,
         };
         if let Err(message) = result {
             if report.status != Status::Refused {

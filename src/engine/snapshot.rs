@@ -12,18 +12,22 @@ use crate::manifest::Manifest;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::OWNER_LABEL;
 use crate::plan::{Claim, Definition, Live, Snapshot, Tracked};
-use crate::tracker::{Record, State, TableOwnership};
+use crate::tracker::{Record, Scope, State, TableOwnership};
 
 /// The plan's snapshot, and the app's tracker records by statement name.
 pub async fn take(
     engine: &Engine,
     manifest: Option<&Manifest>,
 ) -> Result<(Snapshot, BTreeMap<String, Record>), EngineError> {
-    let tracker = engine.tracker.load().await?;
-    let records: BTreeMap<String, Record> = tracker
-        .list(Some(&engine.environment_id), Some(&engine.app))
-        .into_iter()
-        .map(|r| (r.statement_name.clone(), r.clone()))
+    // The tracker's snapshot is dropped here: held, it would make the lease's next read copy
+    // the tracker's table.
+    let records: BTreeMap<String, Record> = engine
+        .tracker
+        .load(&Scope::app(&engine.environment_id, &engine.app))
+        .await?
+        .records
+        .values()
+        .map(|r| (r.statement_name.clone(), (**r).clone()))
         .collect();
     let tracked: Vec<Tracked> = records.values().map(tracked_of).collect();
     let desired = match manifest {

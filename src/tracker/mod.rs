@@ -3,13 +3,17 @@
 //! Key `<environment_id>/<statement_name>` → a JSON [`Record`]; a delete is a tombstone. Leases
 //! (one run per app and environment) live in the same topic under `lease/…` keys, see
 //! [`lease`]. The format is a public contract: `docs/tracker-format.md`.
+//!
+//! A load reads the whole topic but parses fully only the records of its [`Scope`]: a run's
+//! loads cost memory in proportion to its own app, not to the topic.
 
 mod fetch;
 pub mod lease;
 pub mod record;
-pub mod store;
+mod scope;
+mod store;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,11 +24,13 @@ pub use lease::{Lease, LeaseEntry, LeaseRecord, LeaseRequest};
 pub use record::{
     record_key, Ownership, Provenance, Record, State, TableOwnership, Tables, RECORD_VERSION,
 };
+pub use scope::Scope;
 pub use store::Delivery;
 
 use crate::confluent::kafka::{CreateOutcome, KafkaAdmin, KafkaConfig, KafkaError};
 use crate::input::validate_topic;
-use store::{Reader, Value};
+use scope::Key;
+use store::{Reader, Slot, Value};
 
 /// The topic's name unless the `tracker-topic` input says otherwise.
 pub const DEFAULT_TOPIC: &str = "ccaf-housekeeping-tracker";
@@ -80,25 +86,110 @@ pub struct InvalidEntry {
     pub reason: String,
 }
 
-/// The topic's content: the latest value of every key.
-#[derive(Debug, Clone, Default)]
+/// Every key's latest value as the reader parsed it (see [`store::Slot`]).
+type Table = HashMap<Arc<str>, Slot>;
+
+/// The topic's content as far as a load's [`Scope`] reads it: the latest value of every key.
+///
+/// A snapshot shares the reader's table (a load copies neither records nor keys); a read while
+/// one is held copies the table once, so hold snapshots briefly.
+#[derive(Clone)]
 pub struct Snapshot {
-    /// Statement records by key (`<environment_id>/<statement_name>`), shared with the
-    /// tracker's reader (a load copies no record).
+    /// What was loaded.
+    pub scope: Scope,
+    /// The scope's statement records by key (`<environment_id>/<statement_name>`), shared with
+    /// the tracker's reader.
     pub records: BTreeMap<String, Arc<Record>>,
-    /// Lease records by key (`lease/<environment_id>/<app>/<run_id>`).
+    /// The scope's lease records by key (`lease/<environment_id>/<app>/<run_id>`).
     pub leases: BTreeMap<String, LeaseEntry>,
+    /// The scope's values that are not valid records: those of its environment whose app could
+    /// not be read, and its app's. Invalid values elsewhere are not parsed, so not seen.
     pub invalid: Vec<InvalidEntry>,
+    /// Keys whose latest value is outside the scope: read (for the log order) but not parsed.
+    pub unread: usize,
+    /// Where other apps' records are looked up.
+    table: Arc<Table>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("scope", &self.scope)
+            .field("records", &self.records)
+            .field("leases", &self.leases)
+            .field("invalid", &self.invalid)
+            .field("unread", &self.unread)
+            .field("keys", &self.table.len())
+            .finish()
+    }
 }
 
 impl Snapshot {
+    /// The snapshot of `scope` from a table read for `read`, a scope that covers it.
+    fn of(table: &Arc<Table>, read: &Scope, scope: Scope) -> Snapshot {
+        let mut snap = Snapshot {
+            scope,
+            records: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            invalid: Vec::new(),
+            unread: 0,
+            table: table.clone(),
+        };
+        // Read for this very scope, another app's record is of the scope's environment.
+        let exact = *read == snap.scope;
+        for (key, slot) in table.iter() {
+            match &slot.value {
+                None => {}
+                // Most keys of a large topic: passed over without looking at the key.
+                Some(Value::Unread) => snap.unread += 1,
+                Some(Value::OtherApp(_)) if exact => {}
+                Some(value) => snap.add(key, slot, value),
+            }
+        }
+        snap.invalid.sort_by(|a, b| a.key.cmp(&b.key));
+        snap
+    }
+
+    /// The scope's record of a statement.
     pub fn get(&self, environment_id: &str, statement_name: &str) -> Option<&Record> {
         self.records
             .get(&record_key(environment_id, statement_name))
             .map(|r| &**r)
     }
 
-    /// Records of one environment (all when `None`) and one app (all when `None`), by key.
+    /// The app a statement's record belongs to, whichever app that is, when the statement is in
+    /// the scope's environment (`None`: no record, or outside the scope's environment).
+    pub fn app_of(&self, environment_id: &str, statement_name: &str) -> Option<&str> {
+        if !self.scope.has_environment(environment_id) {
+            return None;
+        }
+        let key = record_key(environment_id, statement_name);
+        match self.table.get(key.as_str())?.value.as_ref()? {
+            Value::Record(r) => Some(&r.app),
+            Value::OtherApp(app) => Some(app),
+            _ => None,
+        }
+    }
+
+    /// The records of the scope's environment that belong to another app, as (key, app), in no
+    /// particular order: only their app was read.
+    pub fn other_apps(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.table.iter().filter_map(|(key, slot)| {
+            let app = match slot.value.as_ref()? {
+                Value::OtherApp(app) => &**app,
+                Value::Record(r) => r.app.as_str(),
+                _ => return None,
+            };
+            let in_environment = match Key::parse(key) {
+                Key::Record { environment_id } => self.scope.has_environment(environment_id),
+                _ => false,
+            };
+            (in_environment && !self.scope.has_app(app)).then_some((&**key, app))
+        })
+    }
+
+    /// Records of one environment (all when `None`) and one app (all when `None`), by key,
+    /// among the scope's.
     pub fn list(&self, environment_id: Option<&str>, app: Option<&str>) -> Vec<&Record> {
         self.records
             .values()
@@ -116,6 +207,50 @@ impl Snapshot {
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(_, v)| v)
             .collect()
+    }
+
+    /// Take in one key's latest value, if it is the scope's.
+    fn add(&mut self, key: &str, slot: &Slot, value: &Value) {
+        let (in_environment, in_app) = match Key::parse(key) {
+            Key::Record { environment_id } => (self.scope.has_environment(environment_id), None),
+            Key::Lease {
+                environment_id,
+                app,
+            } => (
+                self.scope.has_environment(environment_id),
+                Some(self.scope.has_app(app)),
+            ),
+            Key::Other => (self.scope.environment_id().is_none(), None),
+        };
+        match value {
+            Value::Record(r) if in_environment && self.scope.has_app(&r.app) => {
+                self.records.insert(key.to_string(), r.clone());
+            }
+            // Another app's: looked up in the table when asked.
+            Value::Record(_) | Value::OtherApp(_) if in_environment => {}
+            Value::Lease(l) if in_environment && in_app == Some(true) => {
+                self.leases.insert(
+                    key.to_string(),
+                    LeaseEntry {
+                        key: key.to_string(),
+                        record: (**l).clone(),
+                        partition: slot.partition,
+                        offset: slot.offset,
+                    },
+                );
+            }
+            // An invalid value of the environment whose app is unknown may be the scope's app's:
+            // reported. (An invalid lease is under its own app's key.)
+            Value::Invalid(reason) if in_environment && in_app != Some(false) => {
+                self.invalid.push(InvalidEntry {
+                    key: key.to_string(),
+                    partition: slot.partition,
+                    offset: slot.offset,
+                    reason: reason.to_string(),
+                })
+            }
+            _ => self.unread += 1,
+        }
     }
 }
 
@@ -204,36 +339,15 @@ impl Tracker {
             .map(|_| ())
     }
 
-    /// Read the topic to its end and return the latest value of every key.
-    pub async fn load(&self) -> Result<Snapshot, TrackerError> {
-        self.with_caught_up_reader(|reader| {
-            let mut snap = Snapshot::default();
-            for (key, slot) in &reader.state().slots {
-                match &slot.value {
-                    None => {}
-                    Some(Value::Record(r)) => {
-                        snap.records.insert(key.clone(), r.clone());
-                    }
-                    Some(Value::Lease(l)) => {
-                        snap.leases.insert(
-                            key.clone(),
-                            LeaseEntry {
-                                key: key.clone(),
-                                record: l.clone(),
-                                partition: slot.partition,
-                                offset: slot.offset,
-                            },
-                        );
-                    }
-                    Some(Value::Invalid(reason)) => snap.invalid.push(InvalidEntry {
-                        key: key.clone(),
-                        partition: slot.partition,
-                        offset: slot.offset,
-                        reason: reason.clone(),
-                    }),
-                }
-            }
-            snap.invalid.sort_by(|a, b| a.key.cmp(&b.key));
+    /// Read the topic to its end and return the latest value of every key of `scope` (see
+    /// [`Snapshot`] for what it holds of the rest). Later loads of the same scope, or a narrower
+    /// one, through this tracker read only what was appended since.
+    pub async fn load(&self, scope: &Scope) -> Result<Snapshot, TrackerError> {
+        let scope = scope.clone();
+        self.with_caught_up_reader(scope.clone(), move |reader| {
+            let state = reader.state();
+            let read = state.scope().cloned().unwrap_or_else(|| scope.clone());
+            let snap = Snapshot::of(&state.slots, &read, scope);
             for bad in &snap.invalid {
                 tracing::warn!(key = %bad.key, offset = bad.offset, reason = %bad.reason, "skipped an unreadable tracker value");
             }
@@ -249,7 +363,7 @@ impl Tracker {
         app: &str,
     ) -> Result<Vec<LeaseEntry>, TrackerError> {
         let prefix = lease::lease_prefix(environment_id, app);
-        self.with_caught_up_reader(move |reader| {
+        self.with_caught_up_reader(Scope::app(environment_id, app), move |reader| {
             reader
                 .state()
                 .slots
@@ -257,8 +371,8 @@ impl Tracker {
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .filter_map(|(k, slot)| match &slot.value {
                     Some(Value::Lease(l)) => Some(LeaseEntry {
-                        key: k.clone(),
-                        record: l.clone(),
+                        key: k.to_string(),
+                        record: (**l).clone(),
                         partition: slot.partition,
                         offset: slot.offset,
                     }),
@@ -270,7 +384,7 @@ impl Tracker {
     }
 
     /// Catch the reader up with the topic's end, then look at it.
-    async fn with_caught_up_reader<T, F>(&self, f: F) -> Result<T, TrackerError>
+    async fn with_caught_up_reader<T, F>(&self, scope: Scope, f: F) -> Result<T, TrackerError>
     where
         F: FnOnce(&Reader) -> T + Send + 'static,
         T: Send + 'static,
@@ -287,7 +401,7 @@ impl Tracker {
                 context: "reading the tracker topic".into(),
                 reason: "an earlier read panicked".into(),
             })?;
-            reader.catch_up(&partitions, timeout)?;
+            reader.catch_up(&partitions, &scope, timeout)?;
             Ok(f(&reader))
         })
         .await
@@ -297,17 +411,19 @@ impl Tracker {
         })?
     }
 
+    /// The record of one statement, whichever app's it is.
     pub async fn get(
         &self,
         environment_id: &str,
         statement_name: &str,
     ) -> Result<Option<Record>, TrackerError> {
         let key = record_key(environment_id, statement_name);
-        self.with_caught_up_reader(move |reader| {
+        let scope = Scope::new(Some(environment_id), None);
+        self.with_caught_up_reader(scope, move |reader| {
             match reader
                 .state()
                 .slots
-                .get(&key)
+                .get(key.as_str())
                 .and_then(|s| s.value.as_ref())
             {
                 Some(Value::Record(r)) => Some((**r).clone()),
@@ -323,7 +439,7 @@ impl Tracker {
         environment_id: Option<&str>,
         app: Option<&str>,
     ) -> Result<Vec<Record>, TrackerError> {
-        let snap = self.load().await?;
+        let snap = self.load(&Scope::new(environment_id, app)).await?;
         Ok(snap
             .list(environment_id, app)
             .into_iter()

@@ -5,40 +5,57 @@
 //! from the Fetch responses: tansu's ListOffsets "latest" under-reports when a batch holds more
 //! than one record, so the watermarks it returns are only a lower bound the position must reach.
 //! The reader keeps its positions, so a second read only fetches what was appended since.
+//! Values are parsed only as far as the reader's [`Scope`] needs, straight from librdkafka's
+//! buffers: what is outside it is kept as a key and an offset, its payload never copied.
 //!
 //! Writing: an idempotent producer with `acks=all`; a write returns after the delivery report.
 //! Every write goes to partition 0, so all records of the topic have one total order (the lease
 //! rule relies on it) whatever the topic's partition count.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 
 use super::fetch::{Event, Fetched, Fetcher};
 use super::lease::{lease_key, LeaseRecord};
-use super::record::{Record, LEASE_KEY_PREFIX};
+use super::record::{record_key, Record, LEASE_KEY_PREFIX};
+use super::scope::{Place, Scope};
 use super::TrackerError;
 use crate::confluent::kafka::{ClientRole, KafkaConfig, TracingContext};
+use crate::input::validate_app;
 
 /// The partition every write goes to.
 pub const WRITE_PARTITION: i32 = 0;
 
-/// What one key's latest value parsed to.
+/// At most this many keys are made room for before a first read (≈ 10 MiB of table).
+const RESERVE_CAP: usize = 1 << 17;
+
+/// What one key's latest value parsed to, as far as the reader's [`Scope`] parses it.
 #[derive(Debug, Clone)]
 pub enum Value {
+    /// A record of the scope, parsed fully.
     Record(Arc<Record>),
-    Lease(LeaseRecord),
-    /// A value that is not a valid record (corrupt, or not JSON): kept out of the snapshot,
-    /// reported.
-    Invalid(String),
+    /// A record of the scope's environment that belongs to another app: only its identity was
+    /// read (the app, and that it is under its own key).
+    OtherApp(Arc<str>),
+    Lease(Box<LeaseRecord>),
+    /// A value of the scope that is not a valid record (corrupt, or not JSON): kept out of the
+    /// snapshot, reported.
+    Invalid(Box<str>),
+    /// Outside the scope: neither parsed nor held.
+    Unread,
 }
 
 /// The latest value of one key, and where it was read. Values are parsed once, when read, and
-/// shared with every snapshot (`Arc`): a load costs one parsed copy of each record.
+/// shared with every snapshot (`Arc`): a load costs one parsed copy of each record of its scope.
 #[derive(Debug, Clone)]
 pub struct Slot {
     pub partition: i32,
@@ -59,9 +76,15 @@ pub struct Reader {
 /// What a reader has read so far.
 #[derive(Default)]
 pub struct ReadState {
+    /// What the values were parsed for; `None` until the first read.
+    scope: Option<Scope>,
     /// Next offset to read, per partition.
     positions: HashMap<i32, i64>,
-    pub slots: HashMap<String, Slot>,
+    /// The latest value of every key read, shared with the snapshots (copied on the next write
+    /// only while one is held). A key is held once.
+    pub slots: Arc<HashMap<Arc<str>, Slot>>,
+    /// Other apps' names, one copy each however many records name them.
+    apps: HashSet<Arc<str>>,
     pub messages_read: u64,
 }
 
@@ -95,12 +118,44 @@ impl Reader {
     }
 
     /// Read every partition in `partitions` from where this reader stopped (the beginning, the
-    /// first time) to its end. Blocking: call on the blocking pool.
-    pub fn catch_up(&mut self, partitions: &[i32], timeout: Duration) -> Result<(), TrackerError> {
+    /// first time) to its end, parsing what `scope` needs. Blocking: call on the blocking pool.
+    ///
+    /// A scope the reader's does not cover starts it again from the beginning with a scope that
+    /// covers both (values outside the old scope were not kept): once per widening, and never in
+    /// a run, whose loads all share the run's scope.
+    pub fn catch_up(
+        &mut self,
+        partitions: &[i32],
+        scope: &Scope,
+        timeout: Duration,
+    ) -> Result<(), TrackerError> {
+        match &self.state.scope {
+            Some(read) if read.covers(scope) => {}
+            Some(read) => {
+                let wider = read.union(scope);
+                tracing::debug!(from = %read, to = %wider, "widening the tracker's scope: reading again");
+                self.state = ReadState {
+                    scope: Some(wider),
+                    ..ReadState::default()
+                };
+            }
+            None => self.state.scope = Some(scope.clone()),
+        }
         let deadline = Instant::now() + timeout;
         for &p in partitions {
+            let from = self.state.positions.get(&p).copied();
+            if from.is_none() {
+                // A first read is the bulk of a load: room for its keys at once spares the
+                // table's regrowth (time, and the old and new tables side by side at the peak).
+                // Capped: an uncompacted log holds many messages per key. Only a help: a topic
+                // the client has no metadata for yet is read without it.
+                if let Ok((low, high)) = self.fetcher.watermarks(&self.topic, p) {
+                    let expected = usize::try_from(high - low).unwrap_or(0);
+                    Arc::make_mut(&mut self.state.slots).reserve(expected.min(RESERVE_CAP));
+                }
+            }
             self.fetcher
-                .start(p, self.state.positions.get(&p).copied())
+                .start(p, from)
                 .map_err(|e| self.kafka_err("reading the tracker topic", e))?;
             let read = self.read_partition(p, deadline);
             // Whatever was prefetched beyond the end is dropped: the next catch-up starts
@@ -170,6 +225,11 @@ impl Reader {
 }
 
 impl ReadState {
+    /// What the values were parsed for (`None` before the first read).
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
     fn apply(&mut self, msg: &Fetched<'_>) {
         let partition = msg.partition;
         let offset = msg.offset;
@@ -189,23 +249,229 @@ impl ReadState {
             return;
         };
         let timestamp = msg.timestamp;
-        let value = msg.payload.map(|bytes| parse_value(key, bytes));
-        if let Some(existing) = self.slots.get(key) {
-            // Within a partition the log order decides; across partitions (only when something
-            // other than this tool wrote to another partition) the later timestamp does.
-            if existing.partition != partition && timestamp < existing.timestamp {
-                return;
+        let value = msg.payload.map(|bytes| self.parse(key, bytes));
+        let slot = Slot {
+            partition,
+            offset,
+            timestamp,
+            value,
+        };
+        // One hash per message: most keys of a compacted topic are new to the reader.
+        match Arc::make_mut(&mut self.slots).entry(Arc::from(key)) {
+            Entry::Occupied(mut existing) => {
+                // Within a partition the log order decides; across partitions (only when
+                // something other than this tool wrote to another partition) the later
+                // timestamp does. The key's first copy stays: snapshots share it.
+                let existing = existing.get_mut();
+                if existing.partition == partition || timestamp >= existing.timestamp {
+                    *existing = slot;
+                }
+            }
+            Entry::Vacant(v) => {
+                v.insert(slot);
             }
         }
-        self.slots.insert(
-            key.to_string(),
-            Slot {
-                partition,
-                offset,
-                timestamp,
-                value,
+    }
+
+    /// Parse a value as far as the scope needs: the payload is borrowed from librdkafka's
+    /// message, so what is not parsed here is never copied.
+    fn parse(&mut self, key: &str, bytes: &[u8]) -> Value {
+        let place = match &self.scope {
+            Some(scope) => scope.place(key),
+            None => Place::In,
+        };
+        match place {
+            Place::Out => Value::Unread,
+            Place::In => parse_value(key, bytes),
+            Place::AppUnknown => match identify(key, bytes) {
+                Ok(app) if self.scope.as_ref().is_some_and(|s| s.has_app(&app)) => {
+                    parse_value(key, bytes)
+                }
+                Ok(app) => Value::OtherApp(self.intern(&app)),
+                Err(reason) => Value::Invalid(reason.into()),
             },
-        );
+        }
+    }
+
+    fn intern(&mut self, app: &str) -> Arc<str> {
+        if let Some(known) = self.apps.get(app) {
+            return known.clone();
+        }
+        let app: Arc<str> = Arc::from(app);
+        self.apps.insert(app.clone());
+        app
+    }
+}
+
+/// The app of a statement record, believed like a whole record is: under its own key and well
+/// named. The rest of another app's record is that app's runs' to check.
+fn identify<'a>(key: &str, bytes: &'a [u8]) -> Result<Cow<'a, str>, String> {
+    let id = match identity_as_written(bytes) {
+        Some(id) => id,
+        None => read_identity(bytes)?,
+    };
+    let own = key
+        .strip_prefix(&*id.environment_id)
+        .and_then(|name| name.strip_prefix('/'))
+        == Some(&*id.statement_name);
+    if !own {
+        let own = record_key(&id.environment_id, &id.statement_name);
+        return Err(format!("a record of `{own}` under another key"));
+    }
+    validate_app(&id.app).map_err(|e| format!("an invalid tracker record: `app`: {e}"))?;
+    Ok(id.app)
+}
+
+/// The identity as this tool writes it, without a JSON parser: `{"version":N,"app":"…",
+/// "statement_name":"…","environment_id":"…"` first (the record's field order), no whitespace,
+/// no escapes. `None` for anything else, which [`read_identity`] reads.
+fn identity_as_written(bytes: &[u8]) -> Option<Identity<'_>> {
+    let rest = bytes.strip_prefix(b"{\"version\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest.get(digits..).filter(|_| digits > 0)?;
+    let (app, rest) = plain_string(rest.strip_prefix(b",\"app\":\"")?)?;
+    let (name, rest) = plain_string(rest.strip_prefix(b",\"statement_name\":\"")?)?;
+    let (env, rest) = plain_string(rest.strip_prefix(b",\"environment_id\":\"")?)?;
+    matches!(rest.first(), Some(b',' | b'}')).then(|| Identity {
+        app: app.into(),
+        environment_id: env.into(),
+        statement_name: name.into(),
+    })
+}
+
+/// A JSON string's content up to its closing quote, when it holds no escape or control
+/// character, and what follows the quote.
+fn plain_string(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if bytes[end] != b'"' {
+        return None;
+    }
+    Some((std::str::from_utf8(&bytes[..end]).ok()?, &bytes[end + 1..]))
+}
+
+/// The identity of a record laid out any way: read with serde_json up to the three fields.
+fn read_identity(bytes: &[u8]) -> Result<Identity<'_>, String> {
+    let mut found = Found::default();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read = serde::Deserializer::deserialize_map(&mut de, IdentityVisitor(&mut found));
+    // Stopping early is an error to serde_json: what was found is what counts.
+    match (found.app, found.environment_id, found.statement_name) {
+        (Some(app), Some(environment_id), Some(statement_name)) => Ok(Identity {
+            app,
+            environment_id,
+            statement_name,
+        }),
+        _ => Err(match read {
+            Err(e) => format!("not a tracker record: {e}"),
+            Ok(()) => {
+                "not a tracker record: `app`, `environment_id` or `statement_name` is missing"
+                    .to_string()
+            }
+        }),
+    }
+}
+
+/// The fields that say whose a statement record is, borrowed from the payload where they have
+/// no escapes.
+#[derive(Debug, PartialEq)]
+struct Identity<'a> {
+    app: Cow<'a, str>,
+    environment_id: Cow<'a, str>,
+    statement_name: Cow<'a, str>,
+}
+
+/// The identity's fields found so far.
+#[derive(Default)]
+struct Found<'a> {
+    app: Option<Cow<'a, str>>,
+    environment_id: Option<Cow<'a, str>>,
+    statement_name: Option<Cow<'a, str>>,
+}
+
+/// Reads a record's fields until it has its identity, then stops: writers put those fields
+/// first, so the rest of another app's record (its SQL, tables, provenance) is not even scanned.
+struct IdentityVisitor<'s, 'a>(&'s mut Found<'a>);
+
+impl<'a> Visitor<'a> for IdentityVisitor<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a tracker record (a JSON object)")
+    }
+
+    fn visit_map<M: MapAccess<'a>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(field) = map.next_key::<IdentityField>()? {
+            let slot = match field {
+                IdentityField::App => &mut self.0.app,
+                IdentityField::EnvironmentId => &mut self.0.environment_id,
+                IdentityField::StatementName => &mut self.0.statement_name,
+                IdentityField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value::<BorrowedStr<'a>>()?.0);
+            let id = &self.0;
+            if id.app.is_some() && id.environment_id.is_some() && id.statement_name.is_some() {
+                return Err(M::Error::custom("identity read"));
+            }
+        }
+        Ok(())
+    }
+}
+
+enum IdentityField {
+    App,
+    EnvironmentId,
+    StatementName,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for IdentityField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = IdentityField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdentityField, E> {
+                Ok(match v {
+                    "app" => IdentityField::App,
+                    "environment_id" => IdentityField::EnvironmentId,
+                    "statement_name" => IdentityField::StatementName,
+                    _ => IdentityField::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(FieldVisitor)
+    }
+}
+
+/// A string value, borrowed when the payload holds it without escapes.
+struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for BorrowedStr<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = BorrowedStr<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(StrVisitor)
     }
 }
 
@@ -213,23 +479,23 @@ fn parse_value(key: &str, bytes: &[u8]) -> Value {
     if key.starts_with(LEASE_KEY_PREFIX) {
         match serde_json::from_slice::<LeaseRecord>(bytes) {
             Ok(l) if key != lease_key(&l.environment_id, &l.app, &l.run_id) => Value::Invalid(
-                format!("a lease record of run `{}` under another key", l.run_id),
+                format!("a lease record of run `{}` under another key", l.run_id).into(),
             ),
-            Ok(l) => Value::Lease(l),
-            Err(e) => Value::Invalid(format!("not a lease record: {e}")),
+            Ok(l) => Value::Lease(Box::new(l)),
+            Err(e) => Value::Invalid(format!("not a lease record: {e}").into()),
         }
     } else {
         // A record is only believed under its own key, and only when it is well formed: the
         // planner acts on what it reads.
         match serde_json::from_slice::<Record>(bytes) {
             Ok(r) if key != r.key() => {
-                Value::Invalid(format!("a record of `{}` under another key", r.key()))
+                Value::Invalid(format!("a record of `{}` under another key", r.key()).into())
             }
             Ok(r) => match r.validate() {
                 Ok(()) => Value::Record(Arc::new(r)),
-                Err(e) => Value::Invalid(format!("an invalid tracker record: {e}")),
+                Err(e) => Value::Invalid(format!("an invalid tracker record: {e}").into()),
             },
-            Err(e) => Value::Invalid(format!("not a tracker record: {e}")),
+            Err(e) => Value::Invalid(format!("not a tracker record: {e}").into()),
         }
     }
 }
@@ -358,5 +624,133 @@ async fn await_delivery(
         }),
         Ok(Err((e, _))) => Err(fail(e.to_string())),
         Err(_) => Err(fail("the producer was dropped before delivery".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(state: &mut ReadState, offset: i64, key: &str, payload: &[u8]) {
+        state.apply(&Fetched {
+            partition: 0,
+            offset,
+            timestamp: None,
+            key: Some(key.as_bytes()),
+            payload: Some(payload),
+        });
+    }
+
+    fn json(r: &Record) -> Vec<u8> {
+        serde_json::to_vec(r).unwrap()
+    }
+
+    #[test]
+    fn values_are_parsed_as_far_as_the_scope_needs() {
+        let mut state = ReadState {
+            scope: Some(Scope::app("env-1", "mine")),
+            ..ReadState::default()
+        };
+        let mine = Record::new(
+            "mine",
+            "env-1",
+            "mine-a",
+            "SELECT 1",
+            super::super::State::Deployed,
+        );
+        let theirs: Vec<Record> = ["theirs-a", "theirs-b"]
+            .iter()
+            .map(|n| {
+                Record::new(
+                    "theirs",
+                    "env-1",
+                    *n,
+                    "SELECT 1",
+                    super::super::State::Deployed,
+                )
+            })
+            .collect();
+        let away = Record::new(
+            "mine",
+            "env-2",
+            "mine-a",
+            "SELECT 1",
+            super::super::State::Deployed,
+        );
+        apply(&mut state, 0, &mine.key(), &json(&mine));
+        apply(&mut state, 1, &theirs[0].key(), &json(&theirs[0]));
+        apply(&mut state, 2, &theirs[1].key(), &json(&theirs[1]));
+        apply(&mut state, 3, &away.key(), &json(&away));
+        apply(&mut state, 4, "env-2/garbage", b"{not json");
+        apply(&mut state, 5, "env-1/garbage", b"{not json");
+        let value = |key: &str| state.slots[key].value.clone().unwrap();
+        assert!(matches!(value(&mine.key()), Value::Record(r) if *r == mine));
+        let (Value::OtherApp(a), Value::OtherApp(b)) =
+            (value(&theirs[0].key()), value(&theirs[1].key()))
+        else {
+            panic!("another app's records are known by app");
+        };
+        assert_eq!(&*a, "theirs");
+        assert!(Arc::ptr_eq(&a, &b), "one copy of an app's name");
+        assert!(matches!(value(&away.key()), Value::Unread));
+        assert!(matches!(value("env-2/garbage"), Value::Unread));
+        assert!(matches!(value("env-1/garbage"), Value::Invalid(_)));
+        assert_eq!(state.slots["env-2/garbage"].offset, 4, "its offset is kept");
+    }
+
+    #[test]
+    fn an_identity_reads_the_same_however_it_is_laid_out() {
+        let r = Record::new(
+            "mine",
+            "env-1",
+            "mine-a",
+            "SELECT 1",
+            super::super::State::Deployed,
+        );
+        let written = json(&r);
+        let id = Identity {
+            app: "mine".into(),
+            environment_id: "env-1".into(),
+            statement_name: "mine-a".into(),
+        };
+        assert_eq!(
+            identity_as_written(&written),
+            Some(id),
+            "as this tool writes it"
+        );
+        assert_eq!(identity_as_written(&written), read_identity(&written).ok());
+        // Laid out otherwise (another writer): read with the parser, same answer.
+        for text in [
+            r#"{"app":"mine","sql":"x","environment_id":"env-1","statement_name":"mine-a"}"#,
+            r#"{ "version": 2, "app": "mine", "statement_name": "mine-a", "environment_id": "env-1" }"#,
+            r#"{"version":2,"app":"mi\u006ee","statement_name":"mine-a","environment_id":"env-1"}"#,
+        ] {
+            assert_eq!(identity_as_written(text.as_bytes()), None, "{text}");
+            assert_eq!(
+                identify("env-1/mine-a", text.as_bytes()).unwrap(),
+                "mine",
+                "{text}"
+            );
+        }
+        for (text, why) in [
+            ("{not json", "not a tracker record"),
+            ("[1]", "not a tracker record"),
+            (r#"{"version":2,"app":"mine"}"#, "missing"),
+            (
+                r#"{"version":2,"app":null,"statement_name":"mine-a","environment_id":"env-1"}"#,
+                "not a tracker record",
+            ),
+            (
+                r#"{"version":2,"app":"Mine","statement_name":"mine-a","environment_id":"env-1"}"#,
+                "`app`",
+            ),
+            (
+                r#"{"version":2,"app":"mine","statement_name":"mine-b","environment_id":"env-1"}"#,
+                "another key",
+            ),
+        ] {
+            let e = identify("env-1/mine-a", text.as_bytes()).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+        }
     }
 }

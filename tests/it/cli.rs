@@ -10,7 +10,7 @@ use std::time::Duration;
 use ccaf_housekeeping::confluent::flink::{FlinkClient, FlinkConfig, NewStatement, Phase};
 use ccaf_housekeeping::confluent::http::{Credentials, RetryPolicy};
 use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
-use ccaf_housekeeping::tracker::{LeaseRequest, Record, State, Tracker};
+use ccaf_housekeeping::tracker::{LeaseRequest, Record, Scope, State, Tracker};
 use serde_json::{json, Value};
 use test_support::{unique, StackEnv, TempDir};
 
@@ -655,7 +655,7 @@ async fn two_processes_racing_for_one_lease_exactly_one_wins_every_time() {
     }
     // Every lease was released.
     let t = Tracker::open(&kafka(&stack), &topic).await.unwrap();
-    assert!(t.load().await.unwrap().leases.is_empty());
+    assert!(t.load(&Scope::all()).await.unwrap().leases.is_empty());
 }
 
 trait WaitRef {
@@ -701,7 +701,7 @@ async fn a_waiting_process_gets_the_lease_after_release_and_a_held_one_exits_3()
             let t = t.clone();
             let app = app.clone();
             async move {
-                let snap = t.load().await.ok()?;
+                let snap = t.load(&Scope::app("env-lease01", &app)).await.ok()?;
                 snap.leases_of("env-lease01", &app)
                     .iter()
                     .any(|e| e.record.run_id == "patient")

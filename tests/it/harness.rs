@@ -520,7 +520,7 @@ use ccaf_housekeeping::confluent::flink::{FlinkClient, FlinkConfig, ListFilter};
 use ccaf_housekeeping::confluent::http::{Credentials, RetryPolicy};
 use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
 use ccaf_housekeeping::confluent::schema_registry::SchemaRegistryClient;
-use ccaf_housekeeping::tracker::{Record, Tracker};
+use ccaf_housekeeping::tracker::{Record, Scope, Tracker};
 
 impl App {
     pub fn flink(&self) -> FlinkClient {
@@ -639,7 +639,7 @@ impl App {
         )
         .await
         .expect("tracker");
-        t.load()
+        t.load(&Scope::app(&self.cloud.env_id, &self.name))
             .await
             .expect("load tracker")
             .list(Some(&self.cloud.env_id), Some(&self.name))

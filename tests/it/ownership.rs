@@ -752,6 +752,76 @@ async fn adopting_another_apps_statement_is_refused() {
 }
 
 #[tokio::test]
+async fn adopting_a_statement_another_app_recorded_is_refused() {
+    // No label says whose the statement is: only the tracker does, and a run's load reads no
+    // more of another app's record than its app.
+    let app = App::new("own-adopt-rec");
+    let flink = app.flink();
+    let sink = table("unlabelled");
+    let name = format!("{}-unlabelled", app.name);
+    let sql = format!("CREATE TABLE {sink} (id STRING)");
+    let props: BTreeMap<String, String> = [
+        (
+            "sql.current-catalog".to_string(),
+            app.cloud.env_name.clone(),
+        ),
+        (
+            "sql.current-database".to_string(),
+            app.cloud.cluster_id.clone(),
+        ),
+    ]
+    .into();
+    flink
+        .create(&NewStatement {
+            name: name.clone(),
+            sql: sql.clone(),
+            properties: props,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    flink
+        .wait_until(&name, is_settled, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let tracker = Tracker::open(
+        &KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers),
+        &app.tracker_topic,
+    )
+    .await
+    .unwrap();
+    let other = unique("own-recorder");
+    let theirs = Record::new(&other, &app.cloud.env_id, &name, &sql, State::Adopted);
+    tracker.put(&theirs).await.unwrap();
+
+    let run = app
+        .run("adopt", &[("adopt", &name), ("manifest", "")])
+        .expect(1);
+    let report = run.report();
+    let (_, _, status, _) = steps(&report).into_iter().next().unwrap();
+    assert_eq!(status, "refused", "{report:#}");
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("belongs to app '{other}'")),
+        "{report:#}"
+    );
+    assert!(app.records().await.is_empty(), "nothing recorded");
+    assert_eq!(
+        tracker.get(&app.cloud.env_id, &name).await.unwrap(),
+        Some(theirs),
+        "their record is untouched"
+    );
+    let live = flink.get(&name).await.unwrap().unwrap();
+    assert_eq!(live.metadata.labels.get(OWNER_LABEL), None, "not labelled");
+
+    flink.delete(&name).await.unwrap();
+    let admin =
+        KafkaAdmin::connect(&KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers)).unwrap();
+    admin.delete_topic(&sink).await.unwrap();
+}
+
+#[tokio::test]
 async fn in_a_rebuild_a_refused_teardown_holds_back_only_what_depends_on_it() {
     let app = App::new("own-rebuild");
     let t = crate::harness::Tables::new();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
 use ccaf_housekeeping::tracker::{
-    LeaseRequest, Provenance, Record, State, Tables, Tracker, TrackerError,
+    LeaseRequest, Provenance, Record, Scope, State, Tables, Tracker, TrackerError,
 };
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
@@ -83,7 +83,7 @@ async fn ten_thousand_records_are_loaded_back_exactly() {
 
     // A fresh tracker (a new consumer, reading from the beginning) and the writer's own.
     for reader in [Tracker::open(&kafka(), t.topic()).await.unwrap(), t.clone()] {
-        let snap = reader.load().await.unwrap();
+        let snap = reader.load(&Scope::all()).await.unwrap();
         assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
         assert_eq!(snap.records.len(), records.len());
         for r in &records {
@@ -112,7 +112,7 @@ async fn the_last_value_wins_and_tombstones_remove() {
     // Deleting what is not there is fine.
     t.delete(env, "never-written").await.unwrap();
 
-    let snap = t.load().await.unwrap();
+    let snap = t.load(&Scope::all()).await.unwrap();
     assert_eq!(snap.records.len(), 2);
     assert_eq!(snap.get(env, &a.statement_name), Some(&a));
     assert_eq!(snap.get(env, &b.statement_name), None);
@@ -175,7 +175,7 @@ async fn a_record_of_a_newer_version_keeps_its_unknown_fields() {
 async fn reading_sees_later_writes_and_never_creates_the_topic() {
     let t = tracker().await;
     let admin = KafkaAdmin::connect(&kafka()).unwrap();
-    assert!(t.load().await.unwrap().records.is_empty());
+    assert!(t.load(&Scope::all()).await.unwrap().records.is_empty());
     assert_eq!(t.get("env-1", "x").await.unwrap(), None);
     assert!(
         !admin.topic_exists(t.topic()).await.unwrap(),
@@ -189,7 +189,7 @@ async fn reading_sees_later_writes_and_never_creates_the_topic() {
             .map(|i| record(env, "incr", i))
             .collect();
         t.put_all(&batch).await.unwrap();
-        let snap = t.load().await.unwrap();
+        let snap = t.load(&Scope::all()).await.unwrap();
         assert_eq!(snap.records.len(), (round + 1) * 100);
         for r in &batch {
             assert_eq!(snap.records.get(&r.key()).map(|a| &**a), Some(r));
@@ -252,7 +252,7 @@ async fn every_partition_is_read_and_unreadable_values_are_reported() {
     t.put(&own).await.unwrap();
     expected.push(own);
 
-    let snap = t.load().await.unwrap();
+    let snap = t.load(&Scope::all()).await.unwrap();
     assert_eq!(snap.records.len(), expected.len());
     for r in &expected {
         assert_eq!(snap.records.get(&r.key()).map(|a| &**a), Some(r));
@@ -321,7 +321,7 @@ async fn a_held_lease_blocks_until_released() {
     assert_eq!(b.run_id(), "run-b");
     b.release().await.unwrap();
     // Released leases leave no lease behind: the snapshot's lease keys are tombstoned.
-    assert!(t.load().await.unwrap().leases.is_empty());
+    assert!(t.load(&Scope::all()).await.unwrap().leases.is_empty());
 }
 
 #[tokio::test]
@@ -342,7 +342,7 @@ async fn a_waiting_run_gets_the_lease_when_the_holder_releases() {
     test_support::wait_until("the waiter's lease record", Duration::from_secs(30), || {
         let t = t.clone();
         async move {
-            let snap = t.load().await.ok()?;
+            let snap = t.load(&Scope::app("env-w1", "app")).await.ok()?;
             snap.leases_of("env-w1", "app")
                 .iter()
                 .any(|e| e.record.run_id == "run-b")
@@ -368,7 +368,7 @@ async fn an_expired_lease_does_not_block_and_a_renewed_one_does() {
     let t = tracker().await;
     // Short ttls: take the topic's creation and the first read out of the timings.
     t.ensure_topic().await.unwrap();
-    t.load().await.unwrap();
+    t.load(&Scope::all()).await.unwrap();
     // Renewed in the background every ttl/3: held well past its ttl.
     let mut req = lease_req("env-e1", "app", "run-long");
     req.ttl = Duration::from_millis(900);
@@ -428,7 +428,7 @@ async fn records_under_another_key_or_invalid_are_not_believed() {
             .await
             .unwrap();
     }
-    let snap = t.load().await.unwrap();
+    let snap = t.load(&Scope::all()).await.unwrap();
     assert_eq!(snap.records.len(), 1, "{:?}", snap.records.keys());
     assert!(snap.records.contains_key(&good.key()));
     let mut invalid: Vec<&str> = snap.invalid.iter().map(|i| i.key.as_str()).collect();
@@ -458,10 +458,14 @@ async fn the_tracker_reads_without_a_consumer_group() {
         .unwrap();
     let r = record("env-nogroup", "app", 1);
     t.put(&r).await.unwrap();
-    let snap = t.load().await.unwrap();
+    let snap = t.load(&Scope::all()).await.unwrap();
     assert_eq!(snap.records.len(), 1);
     t.put(&record("env-nogroup", "app", 2)).await.unwrap();
-    assert_eq!(t.load().await.unwrap().records.len(), 2, "a second read");
+    assert_eq!(
+        t.load(&Scope::all()).await.unwrap().records.len(),
+        2,
+        "a second read"
+    );
     let served = broker.requests();
     assert!(
         served.iter().any(|r| r == "FetchRequest"),
@@ -503,4 +507,202 @@ async fn the_tracker_reads_without_a_consumer_group() {
         },
     )
     .await;
+}
+
+/// Write raw values (`None`: a tombstone) to partition 0, as another tool could.
+async fn write_raw(topic: &str, values: &[(&str, Option<&[u8]>)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            StackEnv::load().kafka_bootstrap_servers,
+        )
+        .create()
+        .unwrap();
+    for (key, value) in values {
+        let mut r = FutureRecord::<str, [u8]>::to(topic).key(key).partition(0);
+        if let Some(v) = value {
+            r = r.payload(v);
+        }
+        producer.send(r, Duration::from_secs(10)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_scoped_load_parses_its_app_and_knows_other_apps_only_by_name() {
+    let t = tracker().await;
+    let (env, away) = ("env-scope01", "env-scope02");
+    let mine: Vec<Record> = (0..3).map(|i| record(env, "mine", i)).collect();
+    let theirs: Vec<Record> = (3..5).map(|i| record(env, "theirs", i)).collect();
+    let elsewhere: Vec<Record> = (5..7).map(|i| record(away, "mine", i)).collect();
+    t.put_all(&[mine.clone(), theirs.clone(), elsewhere.clone()].concat())
+        .await
+        .unwrap();
+    let my_lease = t
+        .acquire_lease(&lease_req(env, "mine", "run-1"))
+        .await
+        .unwrap();
+    let their_lease = t
+        .acquire_lease(&lease_req(env, "theirs", "run-2"))
+        .await
+        .unwrap();
+
+    // A fresh tracker, as a run opens it.
+    let reader = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let snap = reader.load(&Scope::app(env, "mine")).await.unwrap();
+    assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
+    let keys = |rs: &[Record]| rs.iter().map(Record::key).collect::<Vec<_>>();
+    assert_eq!(
+        snap.records.keys().cloned().collect::<Vec<_>>(),
+        keys(&mine)
+    );
+    for r in &mine {
+        assert_eq!(snap.get(env, &r.statement_name), Some(r), "parsed fully");
+        assert_eq!(snap.app_of(env, &r.statement_name), Some("mine"));
+    }
+    let mut others: Vec<(String, String)> = snap
+        .other_apps()
+        .map(|(k, a)| (k.to_string(), a.to_string()))
+        .collect();
+    others.sort();
+    let expected: Vec<(String, String)> = keys(&theirs)
+        .into_iter()
+        .map(|k| (k, "theirs".to_string()))
+        .collect();
+    assert_eq!(others, expected);
+    for r in &theirs {
+        assert_eq!(snap.get(env, &r.statement_name), None, "not the run's");
+        assert_eq!(snap.app_of(env, &r.statement_name), Some("theirs"));
+    }
+    for r in &elsewhere {
+        assert_eq!(snap.app_of(away, &r.statement_name), None, "not held");
+    }
+    assert_eq!(
+        snap.leases.keys().cloned().collect::<Vec<_>>(),
+        vec![my_lease.key().to_string()]
+    );
+    // Another environment's two records and another app's lease: keys and offsets only.
+    assert_eq!(snap.unread, 3);
+
+    // The same tracker asked for more reads again with a scope that covers both.
+    let all = reader.load(&Scope::all()).await.unwrap();
+    assert_eq!(all.records.len(), 7);
+    for r in mine.iter().chain(&theirs).chain(&elsewhere) {
+        assert_eq!(all.get(&r.environment_id, &r.statement_name), Some(r));
+    }
+    assert_eq!(all.leases.len(), 2);
+    my_lease.release().await.unwrap();
+    their_lease.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_scoped_load_reports_the_invalid_values_of_its_scope() {
+    let t = tracker().await;
+    let (env, away) = ("env-scinv01", "env-scinv02");
+    let good = record(env, "mine", 1);
+    t.put(&good).await.unwrap();
+    let elsewhere_key = format!("{env}/{}", record(env, "mine", 2).statement_name);
+    let mut bad_app = record(env, "theirs", 3);
+    bad_app.app = "Not An App".into();
+    // Another app's record that is whole where it says whose it is, and broken elsewhere.
+    let theirs_broken = serde_json::json!({
+        "app": "theirs", "environment_id": env, "statement_name": "theirs-broken", "sql": 42
+    });
+    let values: Vec<(String, Vec<u8>)> = vec![
+        (format!("{env}/garbage"), b"{not json".to_vec()),
+        (elsewhere_key.clone(), serde_json::to_vec(&good).unwrap()),
+        (bad_app.key(), serde_json::to_vec(&bad_app).unwrap()),
+        (
+            format!("{env}/theirs-broken"),
+            theirs_broken.to_string().into_bytes(),
+        ),
+        (format!("lease/{env}/mine/run-x"), b"{}".to_vec()),
+        (format!("lease/{env}/theirs/run-y"), b"{}".to_vec()),
+        (format!("{away}/garbage"), b"{not json".to_vec()),
+        ("no-environment".to_string(), b"{not json".to_vec()),
+    ];
+    let raw: Vec<(&str, Option<&[u8]>)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), Some(v.as_slice())))
+        .collect();
+    write_raw(t.topic(), &raw).await;
+
+    let reader = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let snap = reader.load(&Scope::app(env, "mine")).await.unwrap();
+    let invalid: Vec<&str> = snap.invalid.iter().map(|i| i.key.as_str()).collect();
+    let mut expected = vec![
+        format!("{env}/garbage"),
+        elsewhere_key.clone(),
+        bad_app.key(),
+        format!("lease/{env}/mine/run-x"),
+    ];
+    expected.sort();
+    assert_eq!(invalid, expected);
+    let reason = |key: &str| {
+        snap.invalid
+            .iter()
+            .find(|i| i.key == key)
+            .map(|i| i.reason.clone())
+            .unwrap()
+    };
+    assert!(reason(&elsewhere_key).contains("another key"));
+    assert!(
+        reason(&bad_app.key()).contains("app"),
+        "{}",
+        reason(&bad_app.key())
+    );
+    assert_eq!(snap.records.len(), 1);
+    // Only its identity is read: the rest of another app's record is that app's runs' to check.
+    assert_eq!(snap.app_of(env, "theirs-broken"), Some("theirs"));
+
+    // Unscoped, every value is parsed: the rest is reported too.
+    let all = Tracker::open(&kafka(), t.topic())
+        .await
+        .unwrap()
+        .load(&Scope::all())
+        .await
+        .unwrap();
+    assert_eq!(all.invalid.len(), values.len(), "{:?}", all.invalid);
+}
+
+#[tokio::test]
+async fn a_later_scoped_load_picks_up_what_was_appended_to_its_scope() {
+    let t = tracker().await;
+    let env = "env-scinc01";
+    let scope = Scope::app(env, "mine");
+    let mut first = record(env, "mine", 0);
+    let theirs = record(env, "theirs", 1);
+    t.put_all(&[first.clone(), theirs.clone()]).await.unwrap();
+    let reader = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let snap = reader.load(&scope).await.unwrap();
+    assert_eq!(snap.records.len(), 1);
+    assert_eq!(snap.other_apps().count(), 1);
+
+    first.state = State::Failed;
+    first.detail = Some("changed".into());
+    let second = record(env, "mine", 2);
+    let theirs_too = record(env, "theirs", 3);
+    t.put_all(&[
+        first.clone(),
+        second.clone(),
+        theirs_too.clone(),
+        record("env-scinc02", "mine", 4),
+    ])
+    .await
+    .unwrap();
+    t.delete(env, &theirs.statement_name).await.unwrap();
+
+    let snap = reader.load(&scope).await.unwrap();
+    assert_eq!(
+        snap.list(None, None),
+        vec![&first, &second],
+        "the change and the new record"
+    );
+    assert_eq!(
+        snap.other_apps()
+            .map(|(k, _)| k.to_string())
+            .collect::<Vec<_>>(),
+        vec![theirs_too.key()],
+        "the tombstone removed theirs"
+    );
+    assert_eq!(snap.unread, 1);
 }
