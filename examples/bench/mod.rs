@@ -100,7 +100,11 @@ pub fn housekeeping(
         ("--output", "json".into()),
     ];
     let mut cmd = Command::new(bin);
-    cmd.arg(command).current_dir(dir).env("CCAF_LOG", "warn");
+    // CCAF_BENCH_LOG=debug shows where a run spends its time (on stderr).
+    let log = std::env::var("CCAF_BENCH_LOG").ok();
+    cmd.arg(command)
+        .current_dir(dir)
+        .env("CCAF_LOG", log.as_deref().unwrap_or("warn"));
     for (flag, value) in &args {
         cmd.arg(flag).arg(value);
     }
@@ -113,6 +117,9 @@ pub fn housekeeping(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    if log.is_some() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
     let report = serde_json::from_slice(&out.stdout).expect("the JSON report on stdout");
     Measured { took, report }
 }
@@ -176,4 +183,3 @@ pub fn requests_by_kind(sim: &PrivateSim) -> BTreeMap<(String, String), u64> {
     }
     out
 }
-

@@ -583,6 +583,11 @@ impl FlinkClient {
         self.http.usage()
     }
 
+    /// The statements API's limiter (shared by this client's clones).
+    pub fn limiter(&self) -> &super::limit::Limiter {
+        self.http.limiter()
+    }
+
     fn statement_url(&self, name: &str, sub: Option<&str>) -> Url {
         let mut u = self.statements_url.clone();
         if let Ok(mut segs) = u.path_segments_mut() {

@@ -502,6 +502,11 @@ impl HttpClient {
         self.limiter.usage()
     }
 
+    /// This client's API limiter (shared by its clones).
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
     /// Send `req` under the retry policy and return the final response, whatever its status
     /// (callers decide what a 404 or 409 means). `Err` only when no response came back or a
     /// redirect could not be followed.

@@ -178,6 +178,7 @@ struct State {
     in_flight: usize,
     paused_until: Option<Instant>,
     last_decrease: Option<Instant>,
+    last_throttled: Option<Instant>,
     /// When the limit was last what held a request back (full, or someone waiting).
     full_at: Option<Instant>,
     /// Round trips of fine answers: exponential averages over the last few and the last many
@@ -240,6 +241,14 @@ impl Limiter {
         }
     }
 
+    /// Whether the API answered 429 within the last `window`: a caller with optional requests
+    /// (the watch's lists) asks less often then.
+    pub fn throttled_within(&self, window: Duration) -> bool {
+        self.lock()
+            .last_throttled
+            .is_some_and(|t| t.elapsed() < window)
+    }
+
     /// What the API was asked so far, and the limits reached.
     pub fn usage(&self) -> ApiUsage {
         let st = self.lock();
@@ -267,6 +276,7 @@ impl State {
             in_flight: 0,
             paused_until: None,
             last_decrease: None,
+            last_throttled: None,
             full_at: None,
             recent: None,
             long: None,
@@ -306,7 +316,10 @@ impl State {
     fn give_back(&mut self, now: Instant, sent: Instant, answered: Answered, auto: bool) {
         self.in_flight = self.in_flight.saturating_sub(1);
         match answered {
-            Answered::Throttled(_) => self.usage.throttled += 1,
+            Answered::Throttled(_) => {
+                self.usage.throttled += 1;
+                self.last_throttled = Some(now);
+            }
             Answered::Failed => self.usage.failed += 1,
             Answered::Fine => {}
         }

@@ -16,8 +16,13 @@ use tokio::sync::watch;
 
 use super::flink::{FlinkClient, FlinkError, ListFilter, Phase, Statement, WaitOutcome};
 
-/// Between the starts of two lists.
-pub const TICK: Duration = Duration::from_millis(250);
+/// Between the starts of two lists (a list that takes longer is followed at once): a change
+/// is seen within about one list's time.
+pub const TICK: Duration = Duration::from_millis(100);
+/// While the API throttles (a 429 within [`THROTTLE_MEMORY`]), the watch asks less: its lists
+/// must not take the rate the steps' own requests need.
+pub const THROTTLED_TICK: Duration = Duration::from_secs(1);
+const THROTTLE_MEMORY: Duration = Duration::from_secs(10);
 /// A statement listed DELETING this long is checked with a GET (then again after as long).
 const LINGER: Duration = Duration::from_secs(4);
 /// Backoff of the GETs following a statement the list does not show.
@@ -230,7 +235,12 @@ async fn drive(inner: Arc<Inner>) {
                 }
             }
         }
-        tokio::time::sleep_until(tick_started + TICK).await;
+        let tick = if inner.flink.limiter().throttled_within(THROTTLE_MEMORY) {
+            THROTTLED_TICK
+        } else {
+            TICK
+        };
+        tokio::time::sleep_until(tick_started + tick).await;
     }
 }
 
