@@ -172,6 +172,10 @@ async fn prepare(
         schema_registry_url = registry.as_ref().map_or("-", |r| r.url.as_str()),
         "configuration"
     );
+    // The tracker's clients first: librdkafka connects (and the idempotent producer gets its
+    // id) in the background while the pre-flight checks run, instead of on the lease's first
+    // write. Creating them reads and writes nothing.
+    let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
     // Before anything changes: every API accepts its credentials, the tracker topic is usable.
     let kafka_source = creds.kafka_source();
     let reached = preflight::check(&preflight::Checks {
@@ -187,7 +191,6 @@ async fn prepare(
     })
     .await?;
     let cluster = cluster_scope(reached.cluster_id, &settings.database_clusters)?;
-    let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
 
     // The watch lists the app's statements: those carrying its owner label.
     let watch = StatementWatch::new(
