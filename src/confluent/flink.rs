@@ -985,29 +985,11 @@ impl FlinkClient {
         }
     }
 
-    /// Wait until `predicate` holds for the statement, it is gone (the wait ends unsatisfied,
-    /// as it can no longer hold), or `timeout` passes: a [`StatementWatch`] of its own. A run
-    /// shares one watch among all its waits (`Engine::watch`).
-    pub async fn wait_until(
-        &self,
-        name: &str,
-        predicate: impl Fn(&Statement) -> bool,
-        timeout: Duration,
-    ) -> Result<WaitOutcome, FlinkError> {
+    /// A watch of its own over every statement of the environment, for a caller outside a
+    /// run (a run shares one watch of the app's statements among all its waits:
+    /// `Engine::watch`).
+    pub fn watch(&self) -> StatementWatch {
         StatementWatch::new(self.clone(), ListFilter::default())
-            .wait_until(name, predicate, timeout)
-            .await
-    }
-
-    /// Wait until the statement is gone (its GET answers 404) or `timeout` passes.
-    pub async fn wait_gone(
-        &self,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<WaitOutcome, FlinkError> {
-        StatementWatch::new(self.clone(), ListFilter::default())
-            .wait_gone(name, timeout)
-            .await
     }
 }
 

@@ -431,6 +431,7 @@ async fn status_shows_the_live_phase_of_each_tracked_statement() {
     for (name, sql) in &ddl {
         client.create(&new(name, sql.clone())).await.unwrap();
         let w = client
+            .watch()
             .wait_until(
                 name,
                 |s| *s.phase() == Phase::Completed,
@@ -449,6 +450,7 @@ async fn status_shows_the_live_phase_of_each_tracked_statement() {
         .await
         .unwrap();
     let w = client
+        .watch()
         .wait_until(
             &insert,
             |s| *s.phase() == Phase::Running,

@@ -1,7 +1,5 @@
 //! The engine end to end: the real binary, run as the action runs, against the stack.
 
-use std::collections::BTreeMap;
-
 use ccaf_housekeeping::tracker::State;
 use test_support::unique;
 
@@ -263,17 +261,7 @@ async fn other_apps_and_unadopted_statements_are_never_touched() {
     // A statement named like ours, created outside the tool and never adopted.
     let stray = format!("{}-stray", mine.name);
     let flink = mine.flink();
-    let props: BTreeMap<String, String> = [
-        (
-            "sql.current-catalog".to_string(),
-            mine.cloud.env_name.clone(),
-        ),
-        (
-            "sql.current-database".to_string(),
-            mine.cloud.cluster_id.clone(),
-        ),
-    ]
-    .into();
+    let props = mine.cloud.catalog();
     flink
         .create(&ccaf_housekeeping::confluent::flink::NewStatement {
             name: stray.clone(),
@@ -305,18 +293,8 @@ async fn adopt_teardown_buildup_restores_an_adopted_statement_exactly() {
     let app = App::new("e2e-adopt");
     let t = Tables::new();
     let flink = app.flink();
-    let props: BTreeMap<String, String> = [
-        (
-            "sql.current-catalog".to_string(),
-            app.cloud.env_name.clone(),
-        ),
-        (
-            "sql.current-database".to_string(),
-            app.cloud.cluster_id.clone(),
-        ),
-        ("sql.local-time-zone".to_string(), "UTC".to_string()),
-    ]
-    .into();
+    let mut props = app.cloud.catalog();
+    props.insert("sql.local-time-zone".to_string(), "UTC".to_string());
     // What a Table API app does: its own DDL and job, named with its own uuid.
     let prefix = unique("combined-flight-data");
     let ddl_name = format!("{prefix}-ddl");
@@ -346,6 +324,7 @@ async fn adopt_teardown_buildup_restores_an_adopted_statement_exactly() {
             .await
             .unwrap();
         flink
+            .watch()
             .wait_until(
                 &name,
                 ccaf_housekeeping::confluent::flink::is_settled,

@@ -446,17 +446,7 @@ async fn a_resumed_statement_moves_to_the_principal_its_record_names() {
     let app = App::new("resume-move");
     let t = Tables::new();
     let flink = app.flink();
-    let props: BTreeMap<String, String> = [
-        (
-            "sql.current-catalog".to_string(),
-            app.cloud.env_name.clone(),
-        ),
-        (
-            "sql.current-database".to_string(),
-            app.cloud.cluster_id.clone(),
-        ),
-    ]
-    .into();
+    let props = app.cloud.catalog();
     // A Table API app's statements, adopted.
     let prefix = unique("tableapi");
     let ddl = format!("{prefix}-ddl");
@@ -482,6 +472,7 @@ async fn a_resumed_statement_moves_to_the_principal_its_record_names() {
             .await
             .unwrap();
         flink
+            .watch()
             .wait_until(
                 &name,
                 ccaf_housekeeping::confluent::flink::is_settled,

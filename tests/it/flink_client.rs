@@ -86,6 +86,7 @@ async fn settle(
 ) -> ccaf_housekeeping::confluent::flink::Statement {
     c.create(new).await.expect("create");
     let out = c
+        .watch()
         .wait_until(&new.name, is_settled, WAIT)
         .await
         .expect("wait");
@@ -159,6 +160,7 @@ async fn real_responses_parse_in_every_phase_they_reach() {
     assert!(created.metadata.resource_version.is_some());
 
     let running = c
+        .watch()
         .wait_until(&name, |s| *s.phase() == Phase::Running, WAIT)
         .await
         .expect("wait");
@@ -176,6 +178,7 @@ async fn real_responses_parse_in_every_phase_they_reach() {
         stopping.phase()
     );
     let stopped = c
+        .watch()
         .wait_until(&name, |s| *s.phase() == Phase::Stopped, WAIT)
         .await
         .expect("wait");
@@ -197,6 +200,7 @@ async fn real_responses_parse_in_every_phase_they_reach() {
         UpdateOutcome::Updated
     );
     let resumed = c
+        .watch()
         .wait_until(&name, |s| *s.phase() == Phase::Running, WAIT)
         .await
         .expect("wait");
@@ -239,7 +243,7 @@ async fn real_responses_parse_in_every_phase_they_reach() {
     assert!(c.delete(&name).await.expect("delete"));
     let deleting = c.get(&name).await.expect("get").expect("still there");
     assert_eq!(deleting.phase(), &Phase::Deleting);
-    let gone = c.wait_gone(&name, WAIT).await.expect("wait gone");
+    let gone = c.watch().wait_gone(&name, WAIT).await.expect("wait gone");
     assert!(gone.satisfied && gone.last.is_none());
     assert!(
         !c.delete(&name).await.expect("delete again"),
@@ -247,6 +251,7 @@ async fn real_responses_parse_in_every_phase_they_reach() {
     );
     assert!(c.get(&name).await.expect("get").is_none());
     let unsatisfied = c
+        .watch()
         .wait_until(&name, |_| true, WAIT)
         .await
         .expect("wait on a gone statement");
@@ -423,18 +428,20 @@ async fn a_30_percent_5xx_rate_still_completes_create_stop_delete() {
     );
     c.create(&insert).await.expect("create");
     let running = c
+        .watch()
         .wait_until(&name, |s| *s.phase() == Phase::Running, WAIT)
         .await
         .expect("wait running");
     assert!(running.satisfied, "{:?}", running.last);
     c.stop(&name).await.expect("stop");
     let stopped = c
+        .watch()
         .wait_until(&name, |s| *s.phase() == Phase::Stopped, WAIT)
         .await
         .expect("wait stopped");
     assert!(stopped.satisfied, "{:?}", stopped.last);
     c.delete(&name).await.expect("delete");
-    let gone = c.wait_gone(&name, WAIT).await.expect("wait gone");
+    let gone = c.watch().wait_gone(&name, WAIT).await.expect("wait gone");
     assert!(gone.satisfied);
 
     control.assert_injected("error", 3).await;
@@ -518,6 +525,7 @@ async fn stop_succeeds_while_the_resource_version_moves() {
     assert_eq!(c.stop(&name).await.expect("stop"), UpdateOutcome::Updated);
     control.set_faults(json!({})).await;
     let stopped = c
+        .watch()
         .wait_until(&name, |s| *s.phase() == Phase::Stopped, WAIT)
         .await
         .expect("wait");
@@ -595,7 +603,13 @@ async fn a_409_on_create_is_success_for_our_statement_and_name_taken_for_another
     assert!(matches!(err, FlinkError::BeingDeleted { .. }), "{err:?}");
     let err = c.stop(&name).await.expect_err("cannot stop while DELETING");
     assert!(matches!(err, FlinkError::BeingDeleted { .. }), "{err:?}");
-    assert!(c.wait_gone(&name, WAIT).await.expect("gone").satisfied);
+    assert!(
+        c.watch()
+            .wait_gone(&name, WAIT)
+            .await
+            .expect("gone")
+            .satisfied
+    );
     let err = c.stop(&name).await.expect_err("stop a missing statement");
     assert!(matches!(err, FlinkError::NotFound { .. }), "{err:?}");
     c.create(&new).await.expect("the name is free again");
@@ -609,7 +623,11 @@ async fn the_stack_simulator_serves_create_get_list_delete() {
     let mut new = new_statement(&name, "SHOW TABLES", BTreeMap::new());
     new.labels.insert(label.clone(), "true".into());
     c.create(&new).await.expect("create");
-    let done = c.wait_until(&name, is_settled, WAIT).await.expect("wait");
+    let done = c
+        .watch()
+        .wait_until(&name, is_settled, WAIT)
+        .await
+        .expect("wait");
     assert_eq!(done.last.expect("exists").phase(), &Phase::Completed);
     let listed = c
         .list(&ListFilter {
@@ -621,7 +639,13 @@ async fn the_stack_simulator_serves_create_get_list_delete() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, name);
     assert!(c.delete(&name).await.expect("delete"));
-    assert!(c.wait_gone(&name, WAIT).await.expect("gone").satisfied);
+    assert!(
+        c.watch()
+            .wait_gone(&name, WAIT)
+            .await
+            .expect("gone")
+            .satisfied
+    );
 }
 
 /// Every `Display` and `Debug` of `err` is free of the secret and of the Basic token.
@@ -919,7 +943,13 @@ async fn creates_and_deletes_whose_answers_are_lost_are_confirmed_by_get() {
     );
 
     assert!(c.delete(&name).await.expect("the GET confirms the delete"));
-    assert!(c.wait_gone(&name, WAIT).await.expect("gone").satisfied);
+    assert!(
+        c.watch()
+            .wait_gone(&name, WAIT)
+            .await
+            .expect("gone")
+            .satisfied
+    );
     // Nothing to confirm a delete of a statement that never was.
     control.set_faults(json!({})).await;
     assert!(!c.delete(&unique("never")).await.expect("404"));

@@ -36,6 +36,15 @@ impl Cloud {
         SimControl::new(&self.control_url)
     }
 
+    /// Properties that resolve unqualified table names to this cloud's environment and cluster.
+    pub fn catalog(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("sql.current-catalog".to_string(), self.env_name.clone()),
+            ("sql.current-database".to_string(), self.cluster_id.clone()),
+        ]
+        .into()
+    }
+
     pub fn stack(stack: &StackEnv) -> Cloud {
         Cloud {
             url: stack.flink_url.clone(),

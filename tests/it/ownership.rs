@@ -46,6 +46,7 @@ async fn replace_behind_the_apps_back(
     let original = flink.get(name).await.unwrap().unwrap();
     flink.delete(name).await.unwrap();
     flink
+        .watch()
         .wait_gone(name, Duration::from_secs(30))
         .await
         .unwrap();
@@ -61,6 +62,7 @@ async fn replace_behind_the_apps_back(
         .await
         .unwrap();
     flink
+        .watch()
         .wait_until(name, is_settled, Duration::from_secs(30))
         .await
         .unwrap();
@@ -363,17 +365,7 @@ async fn a_table_recreated_by_another_team_in_the_crash_window_is_spared() {
     // Before the app runs again, another team drops the sink and makes its own.
     let sink = &tables[1];
     let flink = app.flink();
-    let props: BTreeMap<String, String> = [
-        (
-            "sql.current-catalog".to_string(),
-            app.cloud.env_name.clone(),
-        ),
-        (
-            "sql.current-database".to_string(),
-            app.cloud.cluster_id.clone(),
-        ),
-    ]
-    .into();
+    let props = app.cloud.catalog();
     let admin =
         KafkaAdmin::connect(&KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers)).unwrap();
     let before = admin.topic_ids(std::slice::from_ref(sink)).await.unwrap()[sink].clone();
@@ -397,6 +389,7 @@ async fn a_table_recreated_by_another_team_in_the_crash_window_is_spared() {
             .await
             .unwrap();
         let done = flink
+            .watch()
             .wait_until(&name, is_settled, Duration::from_secs(30))
             .await
             .unwrap();
@@ -566,6 +559,7 @@ async fn a_live_statement_that_is_not_the_recorded_one_is_refused() {
 
     flink.delete(&job).await.unwrap();
     flink
+        .watch()
         .wait_gone(&job, Duration::from_secs(30))
         .await
         .unwrap();
@@ -760,17 +754,7 @@ async fn adopting_a_statement_another_app_recorded_is_refused() {
     let sink = table("unlabelled");
     let name = format!("{}-unlabelled", app.name);
     let sql = format!("CREATE TABLE {sink} (id STRING)");
-    let props: BTreeMap<String, String> = [
-        (
-            "sql.current-catalog".to_string(),
-            app.cloud.env_name.clone(),
-        ),
-        (
-            "sql.current-database".to_string(),
-            app.cloud.cluster_id.clone(),
-        ),
-    ]
-    .into();
+    let props = app.cloud.catalog();
     flink
         .create(&NewStatement {
             name: name.clone(),
@@ -781,6 +765,7 @@ async fn adopting_a_statement_another_app_recorded_is_refused() {
         .await
         .unwrap();
     flink
+        .watch()
         .wait_until(&name, is_settled, Duration::from_secs(30))
         .await
         .unwrap();
@@ -894,6 +879,7 @@ async fn in_a_rebuild_a_refused_teardown_holds_back_only_what_depends_on_it() {
 
     flink.delete(&job).await.unwrap();
     flink
+        .watch()
         .wait_gone(&job, Duration::from_secs(30))
         .await
         .unwrap();
