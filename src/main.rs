@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     init_logging();
+    tracing::debug!("started");
     if in_github_actions() {
         ccaf_housekeeping::secrets::mask_with(github::commands::print_add_mask);
     }
@@ -92,8 +93,10 @@ fn main() -> ExitCode {
             }
         }
     });
+    tracing::debug!("command finished");
     // A thread still blocked on standard input (`track lease`) must not hold the exit up.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    tracing::debug!("runtime shut down");
     match outcome {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => fail(e),

@@ -47,12 +47,22 @@ pub struct Reached {
     pub cluster_id: Option<String>,
 }
 
-/// Run every check; the first refusal ends it.
+/// Run every check, the three services at once; the first refusal in the order Flink, Schema
+/// Registry, Kafka is the one reported, whatever answered first.
 pub async fn check(c: &Checks<'_>) -> Result<Reached, PreflightError> {
-    flink(c).await?;
-    if let Some((registry, source)) = c.registry {
-        schema_registry(registry, source).await?;
-    }
+    let registry = async {
+        match c.registry {
+            Some((registry, source)) => schema_registry(registry, source).await,
+            None => Ok(()),
+        }
+    };
+    let (flink, registry, kafka) = tokio::join!(flink(c), registry, kafka(c));
+    flink?;
+    registry?;
+    kafka
+}
+
+async fn kafka(c: &Checks<'_>) -> Result<Reached, PreflightError> {
     // A cluster that answers at all answers a metadata request in well under this.
     let kafka = c.kafka.clone().with_request_timeout(KAFKA_TIMEOUT);
     let cluster_id = kafka.cluster_id().await.map_err(|e| {

@@ -61,13 +61,15 @@ pub async fn run(
         .with_status_line(live::status_target(settings.output));
     let every = live::heartbeat_interval();
     let on_event = |e: crate::report::StepEvent<'_>| live.event(e);
-    let run = engine.run(&request, manifest.as_ref(), &settings.options, &on_event);
-    tokio::pin!(run);
-    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let result = loop {
-        tokio::select! {
-            result = &mut run => break result,
-            _ = beat.tick() => live.heartbeat(every),
+    let result = {
+        let run = engine.run(&request, manifest.as_ref(), &settings.options, &on_event);
+        tokio::pin!(run);
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                result = &mut run => break result,
+                _ = beat.tick() => live.heartbeat(every),
+            }
         }
     };
     let report = match result {
@@ -79,6 +81,7 @@ pub async fn run(
         }
     };
     live.finish(&report);
+    tracing::debug!("run finished; reporting");
 
     let ctx =
         GithubContext::from_env(settings.github_token.clone()).with_pr_number(settings.pr_number);
@@ -92,6 +95,11 @@ pub async fn run(
     github::report_run(&report, &ctx, options, &masker)
         .await
         .map_err(CommandError::Report)?;
+    tracing::debug!("reported");
+    // Every tracker write was acknowledged before the report: nothing is left to flush. The
+    // Kafka clients' destructors would only wait for librdkafka's threads (≈ 0.2 s of every
+    // run), so the process leaves them to the exit.
+    std::mem::forget(engine);
     Ok(report.exit_code())
 }
 
@@ -109,6 +117,10 @@ async fn prepare(
         ),
         None => None,
     };
+    tracing::debug!(
+        statements = manifest.as_ref().map_or(0, |m| m.statements.len()),
+        "read the manifest"
+    );
     let app = match (&manifest, &checked.app) {
         (Some(m), _) => m.app.clone(),
         (None, Some(a)) => a.clone(),
@@ -172,6 +184,7 @@ async fn prepare(
         schema_registry_url = registry.as_ref().map_or("-", |r| r.url.as_str()),
         "configuration"
     );
+    tracing::debug!("clients ready");
     // The tracker's clients first: librdkafka connects (and the idempotent producer gets its
     // id) in the background while the pre-flight checks run, instead of on the lease's first
     // write. Creating them reads and writes nothing.
@@ -190,6 +203,7 @@ async fn prepare(
         tracker_topic: &checked.tracker_topic,
     })
     .await?;
+    tracing::debug!("pre-flight checks passed");
     let cluster = cluster_scope(reached.cluster_id, &settings.database_clusters)?;
 
     // The watch lists the app's statements: those carrying its owner label.

@@ -143,7 +143,13 @@ impl Engine {
                 let (snap, _) = self
                     .unless_cancelled(snapshot::take(self, manifest))
                     .await?;
+                tracing::debug!(
+                    tracked = snap.tracked.len(),
+                    live = snap.live.len(),
+                    "snapshot taken"
+                );
                 let p = plan::plan(*goal, &snap, opts);
+                tracing::debug!(steps = p.steps.len(), "planned");
                 report.steps = execute::planned(&p);
                 report.outcome = if p.is_noop() {
                     Outcome::NothingToDo
