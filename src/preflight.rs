@@ -65,13 +65,15 @@ pub async fn check(c: &Checks<'_>) -> Result<Reached, PreflightError> {
 async fn kafka(c: &Checks<'_>) -> Result<Reached, PreflightError> {
     // A cluster that answers at all answers a metadata request in well under this.
     let kafka = c.kafka.clone().with_request_timeout(KAFKA_TIMEOUT);
-    let cluster_id = kafka.cluster_id().await.map_err(|e| {
+    // Both at once; a cluster that cannot be reached is the refusal named first.
+    let (cluster_id, tracker) = tokio::join!(kafka.cluster_id(), tracker_topic(c));
+    let cluster_id = cluster_id.map_err(|e| {
         refused(
             c.kafka_source,
             &format!("the Kafka cluster cannot be reached, or does not accept the API key: {e}"),
         )
     })?;
-    tracker_topic(c).await?;
+    tracker?;
     Ok(Reached { cluster_id })
 }
 

@@ -19,12 +19,17 @@ pub async fn take(
     engine: &Engine,
     manifest: Option<&Manifest>,
 ) -> Result<(Snapshot, BTreeMap<String, Record>), EngineError> {
+    // Three independent reads at once: the tracker, the statements, the topics.
+    let scope = Scope::app(&engine.environment_id, &engine.app);
+    let filter = ListFilter::default();
+    let (loaded, listed, topics) = tokio::join!(
+        engine.tracker.load(&scope),
+        engine.flink.list(&filter),
+        engine.kafka.list_topics()
+    );
     // The tracker's snapshot is dropped here: held, it would make the lease's next read copy
     // the tracker's table.
-    let records: BTreeMap<String, Record> = engine
-        .tracker
-        .load(&Scope::app(&engine.environment_id, &engine.app))
-        .await?
+    let records: BTreeMap<String, Record> = loaded?
         .records
         .values()
         .map(|r| (r.statement_name.clone(), (**r).clone()))
@@ -34,14 +39,11 @@ pub async fn take(
         Some(m) => from_manifest(m, engine),
         None => latest_per_logical(&records),
     };
-    let live = engine
-        .flink
-        .list(&ListFilter::default())
-        .await?
+    let live = listed?
         .into_iter()
         .map(|s| (s.name.clone(), live_of(&s)))
         .collect();
-    let topics: BTreeSet<String> = engine.kafka.list_topics().await?.into_keys().collect();
+    let topics: BTreeSet<String> = topics?.into_keys().collect();
     // The ids of the topics the app claims (and that exist): what tells an incarnation apart.
     let claimed: BTreeSet<String> = tracked
         .iter()
