@@ -441,8 +441,7 @@ async fn a_30_percent_5xx_rate_still_completes_create_stop_delete() {
         .expect("wait stopped");
     assert!(stopped.satisfied, "{:?}", stopped.last);
     c.delete(&name).await.expect("delete");
-    let gone = c.watch().wait_gone(&name, WAIT).await.expect("wait gone");
-    assert!(gone.satisfied);
+    assert!(gone(&c, &name).await, "{name} is still there");
 
     control.assert_injected("error", 3).await;
     control.set_faults(json!({})).await;
@@ -603,13 +602,7 @@ async fn a_409_on_create_is_success_for_our_statement_and_name_taken_for_another
     assert!(matches!(err, FlinkError::BeingDeleted { .. }), "{err:?}");
     let err = c.stop(&name).await.expect_err("cannot stop while DELETING");
     assert!(matches!(err, FlinkError::BeingDeleted { .. }), "{err:?}");
-    assert!(
-        c.watch()
-            .wait_gone(&name, WAIT)
-            .await
-            .expect("gone")
-            .satisfied
-    );
+    assert!(gone(&c, &name).await, "{} is still there", name);
     let err = c.stop(&name).await.expect_err("stop a missing statement");
     assert!(matches!(err, FlinkError::NotFound { .. }), "{err:?}");
     c.create(&new).await.expect("the name is free again");
@@ -639,13 +632,7 @@ async fn the_stack_simulator_serves_create_get_list_delete() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, name);
     assert!(c.delete(&name).await.expect("delete"));
-    assert!(
-        c.watch()
-            .wait_gone(&name, WAIT)
-            .await
-            .expect("gone")
-            .satisfied
-    );
+    assert!(gone(&c, &name).await, "{} is still there", name);
 }
 
 /// Every `Display` and `Debug` of `err` is free of the secret and of the Basic token.
@@ -943,16 +930,19 @@ async fn creates_and_deletes_whose_answers_are_lost_are_confirmed_by_get() {
     );
 
     assert!(c.delete(&name).await.expect("the GET confirms the delete"));
-    assert!(
-        c.watch()
-            .wait_gone(&name, WAIT)
-            .await
-            .expect("gone")
-            .satisfied
-    );
+    assert!(gone(&c, &name).await, "{} is still there", name);
     // Nothing to confirm a delete of a statement that never was.
     control.set_faults(json!({})).await;
     assert!(!c.delete(&unique("never")).await.expect("404"));
+}
+
+/// Whether the statement is gone within [`WAIT`].
+async fn gone(c: &FlinkClient, name: &str) -> bool {
+    c.watch()
+        .wait_gone(name, WAIT)
+        .await
+        .expect("gone")
+        .satisfied
 }
 
 /// `n` GETs of statements that do not exist, all at once: each must end in a 404.
