@@ -19,6 +19,8 @@ pub const DEFAULT_FILE: &str = "ccaf-housekeeping.toml";
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// The largest SQL file read (bytes), per file.
 pub const MAX_SQL_BYTES: u64 = 1024 * 1024;
+/// The longest statement text the statements API takes (`spec.statement`, 131 072 characters).
+pub const MAX_STATEMENT_CHARS: usize = 131_072;
 
 /// Why a file the manifest names (or the manifest itself) is not read. The path is shown as it was
 /// named.
@@ -367,6 +369,18 @@ fn parse_statement(
             return None;
         }
     };
+    // The smaller of the documented limits (the spec's; the concepts page says 4 MB, §F.16).
+    let length = sql.chars().count();
+    if length > MAX_STATEMENT_CHARS {
+        problems.add(
+            format!("{place}{source}"),
+            format!(
+                "the statement is {length} characters long; the statements API takes at most \
+                 {MAX_STATEMENT_CHARS}"
+            ),
+        );
+        return None;
+    }
     // Table names become topic and subject names and are printed: no control characters.
     for table in tables_of(&analysis) {
         let parts = [&table.catalog, &table.database].into_iter().flatten();
@@ -677,6 +691,20 @@ query = "SELECT * FORM t"
         assert!(has("statements[4] \"both\": give either"), "{p:#?}");
         assert!(has("statements[5] \"typo\": SQL parse failed"), "{p:#?}");
         assert_eq!(p.len(), 6, "{p:#?}");
+    }
+
+    #[test]
+    fn a_statement_longer_than_the_api_takes_is_refused() {
+        let long = format!(
+            "INSERT INTO t SELECT id FROM s WHERE note <> '{}'",
+            "x".repeat(MAX_STATEMENT_CHARS)
+        );
+        let text = "app = \"a\"\n[[statements]]\nname = \"long\"\nsql = \"sql/long.sql\"\n";
+        let p = problems(text, &[("sql/long.sql", &long)]);
+        assert!(
+            p.iter().any(|x| x.contains("takes at most 131072")),
+            "{p:#?}"
+        );
     }
 
     #[test]

@@ -9,8 +9,12 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-/// The API's limit on statement names.
+/// The API's limit on statement names (the OpenAPI pattern's).
 pub const MAX_NAME_LEN: usize = 100;
+/// The limit on the names the action makes: the statements concept page says 72, stricter than
+/// the spec's 100 (§F.15), and names of `[a-z0-9-]` at most this long are valid under every
+/// reading.
+pub const MAX_DEPLOYED_LEN: usize = 72;
 const HASH_LEN: usize = 8;
 
 /// What a deployed statement is made of; its name is a function of this.
@@ -24,7 +28,7 @@ pub struct StatementIdentity<'a> {
     pub principal: &'a str,
 }
 
-/// `<app>-<name>-<8 hex>`, at most 100 characters and valid for the API.
+/// `<app>-<name>-<8 hex>`, at most [`MAX_DEPLOYED_LEN`] characters of `[a-z0-9-]`.
 ///
 /// When `<app>-<name>` is too long it is cut to fit (at a character boundary, trailing `-`
 /// trimmed); the hash includes the uncut names, so two statements whose names share the cut
@@ -32,7 +36,7 @@ pub struct StatementIdentity<'a> {
 pub fn deployed_name(id: &StatementIdentity<'_>) -> String {
     let hash = identity_hash(id);
     let mut stem = format!("{}-{}", id.app, id.name);
-    let room = MAX_NAME_LEN - HASH_LEN - 1;
+    let room = MAX_DEPLOYED_LEN - HASH_LEN - 1;
     if stem.len() > room {
         stem.truncate(room);
         while stem.ends_with('-') {
@@ -184,14 +188,18 @@ mod tests {
         let two = "b".repeat(60) + "-two";
         let n1 = deployed_name(&id(&app, &one, "SELECT 1", &props));
         let n2 = deployed_name(&id(&app, &two, "SELECT 1", &props));
-        assert_eq!(n1.len(), MAX_NAME_LEN);
+        assert_eq!(n1.len(), MAX_DEPLOYED_LEN);
         assert!(valid_statement_name(&n1), "{n1}");
+        assert!(n1
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
         assert_ne!(n1, n2);
         assert_eq!(n1, deployed_name(&id(&app, &one, "SELECT 1", &props)));
         // A cut that lands on a '-' is trimmed, never leaving "--".
-        let app = "a".repeat(90);
+        let app = "a".repeat(MAX_DEPLOYED_LEN - 8 - 2);
         let n = deployed_name(&id(&app, "x", "SELECT 1", &props));
         assert!(!n.contains("--"), "{n}");
+        assert!(n.len() <= MAX_DEPLOYED_LEN);
         assert!(valid_statement_name(&n));
     }
 

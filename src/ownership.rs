@@ -111,20 +111,29 @@ impl<'a> Shown<'a> {
     }
 }
 
-/// Is the live statement the one the record describes? It must carry the app's ownership label,
-/// and have the recorded uid (or, when none was recorded, the recorded SQL). `Err` says why not.
+/// Is the live statement the one the record describes? With a uid on record, the live one must
+/// have that uid — a uid is never reused, so it is the very statement the app created or adopted
+/// — and must not carry another app's ownership label; it need not carry the app's own, since
+/// the service may not keep a label patched after create (§F.13: adoption labels where the
+/// service takes it). Without a uid (the run that created it was interrupted before it saw
+/// the statement), the label the create set and the recorded SQL must both match. `Err` says
+/// why not.
 pub fn verify_statement(expected: &Expected<'_>, shown: &Shown<'_>) -> Result<(), String> {
-    if shown.owner != Some(expected.app) {
-        return Err(match shown.owner {
-            Some(other) => format!(
+    match shown.owner {
+        Some(other) if other != expected.app => {
+            return Err(format!(
                 "it is labelled as app `{other}`'s ({OWNER_LABEL}={other}), not `{}`'s",
                 expected.app
-            ),
-            None => format!(
-                "it does not carry the app's label {OWNER_LABEL}={}",
+            ))
+        }
+        None if expected.uid.is_none() => {
+            return Err(format!(
+                "it does not carry the app's label {OWNER_LABEL}={}, and the tracker's record \
+                 has no uid for it",
                 expected.app
-            ),
-        });
+            ))
+        }
+        _ => {}
     }
     match (expected.uid, shown.uid) {
         (Some(want), Some(got)) if want == got => Ok(()),
@@ -206,10 +215,15 @@ mod tests {
         assert!(verify_statement(&exp, &other_uid)
             .unwrap_err()
             .contains("another statement"));
+        // The recorded uid is the evidence: a statement the service would not label is still
+        // the one adopted.
         let no_label = Shown { owner: None, ..ok };
-        assert!(verify_statement(&exp, &no_label)
-            .unwrap_err()
-            .contains(OWNER_LABEL));
+        assert!(verify_statement(&exp, &no_label).is_ok());
+        let no_label_other_uid = Shown {
+            owner: None,
+            ..other_uid
+        };
+        assert!(verify_statement(&exp, &no_label_other_uid).is_err());
         let other_app = Shown {
             owner: Some("theirs"),
             ..ok
@@ -220,6 +234,10 @@ mod tests {
         // No uid recorded (a run killed before it saw the statement): label and SQL decide.
         let unrecorded = Expected { uid: None, ..exp };
         assert!(verify_statement(&unrecorded, &other_uid).is_ok());
+        // Without a uid, the label the create set is needed.
+        assert!(verify_statement(&unrecorded, &no_label)
+            .unwrap_err()
+            .contains(OWNER_LABEL));
         let other_sql = Shown {
             sql: "SELECT 2",
             ..ok

@@ -44,6 +44,65 @@ pub struct Definition {
     pub depends_on: Vec<String>,
     /// True for `CREATE TABLE` (not CTAS): a DDL statement that completes and runs nothing.
     pub is_table_ddl: bool,
+    /// `INSERT INTO`, CTAS or `EXECUTE STATEMENT SET`: the only statements the service resumes
+    /// once stopped (§F.11).
+    pub resumable: bool,
+    /// What in its query keeps Flink state (empty: none); see [`state_reasons`].
+    pub query_state: Vec<flink_sql::Stateful>,
+    /// Tables it creates with a primary key: a statement that writes one is an upsert sink.
+    pub keyed: Vec<TableRef>,
+}
+
+/// Why a statement keeps state: its offsets cannot be carried over to a replacement (the
+/// service refuses carry-over for stateful statements, §F.11), and a replacement starts
+/// without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateReason {
+    /// A stateful part of its query (aggregation, join, window, OVER, …).
+    Query(flink_sql::Stateful),
+    /// It writes a table with a primary key, as an upsert.
+    UpsertSink(TableRef),
+}
+
+impl fmt::Display for StateReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateReason::Query(s) => f.write_str(s.description()),
+            StateReason::UpsertSink(t) => write!(f, "an upsert sink ({t} has a primary key)"),
+        }
+    }
+}
+
+/// Why `d` keeps state: its query's stateful parts, and every table it writes that a statement
+/// of the snapshot creates with a primary key. (A keyed table the app does not create is not
+/// known here.)
+pub fn state_reasons(snap: &Snapshot, d: &Definition) -> Vec<StateReason> {
+    let mut out: Vec<StateReason> = d
+        .query_state
+        .iter()
+        .copied()
+        .map(StateReason::Query)
+        .collect();
+    let keyed: BTreeSet<&TableRef> = snap
+        .desired
+        .iter()
+        .chain(snap.tracked.iter().map(|t| &t.def))
+        .flat_map(|def| def.keyed.iter())
+        .collect();
+    for w in &d.writes {
+        if keyed.contains(w) {
+            out.push(StateReason::UpsertSink(w.clone()));
+        }
+    }
+    out
+}
+
+fn said(reasons: &[StateReason]) -> String {
+    reasons
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A tracker record of the app, as the planner needs it.
@@ -103,6 +162,10 @@ pub struct Snapshot {
     pub subjects_left: BTreeMap<String, Vec<String>>,
     /// The Kafka cluster the run can check tables in.
     pub cluster: ClusterScope,
+    /// Subjects (`<topic>-key`, `<topic>-value`) registered for tables the app wants to create,
+    /// whose topics do not exist and for which the app holds no evidence: someone else's, by
+    /// topic. A table created over them fails, or writes into another's subject.
+    pub foreign_subjects: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -333,14 +396,18 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
                     skip_protected(&mut p, d, snap, pat);
                     continue;
                 }
+                let (action, why) = match subjects_in_the_way(snap, d) {
+                    Some(refused) => (Action::Refuse, refused),
+                    None => (Action::Create, "rebuild: build up from scratch".to_string()),
+                };
                 let id = p.push(
                     Stage::Buildup,
-                    Action::Create,
+                    action,
                     Target::Statement {
                         def: d.clone(),
                         carry_over_from: None,
                     },
-                    "rebuild: build up from scratch",
+                    why,
                     // Whatever runs under this name now is torn down first.
                     live_phase(snap, &d.name).filter(|_| !defs.iter().any(|t| t.name == d.name)),
                 );
@@ -350,6 +417,7 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
                         p.after(id, t);
                     }
                 }
+                // A refused one stays in the graph: what depends on it is blocked by it.
                 created.insert(i, id);
             }
             wire_creates(&mut p, snap, &created);
@@ -391,6 +459,33 @@ fn rebuild_waits_for(d: &Definition, torn: &Target) -> bool {
         }
         Target::Table(t) => uses(d, &t.topic),
     }
+}
+
+/// Why creating `d` would meet subjects that are not the app's, if it would: the tables it
+/// creates whose `-key`/`-value` subjects someone else left (§F.6: the create fails, and never
+/// by waiting).
+fn subjects_in_the_way(snap: &Snapshot, d: &Definition) -> Option<String> {
+    let found: Vec<&str> = d
+        .creates
+        .iter()
+        .filter(|t| !snap.topics.contains(&t.name))
+        .flat_map(|t| snap.foreign_subjects.get(&t.name).into_iter().flatten())
+        .map(String::as_str)
+        .collect();
+    (!found.is_empty()).then(|| subjects_message(&found))
+}
+
+/// Why a create does not go ahead over subjects that are not the app's, and what to do.
+pub fn subjects_message(found: &[&str]) -> String {
+    format!(
+        "not created: Schema Registry subject{} {} already exist{} for a table it creates, and \
+         the app holds no evidence that they are its own; a table created over them fails \
+         (\"doesn't match the existing one\") or writes into someone else's subject. Delete \
+         them if nobody uses them, or give the table another name",
+        if found.len() == 1 { "" } else { "s" },
+        found.join(", "),
+        if found.len() == 1 { "s" } else { "" },
+    )
 }
 
 fn live_phase(snap: &Snapshot, name: &str) -> Option<Phase> {
@@ -813,6 +908,9 @@ struct Verdicts<'a> {
     recreated: BTreeSet<TableRef>,
     /// Wanted statements left alone because a `protect` pattern matches them.
     protected: BTreeSet<usize>,
+    /// Wanted statements that cannot be created (subjects in the way), with why: refused, and
+    /// what they would replace is left running.
+    held_back: BTreeMap<usize, String>,
 }
 
 /// `buildup`: create what is missing, replace what changed, prune what is no longer wanted,
@@ -829,8 +927,15 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         why,
         recreated: BTreeSet::new(),
         protected: BTreeSet::new(),
+        held_back: BTreeMap::new(),
     };
     propagate_recreated(snap, &mut v);
+    for (i, d) in snap.desired.iter().enumerate() {
+        let creates = matches!(v.fate[i], Fate::Create(_)) || v.old_of.contains_key(&i);
+        if let Some(why) = creates.then(|| subjects_in_the_way(snap, d)).flatten() {
+            v.held_back.insert(i, why);
+        }
+    }
     for (i, d) in snap.desired.iter().enumerate() {
         if v.fate[i] != Fate::Unchanged || v.old_of.contains_key(&i) {
             if let Some(pat) = opts.protected(&d.name) {
@@ -840,7 +945,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         }
     }
     let (torn, carry_from) = converge_teardown(p, snap, opts, &v);
-    converge_buildup(p, snap, &v, &torn, &carry_from);
+    converge_buildup(p, snap, opts, &v, &torn, &carry_from);
 }
 
 /// Tracked statements that are not wanted under their name but are still there: older versions
@@ -880,7 +985,7 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
         .iter()
         .map(|d| match snap.live.get(&d.name).map(|l| &l.phase) {
             Some(ph) if SETTLED_OK.contains(ph) => Fate::Unchanged,
-            Some(Phase::Stopped) => Fate::Resume,
+            Some(Phase::Stopped) if d.resumable => Fate::Resume,
             Some(_) => Fate::Create(true),
             // A table's DDL we ran before, whose table is still there, has nothing to do.
             None if d.is_table_ddl
@@ -909,6 +1014,11 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
                 None => "unchanged; its table exists".into(),
             },
             (Fate::Resume, None) => "stopped: resume it".into(),
+            (Fate::Create(true), None) if live_phase(snap, &d.name) == Some(Phase::Stopped) => {
+                "stopped, and only INSERT INTO, CTAS and EXECUTE STATEMENT SET can be resumed: \
+                 create it again"
+                    .into()
+            }
             (Fate::Create(true), None) => format!(
                 "live as {}: create it again",
                 live_phase(snap, &d.name).unwrap_or_default()
@@ -970,6 +1080,9 @@ fn converge_teardown<'a>(
 ) -> (Vec<usize>, BTreeMap<usize, &'a Tracked>) {
     let carry = |i: usize, old: &Tracked| {
         opts.carry_over_offsets
+            // The service refuses carry-over for a stateful statement, after the old one would
+            // have been stopped: an outage (§F.11). It starts anew instead.
+            && state_reasons(snap, &snap.desired[i]).is_empty()
             && !snap.desired[i].is_table_ddl
             && snap.desired[i].creates.is_empty()
             && !v
@@ -984,7 +1097,7 @@ fn converge_teardown<'a>(
     let mut carry_from: BTreeMap<usize, &'a Tracked> = BTreeMap::new();
     let mut to_delete: Vec<(&Definition, String)> = Vec::new();
     for (&i, olds) in &v.old_of {
-        if v.protected.contains(&i) {
+        if v.protected.contains(&i) || v.held_back.contains_key(&i) {
             continue;
         }
         for old in olds {
@@ -996,7 +1109,10 @@ fn converge_teardown<'a>(
         }
     }
     for (i, d) in snap.desired.iter().enumerate() {
-        if v.fate[i] == Fate::Create(true) && !v.protected.contains(&i) {
+        if v.fate[i] == Fate::Create(true)
+            && !v.protected.contains(&i)
+            && !v.held_back.contains_key(&i)
+        {
             to_delete.push((d, v.why[i].clone()));
         }
     }
@@ -1063,6 +1179,7 @@ fn converge_teardown<'a>(
 fn converge_buildup(
     p: &mut Plan,
     snap: &Snapshot,
+    opts: &Options,
     v: &Verdicts<'_>,
     torn: &[usize],
     carry_from: &BTreeMap<usize, &Tracked>,
@@ -1089,9 +1206,34 @@ fn converge_buildup(
                 carry_from.get(&i).map(|o| o.def.name.clone()),
             ),
         };
+        let (action, refused) = match (action, refused, v.held_back.get(&i)) {
+            (Action::Create, None, Some(why)) => {
+                let kept = if replaces_old {
+                    "; what it replaces is left as it is"
+                } else {
+                    ""
+                };
+                (Action::Refuse, Some(format!("{why}{kept}")))
+            }
+            (action, refused, _) => (action, refused),
+        };
+        let state = state_reasons(snap, d);
         let reason = match (&carry_over_from, refused) {
             (_, Some(r)) => r,
             (Some(from), None) => format!("{}; offsets carried over from {from}", v.why[i]),
+            (None, None) if replaces_old && !state.is_empty() => {
+                let declined = if opts.carry_over_offsets {
+                    "offsets not carried over: "
+                } else {
+                    ""
+                };
+                format!(
+                    "{}; {declined}it keeps state ({}), so the replacement starts anew and the \
+                     old version's state is not carried over",
+                    v.why[i],
+                    said(&state)
+                )
+            }
             (None, None) => v.why[i].clone(),
         };
         let id = p.push(
@@ -1104,6 +1246,10 @@ fn converge_buildup(
             reason,
             live_phase(snap, &d.name).filter(|_| v.fate[i] != Fate::Create(true)),
         );
+        if action == Action::Refuse {
+            // What depends on it is blocked by its refusal.
+            created.insert(i, id);
+        }
         if matches!(action, Action::Create | Action::Resume) {
             // After anything torn down that it replaces or whose table it uses.
             for &t in torn {

@@ -107,6 +107,69 @@ pub struct StepReport {
     pub tables: TableUse,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<StepError>,
+    /// Changes the service asked to be tried again, and were (a create after a table's drop,
+    /// a name still held), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<Retry>,
+}
+
+impl StepReport {
+    /// The retries in words, for the step's line and the summary: `retried 2×: …`.
+    pub fn retry_note(&self) -> Option<String> {
+        if self.retries.is_empty() {
+            return None;
+        }
+        let mut causes: Vec<&'static str> = Vec::new();
+        for r in &self.retries {
+            let words = r.cause.words();
+            if !causes.contains(&words) {
+                causes.push(words);
+            }
+        }
+        Some(format!(
+            "retried {}×: {}",
+            self.retries.len(),
+            causes.join("; ")
+        ))
+    }
+}
+
+/// One more try of a step's change, because the service said to try again later.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Retry {
+    pub cause: RetryCause,
+    /// When, in milliseconds after the step started.
+    pub at_ms: u64,
+    /// What the service said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Why a change was tried again.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryCause {
+    /// A table created right after its drop: the service still had it in its catalog and
+    /// failed the create, "try again later" (§F.5). The failed statement was deleted first.
+    RecreateWindow,
+    /// The statement's name was still held by one deleted moments ago (409, §F.3).
+    NameHeld,
+}
+
+crate::command::spelled!(RetryCause {
+    RecreateWindow => "recreate_window",
+    NameHeld => "name_held",
+});
+
+impl RetryCause {
+    fn words(self) -> &'static str {
+        match self {
+            RetryCause::RecreateWindow => {
+                "its table was dropped moments ago and the service said to try again later"
+            }
+            RetryCause::NameHeld => "its name was still held by a statement deleted moments ago",
+        }
+    }
 }
 
 /// What the engine tells the run's display while it works: a step started, a step finished.
@@ -120,6 +183,13 @@ pub enum StepEvent<'a> {
         name: &'a str,
     },
     Finished(&'a StepReport),
+    /// A step in flight waits on something worth saying (a full compute pool, a retry's
+    /// backoff): the heartbeat says it instead of the generic wait.
+    Waiting {
+        action: Action,
+        name: &'a str,
+        note: &'a str,
+    },
 }
 
 /// The engine's listener for [`StepEvent`]s (called from the steps' tasks, so it must not block

@@ -120,6 +120,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub timings: Timings,
+
+    #[command(flatten)]
+    pub behaviour: Behaviour,
 }
 
 /// How long each asynchronous phase lasts. Also adjustable at run time via `/_sim/timings`.
@@ -142,10 +145,53 @@ pub struct Timings {
         default_value_t = 250
     )]
     pub health_check_ms: u64,
-    /// How long a deleted statement lingers in the list after GET answers 404 (Confluent
-    /// Cloud's list lags deletes by 5–15 s); 0 (the default) turns it off.
-    #[arg(long = "list-lag-ms", env = "SIM_LIST_LAG_MS", default_value_t = 0)]
+    /// How long a deleted statement lingers in the list (as DELETING) after GET answers 404,
+    /// and how long a name created again still lists as its old incarnation (Confluent Cloud's
+    /// list lags deletes by 5–15 s).
+    #[arg(long = "list-lag-ms", env = "SIM_LIST_LAG_MS", default_value_t = 1000)]
     pub list_lag_ms: u64,
+    /// How long a new statement is missing from the list after its create was answered.
+    #[arg(
+        long = "list-new-lag-ms",
+        env = "SIM_LIST_NEW_LAG_MS",
+        default_value_t = 400
+    )]
+    pub list_new_lag_ms: u64,
+    /// How late the list shows a statement's changes (phase, detail, labels): it shows each
+    /// statement as it was this long ago.
+    #[arg(
+        long = "list-phase-lag-ms",
+        env = "SIM_LIST_PHASE_LAG_MS",
+        default_value_t = 300
+    )]
+    pub list_phase_lag_ms: u64,
+    /// How long after an accepted stop or resume (PUT, PATCH) the phase starts to move: until
+    /// then a GET still shows the old phase.
+    #[arg(
+        long = "update-lag-ms",
+        env = "SIM_UPDATE_LAG_MS",
+        default_value_t = 250
+    )]
+    pub update_lag_ms: u64,
+    /// How long a statement's name stays taken after the statement is gone (a create meets 409).
+    #[arg(long = "name-hold-ms", env = "SIM_NAME_HOLD_MS", default_value_t = 800)]
+    pub name_hold_ms: u64,
+    /// How long after a table's topic is gone a CREATE TABLE / CTAS of it is created FAILED
+    /// ("The table ... was found, but its Kafka topic does not exist ... try again later").
+    #[arg(
+        long = "recreate-window-ms",
+        env = "SIM_RECREATE_WINDOW_MS",
+        default_value_t = 1500
+    )]
+    pub recreate_window_ms: u64,
+    /// How long a statement stays in a terminal phase (COMPLETED, FAILED, STOPPED) before the
+    /// service purges it (about 30 days on Confluent Cloud).
+    #[arg(
+        long = "purge-after-ms",
+        env = "SIM_PURGE_AFTER_MS",
+        default_value_t = 60_000
+    )]
+    pub purge_after_ms: u64,
 }
 
 impl Default for Timings {
@@ -155,7 +201,49 @@ impl Default for Timings {
             stopping_ms: 300,
             deleting_ms: 500,
             health_check_ms: 250,
-            list_lag_ms: 0,
+            list_lag_ms: 1000,
+            list_new_lag_ms: 400,
+            list_phase_lag_ms: 300,
+            update_lag_ms: 250,
+            name_hold_ms: 800,
+            recreate_window_ms: 1500,
+            purge_after_ms: 60_000,
+        }
+    }
+}
+
+/// What the service does with a change of `metadata.labels` after create (a PATCH of
+/// `/metadata/labels`, or a PUT carrying other labels): undocumented (the reference, §F.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelsPatch {
+    /// Answered 200, and the labels stay as they were.
+    #[default]
+    Ignore,
+    /// The labels change.
+    Apply,
+    /// Answered 422: statement metadata is read-only.
+    Reject,
+}
+
+/// Behaviours a test chooses at run time (`/_sim/behaviour`), beside faults and timings.
+#[derive(clap::Args, Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Behaviour {
+    /// How label changes after create are treated.
+    #[arg(long = "labels-patch", env = "SIM_LABELS_PATCH", value_enum, default_value_t = LabelsPatch::Ignore)]
+    pub labels_patch: LabelsPatch,
+    /// How many statements the compute pool runs at once (none: no limit). A statement beyond
+    /// it stays PENDING with `scaling_status.scaling_state` `POOL_EXHAUSTED`.
+    #[arg(long = "pool-capacity", env = "SIM_POOL_CAPACITY")]
+    pub pool_capacity: Option<u32>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            labels_patch: LabelsPatch::Ignore,
+            pool_capacity: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::config::Timings;
+use crate::config::{Behaviour, Timings};
 use crate::http::{self, basic_credentials, constant_time_eq};
 use crate::Sim;
 
@@ -205,11 +205,30 @@ struct Bucket {
     last: Instant,
 }
 
-/// Run-time adjustable behaviour: faults, timings, the log.
+/// What a Flink API key may see: the whole environment, or one compute pool (a FlinkDeveloper
+/// role scoped to the pool), under which a statement that does not exist answers 403 rather
+/// than 404 (the reference, §F.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyScope {
+    Environment,
+    ComputePool,
+}
+
+/// A Flink API key issued through `/_sim/keys`.
+#[derive(Debug, Clone)]
+struct IssuedKey {
+    key: String,
+    secret: String,
+    scope: KeyScope,
+}
+
+/// Run-time adjustable behaviour: faults, timings, behaviours, issued keys, the log.
 pub struct Control {
     state: Mutex<ControlState>,
     started: Instant,
     initial_timings: Timings,
+    initial_behaviour: Behaviour,
 }
 
 struct ControlState {
@@ -217,6 +236,8 @@ struct ControlState {
     rng: StdRng,
     bucket: Option<Bucket>,
     timings: Timings,
+    behaviour: Behaviour,
+    keys: Vec<IssuedKey>,
     log: VecDeque<LoggedRequest>,
     next_seq: u64,
 }
@@ -234,23 +255,39 @@ enum Injected {
 }
 
 impl Control {
-    pub fn new(timings: Timings) -> Control {
+    pub fn new(timings: Timings, behaviour: Behaviour) -> Control {
         Control {
             state: Mutex::new(ControlState {
                 faults: Faults::default(),
                 rng: StdRng::from_os_rng(),
                 bucket: None,
                 timings: timings.clone(),
+                behaviour: behaviour.clone(),
+                keys: Vec::new(),
                 log: VecDeque::new(),
                 next_seq: 1,
             }),
             started: Instant::now(),
             initial_timings: timings,
+            initial_behaviour: behaviour,
         }
     }
 
     pub fn timings(&self) -> Timings {
         self.lock().timings.clone()
+    }
+
+    pub fn behaviour(&self) -> Behaviour {
+        self.lock().behaviour.clone()
+    }
+
+    /// The scope of an issued Flink key with these credentials, if there is one.
+    fn issued_key(&self, key: &str, secret: &str) -> Option<KeyScope> {
+        self.lock()
+            .keys
+            .iter()
+            .find(|k| constant_time_eq(&k.key, key) && constant_time_eq(&k.secret, secret))
+            .map(|k| k.scope)
     }
 
     pub fn partial_drops(&self) -> bool {
@@ -283,6 +320,8 @@ impl Control {
         self.set_faults(Faults::default());
         let mut st = self.lock();
         st.timings = self.initial_timings.clone();
+        st.behaviour = self.initial_behaviour.clone();
+        st.keys.clear();
         st.log.clear();
     }
 
@@ -477,7 +516,12 @@ pub async fn front_door(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
             server_error_response(api, status, sim.control.error_message().as_deref())
         }
         None => {
-            auth = check_auth(&sim, api, &req);
+            let scope;
+            (auth, scope) = check_auth(&sim, api, &req);
+            let mut req = req;
+            if let Some(scope) = scope {
+                req.extensions_mut().insert(scope);
+            }
             match auth {
                 AuthOutcome::Ok if sim.control.forbidden(api, method.as_str()) => {
                     fault = Some("forbidden");
@@ -521,19 +565,26 @@ pub async fn front_door(State(sim): State<Arc<Sim>>, req: Request, next: Next) -
     resp
 }
 
-fn check_auth(sim: &Sim, api: Api, req: &Request) -> AuthOutcome {
+/// Whether the request's credentials are the API's, and for the Flink API which scope the key
+/// has (the configured key: the environment; a key issued by `/_sim/keys`: its own).
+fn check_auth(sim: &Sim, api: Api, req: &Request) -> (AuthOutcome, Option<KeyScope>) {
     let (key, secret) = match api {
         Api::Flink => (&sim.cfg.flink_api_key, &sim.cfg.flink_api_secret),
         Api::SchemaRegistry => (&sim.cfg.sr_api_key, &sim.cfg.sr_api_secret),
         Api::KafkaRest => (&sim.cfg.kafka_api_key, &sim.cfg.kafka_api_secret),
-        Api::Control | Api::Unknown => return AuthOutcome::NotRequired,
+        Api::Control | Api::Unknown => return (AuthOutcome::NotRequired, None),
     };
     match basic_credentials(req.headers()) {
-        None => AuthOutcome::Missing,
-        Some((k, s)) if constant_time_eq(&k, key) && constant_time_eq(&s, secret) => {
-            AuthOutcome::Ok
-        }
-        Some(_) => AuthOutcome::Invalid,
+        None => (AuthOutcome::Missing, None),
+        Some((k, s)) if constant_time_eq(&k, key) && constant_time_eq(&s, secret) => (
+            AuthOutcome::Ok,
+            (api == Api::Flink).then_some(KeyScope::Environment),
+        ),
+        Some((k, s)) if api == Api::Flink => match sim.control.issued_key(&k, &s) {
+            Some(scope) => (AuthOutcome::Ok, Some(scope)),
+            None => (AuthOutcome::Invalid, None),
+        },
+        Some(_) => (AuthOutcome::Invalid, None),
     }
 }
 
@@ -644,9 +695,12 @@ pub fn router() -> Router<Arc<Sim>> {
     Router::new()
         .route("/_sim/faults", get(get_faults).put(put_faults))
         .route("/_sim/timings", get(get_timings).put(put_timings))
+        .route("/_sim/behaviour", get(get_behaviour).put(put_behaviour))
+        .route("/_sim/keys", post(issue_key))
         .route("/_sim/requests", get(get_requests).delete(clear_requests))
         .route("/_sim/reset", post(reset))
         .route("/_sim/state", get(get_state))
+        .route("/_sim/statements", get(get_statements))
 }
 
 async fn get_faults(State(sim): State<Arc<Sim>>) -> Response {
@@ -681,24 +735,70 @@ async fn get_timings(State(sim): State<Arc<Sim>>) -> Response {
 async fn put_timings(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
     // Fields left out keep their current values, not the built-in defaults: a test that only
     // slows deletes must not silently reset the pending time the simulator was started with.
-    let current = sim.control.timings();
-    let timings: Timings = match http::parse_json(&body).and_then(|v| {
-        let serde_json::Value::Object(given) = v else {
-            return Err("timings must be a JSON object".to_string());
-        };
-        let mut merged = match serde_json::to_value(&current) {
-            Ok(serde_json::Value::Object(m)) => m,
-            _ => serde_json::Map::new(),
-        };
-        merged.extend(given);
-        serde_json::from_value(serde_json::Value::Object(merged))
-            .map_err(|e| format!("invalid timings: {e}"))
-    }) {
+    let timings: Timings = match merged(&sim.control.timings(), &body, "timings") {
         Ok(t) => t,
         Err(e) => return control_error(&e),
     };
     sim.control.lock().timings = timings.clone();
     http::flink_json(StatusCode::OK, &json!(timings))
+}
+
+/// A JSON object merged over `current` (fields left out keep their values), read back as `T`.
+fn merged<T: Serialize + serde::de::DeserializeOwned>(
+    current: &T,
+    body: &axum::body::Bytes,
+    what: &str,
+) -> Result<T, String> {
+    let serde_json::Value::Object(given) = http::parse_json(body)? else {
+        return Err(format!("{what} must be a JSON object"));
+    };
+    let mut merged = match serde_json::to_value(current) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    merged.extend(given);
+    serde_json::from_value(serde_json::Value::Object(merged))
+        .map_err(|e| format!("invalid {what}: {e}"))
+}
+
+async fn get_behaviour(State(sim): State<Arc<Sim>>) -> Response {
+    http::flink_json(StatusCode::OK, &json!(sim.control.behaviour()))
+}
+
+async fn put_behaviour(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
+    let behaviour = match merged(&sim.control.behaviour(), &body, "behaviour") {
+        Ok(b) => b,
+        Err(e) => return control_error(&e),
+    };
+    sim.control.lock().behaviour = behaviour.clone();
+    tracing::info!(?behaviour, "behaviour set");
+    http::flink_json(StatusCode::OK, &json!(behaviour))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRequest {
+    scope: KeyScope,
+}
+
+/// A new Flink API key with the scope asked for (`{"scope": "compute-pool"}`): what a test
+/// needs to act as a principal whose role is scoped to the compute pool.
+async fn issue_key(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
+    let req: KeyRequest = match http::parse_json(&body)
+        .and_then(|v| serde_json::from_value(v).map_err(|e| format!("invalid key request: {e}")))
+    {
+        Ok(r) => r,
+        Err(e) => return control_error(&e),
+    };
+    let n: u64 = rand::random();
+    let issued = IssuedKey {
+        key: format!("SIMPOOL{n:016X}"),
+        secret: format!("{:032x}", rand::random::<u128>()),
+        scope: req.scope,
+    };
+    let body = json!({ "key": issued.key, "secret": issued.secret, "scope": issued.scope });
+    sim.control.lock().keys.push(issued);
+    http::flink_json(StatusCode::CREATED, &body)
 }
 
 #[derive(Deserialize)]
@@ -726,6 +826,25 @@ async fn reset(State(sim): State<Arc<Sim>>) -> Response {
 
 async fn get_state(State(sim): State<Arc<Sim>>) -> Response {
     http::flink_json(StatusCode::OK, &sim.state_summary())
+}
+
+/// Every statement as the service holds it now — no list lag, no ghosts: what a test checks a
+/// run's end state against.
+async fn get_statements(State(sim): State<Arc<Sim>>) -> Response {
+    let all: Vec<serde_json::Value> = sim
+        .statements()
+        .values()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "uid": r.uid,
+                "phase": r.phase.as_str(),
+                "labels": r.labels,
+                "scaling_state": r.scaling_state.as_str(),
+            })
+        })
+        .collect();
+    http::flink_json(StatusCode::OK, &json!({ "statements": all }))
 }
 
 fn control_error(msg: &str) -> Response {

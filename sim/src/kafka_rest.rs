@@ -195,7 +195,10 @@ async fn delete_topic(
         return unknown_cluster();
     }
     match sim.broker.delete_topic(&topic).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(()) => {
+            sim.table_gone(&topic);
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(BrokerError::NotFound(_)) => unknown_topic(),
         Err(e) => broker_failure(e),
     }

@@ -40,6 +40,11 @@ pub struct Sim {
     statements: Mutex<BTreeMap<String, StatementRec>>,
     /// Deleted statements the list still shows, until when (see `Timings::list_lag_ms`).
     ghosts: Mutex<Vec<(StatementRec, Instant)>>,
+    /// Names of statements gone moments ago, taken until when (`Timings::name_hold_ms`).
+    held_names: Mutex<BTreeMap<String, Instant>>,
+    /// Topics of tables gone moments ago (dropped, or deleted under the catalog), and when: a
+    /// table created again within `Timings::recreate_window_ms` fails.
+    dropped: Mutex<BTreeMap<String, Instant>>,
     registry: Mutex<Registry>,
     /// What the catalog knows of each table (by topic) its DDL declared; `INFORMATION_SCHEMA`
     /// describes the rest of the cluster's topics by inference.
@@ -54,18 +59,61 @@ impl Sim {
         self.statements.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The statement is gone: GET answers 404 from now on, the list may still show it.
+    /// The statement is gone: GET answers 404 from now on, the list may still show it, and its
+    /// name stays taken for a while.
     pub fn remove_statement(&self, name: &str) {
-        let Some(rec) = self.statements().remove(name) else {
+        let Some(mut rec) = self.statements().remove(name) else {
             return;
         };
-        let lag = Duration::from_millis(self.control.timings().list_lag_ms);
-        let mut ghosts = self.ghosts();
+        let timings = self.control.timings();
         let now = Instant::now();
+        let hold = Duration::from_millis(timings.name_hold_ms);
+        {
+            let mut held = self.held_names();
+            held.retain(|_, until| *until > now);
+            if !hold.is_zero() {
+                held.insert(name.to_string(), now + hold);
+            }
+        }
+        let lag = Duration::from_millis(timings.list_lag_ms);
+        let mut ghosts = self.ghosts();
         ghosts.retain(|(g, until)| *until > now && g.name != name);
         if !lag.is_zero() {
+            // The list goes on showing the statement as it last was.
+            rec.history.clear();
             ghosts.push((rec, now + lag));
         }
+    }
+
+    /// Whether a statement gone moments ago still holds `name`.
+    pub fn name_held(&self, name: &str) -> bool {
+        self.held_names()
+            .get(name)
+            .is_some_and(|until| *until > Instant::now())
+    }
+
+    fn held_names(&self) -> MutexGuard<'_, BTreeMap<String, Instant>> {
+        self.held_names.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A table's topic went (DROP TABLE, a topic delete, or noticed missing under the catalog).
+    pub fn table_gone(&self, topic: &str) {
+        self.tables().remove(topic);
+        let mut dropped = self.dropped.lock().unwrap_or_else(|p| p.into_inner());
+        let window = Duration::from_millis(self.control.timings().recreate_window_ms);
+        let now = Instant::now();
+        dropped.retain(|_, at| now.duration_since(*at) < window);
+        dropped.insert(topic.to_string(), now);
+    }
+
+    /// Whether the table whose topic is `topic` went less than the recreate window ago.
+    pub fn recently_dropped(&self, topic: &str) -> bool {
+        let window = Duration::from_millis(self.control.timings().recreate_window_ms);
+        self.dropped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(topic)
+            .is_some_and(|at| at.elapsed() < window)
     }
 
     /// The deleted statements the list still shows.
@@ -93,6 +141,11 @@ impl Sim {
     pub fn reset(&self) {
         self.statements().clear();
         self.ghosts().clear();
+        self.held_names().clear();
+        self.dropped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         *self.registry() = Registry::default();
         self.tables().clear();
         self.control.reset();
@@ -222,11 +275,13 @@ async fn main() -> anyhow::Result<()> {
         _ => None,
     };
     let sim = Arc::new(Sim {
-        control: Control::new(cfg.timings.clone()),
+        control: Control::new(cfg.timings.clone(), cfg.behaviour.clone()),
         cfg,
         broker,
         statements: Mutex::new(BTreeMap::new()),
         ghosts: Mutex::new(Vec::new()),
+        held_names: Mutex::new(BTreeMap::new()),
+        dropped: Mutex::new(BTreeMap::new()),
         registry: Mutex::new(Registry::default()),
         tables: Mutex::new(BTreeMap::new()),
         port: OnceLock::new(),

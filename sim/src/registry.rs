@@ -115,6 +115,21 @@ impl Registry {
         Ok(id)
     }
 
+    /// Whether `subject` is registered (not soft-deleted) with a latest schema other than this
+    /// one: a table created over it would not match (the reference, §F.6).
+    pub fn conflicts(&self, subject: &str, schema_type: &str, text: &str) -> bool {
+        let Some(latest) = self
+            .subjects
+            .get(subject)
+            .and_then(|vs| vs.iter().filter(|v| !v.deleted).max_by_key(|v| v.version))
+        else {
+            return false;
+        };
+        self.schemas
+            .get(&latest.id)
+            .is_none_or(|s| s.schema_type != schema_type || s.text != text)
+    }
+
     pub fn list_subjects(&self, prefix: &str, deleted: bool, deleted_only: bool) -> Vec<String> {
         self.subjects
             .iter()

@@ -22,8 +22,6 @@ use super::watch::StatementWatch;
 
 /// Attempts of GET → PUT when the statement keeps changing under us (409 on a stale version).
 const MAX_UPDATE_ATTEMPTS: u32 = 6;
-/// Rounds of POST when the name frees up between a 409 and our GET.
-const MAX_CREATE_ROUNDS: u32 = 3;
 /// Page size for listing: the API's maximum.
 const PAGE_SIZE: &str = "100";
 
@@ -46,11 +44,15 @@ pub enum FlinkError {
     /// The statement is being deleted: it cannot be updated, and its name is not free yet.
     #[error("statement '{name}' is being deleted; wait until it is gone")]
     BeingDeleted { name: String },
+    /// A create met 409 but no statement of that name can be read: the name is still held by
+    /// one gone moments ago (the service frees a name a while after the delete), or by one on
+    /// a compute pool the key may not see. It frees up by itself; retry later.
+    #[error("statement name '{name}' is still held (the service answered 409, but no statement of that name can be read: one was deleted moments ago, or it is on a compute pool this key may not see)")]
+    NameHeld { name: String },
     /// Stop or resume of a statement that does not exist.
     #[error("statement '{name}' does not exist")]
     NotFound { name: String },
-    /// The statement kept changing under us (stale PUTs, or a name freed and taken again
-    /// during a create) every time we tried.
+    /// The statement kept changing under us (stale PUTs) every time we tried.
     #[error("statement '{name}' kept changing while we tried to change it; gave up after {attempts} attempts")]
     Conflict { name: String, attempts: u32 },
     /// The list's `metadata.next` could not be followed.
@@ -243,6 +245,17 @@ pub struct StatementStatus {
     pub latest_offsets_timestamp: Option<String>,
     pub end_time: Option<String>,
     pub duration: Option<String>,
+    /// Whether the compute pool has room for the statement.
+    pub scaling_status: Option<ScalingStatus>,
+}
+
+/// `sql.v1.ScalingStatus`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScalingStatus {
+    /// `OK`, `PENDING_SCALE_DOWN`, `PENDING_SCALE_UP`, `POOL_EXHAUSTED` (an extensible enum).
+    pub scaling_state: Option<String>,
+    pub last_updated: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -335,6 +348,33 @@ impl Statement {
     pub fn sql(&self) -> &str {
         self.spec.statement.as_deref().unwrap_or("")
     }
+
+    /// `status.scaling_status.scaling_state`, when the service says.
+    pub fn scaling_state(&self) -> Option<&str> {
+        self.status
+            .scaling_status
+            .as_ref()
+            .and_then(|s| s.scaling_state.as_deref())
+    }
+
+    /// PENDING because its compute pool has no room for it (`POOL_EXHAUSTED`, §F.8).
+    pub fn waits_for_pool(&self) -> bool {
+        *self.phase() == Phase::Pending
+            && self
+                .scaling_state()
+                .is_some_and(|s| s.eq_ignore_ascii_case("POOL_EXHAUSTED"))
+    }
+}
+
+/// The rule for a 403 on one statement (the reference, §F.2). Under a role scoped to a compute
+/// pool (FlinkDeveloper on the pool), the service answers 403, not 404, for a statement that
+/// does not exist or lives on another pool, while an invalid key is 401. Terraform counts such
+/// a 403 as "gone" and dbt-confluent treats it as missing. This client does the same only
+/// where the run has evidence besides the 403 that the statement is gone: right after its own
+/// delete, when the list shows it DELETING or no longer shows it, or after a 409 on create that
+/// no GET can explain. Anywhere else a 403 stays a permission problem.
+pub fn forbidden(e: &FlinkError) -> bool {
+    matches!(e, FlinkError::Api(ApiError::Status { status: 403, .. }))
 }
 
 /// `sql.v1.StatementException`: one of the ten most recent exceptions of a statement.
@@ -451,6 +491,18 @@ impl NewStatement {
         }
         out
     }
+}
+
+/// What the service did with a label patch ([`FlinkClient::patch_labels`]), as a read after it
+/// shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelsPatched {
+    /// The statement carries the labels now.
+    Applied,
+    /// Answered with success, but the statement does not carry them.
+    Ignored,
+    /// The service refused the change (its message).
+    Refused(String),
 }
 
 /// Whether stop / resume changed anything.
@@ -611,8 +663,13 @@ impl FlinkClient {
         let mut current = Vec::with_capacity(out.len());
         for s in out {
             if *s.phase() == Phase::Deleting {
-                if let Some(fresh) = self.get(&s.name).await? {
-                    current.push(fresh);
+                match self.get(&s.name).await {
+                    Ok(Some(fresh)) => current.push(fresh),
+                    Ok(None) => {}
+                    // Listed as being deleted, then 403: gone, under a pool-scoped role
+                    // (see [`forbidden`]).
+                    Err(e) if forbidden(&e) => {}
+                    Err(e) => return Err(e),
                 }
             } else {
                 current.push(s);
@@ -704,57 +761,59 @@ impl FlinkClient {
         }
     }
 
-    /// Create a statement and return it as the service answered (usually PENDING).
+    /// Create a statement and return it as the service answered (usually PENDING; FAILED when
+    /// the service refused it at once).
     ///
     /// Safe to repeat: the POST is retried after 5xx and timeouts, and a 409 (name exists) is
     /// success when the existing statement has the same SQL, the properties we set, and the
     /// pool and principal we chose; that statement is returned. Otherwise
-    /// [`FlinkError::NameTaken`], or [`FlinkError::BeingDeleted`] while a statement of that name
-    /// is being deleted.
+    /// [`FlinkError::NameTaken`], [`FlinkError::BeingDeleted`] while a statement of that name
+    /// is being deleted, or [`FlinkError::NameHeld`] when no statement of that name can be read
+    /// (the name frees up a while after a delete: the caller retries later).
     pub async fn create(&self, new: &NewStatement) -> Result<Statement, FlinkError> {
         let body = new.body(&self.organization_id, &self.environment_id);
-        for round in 1..=MAX_CREATE_ROUNDS {
-            let req = HttpRequest::post_json(self.statements_url.clone(), &body).retry_safe();
-            let resp = match self.http.execute(req).await {
-                Ok(resp) if resp.is_success() => {
-                    tracing::debug!(statement = %new.name, "created");
-                    return Ok(resp.json()?);
-                }
-                Ok(resp) if resp.status().as_u16() == 409 => resp,
-                // Every answer was lost: the service may have created it all the same.
-                Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => {
-                    return self.confirm_created(new, resp.into_error()).await
-                }
-                Ok(resp) => return Err(resp.into_error().into()),
-                Err(e) if e.is_transient() => return self.confirm_created(new, e).await,
-                Err(e) => return Err(e.into()),
-            };
-            drop(resp);
-            match self.get(&new.name).await? {
-                Some(existing) if *existing.phase() == Phase::Deleting => {
-                    return Err(FlinkError::BeingDeleted {
-                        name: new.name.clone(),
-                    })
-                }
-                Some(existing) => {
-                    let differences = new.differences(&existing);
-                    if differences.is_empty() {
-                        tracing::debug!(statement = %new.name, "already exists as requested");
-                        return Ok(existing);
-                    }
-                    return Err(FlinkError::NameTaken {
-                        name: new.name.clone(),
-                        differences: differences.join(", "),
-                    });
-                }
-                // Gone between the 409 and the GET: the name is free again.
-                None => tracing::debug!(statement = %new.name, round, "409 then 404; retrying"),
+        let req = HttpRequest::post_json(self.statements_url.clone(), &body).retry_safe();
+        match self.http.execute(req).await {
+            Ok(resp) if resp.is_success() => {
+                tracing::debug!(statement = %new.name, "created");
+                return Ok(resp.json()?);
             }
+            Ok(resp) if resp.status().as_u16() == 409 => {}
+            // Every answer was lost: the service may have created it all the same.
+            Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => {
+                return self.confirm_created(new, resp.into_error()).await
+            }
+            Ok(resp) => return Err(resp.into_error().into()),
+            Err(e) if e.is_transient() => return self.confirm_created(new, e).await,
+            Err(e) => return Err(e.into()),
         }
-        Err(FlinkError::Conflict {
+        let held = || FlinkError::NameHeld {
             name: new.name.clone(),
-            attempts: MAX_CREATE_ROUNDS,
-        })
+        };
+        match self.get(&new.name).await {
+            Ok(Some(existing)) if *existing.phase() == Phase::Deleting => {
+                Err(FlinkError::BeingDeleted {
+                    name: new.name.clone(),
+                })
+            }
+            Ok(Some(existing)) => {
+                let differences = new.differences(&existing);
+                if differences.is_empty() {
+                    tracing::debug!(statement = %new.name, "already exists as requested");
+                    return Ok(existing);
+                }
+                Err(FlinkError::NameTaken {
+                    name: new.name.clone(),
+                    differences: differences.join(", "),
+                })
+            }
+            // Gone between the 409 and the GET, or held a while after its delete.
+            Ok(None) => Err(held()),
+            // 409, then a 403 for the GET: under a pool-scoped role, the statement holding the
+            // name cannot be read (see [`forbidden`]).
+            Err(e) if forbidden(&e) => Err(held()),
+            Err(e) => Err(e),
+        }
     }
 
     /// After a create whose answers were all lost: the statement, when the service made it as
@@ -818,14 +877,16 @@ impl FlinkClient {
     }
 
     /// Merge `labels` into the statement's labels with one JSON Patch that first tests the
-    /// statement's uid: it changes the statement with that uid, or nothing
-    /// ([`FlinkError::Refused`] when another statement has the name now).
+    /// statement's uid (it changes the statement with that uid, or nothing:
+    /// [`FlinkError::Refused`] when another statement has the name now), then read the
+    /// statement back: whether a label patch is kept is undocumented (§F.13; the spec marks
+    /// statement metadata read-only), so the answer says what the service did.
     pub async fn patch_labels(
         &self,
         name: &str,
         uid: &str,
         labels: &BTreeMap<String, String>,
-    ) -> Result<Statement, FlinkError> {
+    ) -> Result<LabelsPatched, FlinkError> {
         let current = self.get(name).await?.ok_or_else(|| FlinkError::NotFound {
             name: name.to_string(),
         })?;
@@ -849,17 +910,38 @@ impl FlinkClient {
             ))
             .await?;
         match resp.status().as_u16() {
-            _ if resp.is_success() => Ok(resp.json()?),
-            404 => Err(FlinkError::NotFound {
-                name: name.to_string(),
-            }),
+            _ if resp.is_success() => {}
+            404 => {
+                return Err(FlinkError::NotFound {
+                    name: name.to_string(),
+                })
+            }
             // The uid test failed, or the statement is being deleted.
-            409 => Err(FlinkError::Refused {
-                name: name.to_string(),
-                reason: format!("it is no longer the statement with uid {uid}"),
-            }),
-            _ => Err(resp.into_error().into()),
+            409 => {
+                return Err(FlinkError::Refused {
+                    name: name.to_string(),
+                    reason: format!("it is no longer the statement with uid {uid}"),
+                })
+            }
+            // The service does not take label changes (metadata is read-only).
+            400 | 403 | 405 | 422 => {
+                let e = resp.into_error();
+                return Ok(LabelsPatched::Refused(e.to_string()));
+            }
+            _ => return Err(resp.into_error().into()),
         }
+        // What counts is what a read shows, not the PATCH's answer.
+        let kept = match self.get(name).await? {
+            Some(s) if s.metadata.uid.as_deref() == Some(uid) => labels
+                .iter()
+                .all(|(k, v)| s.metadata.labels.get(k) == Some(v)),
+            _ => false,
+        };
+        Ok(if kept {
+            LabelsPatched::Applied
+        } else {
+            LabelsPatched::Ignored
+        })
     }
 
     /// GET → check → change → PUT with the GET's `resource_version`; a 409 (the statement

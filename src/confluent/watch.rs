@@ -2,11 +2,17 @@
 //! single driver that lists the app's statements (label selector, every page) once per tick and
 //! wakes the waiters whose statement changed, instead of a GET per statement per poll.
 //!
-//! The list is not the last word: it lags the service by seconds. A statement missing from it
-//! is confirmed with one GET before it counts as gone (a statement the selector does not match,
-//! or one created after the page was read, is then followed by GETs with backoff), and one it
-//! keeps showing as DELETING for long is checked with a GET now and then, since a deleted
-//! statement may linger in the list after it is gone.
+//! The list is not the last word: it lags the service by seconds, both ways (§F.9). A statement
+//! missing from it is confirmed with one GET before it counts as gone (a statement the selector
+//! does not match — an adopted one the service would not label —, or one created after the
+//! page was read, is then followed by GETs with backoff), one it keeps showing as DELETING for
+//! long is checked with a GET now and then, since a deleted statement may linger in the list
+//! after it is gone, and a wait that knows its statement's uid takes a listed statement of
+//! another uid (the name's old incarnation, still listed) for "not shown".
+//!
+//! A wait for a statement to go counts a 403 on its GET as gone ([`super::flink::forbidden`]):
+//! it waits only after the run's own delete, and under a compute-pool-scoped role that is what
+//! the service answers for a statement that no longer exists.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -65,6 +71,8 @@ struct State {
 
 struct Waiter {
     name: String,
+    /// The statement's uid, when the waiter knows it: another uid under the name is not it.
+    uid: Option<String>,
     wants_gone: bool,
     tx: watch::Sender<Seen>,
     /// `(resource_version, phase)` last sent: only a change wakes the waiter.
@@ -114,20 +122,35 @@ impl StatementWatch {
         predicate: impl Fn(&Statement) -> bool,
         timeout: Duration,
     ) -> Result<WaitOutcome, FlinkError> {
-        self.wait(name, false, timeout, |s| match s {
+        self.wait_until_of(name, None, predicate, timeout).await
+    }
+
+    /// [`StatementWatch::wait_until`] for the statement with `uid`, when it is known: another
+    /// statement under the name (its old incarnation, still listed) counts as not shown, and
+    /// once a GET shows another one, the statement waited for is gone. `predicate` sees every
+    /// change the watch notices (a caller may report from it).
+    pub async fn wait_until_of(
+        &self,
+        name: &str,
+        uid: Option<&str>,
+        predicate: impl Fn(&Statement) -> bool,
+        timeout: Duration,
+    ) -> Result<WaitOutcome, FlinkError> {
+        self.wait(name, uid, false, timeout, |s| match s {
             Some(s) => predicate(s).then_some(true),
             None => Some(false),
         })
         .await
     }
 
-    /// Wait until the statement is gone (its GET answers 404) or `timeout` passes.
+    /// Wait until the statement is gone (its GET answers 404, or 403: see the module's notes)
+    /// or `timeout` passes. Only after the caller's own delete.
     pub async fn wait_gone(
         &self,
         name: &str,
         timeout: Duration,
     ) -> Result<WaitOutcome, FlinkError> {
-        self.wait(name, true, timeout, |s| s.is_none().then_some(true))
+        self.wait(name, None, true, timeout, |s| s.is_none().then_some(true))
             .await
     }
 
@@ -135,13 +158,14 @@ impl StatementWatch {
     async fn wait(
         &self,
         name: &str,
+        uid: Option<&str>,
         wants_gone: bool,
         timeout: Duration,
         done: impl Fn(Option<&Statement>) -> Option<bool>,
     ) -> Result<WaitOutcome, FlinkError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::from(started + timeout);
-        let (_registration, mut rx) = self.register(name, wants_gone);
+        let (_registration, mut rx) = self.register(name, uid, wants_gone);
         let mut last: Option<Statement> = None;
         let outcome = |last, satisfied| WaitOutcome {
             last,
@@ -179,7 +203,12 @@ impl StatementWatch {
         }
     }
 
-    fn register(&self, name: &str, wants_gone: bool) -> (Registration, watch::Receiver<Seen>) {
+    fn register(
+        &self,
+        name: &str,
+        uid: Option<&str>,
+        wants_gone: bool,
+    ) -> (Registration, watch::Receiver<Seen>) {
         let (tx, rx) = watch::channel(Seen::Nothing);
         let mut st = self.inner.lock();
         let id = st.next_id;
@@ -188,6 +217,7 @@ impl StatementWatch {
             id,
             Waiter {
                 name: name.to_string(),
+                uid: uid.map(str::to_string),
                 wants_gone,
                 tx,
                 sent: None,
@@ -251,7 +281,11 @@ fn judge(inner: &Inner, listed: &[Statement], now: Instant) -> Vec<String> {
     let mut st = inner.lock();
     for w in st.waiters.values_mut() {
         let due = w.next_probe.is_none_or(|t| t <= now);
-        match by_name.get(w.name.as_str()) {
+        // Another incarnation under the name (the old one, still listed) is not shown.
+        let listed = by_name
+            .get(w.name.as_str())
+            .filter(|s| w.uid.is_none() || s.metadata.uid == w.uid);
+        match listed {
             Some(s) => {
                 if w.wants_gone && *s.phase() == Phase::Deleting {
                     let since = *w.deleting_since.get_or_insert(now);
@@ -294,8 +328,17 @@ async fn probe(inner: &Inner, names: Vec<String>) {
     for (name, answer) in names.iter().zip(answers) {
         for w in st.waiters.values_mut().filter(|w| &w.name == name) {
             match &answer {
+                // The name holds another statement now: the one waited for is gone.
+                Ok(Some(s)) if w.uid.is_some() && s.metadata.uid != w.uid => {
+                    w.sent = None;
+                    w.tx.send_replace(Seen::Gone);
+                }
                 Ok(Some(s)) => offer(w, s),
                 Ok(None) => {
+                    w.sent = None;
+                    w.tx.send_replace(Seen::Gone);
+                }
+                Err(e) if w.wants_gone && super::flink::forbidden(e) => {
                     w.sent = None;
                     w.tx.send_replace(Seen::Gone);
                 }

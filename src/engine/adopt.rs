@@ -13,7 +13,7 @@ use std::time::Instant;
 use flink_sql::StatementKind;
 
 use super::{records, Engine, EngineError};
-use crate::confluent::flink::{FlinkError, ListFilter, Phase, Statement};
+use crate::confluent::flink::{FlinkError, LabelsPatched, ListFilter, Phase, Statement};
 use crate::ownership::OWNER_LABEL;
 use crate::plan::{Action, Stage};
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
@@ -76,6 +76,7 @@ pub async fn adopt(
             removed: Removed::default(),
             tables: Default::default(),
             error: None,
+            retries: Vec::new(),
         };
         let owner = s.metadata.labels.get(OWNER_LABEL);
         let refused = match (recorded_app.as_deref(), owner) {
@@ -96,6 +97,12 @@ pub async fn adopt(
             }
             None => adopt_one(engine, s, existing.as_ref(), lease).await,
         };
+        if let Ok(Some(unlabelled)) = &result {
+            report.reason = format!(
+                "{}; {unlabelled}: its uid, recorded now, is the evidence that it is the app's",
+                report.reason
+            );
+        }
         if let Err(message) = result {
             if report.status != Status::Refused {
                 report.status = Status::Failed;
@@ -113,24 +120,37 @@ pub async fn adopt(
     Ok(reports)
 }
 
-/// Label the statement as the app's (unless it is), then record it with its evidence.
+/// Record the statement with its evidence — its uid, which the app holds from now on — and
+/// label it as the app's where the service takes a label after create (whether it does is
+/// undocumented, §F.13: what a read shows after the patch is what is recorded). Returns what
+/// became of the label, when it was asked for and not kept.
 async fn adopt_one(
     engine: &Engine,
     s: &Statement,
     existing: Option<&Record>,
     lease: &Lease,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let lost = |e: crate::tracker::TrackerError| format!("not adopted: {e}");
     let uid = s
         .metadata
         .uid
         .clone()
         .ok_or_else(|| format!("{} has no metadata.uid; not adopted", s.name))?;
+    let mut labels = s.metadata.labels.clone();
+    let mut unlabelled = None;
     if s.metadata.labels.get(OWNER_LABEL) != Some(&engine.app) {
         lease.check().map_err(lost)?;
-        let labels = [(OWNER_LABEL.to_string(), engine.app.clone())].into();
-        match engine.flink.patch_labels(&s.name, &uid, &labels).await {
-            Ok(_) => {}
+        let ours = [(OWNER_LABEL.to_string(), engine.app.clone())].into();
+        match engine.flink.patch_labels(&s.name, &uid, &ours).await {
+            Ok(LabelsPatched::Applied) => {
+                labels.insert(OWNER_LABEL.to_string(), engine.app.clone());
+            }
+            Ok(LabelsPatched::Ignored) => {
+                unlabelled = Some("the service did not keep the app's label".to_string())
+            }
+            Ok(LabelsPatched::Refused(why)) => {
+                unlabelled = Some(format!("the service refused the app's label ({why})"))
+            }
             Err(FlinkError::Refused { reason, .. }) => {
                 return Err(format!("{} changed while it was adopted: {reason}", s.name))
             }
@@ -139,8 +159,7 @@ async fn adopt_one(
     }
     let mut rec = record_of(engine, s, existing);
     rec.statement_uid = Some(uid.clone());
-    rec.labels
-        .insert(OWNER_LABEL.to_string(), engine.app.clone());
+    rec.labels = labels;
     for o in evidence(engine, s, &uid, existing).await? {
         rec.set_ownership(o);
     }
@@ -150,7 +169,7 @@ async fn adopt_one(
         .tracker
         .put(&rec)
         .await
-        .map(|_| ())
+        .map(|_| unlabelled)
         .map_err(|e| format!("writing the tracker record of {} failed: {e}", s.name))
 }
 
@@ -264,7 +283,6 @@ fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>) -> Recor
     records::write_definition(&mut rec, &def);
     rec.state = State::Adopted;
     rec.last_phase = Some(s.phase().clone());
-    rec.labels = s.metadata.labels.clone();
     rec
 }
 

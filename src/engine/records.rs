@@ -13,10 +13,13 @@ use crate::plan::Definition;
 use crate::tracker::{Record, Tables};
 
 /// The tables a statement creates, writes and reads, each resolved against its properties.
+#[derive(Default)]
 pub struct ResolvedTables {
     pub creates: Vec<TableRef>,
     pub writes: Vec<TableRef>,
     pub reads: Vec<TableRef>,
+    /// The created tables that have a primary key.
+    pub keyed: Vec<TableRef>,
 }
 
 /// `t` resolved against a statement's `sql.current-catalog` and `sql.current-database`.
@@ -32,6 +35,42 @@ pub fn resolved_tables(a: &Analysis, props: &BTreeMap<String, String>) -> Resolv
         creates: a.creates.iter().map(|c| resolve(&c.table, props)).collect(),
         writes: a.writes.iter().map(|t| resolve(t, props)).collect(),
         reads: a.reads.iter().map(|t| resolve(t, props)).collect(),
+        keyed: a
+            .creates
+            .iter()
+            .filter(|c| !c.primary_key.is_empty())
+            .map(|c| resolve(&c.table, props))
+            .collect(),
+    }
+}
+
+/// What the service does with a statement, from its SQL: whether it is table DDL, whether it
+/// can be resumed once stopped, and what in it keeps state.
+pub struct Shape {
+    pub is_table_ddl: bool,
+    pub resumable: bool,
+    pub query_state: Vec<flink_sql::Stateful>,
+}
+
+impl Shape {
+    pub fn of(a: &Analysis) -> Shape {
+        Shape {
+            is_table_ddl: a.kind == StatementKind::CreateTable,
+            resumable: matches!(
+                a.kind,
+                StatementKind::Insert | StatementKind::CreateTableAs | StatementKind::StatementSet
+            ),
+            query_state: a.stateful.clone(),
+        }
+    }
+
+    /// SQL this version cannot read: nothing is known of it.
+    fn unknown() -> Shape {
+        Shape {
+            is_table_ddl: false,
+            resumable: false,
+            query_state: Vec::new(),
+        }
     }
 }
 
@@ -82,9 +121,12 @@ pub fn from_record(r: &Record) -> Definition {
             .filter_map(|t| TableRef::parse(t).ok())
             .collect::<Vec<_>>()
     };
-    let is_table_ddl = flink_sql::analyze(&r.sql)
-        .map(|a| a.kind == StatementKind::CreateTable)
-        .unwrap_or(false);
+    let analysis = flink_sql::analyze(&r.sql).ok();
+    let shape = analysis.as_ref().map_or_else(Shape::unknown, Shape::of);
+    let keyed = analysis
+        .as_ref()
+        .map(|a| resolved_tables(a, &r.properties).keyed)
+        .unwrap_or_default();
     Definition {
         logical: r
             .logical_name
@@ -100,7 +142,10 @@ pub fn from_record(r: &Record) -> Definition {
         writes: parse(&r.tables.writes),
         reads: parse(&r.tables.reads),
         depends_on: Vec::new(),
-        is_table_ddl,
+        is_table_ddl: shape.is_table_ddl,
+        resumable: shape.resumable,
+        query_state: shape.query_state,
+        keyed,
     }
 }
 
@@ -108,20 +153,10 @@ pub fn from_record(r: &Record) -> Definition {
 pub fn from_statement(s: &Statement) -> Definition {
     let sql = s.sql().to_string();
     let properties = s.spec.properties.clone();
-    let (tables, is_table_ddl) = match flink_sql::analyze(&sql) {
-        Ok(a) => (
-            resolved_tables(&a, &properties),
-            a.kind == StatementKind::CreateTable,
-        ),
+    let (tables, shape) = match flink_sql::analyze(&sql) {
+        Ok(a) => (resolved_tables(&a, &properties), Shape::of(&a)),
         // SQL we cannot read is still adopted; it just has no tables to order or drop.
-        Err(_) => (
-            ResolvedTables {
-                creates: Vec::new(),
-                writes: Vec::new(),
-                reads: Vec::new(),
-            },
-            false,
-        ),
+        Err(_) => (ResolvedTables::default(), Shape::unknown()),
     };
     Definition {
         logical: s.name.clone(),
@@ -135,6 +170,9 @@ pub fn from_statement(s: &Statement) -> Definition {
         writes: tables.writes,
         reads: tables.reads,
         depends_on: Vec::new(),
-        is_table_ddl,
+        is_table_ddl: shape.is_table_ddl,
+        resumable: shape.resumable,
+        query_state: shape.query_state,
+        keyed: tables.keyed,
     }
 }

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flink_sql::{StatementKind, TableRef};
+use flink_sql::TableRef;
 
-use super::records::{from_record, is_hidden, resolved_tables};
+use super::records::{from_record, is_hidden, resolved_tables, Shape};
 use super::{Engine, EngineError};
 use crate::confluent::flink::{ListFilter, Statement};
 use crate::manifest::Manifest;
@@ -53,6 +53,7 @@ pub async fn take(
         .collect();
     let claimed: Vec<String> = claimed.into_iter().collect();
     let subjects_left = subjects_left(engine, &tracked, &topics).await?;
+    let foreign_subjects = foreign_subjects(engine, &desired, &tracked, &topics).await?;
     let topic_ids = engine
         .kafka
         .topic_ids(&claimed)
@@ -70,6 +71,7 @@ pub async fn take(
             topic_ids,
             subjects_left,
             cluster: engine.cluster.clone(),
+            foreign_subjects,
         },
         records,
     ))
@@ -93,7 +95,7 @@ async fn subjects_left(
         .collect();
     let mut left = BTreeMap::new();
     for topic in gone {
-        let names = [format!("{topic}-key"), format!("{topic}-value")];
+        let names = table_subjects(topic);
         let listed = sr.list_subjects(Some(topic)).await?;
         let ours: Vec<String> = names.into_iter().filter(|n| listed.contains(n)).collect();
         if !ours.is_empty() {
@@ -101,6 +103,51 @@ async fn subjects_left(
         }
     }
     Ok(left)
+}
+
+/// The subjects registered for tables the app wants to create that do not exist and that the
+/// app holds no evidence for (someone else's, §F.6), by topic: one registry call, only when
+/// there is such a table.
+async fn foreign_subjects(
+    engine: &Engine,
+    desired: &[Definition],
+    tracked: &[Tracked],
+    topics: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<String>>, EngineError> {
+    let Some(sr) = &engine.registry else {
+        return Ok(BTreeMap::new());
+    };
+    let held: BTreeSet<&str> = tracked
+        .iter()
+        .flat_map(|t| t.claims.iter())
+        .filter(|c| c.ownership.is_held())
+        .map(|c| c.topic.as_str())
+        .collect();
+    let new: BTreeSet<&str> = desired
+        .iter()
+        .flat_map(|d| d.creates.iter())
+        .map(|t| t.name.as_str())
+        .filter(|t| !topics.contains(*t) && !held.contains(t))
+        .collect();
+    if new.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let listed: BTreeSet<String> = sr.list_subjects(None).await?.into_iter().collect();
+    Ok(new
+        .into_iter()
+        .filter_map(|topic| {
+            let found: Vec<String> = table_subjects(topic)
+                .into_iter()
+                .filter(|s| listed.contains(s))
+                .collect();
+            (!found.is_empty()).then(|| (topic.to_string(), found))
+        })
+        .collect())
+}
+
+/// The subjects of a table's topic under TopicNameStrategy.
+pub fn table_subjects(topic: &str) -> [String; 2] {
+    [format!("{topic}-key"), format!("{topic}-value")]
 }
 
 /// A live statement as the planner sees it.
@@ -173,6 +220,7 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
                 principal: &principal,
             });
             let tables = resolved_tables(&s.analysis, &properties);
+            let shape = Shape::of(&s.analysis);
             Definition {
                 logical: s.name.clone(),
                 name,
@@ -185,7 +233,10 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
                 writes: tables.writes,
                 reads: tables.reads,
                 depends_on: s.depends_on.clone(),
-                is_table_ddl: s.analysis.kind == StatementKind::CreateTable,
+                is_table_ddl: shape.is_table_ddl,
+                resumable: shape.resumable,
+                query_state: shape.query_state,
+                keyed: tables.keyed,
             }
         })
         .collect()

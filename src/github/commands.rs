@@ -158,8 +158,12 @@ pub fn step_line(s: &StepReport) -> String {
             }
         ),
     };
+    let retried = s
+        .retry_note()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
     format!(
-        "{} {} {status} in {}{phases}: {}",
+        "{} {} {status} in {}{phases}: {}{retried}",
         s.action,
         s.name,
         duration(s.duration_ms),
@@ -386,6 +390,7 @@ mod tests {
             removed: Removed::default(),
             tables: Default::default(),
             error: None,
+            retries: Vec::new(),
         };
         let mut failed = step("buildup", "create", Status::Failed);
         failed.error = Some(StepError {

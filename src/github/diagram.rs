@@ -244,6 +244,7 @@ mod tests {
             removed: Removed::default(),
             tables: TableUse::default(),
             error: None,
+            retries: Vec::new(),
         }
     }
 

@@ -115,6 +115,8 @@ struct State<W> {
     open: Option<Stage>,
     /// Steps started and not finished: by action and name, their stage and start.
     in_flight: BTreeMap<(&'static str, String), (Stage, Action, Instant)>,
+    /// What a step in flight said it waits on (`StepEvent::Waiting`), by action and name.
+    notes: BTreeMap<(&'static str, String), String>,
     done: usize,
     failed: usize,
 }
@@ -138,6 +140,7 @@ impl<'m, W: Write> Live<'m, W> {
                 out,
                 open: None,
                 in_flight: BTreeMap::new(),
+                notes: BTreeMap::new(),
                 done: 0,
                 failed: 0,
             }),
@@ -171,11 +174,14 @@ impl<'m, W: Write> Live<'m, W> {
             .in_flight
             .iter()
             .max_by_key(|(_, (_, _, since))| now.duration_since(*since))
-            .map(|((_, name), (_, action, since))| {
+            .map(|(key, (_, action, since))| {
                 format!(
-                    " · waiting {} on {name}: {}",
+                    " · waiting {} on {}: {}",
                     duration(now.duration_since(*since).as_millis() as u64),
-                    waits_on(*action)
+                    key.1,
+                    st.notes
+                        .get(key)
+                        .map_or_else(|| waits_on(*action), String::as_str)
                 )
             })
             .unwrap_or_default();
@@ -207,9 +213,17 @@ impl<'m, W: Write> Live<'m, W> {
                 );
                 self.update_status(&st);
             }
+            StepEvent::Waiting { action, name, note } => {
+                let key = (action.as_str(), name.to_string());
+                if st.in_flight.contains_key(&key) {
+                    st.notes.insert(key, note.to_string());
+                    self.update_status(&st);
+                }
+            }
             StepEvent::Finished(step) => {
-                st.in_flight
-                    .remove(&(step.action.as_str(), step.name.clone()));
+                let key = (step.action.as_str(), step.name.clone());
+                st.in_flight.remove(&key);
+                st.notes.remove(&key);
                 st.done += 1;
                 if matches!(
                     step.status,
@@ -243,11 +257,14 @@ impl<'m, W: Write> Live<'m, W> {
             .in_flight
             .iter()
             .filter(|(_, (_, _, since))| now.duration_since(*since) >= after)
-            .map(|((_, name), (stage, action, since))| {
+            .map(|(key, (stage, action, since))| {
                 format!(
-                    "still waiting after {}: {stage} {action} {name} ({})",
+                    "still waiting after {}: {stage} {action} {} ({})",
                     duration(now.duration_since(*since).as_millis() as u64),
-                    waits_on(*action)
+                    key.1,
+                    st.notes
+                        .get(key)
+                        .map_or_else(|| waits_on(*action), String::as_str)
                 )
             })
             .collect();
@@ -402,6 +419,7 @@ mod tests {
             removed: Removed::default(),
             tables: Default::default(),
             error: None,
+            retries: Vec::new(),
         }
     }
 

@@ -415,12 +415,16 @@ fn removed_cell(s: &StepReport) -> String {
 }
 
 fn run_row(s: &StepReport) -> String {
+    let reason = match s.retry_note() {
+        Some(note) => format!("{} ({note})", s.reason),
+        None => s.reason.clone(),
+    };
     format!(
         "| {} | {} | {} | {} | {} | {} | {} |\n",
         status_icon(s.status),
         name_cell(s),
         escape_cell(action_words(s.action)),
-        inline(&truncate(&s.reason, MAX_CELL)),
+        inline(&truncate(&reason, MAX_CELL)),
         phase_cell(s),
         duration(s.duration_ms),
         removed_cell(s)
@@ -496,6 +500,7 @@ mod tests {
             removed: Removed::default(),
             tables: Default::default(),
             error: None,
+            retries: Vec::new(),
         }
     }
 

@@ -27,6 +27,9 @@ fn def(
         reads: reads.iter().map(|n| t(n)).collect(),
         depends_on: vec![],
         is_table_ddl: !creates.is_empty() && writes.is_empty(),
+        resumable: !writes.is_empty(),
+        query_state: vec![],
+        keyed: vec![],
     }
 }
 
@@ -115,6 +118,7 @@ fn deployed(defs: &[Definition]) -> Snapshot {
             connected: Some(CLUSTER.into()),
             names: BTreeMap::new(),
         },
+        foreign_subjects: BTreeMap::new(),
     }
 }
 
@@ -338,6 +342,107 @@ fn carry_over_creates_the_replacement_from_the_old_offsets_without_deleting_it()
 }
 
 #[test]
+fn a_stateful_replacement_never_carries_offsets_over_and_says_its_state_is_lost() {
+    let o = Options {
+        carry_over_offsets: true,
+        ..opts()
+    };
+    // Its query aggregates.
+    let mut snap = deployed(&app("v1"));
+    snap.desired[1] = Definition {
+        query_state: vec![flink_sql::Stateful::Aggregation],
+        ..def("job", "v2", &[], &["sink"], &["src"])
+    };
+    let p = plan(Goal::Buildup, &snap, &o);
+    let create = step(&p, Action::Create, "app-job-v2");
+    assert!(
+        matches!(
+            &create.target,
+            Target::Statement {
+                carry_over_from: None,
+                ..
+            }
+        ),
+        "{p}"
+    );
+    assert!(create.reason.contains("offsets not carried over"), "{p}");
+    assert!(create.reason.contains("aggregation"), "{p}");
+    assert!(create.reason.contains("state is not carried over"), "{p}");
+    // The old one is deleted before, not stopped for a hand-off.
+    let del = step(&p, Action::Delete, "app-job-v1").id;
+    assert!(create.after.contains(&del), "{p}");
+    // Without carry-over asked for, the plan still says the state is lost.
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let create = step(&p, Action::Create, "app-job-v2");
+    assert!(!create.reason.contains("offsets not carried over"), "{p}");
+    assert!(create.reason.contains("state is not carried over"), "{p}");
+
+    // An upsert sink: the table it writes has a primary key (the app's own DDL says so).
+    let mut snap = deployed(&app("v1"));
+    snap.desired[2].keyed = vec![t("sink")];
+    snap.desired[1] = def("job", "v2", &[], &["sink"], &["src"]);
+    let p = plan(Goal::Buildup, &snap, &o);
+    let create = step(&p, Action::Create, "app-job-v2");
+    assert!(create.reason.contains("upsert sink"), "{p}");
+    assert!(
+        matches!(
+            &create.target,
+            Target::Statement {
+                carry_over_from: None,
+                ..
+            }
+        ),
+        "{p}"
+    );
+    assert_eq!(
+        state_reasons(&snap, &snap.desired[1]),
+        vec![StateReason::UpsertSink(t("sink"))]
+    );
+}
+
+#[test]
+fn someone_elses_subjects_refuse_the_create_and_keep_what_it_would_replace() {
+    // The sink is gone, and someone else's subject sits under its name.
+    let mut snap = deployed(&app("v1"));
+    snap.topics.remove("sink");
+    snap.live.remove("app-sink-ddl-v1");
+    snap.tracked[2].claims.clear();
+    snap.foreign_subjects = [("sink".to_string(), vec!["sink-value".to_string()])].into();
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let refused = step(&p, Action::Refuse, "app-sink-ddl-v1");
+    assert!(refused.reason.contains("sink-value"), "{p}");
+    // What writes the sink waits on it (and is blocked by its refusal when run).
+    let job = &p
+        .steps
+        .iter()
+        .find(|s| s.target.label() == "app-job-v1")
+        .unwrap();
+    assert!(
+        job.action != Action::Create || job.after.contains(&refused.id),
+        "{p}"
+    );
+    // A changed version held back: the old one is not torn down.
+    let mut snap = deployed(&app("v1"));
+    snap.desired[2] = def("sink-ddl", "v2", &["other"], &[], &[]);
+    snap.foreign_subjects = [("other".to_string(), vec!["other-key".to_string()])].into();
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let refused = step(&p, Action::Refuse, "app-sink-ddl-v2");
+    assert!(refused.reason.contains("left as it is"), "{p}");
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| !(s.target.label() == "app-sink-ddl-v1" && s.action.tears_down())),
+        "{p}"
+    );
+    // In a rebuild the create is refused too; the teardown goes on.
+    let mut snap = deployed(&app("v1"));
+    snap.foreign_subjects = [("other".to_string(), vec!["other-value".to_string()])].into();
+    snap.desired[2] = def("sink-ddl", "v1", &["other"], &[], &[]);
+    let p = plan(Goal::Rebuild, &snap, &opts());
+    step(&p, Action::Refuse, "app-sink-ddl-v1");
+}
+
+#[test]
 fn a_changed_table_is_recreated_with_everything_that_uses_it() {
     let mut snap = deployed(&app("v1"));
     snap.desired[2] = def("sink-ddl", "v2", &["sink"], &[], &[]);
@@ -406,7 +511,16 @@ fn failed_and_stopped_statements_are_redeployed_or_resumed() {
         step(&p, Action::Create, "app-job-v1").after.contains(&del),
         "{p}"
     );
-    step(&p, Action::Resume, "app-report-v1");
+    // The report is a SELECT: only INSERT INTO, CTAS and statement sets can be resumed, so a
+    // stopped one is created again.
+    let del = step(&p, Action::Delete, "app-report-v1").id;
+    let create = step(&p, Action::Create, "app-report-v1");
+    assert!(create.after.contains(&del), "{p}");
+    assert!(create.reason.contains("can be resumed"), "{p}");
+    // A stopped INSERT is resumed.
+    snap.live.get_mut("app-job-v1").unwrap().phase = "STOPPED".into();
+    let p = plan(Goal::Buildup, &snap, &opts());
+    step(&p, Action::Resume, "app-job-v1");
 }
 
 #[test]
@@ -691,8 +805,11 @@ fn a_live_statement_that_is_not_the_recorded_one_is_refused_and_blocks_its_table
     let mut snap = deployed(&defs);
     // Same name, another statement: another uid.
     snap.live.get_mut("app-sink-ddl-v1").unwrap().uid = Some("uid-impostor".into());
-    // Same name and uid, but not labelled as the app's.
-    snap.live.get_mut("app-report-v1").unwrap().owner = None;
+    // Same name and uid, but labelled as another app's.
+    snap.live.get_mut("app-report-v1").unwrap().owner = Some("theirs".into());
+    // Same name and uid, and no label at all: the recorded uid is the evidence (an adopted
+    // statement the service would not label).
+    snap.live.get_mut("app-job-v1").unwrap().owner = None;
     for cmd in [Goal::Teardown, Goal::Rebuild] {
         let p = plan(cmd, &snap, &opts());
         let ddl = step(&p, Action::Refuse, "app-sink-ddl-v1");

@@ -176,7 +176,7 @@ async fn deleted_statements_lingering_in_the_list_fool_no_command() {
         pending_ms: 100,
         stopping_ms: 100,
         deleting_ms: 100,
-        extra_args: vec!["--list-lag-ms".into(), "30000".into()],
+        list_lag_ms: 30_000,
         ..Default::default()
     });
     let app = App::in_cloud("lagging-list", stack, cloud);

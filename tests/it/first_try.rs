@@ -428,12 +428,14 @@ labels = {{ "user.confluent.io/team" = "{team}" }}
         "the others keep the default principal"
     );
 
-    // A changed label is applied in place: the statement is not replaced.
+    // A changed label does not replace the statement: it is patched in place where the
+    // service takes it. The stack's simulator, like the awkward cloud, keeps no label patched
+    // after create (§F.13): the statement keeps its label, and the run goes on.
     std::fs::write(app.path("ccaf-housekeeping.toml"), manifest("airlines")).unwrap();
     let again = app.run("buildup", &[]).expect(0);
     assert!(again.list("rebuilt").is_empty(), "{:#}", again.report());
     let live = flink.get(&job).await.unwrap().unwrap();
-    assert_eq!(live.metadata.labels["user.confluent.io/team"], "airlines");
+    assert_eq!(live.metadata.labels["user.confluent.io/team"], "flights");
     assert_eq!(
         app.records().await[&job].labels["user.confluent.io/team"],
         "airlines"

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ccaf_housekeeping::confluent::flink::{
-    is_settled, FlinkClient, FlinkConfig, FlinkError, ListFilter, NewStatement, Phase,
+    is_settled, FlinkClient, FlinkConfig, FlinkError, ListFilter, NewStatement, Phase, Statement,
     UpdateOutcome,
 };
 use ccaf_housekeeping::confluent::http::{ApiError, Credentials, RetryPolicy};
@@ -133,6 +133,20 @@ fn is_statements_path(entry: &Value, org: &str, env: &str) -> bool {
         ))
 }
 
+/// The list once `done` holds for it: the list shows new statements late (§F.9), so a test
+/// that wants them listed waits for it.
+async fn listed_eventually(
+    c: &FlinkClient,
+    filter: &ListFilter,
+    done: impl Fn(&[Statement]) -> bool,
+) -> Vec<Statement> {
+    wait_until("the list to show the statements", WAIT, || async {
+        let listed = c.list(filter).await.expect("list");
+        done(&listed).then_some(listed)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn real_responses_parse_in_every_phase_they_reach() {
     let sim = private_sim(SimOptions {
@@ -171,9 +185,14 @@ async fn real_responses_parse_in_every_phase_they_reach() {
     assert!(traits.sql_kind.is_some());
 
     assert_eq!(c.stop(&name).await.expect("stop"), UpdateOutcome::Updated);
+    // Accepted at once, carried out later: the phase may still read RUNNING (§F.1).
     let stopping = c.get(&name).await.expect("get").expect("exists");
+    assert_eq!(stopping.spec.stopped, Some(true));
     assert!(
-        matches!(stopping.phase(), Phase::Stopping | Phase::Stopped),
+        matches!(
+            stopping.phase(),
+            Phase::Running | Phase::Stopping | Phase::Stopped
+        ),
         "{:?}",
         stopping.phase()
     );
@@ -292,6 +311,8 @@ async fn every_page_of_a_250_statement_list_is_read_exactly_once() {
     while let Some(r) = tasks.join_next().await {
         r.expect("join").expect("create");
     }
+    // The list shows new statements late (list_new_lag_ms): wait until it shows them all.
+    listed_eventually(&c, &ListFilter::default(), |l| l.len() == 250).await;
 
     control.clear_requests().await;
     let all = c.list(&ListFilter::default()).await.expect("list");
@@ -463,8 +484,10 @@ async fn redirects_to_another_host_keep_the_authorization_header() {
         .await
         .expect("create through a redirect");
     assert_eq!(created.name, name);
-    let listed = c.list(&ListFilter::default()).await.expect("list");
-    assert!(listed.iter().any(|s| s.name == name));
+    listed_eventually(&c, &ListFilter::default(), |l| {
+        l.iter().any(|s| s.name == name)
+    })
+    .await;
     assert!(c.get(&name).await.expect("get").is_some());
 
     let log = control.requests().await;
@@ -622,13 +645,11 @@ async fn the_stack_simulator_serves_create_get_list_delete() {
         .await
         .expect("wait");
     assert_eq!(done.last.expect("exists").phase(), &Phase::Completed);
-    let listed = c
-        .list(&ListFilter {
-            label_selector: Some(format!("{label}=true")),
-            compute_pool_id: Some(env.compute_pool_id.clone()),
-        })
-        .await
-        .expect("list");
+    let filter = ListFilter {
+        label_selector: Some(format!("{label}=true")),
+        compute_pool_id: Some(env.compute_pool_id.clone()),
+    };
+    let listed = listed_eventually(&c, &filter, |l| !l.is_empty()).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, name);
     assert!(c.delete(&name).await.expect("delete"));
@@ -1023,13 +1044,13 @@ async fn one_watch_wakes_every_waiter_and_confirms_vanished_statements_with_one_
         c.create(&new).await.expect("create");
         names.push(new.name);
     }
-    let watch = StatementWatch::new(
-        c.clone(),
-        ListFilter {
-            label_selector: Some(format!("{OWNER_LABEL}={app}")),
-            compute_pool_id: None,
-        },
-    );
+    let filter = ListFilter {
+        label_selector: Some(format!("{OWNER_LABEL}={app}")),
+        compute_pool_id: None,
+    };
+    // Once the list shows them (it shows new statements late), the watch needs no GET for them.
+    listed_eventually(&c, &filter, |l| l.len() == 5).await;
+    let watch = StatementWatch::new(c.clone(), filter);
     control.clear_requests().await;
     let settled =
         futures::future::join_all(names.iter().map(|n| watch.wait_until(n, is_settled, WAIT)))

@@ -597,6 +597,7 @@ pub fn step(stage: &str, action: &str, kind: Kind, name: &str, status: Status) -
         removed: Removed::default(),
         tables: Default::default(),
         error: None,
+        retries: Vec::new(),
     }
 }
 

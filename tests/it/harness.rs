@@ -470,6 +470,62 @@ impl SimControl {
         );
     }
 
+    /// `PUT /_sim/behaviour`: how label patches are treated, the compute pool's capacity.
+    pub(crate) async fn set_behaviour(&self, behaviour: Value) {
+        let resp = self
+            .http
+            .put(format!("{}/behaviour", self.url))
+            .json(&behaviour)
+            .send()
+            .await
+            .expect("PUT /_sim/behaviour");
+        assert!(
+            resp.status().is_success(),
+            "PUT /_sim/behaviour: {}",
+            resp.status()
+        );
+    }
+
+    /// A Flink API key of a principal whose role is scoped to the compute pool (a missing
+    /// statement answers 403 to it): `(key, secret)`.
+    pub(crate) async fn pool_scoped_key(&self) -> (String, String) {
+        let v: Value = self
+            .http
+            .post(format!("{}/keys", self.url))
+            .json(&serde_json::json!({ "scope": "compute-pool" }))
+            .send()
+            .await
+            .expect("POST /_sim/keys")
+            .json()
+            .await
+            .expect("key is JSON");
+        (
+            v["key"].as_str().expect("key").to_string(),
+            v["secret"].as_str().expect("secret").to_string(),
+        )
+    }
+
+    /// Every statement as the simulator holds it now (no list lag): name → `{phase, uid,
+    /// labels, scaling_state}`.
+    pub(crate) async fn statements(&self) -> BTreeMap<String, Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/statements", self.url))
+            .send()
+            .await
+            .expect("GET /_sim/statements")
+            .json()
+            .await
+            .expect("statements are JSON");
+        v["statements"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s["name"].as_str().unwrap_or_default().to_string(), s))
+            .collect()
+    }
+
     /// The request log (`seq`, `at_ms`, `method`, `path`, `query`, `host`, `status`, `auth`,
     /// `fault`), oldest first.
     pub(crate) async fn requests(&self) -> Vec<Value> {
@@ -511,6 +567,55 @@ impl SimControl {
     }
 }
 
+/// Run one statement as another team (or a person) would, outside the action: create it and
+/// wait until it settles; a table created right after its drop fails "try again later" for a
+/// while (§F.5), so that is tried again under a new name, as a person would. Returns the
+/// statement as it settled.
+pub(crate) async fn run_statement(
+    flink: &ccaf_housekeeping::confluent::flink::FlinkClient,
+    name: &str,
+    sql: &str,
+    properties: &BTreeMap<String, String>,
+) -> ccaf_housekeeping::confluent::flink::Statement {
+    use ccaf_housekeeping::confluent::flink::{is_settled, NewStatement};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for attempt in 0.. {
+        let name = if attempt == 0 {
+            name.to_string()
+        } else {
+            format!("{name}-{attempt}")
+        };
+        flink
+            .create(&NewStatement {
+                name: name.clone(),
+                sql: sql.to_string(),
+                properties: properties.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+        let done = flink
+            .watch()
+            .wait_until(&name, is_settled, std::time::Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {name}: {e}"));
+        let last = done
+            .last
+            .unwrap_or_else(|| panic!("{name} disappeared while starting"));
+        let retry = last
+            .status
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("try again later"));
+        if !retry || std::time::Instant::now() > deadline {
+            return last;
+        }
+        let _ = flink.delete(&name).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200 << attempt.min(4))).await;
+    }
+    unreachable!("the loop returns")
+}
+
 /// A simulator of the test's own in front of the stack's broker: its tables live in the
 /// broker's cluster (the stack's cluster id) unless the options say otherwise.
 pub(crate) fn private_sim(mut opts: SimOptions) -> PrivateSim {
@@ -525,7 +630,7 @@ pub(crate) fn private_sim(mut opts: SimOptions) -> PrivateSim {
 
 // ---- looking at the cloud, the broker and the tracker directly ----
 
-use ccaf_housekeeping::confluent::flink::{FlinkClient, FlinkConfig, ListFilter};
+use ccaf_housekeeping::confluent::flink::{FlinkClient, FlinkConfig};
 use ccaf_housekeeping::confluent::http::{Credentials, RetryPolicy};
 use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
 use ccaf_housekeeping::confluent::schema_registry::SchemaRegistryClient;
@@ -546,13 +651,15 @@ impl App {
 
     /// Live statements whose name starts with `prefix`, name → phase.
     pub async fn live(&self, prefix: &str) -> BTreeMap<String, String> {
-        self.flink()
-            .list(&ListFilter::default())
+        // What the simulator holds now: the list lags (a new statement shows late, a phase
+        // change too, a deleted one lingers), and a test checks where a run left the cloud.
+        self.cloud
+            .control()
+            .statements()
             .await
-            .expect("list statements")
             .into_iter()
-            .filter(|s| s.name.starts_with(prefix))
-            .map(|s| (s.name.clone(), s.phase().to_string()))
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, s)| (name, s["phase"].as_str().unwrap_or_default().to_string()))
             .collect()
     }
 

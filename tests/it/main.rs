@@ -7,6 +7,7 @@ mod chaos;
 mod cli;
 mod credentials;
 mod engine;
+mod first_contact;
 mod first_try;
 mod flink_client;
 mod github_comment;

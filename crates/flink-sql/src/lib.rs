@@ -25,6 +25,10 @@
 //! functions, type errors, a `SELECT` list naming missing columns); a statement it rejects is one
 //! Flink would reject too, as far as the corpus goes.
 //!
+//! It also says which stateful features a statement's query uses ([`Analysis::stateful`]: joins,
+//! aggregations, windows, ...), because Confluent Cloud carries offsets over to a replacement
+//! statement only when it keeps no state.
+//!
 //! Identifiers are compared exactly (Flink's identifiers are case-sensitive); keywords are
 //! case-insensitive. Names are reported as written, without backquotes; use [`TableRef::resolve`]
 //! to qualify them with the session's default catalog and database.
@@ -227,6 +231,105 @@ pub struct DroppedTable {
     pub if_exists: bool,
 }
 
+/// A feature of a statement's query that keeps Flink state (so offsets cannot be carried over to a
+/// replacement).
+///
+/// Features are recognised from the statement's structure and from built-in function names; a
+/// user-defined aggregate or table function is not known by name and does not count. Whether the
+/// sink is an upsert sink is not the statement's business: it follows from the sink table's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stateful {
+    /// GROUP BY, HAVING, GROUPING SETS, or an aggregate function (COUNT, SUM, AVG, MIN, MAX,
+    /// COLLECT, LISTAGG, ARRAY_AGG, FIRST_VALUE, LAST_VALUE, STDDEV_*, VAR_*, VARIANCE, STDDEV,
+    /// BOOL_AND, BOOL_OR, JSON_OBJECTAGG, JSON_ARRAYAGG, APPROX_COUNT_DISTINCT, …) called outside
+    /// OVER.
+    Aggregation,
+    /// Two relations joined: any JOIN (INNER/LEFT/RIGHT/FULL/CROSS/NATURAL), a comma join
+    /// `FROM a, b`, a temporal join (`FOR SYSTEM_TIME AS OF`) — but not a join with a table
+    /// function (`LATERAL TABLE(f(x))`, `UNNEST(...)`, `CROSS JOIN UNNEST`, `, LATERAL TABLE(...)`),
+    /// which is stateless.
+    Join,
+    /// A windowing table function: TUMBLE, HOP, CUMULATE, SESSION (e.g.
+    /// `TABLE(TUMBLE(TABLE t, …))`).
+    Window,
+    /// An OVER window (`f(...) OVER (...)`, `OVER w`) or a WINDOW clause.
+    Over,
+    /// LAG or LEAD.
+    LagLead,
+    /// ROW_NUMBER, RANK, DENSE_RANK, PERCENT_RANK, CUME_DIST, NTILE (deduplication, Top-N).
+    Ranking,
+    /// MATCH_RECOGNIZE.
+    MatchRecognize,
+    /// SELECT DISTINCT, or DISTINCT inside a function call (`COUNT(DISTINCT x)`).
+    Distinct,
+    /// UNION / INTERSECT / EXCEPT / MINUS without ALL, and INTERSECT ALL / EXCEPT ALL / MINUS ALL.
+    /// (UNION ALL is stateless.)
+    SetOperation,
+    /// ORDER BY, LIMIT, OFFSET or FETCH of a query.
+    Sort,
+    /// A subquery in an expression: `IN (SELECT …)`, `EXISTS (SELECT …)`, a scalar subquery
+    /// `(SELECT …)` used as a value. (A derived table in FROM is not by itself stateful.)
+    Subquery,
+}
+
+impl Stateful {
+    /// Every feature, in declaration order.
+    pub const ALL: [Stateful; 11] = [
+        Stateful::Aggregation,
+        Stateful::Join,
+        Stateful::Window,
+        Stateful::Over,
+        Stateful::LagLead,
+        Stateful::Ranking,
+        Stateful::MatchRecognize,
+        Stateful::Distinct,
+        Stateful::SetOperation,
+        Stateful::Sort,
+        Stateful::Subquery,
+    ];
+
+    /// A stable kebab-case word for records and tests, e.g. `set-operation`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stateful::Aggregation => "aggregation",
+            Stateful::Join => "join",
+            Stateful::Window => "window",
+            Stateful::Over => "over",
+            Stateful::LagLead => "lag-lead",
+            Stateful::Ranking => "ranking",
+            Stateful::MatchRecognize => "match-recognize",
+            Stateful::Distinct => "distinct",
+            Stateful::SetOperation => "set-operation",
+            Stateful::Sort => "sort",
+            Stateful::Subquery => "subquery",
+        }
+    }
+
+    /// Short human text for messages, e.g. "a join".
+    pub fn description(self) -> &'static str {
+        match self {
+            Stateful::Aggregation => "aggregation (GROUP BY or an aggregate function)",
+            Stateful::Join => "a join",
+            Stateful::Window => "a window (TUMBLE, HOP, CUMULATE or SESSION)",
+            Stateful::Over => "an OVER window",
+            Stateful::LagLead => "LAG/LEAD",
+            Stateful::Ranking => "ROW_NUMBER/RANK (deduplication or Top-N)",
+            Stateful::MatchRecognize => "MATCH_RECOGNIZE",
+            Stateful::Distinct => "DISTINCT",
+            Stateful::SetOperation => "UNION/INTERSECT/EXCEPT without ALL",
+            Stateful::Sort => "ORDER BY/LIMIT",
+            Stateful::Subquery => "a subquery",
+        }
+    }
+}
+
+impl fmt::Display for Stateful {
+    /// The [`as_str`](Stateful::as_str) word.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What one statement does to tables. Names are as written; see [`TableRef::resolve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Analysis {
@@ -242,6 +345,13 @@ pub struct Analysis {
     /// functions (`LATERAL TABLE(f(x))`, `UNNEST`) are not tables; the `TABLE t` argument of a
     /// windowing function and the source of `CREATE TABLE ... LIKE` are reads.
     pub reads: Vec<TableRef>,
+    /// The stateful features of the statement's query, deduplicated, in the order the statement
+    /// first shows them; empty when the query keeps no state or there is no query (`CREATE TABLE`,
+    /// `DROP TABLE`, `SET`, `EXPLAIN`, ...). Features inside CTEs, derived tables and subqueries
+    /// count, as do those of every `INSERT` of a statement set and of a CTAS's query. For a
+    /// `CREATE VIEW` they are the view's query's: a statement reading the view inherits them,
+    /// which the crate cannot see from that statement alone.
+    pub stateful: Vec<Stateful>,
 }
 
 impl Analysis {
@@ -257,6 +367,12 @@ impl Analysis {
                 | StatementKind::CreateView
                 | StatementKind::DropView
         )
+    }
+
+    /// Whether the statement's query keeps state (see [`Analysis::stateful`]), so that a
+    /// replacement cannot take over its offsets.
+    pub fn is_stateful(&self) -> bool {
+        !self.stateful.is_empty()
     }
 }
 
@@ -443,6 +559,75 @@ mod tests {
             "EXECUTE_STATEMENT_SET"
         );
         assert_eq!(StatementKind::CreateTableAs.sql_kind(), "CREATE_TABLE_AS");
+    }
+
+    #[test]
+    fn stateful_words_are_distinct_and_round_trip() {
+        // Exhaustive, so that a new variant cannot be left out of `ALL`.
+        fn position(s: Stateful) -> usize {
+            match s {
+                Stateful::Aggregation => 0,
+                Stateful::Join => 1,
+                Stateful::Window => 2,
+                Stateful::Over => 3,
+                Stateful::LagLead => 4,
+                Stateful::Ranking => 5,
+                Stateful::MatchRecognize => 6,
+                Stateful::Distinct => 7,
+                Stateful::SetOperation => 8,
+                Stateful::Sort => 9,
+                Stateful::Subquery => 10,
+            }
+        }
+        for (i, s) in Stateful::ALL.into_iter().enumerate() {
+            assert_eq!(position(s), i, "{s:?}");
+            assert_eq!(s.to_string(), s.as_str());
+            let word = s.as_str();
+            assert!(
+                !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{word:?} is not kebab-case"
+            );
+            let back: Vec<Stateful> = Stateful::ALL
+                .into_iter()
+                .filter(|other| other.as_str() == word)
+                .collect();
+            assert_eq!(back, vec![s], "{word:?} names one feature");
+            let described: Vec<Stateful> = Stateful::ALL
+                .into_iter()
+                .filter(|other| other.description() == s.description())
+                .collect();
+            assert_eq!(
+                described,
+                vec![s],
+                "{:?} describes one feature",
+                s.description()
+            );
+        }
+        assert!(Stateful::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn stateful_features_in_first_seen_order() {
+        let a =
+            analyze("SELECT COUNT(DISTINCT x) FROM a JOIN b ON a.id = b.id GROUP BY y ORDER BY 1")
+                .unwrap();
+        assert_eq!(
+            a.stateful,
+            vec![
+                Stateful::Aggregation,
+                Stateful::Distinct,
+                Stateful::Join,
+                Stateful::Sort
+            ]
+        );
+        assert!(a.is_stateful());
+        let seed =
+            analyze("INSERT INTO s SELECT a FROM x WHERE a > 0 UNION ALL SELECT a FROM y").unwrap();
+        assert!(!seed.is_stateful());
+        // A statement that runs no query has no features, whatever its parentheses hold.
+        let explain = analyze("EXPLAIN SELECT COUNT(*) FROM (SELECT DISTINCT a FROM t)").unwrap();
+        assert_eq!(explain.kind, StatementKind::Other);
+        assert!(explain.stateful.is_empty());
     }
 
     #[test]

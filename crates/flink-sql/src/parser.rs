@@ -7,9 +7,15 @@
 //! skipped as balanced token runs, looking inside only for subqueries and `TABLE name` arguments.
 //! That is what makes `FROM` inside `EXTRACT(YEAR FROM ts)` or `TRIM(BOTH ' ' FROM s)` harmless:
 //! it never stands where a `FROM` clause could start.
+//!
+//! Stateful features are noted where the walk passes them: clause keywords in `select` and
+//! `query_body`, joins in `table_reference` and the `FROM` list, built-in function names and
+//! `OVER` wherever a call is read or skipped, subqueries where an expression opens one.
 
 use crate::lexer::{tokenize, Token, TokenKind};
-use crate::{Analysis, Column, CreatedTable, DroppedTable, ParseError, StatementKind, TableRef};
+use crate::{
+    Analysis, Column, CreatedTable, DroppedTable, ParseError, Stateful, StatementKind, TableRef,
+};
 
 type PResult<T> = Result<T, ParseError>;
 
@@ -131,6 +137,44 @@ const INTERVAL_UNITS: &[&str] = &[
     "NANOSECONDS",
 ];
 
+/// Built-in aggregate functions: stateful when called outside `OVER`.
+const AGGREGATE_FUNCTIONS: &[&str] = &[
+    "APPROX_COUNT_DISTINCT",
+    "ARRAY_AGG",
+    "AVG",
+    "BOOL_AND",
+    "BOOL_OR",
+    "COLLECT",
+    "COUNT",
+    "FIRST_VALUE",
+    "JSON_ARRAYAGG",
+    "JSON_OBJECTAGG",
+    "LAST_VALUE",
+    "LISTAGG",
+    "MAX",
+    "MIN",
+    "STDDEV",
+    "STDDEV_POP",
+    "STDDEV_SAMP",
+    "SUM",
+    "SUM0",
+    "VARIANCE",
+    "VAR_POP",
+    "VAR_SAMP",
+];
+
+const RANKING_FUNCTIONS: &[&str] = &[
+    "ROW_NUMBER",
+    "RANK",
+    "DENSE_RANK",
+    "PERCENT_RANK",
+    "CUME_DIST",
+    "NTILE",
+];
+
+/// Windowing table functions; called in `GROUP BY` they are the legacy group windows, as stateful.
+const WINDOW_FUNCTIONS: &[&str] = &["TUMBLE", "HOP", "CUMULATE", "SESSION"];
+
 /// Binary operators written as symbols.
 const BINARY_SYMBOLS: &[&str] = &[
     "+", "-", "*", "/", "%", "||", "=", "==", "<>", "!=", "<", ">", "<=", ">=", "^", "&", "|",
@@ -149,14 +193,17 @@ const QUERY_END_HINT: &str =
 
 pub(crate) fn parse(sql: &str) -> PResult<Analysis> {
     let tokens = tokenize(sql)?;
-    check_balance(&tokens)?;
+    let partners = check_balance(&tokens)?;
     let mut parser = Parser {
         toks: &tokens,
+        partners,
         pos: 0,
         creates: Vec::new(),
         drops: Vec::new(),
         writes: Vec::new(),
         reads: Vec::new(),
+        stateful: Vec::new(),
+        muted: 0,
         cte_scopes: Vec::new(),
         depth: 0,
     };
@@ -197,16 +244,23 @@ fn error_at(token: &Token, expecting: &str) -> ParseError {
 }
 
 /// Checks parentheses and square brackets before any parsing, so that an unbalanced statement is
-/// reported at the bracket at fault rather than wherever the walk happens to notice.
-fn check_balance(tokens: &[Token]) -> PResult<()> {
-    let mut open: Vec<&Token> = Vec::new();
-    for token in tokens.iter().filter(|t| t.kind == TokenKind::Symbol) {
+/// reported at the bracket at fault rather than wherever the walk happens to notice. Returns, for
+/// each opening bracket's index, the index of its closing bracket (0 for other tokens), so that
+/// the walk can look past a group without walking it.
+fn check_balance(tokens: &[Token]) -> PResult<Vec<usize>> {
+    let mut partners = vec![0; tokens.len()];
+    let mut open: Vec<(usize, &Token)> = Vec::new();
+    for (i, token) in tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == TokenKind::Symbol)
+    {
         match token.text.as_str() {
-            "(" | "[" => open.push(token),
+            "(" | "[" => open.push((i, token)),
             ")" | "]" => {
                 let wanted = if token.text == ")" { "(" } else { "[" };
                 match open.pop() {
-                    Some(o) if o.text == wanted => {}
+                    Some((at, o)) if o.text == wanted => partners[at] = i,
                     _ => {
                         let mut e = error_at(token, "");
                         e.message.push_str(" Unbalanced parentheses.");
@@ -218,8 +272,8 @@ fn check_balance(tokens: &[Token]) -> PResult<()> {
         }
     }
     match open.pop() {
-        None => Ok(()),
-        Some(o) => Err(ParseError {
+        None => Ok(partners),
+        Some((_, o)) => Err(ParseError {
             message: format!(
                 "Unbalanced parentheses: \"{}\" at line {}, column {} is never closed.",
                 o.raw, o.line, o.column
@@ -232,11 +286,17 @@ fn check_balance(tokens: &[Token]) -> PResult<()> {
 
 struct Parser<'t> {
     toks: &'t [Token],
+    /// See [`check_balance`].
+    partners: Vec<usize>,
     pos: usize,
     creates: Vec<CreatedTable>,
     drops: Vec<DroppedTable>,
     writes: Vec<TableRef>,
     reads: Vec<TableRef>,
+    stateful: Vec<Stateful>,
+    /// Above zero inside a `MATCH_RECOGNIZE` body, whose aggregates and `ORDER BY` belong to the
+    /// pattern match (itself the stateful feature) rather than standing on their own.
+    muted: usize,
     /// CTE names visible at the current point, one scope per `WITH`: a CTE shadows a table of the
     /// same (unqualified) name, so a reference to it is not a read.
     cte_scopes: Vec<Vec<String>>,
@@ -333,7 +393,85 @@ impl<'t> Parser<'t> {
         result
     }
 
+    /// The token at an absolute index, `Eof` past the end.
+    fn token_at(&self, index: usize) -> &'t Token {
+        &self.toks[index.min(self.toks.len() - 1)]
+    }
+
+    /// The index just past the group whose opening bracket is at `open`.
+    fn after_group(&self, open: usize) -> usize {
+        match self.partners.get(open) {
+            Some(&close) if close > open => close + 1,
+            _ => self.toks.len() - 1,
+        }
+    }
+
+    /// Whether the call whose argument list opens at `open` is followed by `OVER` (past any
+    /// `FILTER (...)`, `WITHIN GROUP (...)` and `IGNORE/RESPECT NULLS`): an aggregate over a window
+    /// is an OVER aggregation, not a grouping.
+    fn call_is_windowed(&self, open: usize) -> bool {
+        let mut at = self.after_group(open);
+        if is_kw(self.token_at(at), "FILTER") && is_sym(self.token_at(at + 1), "(") {
+            at = self.after_group(at + 1);
+        }
+        if is_kw(self.token_at(at), "WITHIN")
+            && is_kw(self.token_at(at + 1), "GROUP")
+            && is_sym(self.token_at(at + 2), "(")
+        {
+            at = self.after_group(at + 2);
+        }
+        if is_any_kw(self.token_at(at), &["IGNORE", "RESPECT"])
+            && is_kw(self.token_at(at + 1), "NULLS")
+        {
+            at += 2;
+        }
+        is_kw(self.token_at(at), "OVER")
+    }
+
+    /// Whether the table factor starting here is a table function (`LATERAL TABLE(f(x))`,
+    /// `UNNEST(...)`, `TABLE(f(...))` for any `f` but a windowing function): joining one correlates
+    /// each row with the function's rows and keeps no state.
+    fn table_function_follows(&self) -> bool {
+        let token = self.peek();
+        if is_kw(token, "LATERAL") {
+            return is_kw(self.peek_at(1), "TABLE");
+        }
+        if is_kw(token, "UNNEST") {
+            return true;
+        }
+        is_kw(token, "TABLE")
+            && is_sym(self.peek_at(1), "(")
+            && !(is_any_kw(self.peek_at(2), WINDOW_FUNCTIONS) && is_sym(self.peek_at(3), "("))
+    }
+
     // ---- recording ----------------------------------------------------------------------------
+
+    fn record_stateful(&mut self, feature: Stateful) {
+        if self.muted == 0 && !self.stateful.contains(&feature) {
+            self.stateful.push(feature);
+        }
+    }
+
+    /// A call to the function named by `name` (the last name part before `(`), whose argument list
+    /// opens at `open`. Only bare words name built-ins here: a backquoted name is taken as the
+    /// user's own.
+    fn record_call(&mut self, name: &Token, open: usize) {
+        if name.kind != TokenKind::Word {
+            return;
+        }
+        let feature = if is_any_kw(name, RANKING_FUNCTIONS) {
+            Stateful::Ranking
+        } else if is_any_kw(name, &["LAG", "LEAD"]) {
+            Stateful::LagLead
+        } else if is_any_kw(name, WINDOW_FUNCTIONS) {
+            Stateful::Window
+        } else if is_any_kw(name, AGGREGATE_FUNCTIONS) && !self.call_is_windowed(open) {
+            Stateful::Aggregation
+        } else {
+            return;
+        };
+        self.record_stateful(feature);
+    }
 
     fn record_read(&mut self, table: TableRef) {
         let shadowed = table.catalog.is_none()
@@ -425,8 +563,14 @@ impl<'t> Parser<'t> {
         };
         self.advance();
         if close == ")" && is_any_kw(self.peek(), &["SELECT", "WITH", "VALUES"]) {
+            self.record_stateful(Stateful::Subquery);
             self.query()?;
             return self.expect_sym(")");
+        }
+        if close == ")" && self.at_kw("DISTINCT") {
+            // `COUNT(DISTINCT x)`: only the first token of an argument list, so that
+            // `IS DISTINCT FROM` inside the arguments does not count.
+            self.record_stateful(Stateful::Distinct);
         }
         loop {
             let token = self.peek();
@@ -452,6 +596,16 @@ impl<'t> Parser<'t> {
                         let table = self.table_name()?;
                         self.record_read(table);
                     }
+                }
+                TokenKind::Word if is_kw(token, "OVER") => {
+                    self.record_stateful(Stateful::Over);
+                    self.advance();
+                }
+                TokenKind::Word if is_sym(self.peek_at(1), "(") => {
+                    // A call nested in arguments, `ROUND(AVG(x), 2)`; its own arguments are
+                    // skipped by the next turn of the loop.
+                    self.record_call(token, self.pos + 1);
+                    self.advance();
                 }
                 _ => {
                     self.advance();
@@ -581,12 +735,26 @@ impl<'t> Parser<'t> {
         if self.peek().kind != TokenKind::Eof {
             return Err(self.unexpected("the end of the statement (one statement at a time)"));
         }
+        // Only a statement with a query has its features; the others' parentheses are still walked
+        // (`EXPLAIN SELECT ...`, a computed column), but nothing of them runs.
+        let has_query = matches!(
+            kind,
+            StatementKind::Select
+                | StatementKind::Insert
+                | StatementKind::StatementSet
+                | StatementKind::CreateTableAs
+                | StatementKind::CreateView
+        );
+        if !has_query {
+            self.stateful.clear();
+        }
         Ok(Analysis {
             kind,
             creates: self.creates,
             drops: self.drops,
             writes: self.writes,
             reads: self.reads,
+            stateful: self.stateful,
         })
     }
 
@@ -1047,13 +1215,20 @@ impl<'t> Parser<'t> {
     fn query_body(&mut self) -> PResult<()> {
         self.query_term()?;
         while is_any_kw(self.peek(), &["UNION", "INTERSECT", "EXCEPT", "MINUS"]) {
+            let union = self.at_kw("UNION");
             self.advance();
-            if !self.eat_kw("ALL") {
+            let all = self.eat_kw("ALL");
+            if !all {
                 self.eat_kw("DISTINCT");
+            }
+            // UNION ALL only concatenates; every other set operation compares rows across inputs.
+            if !(union && all) {
+                self.record_stateful(Stateful::SetOperation);
             }
             self.query_term()?;
         }
         if self.at_kw("ORDER") {
+            self.record_stateful(Stateful::Sort);
             self.advance();
             self.expect_kw("BY")?;
             loop {
@@ -1069,16 +1244,20 @@ impl<'t> Parser<'t> {
                 }
             }
         }
+        // `LIMIT ALL` limits nothing.
         if self.eat_kw("LIMIT") && !self.eat_kw("ALL") {
+            self.record_stateful(Stateful::Sort);
             self.expr()?;
         }
         if self.eat_kw("OFFSET") {
+            self.record_stateful(Stateful::Sort);
             self.expr()?;
             if !self.eat_kw("ROW") {
                 self.eat_kw("ROWS");
             }
         }
         if self.eat_kw("FETCH") {
+            self.record_stateful(Stateful::Sort);
             if !self.eat_kw("FIRST") {
                 self.expect_kw("NEXT")?;
             }
@@ -1115,8 +1294,8 @@ impl<'t> Parser<'t> {
 
     fn select(&mut self) -> PResult<()> {
         self.expect_kw("SELECT")?;
-        if !self.eat_kw("ALL") {
-            self.eat_kw("DISTINCT");
+        if !self.eat_kw("ALL") && self.eat_kw("DISTINCT") {
+            self.record_stateful(Stateful::Distinct);
         }
         loop {
             let star = self.expr()?;
@@ -1133,12 +1312,17 @@ impl<'t> Parser<'t> {
                 if !self.eat_sym(",") {
                     break;
                 }
+                // A comma join, unless the comma brings in a table function.
+                if !self.table_function_follows() {
+                    self.record_stateful(Stateful::Join);
+                }
             }
         }
         if self.eat_kw("WHERE") {
             self.expr()?;
         }
         if self.at_kw("GROUP") {
+            self.record_stateful(Stateful::Aggregation);
             self.advance();
             self.expect_kw("BY")?;
             loop {
@@ -1155,9 +1339,11 @@ impl<'t> Parser<'t> {
             }
         }
         if self.eat_kw("HAVING") {
+            self.record_stateful(Stateful::Aggregation);
             self.expr()?;
         }
         if self.eat_kw("WINDOW") {
+            self.record_stateful(Stateful::Over);
             loop {
                 self.identifier()?;
                 self.expect_kw("AS")?;
@@ -1215,6 +1401,9 @@ impl<'t> Parser<'t> {
                 return Err(self.unexpected("JOIN"));
             } else {
                 return Ok(());
+            }
+            if !self.table_function_follows() {
+                self.record_stateful(Stateful::Join);
             }
             self.table_factor()?;
             if conditional {
@@ -1293,10 +1482,14 @@ impl<'t> Parser<'t> {
         if !self.eat_kw("MATCH_RECOGNIZE") {
             return Ok(false);
         }
+        self.record_stateful(Stateful::MatchRecognize);
         if !self.at_sym("(") {
             return Err(self.unexpected("\"(\""));
         }
-        self.skip_group()?;
+        self.muted += 1;
+        let body = self.skip_group();
+        self.muted -= 1;
+        body?;
         Ok(true)
     }
 
@@ -1380,6 +1573,7 @@ impl<'t> Parser<'t> {
     fn parenthesised(&mut self) -> PResult<()> {
         self.expect_sym("(")?;
         if self.query_follows() {
+            self.record_stateful(Stateful::Subquery);
             self.query()?;
         } else if !self.at_sym(")") {
             self.expr_list()?;
@@ -1491,7 +1685,7 @@ impl<'t> Parser<'t> {
 
     /// `a.b.c`, `t.*`, or a function call `f(...)` with its `FILTER`/`WITHIN GROUP`/`OVER` tail.
     fn name_or_call(&mut self) -> PResult<bool> {
-        self.advance();
+        let mut last = self.advance();
         loop {
             if !self.at_sym(".") {
                 break;
@@ -1506,11 +1700,12 @@ impl<'t> Parser<'t> {
                 break;
             }
             self.advance();
-            self.advance();
+            last = self.advance();
         }
         if !self.at_sym("(") {
             return Ok(false);
         }
+        self.record_call(last, self.pos);
         self.skip_group()?;
         if self.at_kw("FILTER") && is_sym(self.peek_at(1), "(") {
             self.advance();
@@ -1526,6 +1721,7 @@ impl<'t> Parser<'t> {
             self.advance();
         }
         if self.eat_kw("OVER") {
+            self.record_stateful(Stateful::Over);
             if self.at_sym("(") {
                 self.skip_group()?;
             } else {

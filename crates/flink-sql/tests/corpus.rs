@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use flink_sql::{analyze, Analysis, Column, TableRef};
 
 /// The corpus must not quietly shrink.
-const MIN_STATEMENTS: usize = 45;
+const MIN_STATEMENTS: usize = 90;
 
 /// Headers every non-error file must have.
-const REQUIRED: &[&str] = &["kind", "creates", "writes", "reads", "drops"];
+const REQUIRED: &[&str] = &["kind", "creates", "writes", "reads", "drops", "stateful"];
 /// Headers compared only when present (`key` is required when the statement creates a table).
 const OPTIONAL: &[&str] = &[
     "key",
@@ -121,6 +121,14 @@ fn actual(analysis: &Analysis, header: &str) -> String {
         ),
         "writes" => tables(&analysis.writes),
         "reads" => tables(&analysis.reads),
+        "stateful" => join(
+            &analysis
+                .stateful
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+            ", ",
+        ),
         "key" => created.map_or(String::new(), |c| join(c.key_columns(), ", ")),
         "columns" => created.map_or(String::new(), |c| {
             join(

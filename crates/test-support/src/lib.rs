@@ -230,13 +230,30 @@ impl Drop for PrivateBroker {
     }
 }
 
-/// Options for a private simulator; defaults are fast timings and fresh random credentials.
+/// Options for a private simulator; defaults are fresh random credentials and the awkward
+/// cloud with short timings: every behaviour of Confluent Cloud the simulator models is on
+/// (`docs/simulator.md`), only faster. A test that needs a kinder world sets it here, and says
+/// why.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
     pub pending_ms: u64,
     pub stopping_ms: u64,
     pub deleting_ms: u64,
     pub health_check_ms: u64,
+    /// A deleted statement lingers in the list this long.
+    pub list_lag_ms: u64,
+    /// A new statement is missing from the list this long.
+    pub list_new_lag_ms: u64,
+    /// The list shows changes this late.
+    pub list_phase_lag_ms: u64,
+    /// A stop or resume starts this long after it was accepted.
+    pub update_lag_ms: u64,
+    /// A name stays taken this long after its statement is gone.
+    pub name_hold_ms: u64,
+    /// A table created again this soon after its drop fails.
+    pub recreate_window_ms: u64,
+    /// Terminal statements are purged after this long.
+    pub purge_after_ms: u64,
     pub default_partitions: u32,
     /// The Kafka cluster id the simulator says its tables live in (`None`: a random one). A
     /// simulator in front of the stack's broker should say the broker's own id.
@@ -253,6 +270,13 @@ impl Default for SimOptions {
             stopping_ms: 100,
             deleting_ms: 150,
             health_check_ms: 100,
+            list_lag_ms: 500,
+            list_new_lag_ms: 200,
+            list_phase_lag_ms: 150,
+            update_lag_ms: 100,
+            name_hold_ms: 300,
+            recreate_window_ms: 800,
+            purge_after_ms: 60_000,
             default_partitions: 1,
             kafka_cluster_id: None,
             tls: None,
@@ -323,6 +347,13 @@ impl PrivateSim {
             .args(["--stopping-ms", &opts.stopping_ms.to_string()])
             .args(["--deleting-ms", &opts.deleting_ms.to_string()])
             .args(["--health-check-ms", &opts.health_check_ms.to_string()])
+            .args(["--list-lag-ms", &opts.list_lag_ms.to_string()])
+            .args(["--list-new-lag-ms", &opts.list_new_lag_ms.to_string()])
+            .args(["--list-phase-lag-ms", &opts.list_phase_lag_ms.to_string()])
+            .args(["--update-lag-ms", &opts.update_lag_ms.to_string()])
+            .args(["--name-hold-ms", &opts.name_hold_ms.to_string()])
+            .args(["--recreate-window-ms", &opts.recreate_window_ms.to_string()])
+            .args(["--purge-after-ms", &opts.purge_after_ms.to_string()])
             .args(["--default-partitions", &opts.default_partitions.to_string()])
             .args(&opts.extra_args)
             .stdout(Stdio::null())

@@ -10,7 +10,7 @@ use chrono::Utc;
 use flink_sql::{Analysis, CreatedTable, StatementKind, TableRef};
 use serde_json::{json, Value};
 
-use super::model::Phase;
+use super::model::{Phase, ScalingState, StatementRec, Transition};
 use crate::broker::{BrokerError, TopicInfo};
 use crate::Sim;
 
@@ -26,15 +26,23 @@ pub async fn run(sim: Arc<Sim>) {
     loop {
         interval.tick().await;
         let now = Instant::now();
+        let timings = sim.control.timings();
         let due: Vec<(String, Phase)> = {
             let mut st = sim.statements();
-            st.values_mut()
+            let mut due = Vec::new();
+            for r in st
+                .values_mut()
                 .filter(|r| !r.busy && r.due.is_some_and(|d| d <= now))
-                .map(|r| {
-                    r.busy = true;
-                    (r.name.clone(), r.phase)
-                })
-                .collect()
+            {
+                // An accepted stop or resume starts now.
+                if let Some(t) = r.transition.take() {
+                    start_transition(r, t, &timings);
+                    continue;
+                }
+                r.busy = true;
+                due.push((r.name.clone(), r.phase));
+            }
+            due
         };
         for (name, phase) in due {
             let sim = sim.clone();
@@ -47,18 +55,70 @@ pub async fn run(sim: Arc<Sim>) {
                 }
                 if let Some(r) = sim.statements().get_mut(&name) {
                     r.busy = false;
-                    // A phase that is no longer transitional has nothing more to wait for.
-                    if !matches!(r.phase, Phase::Pending | Phase::Stopping | Phase::Deleting) {
+                    // A phase that is no longer transitional has nothing more to wait for
+                    // (unless a stop or resume arrived meanwhile).
+                    if r.transition.is_none()
+                        && !matches!(r.phase, Phase::Pending | Phase::Stopping | Phase::Deleting)
+                    {
                         r.due = None;
                     }
                 }
             });
         }
-        let health_every = Duration::from_millis(sim.control.timings().health_check_ms.max(10));
+        let health_every = Duration::from_millis(timings.health_check_ms.max(10));
         if now.duration_since(last_health) >= health_every {
             last_health = now;
             check_health(&sim).await;
+            purge(&sim, &timings);
         }
+    }
+}
+
+/// A stop or resume the service accepted a moment ago begins: STOPPING, or PENDING again.
+fn start_transition(r: &mut StatementRec, t: Transition, timings: &crate::config::Timings) {
+    let now = Instant::now();
+    match t {
+        Transition::Stop
+            if matches!(r.phase, Phase::Pending | Phase::Running | Phase::Degraded) =>
+        {
+            r.phase = Phase::Stopping;
+            r.detail = String::new();
+            r.scaling_state = ScalingState::Ok;
+            r.due = Some(now + Duration::from_millis(timings.stopping_ms));
+            r.touch();
+        }
+        Transition::Resume if r.phase == Phase::Stopped => {
+            r.phase = Phase::Pending;
+            r.detail = String::new();
+            r.end_time = None;
+            r.admitted = false;
+            r.due = Some(now + Duration::from_millis(timings.pending_ms));
+            r.touch();
+        }
+        // Nothing to start any more (it completed, failed or was stopped meanwhile).
+        _ => r.due = None,
+    }
+}
+
+/// Statements in a terminal phase for longer than `purge_after_ms` are gone (Confluent Cloud
+/// purges them after about 30 days, §F.11).
+fn purge(sim: &Sim, timings: &crate::config::Timings) {
+    let Ok(after) = chrono::Duration::from_std(Duration::from_millis(timings.purge_after_ms))
+    else {
+        return;
+    };
+    let now = Utc::now();
+    let old: Vec<String> = sim
+        .statements()
+        .values()
+        .filter(|r| !r.busy && r.transition.is_none())
+        .filter(|r| matches!(r.phase, Phase::Completed | Phase::Failed | Phase::Stopped))
+        .filter(|r| r.end_time.is_some_and(|end| now - end >= after))
+        .map(|r| r.name.clone())
+        .collect();
+    for name in old {
+        tracing::info!(statement = %name, "purged");
+        sim.remove_statement(&name);
     }
 }
 
@@ -93,43 +153,13 @@ enum Outcome {
 async fn settle_pending(sim: &Sim, name: &str) {
     let snapshot = {
         let mut st = sim.statements();
-        let Some(rec) = st.get(name) else { return };
+        let Some(rec) = st.get_mut(name) else { return };
         if rec.phase != Phase::Pending {
             return;
         }
-        // Carry-over offsets: wait in PENDING until the referenced statement is STOPPED.
-        if let Some(from) = rec.carry_over_from().map(str::to_string) {
-            let from_phase = st.get(&from).map(|r| r.phase);
-            let rec = st.get_mut(name).expect("looked up above");
-            match from_phase {
-                Some(Phase::Stopped) => {}
-                Some(_) => {
-                    let deadline = rec.created_at + chrono::Duration::hours(6);
-                    let detail = format!(
-                        "Statement is currently pending until referenced statement {from} is stopped. If {from} is not stopped before {}, this statement will fail.",
-                        super::model::rfc3339(deadline)
-                    );
-                    if rec.detail != detail {
-                        rec.detail = detail;
-                        rec.touch();
-                    }
-                    rec.due = Some(Instant::now() + TICK);
-                    return;
-                }
-                None => {
-                    rec.fail(
-                        VALIDATION,
-                        &format!("The statement referenced by 'sql.tables.initial-offset-from' ({from}) does not exist."),
-                    );
-                    return;
-                }
-            }
-        }
-        let rec = st.get(name).expect("looked up above");
         match &rec.parsed {
             Err(e) => {
                 let msg = e.to_string();
-                let rec = st.get_mut(name).expect("looked up above");
                 rec.fail(PARSE, &msg);
                 return;
             }
@@ -143,6 +173,9 @@ async fn settle_pending(sim: &Sim, name: &str) {
             ),
         }
     };
+    if !carried_over(sim, name, &snapshot.0, &snapshot.1).await || !admitted(sim, name) {
+        return;
+    }
     let (analysis, props, applied, bounded, dry_run, sql) = snapshot;
     let mut result = None;
     let outcome = if dry_run {
@@ -180,6 +213,128 @@ async fn settle_pending(sim: &Sim, name: &str) {
         Outcome::Phase(p, d) => rec.set_phase(p, d),
         Outcome::Fail(exception, detail) => rec.fail(exception, &detail),
     }
+}
+
+/// Carry-over offsets (`sql.tables.initial-offset-from`): checked once — only a stateless
+/// statement may carry offsets over (§F.11), and one the service would refuse fails before it
+/// waits — then PENDING, with the service's detail, until the referenced statement is STOPPED.
+/// `true` when the statement may go on (no carry-over, or its statement is stopped).
+async fn carried_over(
+    sim: &Sim,
+    name: &str,
+    a: &Analysis,
+    props: &BTreeMap<String, String>,
+) -> bool {
+    let (from, checked) = {
+        let st = sim.statements();
+        let Some(rec) = st.get(name) else {
+            return false;
+        };
+        match rec.carry_over_from() {
+            Some(from) => (from.to_string(), rec.carry_checked),
+            None => return true,
+        }
+    };
+    if !checked {
+        let refused = if a.is_stateful() {
+            let features: Vec<&str> = a.stateful.iter().map(|f| f.description()).collect();
+            Some(Outcome::Fail(
+                VALIDATION,
+                format!(
+                    "The statement cannot start from the offsets of '{from}' \
+                     ('sql.tables.initial-offset-from'): carry-over offsets are supported for \
+                     stateless statements only, and this one uses {}.",
+                    features.join(", ")
+                ),
+            ))
+        } else {
+            validate(sim, a, props).await.err()
+        };
+        let mut st = sim.statements();
+        let Some(rec) = st.get_mut(name) else {
+            return false;
+        };
+        if rec.phase != Phase::Pending {
+            return false;
+        }
+        if let Some(Outcome::Fail(exception, detail)) = refused {
+            rec.fail(exception, &detail);
+            return false;
+        }
+        rec.carry_checked = true;
+    }
+    let mut st = sim.statements();
+    let from_phase = st.get(&from).map(|r| r.phase);
+    let Some(rec) = st.get_mut(name) else {
+        return false;
+    };
+    if rec.phase != Phase::Pending {
+        return false;
+    }
+    match from_phase {
+        Some(Phase::Stopped) => true,
+        Some(_) => {
+            let deadline = rec.created_at + chrono::Duration::hours(6);
+            let detail = format!(
+                "Statement is currently pending until referenced statement {from} is stopped. If {from} is not stopped before {}, this statement will fail.",
+                super::model::rfc3339(deadline)
+            );
+            if rec.detail != detail {
+                rec.detail = detail;
+                rec.touch();
+            }
+            rec.due = Some(Instant::now() + TICK);
+            false
+        }
+        None => {
+            rec.fail(
+                VALIDATION,
+                &format!("The statement referenced by 'sql.tables.initial-offset-from' ({from}) does not exist."),
+            );
+            false
+        }
+    }
+}
+
+/// A place in the compute pool: a statement beyond the pool's capacity stays PENDING with
+/// `scaling_state` `POOL_EXHAUSTED` until a place frees up (§F.8). Dry runs need none.
+fn admitted(sim: &Sim, name: &str) -> bool {
+    let capacity = sim.control.behaviour().pool_capacity;
+    let mut st = sim.statements();
+    let Some(rec) = st.get(name) else {
+        return false;
+    };
+    if rec.admitted || rec.is_dry_run() {
+        return true;
+    }
+    let pool = rec.compute_pool_id.clone();
+    let used = st
+        .values()
+        .filter(|r| r.name != name && r.compute_pool_id == pool && r.holds_pool_place())
+        .count();
+    let rec = st.get_mut(name).expect("looked up above");
+    if capacity.is_some_and(|c| used >= c as usize) {
+        let detail = format!(
+            "Statement is pending: compute pool {pool} has no capacity left for it ({} of {} \
+             statements running); it starts when capacity frees up.",
+            used,
+            capacity.unwrap_or_default()
+        );
+        if rec.scaling_state != ScalingState::PoolExhausted || rec.detail != detail {
+            rec.scaling_state = ScalingState::PoolExhausted;
+            rec.detail = detail;
+            rec.touch();
+        }
+        rec.due = Some(Instant::now() + TICK * 5);
+        return false;
+    }
+    rec.admitted = true;
+    if rec.scaling_state != ScalingState::Ok {
+        rec.scaling_state = ScalingState::Ok;
+        rec.detail = String::new();
+        rec.touch();
+    }
+    true
 }
 
 /// What a statement's effects need, checked without applying them (a dry run).
@@ -309,9 +464,7 @@ async fn apply_effects(
                     continue;
                 }
                 match sim.broker.delete_topic(&topic).await {
-                    Ok(()) | Err(BrokerError::NotFound(_)) => {
-                        sim.tables().remove(&topic);
-                    }
+                    Ok(()) | Err(BrokerError::NotFound(_)) => sim.table_gone(&topic),
                     Err(e) => {
                         return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string()))
                     }
@@ -367,6 +520,24 @@ async fn create_table(
             format!("SQL validation failed. Table '{}' already exists.", c.table),
         ));
     }
+    let subjects = table_subjects(c, &topic);
+    if let Some(subject) = {
+        let reg = sim.registry();
+        subjects
+            .iter()
+            .find(|(subject, ty, schema)| reg.conflicts(subject, ty, schema))
+            .map(|(subject, _, _)| subject.clone())
+    } {
+        // Left over by someone (a drop that did not finish, another tool): it never clears by
+        // waiting (§F.6).
+        return Err(Outcome::Fail(
+            VALIDATION,
+            format!(
+                "Cannot create table because the Schema Registry subject '{subject}' doesn't \
+                 match the existing one."
+            ),
+        ));
+    }
     let partitions = c
         .buckets
         .map(|b| b as i32)
@@ -397,10 +568,27 @@ async fn create_table(
         }
         Err(e) => return Err(Outcome::Fail("java.lang.RuntimeException", e.to_string())),
     }
+    let mut reg = sim.registry();
+    for (subject, ty, schema) in subjects {
+        reg.register(&subject, ty, &schema, vec![])
+            .map_err(|e| Outcome::Fail(VALIDATION, e.2))?;
+    }
+    Ok(())
+}
+
+/// The subjects a table registers (TopicNameStrategy), with their type and schema: `-value`
+/// for a registry value format, `-key` for a keyed table with a registry key format.
+fn table_subjects(c: &CreatedTable, topic: &str) -> Vec<(String, &'static str, String)> {
+    let option = |k: &str| {
+        c.options
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
     let value_format = option("value.format").unwrap_or_else(|| "avro-registry".into());
     let key_format = option("key.format").unwrap_or_else(|| "avro-registry".into());
     let key_cols = c.key_columns();
-    let mut reg = sim.registry();
+    let mut out = Vec::new();
     if let Some(ty) = registry_type(&value_format) {
         let value_cols: Vec<_> = c
             .columns
@@ -408,8 +596,7 @@ async fn create_table(
             .filter(|col| !col.computed && !key_cols.contains(&col.name))
             .collect();
         let schema = schema_text(ty, &format!("{topic}_value"), &value_cols);
-        reg.register(&format!("{topic}-value"), ty, &schema, vec![])
-            .map_err(|e| Outcome::Fail(VALIDATION, e.2))?;
+        out.push((format!("{topic}-value"), ty, schema));
     }
     if c.has_key() {
         if let Some(ty) = registry_type(&key_format) {
@@ -419,11 +606,10 @@ async fn create_table(
                 .filter(|col| key_cols.contains(&col.name))
                 .collect();
             let schema = schema_text(ty, &format!("{topic}_key"), &cols);
-            reg.register(&format!("{topic}-key"), ty, &schema, vec![])
-                .map_err(|e| Outcome::Fail(VALIDATION, e.2))?;
+            out.push((format!("{topic}-key"), ty, schema));
         }
     }
-    Ok(())
+    out
 }
 
 fn registry_type(format: &str) -> Option<&'static str> {
@@ -545,9 +731,28 @@ async fn finish_stop(sim: &Sim, name: &str) {
     }
 }
 
+/// A declared table whose topic is gone (deleted directly, not by DROP TABLE) is gone from the
+/// catalog too, from now on: it counts as dropped for the recreate window.
+async fn notice_vanished_tables(sim: &Sim) {
+    // The declared tables first: a table is declared only once its topic exists, so a topic
+    // the broker does not show afterwards is really gone.
+    let declared: Vec<String> = sim.tables().keys().cloned().collect();
+    if declared.is_empty() {
+        return;
+    }
+    let Ok(topics) = sim.broker.topics().await else {
+        return;
+    };
+    for topic in declared.iter().filter(|t| !topics.contains_key(*t)) {
+        tracing::info!(%topic, "table's topic is gone");
+        sim.table_gone(topic);
+    }
+}
+
 /// A running statement whose source or sink topic has gone turns DEGRADED, as a Flink job that
 /// keeps restarting does.
 async fn check_health(sim: &Sim) {
+    notice_vanished_tables(sim).await;
     // Each running statement with its tables and their topics (None: does not resolve).
     type Watched = Vec<(String, Vec<(TableRef, Option<String>)>)>;
     let running: Watched = {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,15 +23,38 @@ use base64::Engine as _;
 use chrono::Utc;
 use serde_json::{json, Value};
 
+use crate::config::LabelsPatch;
+use crate::control::KeyScope;
 use crate::http::{
     flink_bad_request, flink_error, flink_error_with_source, flink_json, flink_statement_not_found,
     parse_json,
 };
 use crate::Sim;
-use model::{statement_url, statements_url, valid_statement_name, Phase, StatementRec};
+use model::{
+    statement_url, statements_url, valid_statement_name, Phase, ScalingState, StatementRec,
+    Transition,
+};
 
 const BASE: &str = "/sql/v1/organizations/{org}/environments/{env}/statements";
 const MAX_STATEMENT_LEN: usize = 131_072;
+/// The statements concept page's limit on names, stricter than the spec's 100 (§F.15).
+const MAX_NAME_LEN: usize = 72;
+
+type Scope = Option<Extension<KeyScope>>;
+
+/// A statement that does not exist: 404, or 403 for a key scoped to a compute pool (under a
+/// pool-scoped role the service cannot tell "missing" from "not yours", §F.2).
+fn missing(scope: &Scope, name: &str) -> Response {
+    match scope.as_ref().map(|e| e.0) {
+        Some(KeyScope::ComputePool) => flink_error(
+            StatusCode::FORBIDDEN,
+            "user_unauthorized",
+            "Forbidden",
+            "Forbidden Access",
+        ),
+        _ => flink_statement_not_found(name),
+    }
+}
 
 pub fn router() -> Router<Arc<Sim>> {
     Router::new()
@@ -122,19 +145,32 @@ async fn list(
     let pool = q.get("spec.compute_pool_id");
     let base = base_url(&headers, &sim);
     let (data, next_after) = {
-        let st = sim.statements();
+        let timings = sim.control.timings();
         let now = Instant::now();
+        let new_lag = Duration::from_millis(timings.list_new_lag_ms);
+        let phase_lag = Duration::from_millis(timings.list_phase_lag_ms);
+        let mut st = sim.statements();
+        // The list lags the service (the reference, §F.9): each statement as it was a moment
+        // ago, a new one only once it is old enough.
+        let shown: Vec<Arc<StatementRec>> = st
+            .values_mut()
+            .filter(|r| now.duration_since(r.created_instant) >= new_lag)
+            .map(|r| r.listed_version(now, phase_lag))
+            .collect();
+        let shown_names: std::collections::BTreeSet<&str> =
+            shown.iter().map(|r| r.name.as_str()).collect();
         let ghosts = sim.ghosts();
-        // Deleted statements linger in the list for a while (a name created again shows as
-        // the live statement only).
+        // Deleted statements linger for a while, and so does a name's old incarnation until
+        // the list shows the new one.
         let lingering = ghosts
             .iter()
-            .filter(|(g, until)| *until > now && !st.contains_key(&g.name))
+            .filter(|(g, until)| *until > now && !shown_names.contains(g.name.as_str()))
             .map(|(g, _)| g);
         // A stable order that is not the names' (the real one is undocumented): no client may
         // rely on listing order.
-        let mut matching: Vec<&StatementRec> = st
-            .values()
+        let mut matching: Vec<&StatementRec> = shown
+            .iter()
+            .map(|r| &**r)
             .chain(lingering)
             .filter(|r| {
                 after
@@ -308,10 +344,20 @@ async fn create(
         rec.due = None;
         rec.detail = "Waiting for resources in the compute pool.".into();
     }
+    if let Some(table) = recreated_too_soon(&sim, &rec) {
+        // The catalog still has the table its drop removed: the answer to the create is the
+        // statement, already FAILED (§F.5).
+        let detail = format!(
+            "The table '{table}' was found, but its Kafka topic does not exist; this may be due \
+             to delayed deletion or eventual consistency, so try again later"
+        );
+        rec.due = None;
+        rec.fail("org.apache.flink.table.api.TableException", &detail);
+    }
     let base = base_url(&headers, &sim);
     let body = {
         let mut st = sim.statements();
-        if st.contains_key(&rec.name) {
+        if st.contains_key(&rec.name) || sim.name_held(&rec.name) {
             return flink_error_with_source(
                 StatusCode::CONFLICT,
                 "resource_already_exists",
@@ -322,6 +368,7 @@ async fn create(
         }
         let body = render(&sim, &base, &rec);
         tracing::info!(statement = %rec.name, "created");
+        rec.remember();
         st.insert(rec.name.clone(), rec);
         body
     };
@@ -332,12 +379,40 @@ async fn create(
     resp
 }
 
+/// The table a CREATE TABLE or CTAS creates whose topic went less than the recreate window ago.
+fn recreated_too_soon(sim: &Sim, rec: &StatementRec) -> Option<flink_sql::TableRef> {
+    let a = rec.parsed.as_ref().ok()?;
+    if rec.is_dry_run()
+        || !matches!(
+            a.kind,
+            flink_sql::StatementKind::CreateTable | flink_sql::StatementKind::CreateTableAs
+        )
+    {
+        return None;
+    }
+    a.creates
+        .iter()
+        .find(|c| {
+            engine::topic_of(sim, &c.table, &rec.properties)
+                .is_some_and(|topic| sim.recently_dropped(&topic))
+        })
+        .map(|c| c.table.clone())
+}
+
 fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
     let name =
         opt_str(v, "/name")?.ok_or_else(|| flink_bad_request("name is required", Some("/name")))?;
     if !valid_statement_name(name) {
         return Err(flink_bad_request(
             &format!("name '{name}' is invalid: it must be at most 100 characters of lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"),
+            Some("/name"),
+        ));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(flink_bad_request(
+            &format!(
+                "name '{name}' is too long: a statement name has at most {MAX_NAME_LEN} characters"
+            ),
             Some("/name"),
         ));
     }
@@ -421,6 +496,12 @@ fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
         latest_offsets_timestamp: None,
         end_time: None,
         result: None,
+        transition: None,
+        admitted: false,
+        carry_checked: false,
+        scaling_state: ScalingState::Ok,
+        created_instant: Instant::now(),
+        history: Vec::new(),
     })
 }
 
@@ -429,6 +510,7 @@ fn new_statement(sim: &Sim, v: &Value) -> Result<StatementRec, Response> {
 async fn read(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    scope: Scope,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_scope(&sim, &org, &env) {
@@ -437,7 +519,7 @@ async fn read(
     let base = base_url(&headers, &sim);
     match sim.statements().get(&name) {
         Some(rec) => flink_json(StatusCode::OK, &render(&sim, &base, rec)),
-        None => flink_statement_not_found(&name),
+        None => missing(&scope, &name),
     }
 }
 
@@ -523,22 +605,50 @@ fn apply(sim: &Sim, rec: &mut StatementRec, d: Desired) -> Result<(), Response> 
             Some("/spec/compute_pool_id"),
         ));
     }
+    if resuming && rec.stopped && !rec.is_resumable() {
+        return Err(flink_bad_request(
+            &format!(
+                "statement '{}' cannot be resumed: only INSERT INTO, CREATE TABLE AS SELECT and \
+                 EXECUTE STATEMENT SET statements can be resumed",
+                rec.name
+            ),
+            Some("/spec/stopped"),
+        ));
+    }
+    // Statement metadata is read-only in the spec; what the service does with a label change
+    // after create is undocumented (§F.13): the test chooses.
+    let labels = if d.labels == rec.labels {
+        d.labels
+    } else {
+        match sim.control.behaviour().labels_patch {
+            LabelsPatch::Apply => d.labels,
+            LabelsPatch::Ignore => rec.labels.clone(),
+            LabelsPatch::Reject => {
+                return Err(flink_error_with_source(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_patch",
+                    "Unprocessable Entity",
+                    "metadata.labels cannot be changed: statement metadata is read-only",
+                    Some("/metadata/labels"),
+                ))
+            }
+        }
+    };
     let timings = sim.control.timings();
     rec.principal = d.principal;
     rec.compute_pool_id = d.compute_pool_id;
-    rec.labels = d.labels;
+    rec.labels = labels;
     rec.baseline_cfu = d.baseline_cfu;
+    // Accepted now, carried out later: until the lag is over a GET shows the old phase (§F.1).
+    let later = Some(Instant::now() + Duration::from_millis(timings.update_lag_ms));
     if d.stopped && !rec.stopped {
         if matches!(rec.phase, Phase::Pending | Phase::Running | Phase::Degraded) {
-            rec.phase = Phase::Stopping;
-            rec.detail = String::new();
-            rec.due = Some(Instant::now() + Duration::from_millis(timings.stopping_ms));
+            rec.transition = Some(Transition::Stop);
+            rec.due = later;
         }
     } else if !d.stopped && rec.stopped && rec.phase == Phase::Stopped {
-        rec.phase = Phase::Pending;
-        rec.detail = String::new();
-        rec.end_time = None;
-        rec.due = Some(Instant::now() + Duration::from_millis(timings.pending_ms));
+        rec.transition = Some(Transition::Resume);
+        rec.due = later;
     }
     rec.stopped = d.stopped;
     rec.touch();
@@ -558,6 +668,7 @@ fn stale(given: &str, current: u64) -> Response {
 async fn update(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    scope: Scope,
     body: Bytes,
 ) -> Response {
     if let Err(r) = check_scope(&sim, &org, &env) {
@@ -570,7 +681,7 @@ async fn update(
     };
     let mut st = sim.statements();
     let Some(rec) = st.get_mut(&name) else {
-        return flink_statement_not_found(&name);
+        return missing(&scope, &name);
     };
     // Confluent's Table API plugin sends no `name` (nor `api_version`, `kind`) when it stops a
     // statement, and the service accepts that; a name that is given must match the path.
@@ -617,6 +728,7 @@ async fn update(
 async fn patch(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    scope: Scope,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -640,7 +752,7 @@ async fn patch(
     let base = base_url(&headers, &sim);
     let mut st = sim.statements();
     let Some(rec) = st.get_mut(&name) else {
-        return flink_statement_not_found(&name);
+        return missing(&scope, &name);
     };
     let before = render(&sim, &base, rec);
     let mut doc = before.clone();
@@ -728,6 +840,7 @@ fn changed_outside_mutable(before: &Value, after: &Value) -> Option<String> {
 async fn delete(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    scope: Scope,
 ) -> Response {
     if let Err(r) = check_scope(&sim, &org, &env) {
         return r;
@@ -735,10 +848,11 @@ async fn delete(
     let deleting_ms = sim.control.timings().deleting_ms;
     let mut st = sim.statements();
     let Some(rec) = st.get_mut(&name) else {
-        return flink_statement_not_found(&name);
+        return missing(&scope, &name);
     };
     if rec.phase != Phase::Deleting {
         rec.phase = Phase::Deleting;
+        rec.transition = None;
         rec.detail = String::new();
         rec.due = Some(Instant::now() + Duration::from_millis(deleting_ms));
         rec.touch();
@@ -752,6 +866,7 @@ async fn delete(
 async fn exceptions(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    scope: Scope,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_scope(&sim, &org, &env) {
@@ -760,7 +875,7 @@ async fn exceptions(
     let base = base_url(&headers, &sim);
     let st = sim.statements();
     let Some(rec) = st.get(&name) else {
-        return flink_statement_not_found(&name);
+        return missing(&scope, &name);
     };
     // The ten most recent, newest first.
     let data: Vec<Value> = rec
@@ -796,6 +911,7 @@ const RESULT_PAGE: usize = 100;
 async fn results(
     State(sim): State<Arc<Sim>>,
     Path((org, env, name)): Path<(String, String, String)>,
+    scope: Scope,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
@@ -806,7 +922,7 @@ async fn results(
     let rows = {
         let st = sim.statements();
         let Some(rec) = st.get(&name) else {
-            return flink_statement_not_found(&name);
+            return missing(&scope, &name);
         };
         rec.result
             .as_ref()

@@ -1,7 +1,8 @@
 //! A statement as the simulator keeps it, and its JSON form (`sql.v1.Statement`).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use flink_sql::{Analysis, ParseError, StatementKind};
@@ -36,6 +37,34 @@ impl Phase {
         }
     }
 }
+
+/// A stop or resume the service accepted and has not started yet: a PUT or PATCH is answered
+/// at once, and the phase moves later (the reference, §F.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Stop,
+    Resume,
+}
+
+/// `status.scaling_status.scaling_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalingState {
+    Ok,
+    /// The compute pool has no room for the statement: it stays PENDING.
+    PoolExhausted,
+}
+
+impl ScalingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScalingState::Ok => "OK",
+            ScalingState::PoolExhausted => "POOL_EXHAUSTED",
+        }
+    }
+}
+
+/// How many past versions of a statement are kept for the lagging list, at most.
+const HISTORY_CAP: usize = 64;
 
 #[derive(Debug, Clone)]
 pub struct StatementException {
@@ -73,6 +102,18 @@ pub struct StatementRec {
     pub end_time: Option<DateTime<Utc>>,
     /// The rows of a query that has them (`INFORMATION_SCHEMA` queries), once it completed.
     pub result: Option<super::info_schema::ResultSet>,
+    /// An accepted stop or resume that has not started (it starts when `due`).
+    pub transition: Option<Transition>,
+    /// The compute pool admitted it: it holds a place while it is not in a terminal phase.
+    pub admitted: bool,
+    /// Its carry-over offsets were checked (a stateless statement the service accepts).
+    pub carry_checked: bool,
+    pub scaling_state: ScalingState,
+    /// When the create was answered (the list shows a new statement late).
+    pub created_instant: Instant,
+    /// Earlier versions, oldest first, each from when it was current: what the lagging list
+    /// shows.
+    pub history: Vec<(Instant, Arc<StatementRec>)>,
 }
 
 impl StatementRec {
@@ -80,6 +121,60 @@ impl StatementRec {
     pub fn touch(&mut self) {
         self.resource_version += 1;
         self.updated_at = Utc::now();
+        self.remember();
+    }
+
+    /// Keep the current version for the lagging list.
+    pub fn remember(&mut self) {
+        let history = std::mem::take(&mut self.history);
+        let snapshot = Arc::new(self.clone());
+        self.history = history;
+        if self.history.len() >= HISTORY_CAP {
+            self.history.remove(0);
+        }
+        self.history.push((Instant::now(), snapshot));
+    }
+
+    /// The version the list shows at `now`: as the statement was `lag` ago (its first version
+    /// if it is younger), forgetting the versions no list can show any more.
+    pub fn listed_version(&mut self, now: Instant, lag: Duration) -> Arc<StatementRec> {
+        let cut = now.checked_sub(lag).unwrap_or(now);
+        let shown = self
+            .history
+            .iter()
+            .rposition(|(at, _)| *at <= cut)
+            .unwrap_or(0);
+        self.history.drain(..shown);
+        match self.history.first() {
+            Some((_, v)) => v.clone(),
+            None => {
+                self.remember();
+                self.history[0].1.clone()
+            }
+        }
+    }
+
+    /// Holds a place in its compute pool: admitted, and not (yet) in a terminal phase.
+    pub fn holds_pool_place(&self) -> bool {
+        self.admitted
+            && matches!(
+                self.phase,
+                Phase::Pending
+                    | Phase::Running
+                    | Phase::Degraded
+                    | Phase::Stopping
+                    | Phase::Failing
+            )
+    }
+
+    /// Only `INSERT INTO`, CTAS and `EXECUTE STATEMENT SET` can be resumed (the reference, §A.6).
+    pub fn is_resumable(&self) -> bool {
+        matches!(
+            self.kind(),
+            Some(
+                StatementKind::Insert | StatementKind::CreateTableAs | StatementKind::StatementSet
+            )
+        )
     }
 
     pub fn set_phase(&mut self, phase: Phase, detail: impl Into<String>) {
@@ -163,7 +258,10 @@ impl StatementRec {
                 .latest_offsets_timestamp
                 .map(rfc3339)
                 .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string()),
-            "scaling_status": { "scaling_state": "OK", "last_updated": rfc3339(self.updated_at) },
+            "scaling_status": {
+                "scaling_state": self.scaling_state.as_str(),
+                "last_updated": rfc3339(self.updated_at),
+            },
         });
         if let Some(end) = self.end_time {
             status["end_time"] = json!(rfc3339(end));

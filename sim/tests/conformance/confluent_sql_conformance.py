@@ -82,7 +82,10 @@ def check() -> None:
     assert not got.stop_requested, "nothing asked it to stop"
     print(f"{insert}: {got.phase.value}")
 
-    # Listing: everything, by label, a page at a time, by compute pool.
+    # Listing: everything, by label, a page at a time, by compute pool. The list lags the
+    # service (new statements and phase changes show late), so wait until it has caught up.
+    wanted = {ddl_src: Phase.COMPLETED, ddl_sink: Phase.COMPLETED, insert: Phase.RUNNING}
+    until(lambda: {s.name: s.phase for s in conn.list_statements()} == wanted, "the list")
     everything = [s.name for s in conn.list_statements()]
     assert sorted(everything) == sorted([ddl_src, ddl_sink, insert]), everything
     labelled = [s.name for s in conn.list_statements(label=label)]
@@ -120,8 +123,11 @@ def check() -> None:
         assert got.phase == Phase.DELETING, f"{insert} while deleting: {got.phase}"
         assert time.monotonic() < deadline, f"{insert} still there 30 s after its delete"
         time.sleep(0.05)
-    remaining = sorted(s.name for s in conn.list_statements())
-    assert remaining == sorted([ddl_src, ddl_sink]), remaining
+    # The list shows a deleted statement for a while after it is gone.
+    until(
+        lambda: sorted(s.name for s in conn.list_statements()) == sorted([ddl_src, ddl_sink]),
+        "the list to drop the deleted statement",
+    )
     # Deleting what is gone is not an error for the driver (it tolerates the 404).
     conn.delete_statement(insert)
     try:
@@ -135,6 +141,14 @@ def check() -> None:
     conn.delete_statement(statement)
     assert statement.is_deleted and statement.phase == Phase.DELETED
     conn.close()
+
+
+def until(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def main() -> int:

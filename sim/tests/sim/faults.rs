@@ -490,7 +490,12 @@ async fn slow_deletes_stay_deleting_for_deleting_ms() {
     sim.set_timings(json!({ "deleting_ms": 1500 })).await;
     assert_eq!(
         control_json(&sim, Method::GET, "/timings").await,
-        json!({ "pending_ms": 100, "stopping_ms": 100, "deleting_ms": 1500, "health_check_ms": 100, "list_lag_ms": 0 })
+        json!({
+            "pending_ms": 100, "stopping_ms": 100, "deleting_ms": 1500, "health_check_ms": 100,
+            "list_lag_ms": 500, "list_new_lag_ms": 200, "list_phase_lag_ms": 150,
+            "update_lag_ms": 100, "name_hold_ms": 300, "recreate_window_ms": 800,
+            "purge_after_ms": 60000
+        })
     );
     let name = unique("slow-delete");
     let table = unique("slow-delete-t");
@@ -980,14 +985,10 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
         gone_at.elapsed()
     );
 
-    // The same name created again lists once, as the new statement.
-    sim.set_timings(json!({ "list_lag_ms": 5000 })).await;
-    let resp = sim
-        .flink(Method::DELETE, &name)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(resp.status(), 404);
+    // The same name created again lists once: as the old incarnation (DELETING) until the
+    // list shows the new one, then as the new one.
+    sim.set_timings(json!({ "list_lag_ms": 5000, "list_new_lag_ms": 1500, "name_hold_ms": 300 }))
+        .await;
     let again = unique("ghost");
     sim.run(&again, "SHOW TABLES", "COMPLETED").await;
     sim.flink(Method::DELETE, &again)
@@ -995,7 +996,39 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
         .await
         .expect("delete");
     sim.wait_gone(&again).await;
-    sim.run(&again, "SHOW TABLES", "COMPLETED").await;
+    // The name is held a moment after the delete (§F.3): 409 until it frees up.
+    let body =
+        json!({ "name": again, "spec": { "statement": "SHOW TABLES", "properties": sim.props() } });
+    let recreated_at = wait_until("the name to free up", Duration::from_secs(10), || async {
+        let resp = sim
+            .flink(Method::POST, "")
+            .json(&body)
+            .send()
+            .await
+            .expect("create");
+        match resp.status().as_u16() {
+            201 => Some(Instant::now()),
+            409 => None,
+            s => panic!("create {again}: {s}"),
+        }
+    })
+    .await;
+    let early = listed(&sim).await;
+    let entries: Vec<_> = early.iter().filter(|(n, _)| *n == again).collect();
+    if recreated_at.elapsed() < Duration::from_millis(1200) {
+        assert_eq!(entries, vec![&(again.clone(), "DELETING".to_string())]);
+    }
+    wait_until(
+        "the new one to be listed",
+        Duration::from_secs(10),
+        || async {
+            listed(&sim)
+                .await
+                .contains(&(again.clone(), "COMPLETED".to_string()))
+                .then_some(())
+        },
+    )
+    .await;
     let now = listed(&sim).await;
     let entries: Vec<_> = now.iter().filter(|(n, _)| *n == again).collect();
     assert_eq!(entries, vec![&(again.clone(), "COMPLETED".to_string())]);

@@ -5,6 +5,7 @@ mod support;
 
 mod statements;
 
+mod awkward;
 mod conformance;
 mod faults;
 mod info_schema;

@@ -181,9 +181,16 @@ async fn delete_goes_deleting_then_404_with_the_real_body() {
 async fn put_checks_resource_version_and_stops_and_resumes() {
     let s = support::start();
     let src = unique("s").replace('-', "_");
+    let sink = unique("k").replace('-', "_");
     s.run("src", &ddl(&src), "COMPLETED").await;
+    s.run("sink", &ddl(&sink), "COMPLETED").await;
+    // An INSERT: only INSERT INTO, CTAS and statement sets can be resumed.
     let running = s
-        .run("job", &format!("SELECT * FROM {src}"), "RUNNING")
+        .run(
+            "job",
+            &format!("INSERT INTO {sink} SELECT * FROM {src}"),
+            "RUNNING",
+        )
         .await;
 
     // A PUT with an old resource_version is stale.
@@ -332,6 +339,18 @@ async fn list_pages_return_every_statement_exactly_once_and_filters_apply() {
         assert_eq!(resp.status(), 201);
         expected.insert(name);
     }
+    // The list shows new statements late: wait until the first page is full.
+    support::wait_until("the list to show them", Duration::from_secs(10), || async {
+        let resp = s
+            .flink(Method::GET, "")
+            .query(&[("page_size", "100")])
+            .send()
+            .await
+            .unwrap();
+        let page = json_of(resp).await;
+        (page["data"].as_array().map_or(0, Vec::len) == 35).then_some(())
+    })
+    .await;
 
     // Default page size 10: four pages, each `next` a full URL with page_token.
     let mut seen = Vec::new();

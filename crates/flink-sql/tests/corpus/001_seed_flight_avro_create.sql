@@ -5,6 +5,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 -- key: departure_airport_code, flight_number
 -- primary-key:
 -- distributed-by: departure_airport_code, flight_number

@@ -5,6 +5,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 -- key:
 -- buckets: 3
 -- columns: customer_email STRING NOT NULL | flight_departure_time STRING | flight_departure_airport STRING | flight_arrival_time STRING | flight_arrival_airport STRING | flight_number STRING | confirmation STRING | ticket_price DECIMAL(10, 2) | aircraft STRING | booking_agency_email STRING

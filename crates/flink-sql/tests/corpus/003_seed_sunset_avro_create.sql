@@ -5,6 +5,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 -- key: reference_number
 -- primary-key: reference_number
 -- distributed-by:

@@ -5,3 +5,4 @@
 -- writes: flight_avro
 -- reads: skyone_avro, sunset_avro
 -- drops:
+-- stateful:

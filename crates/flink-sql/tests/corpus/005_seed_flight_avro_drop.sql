@@ -4,4 +4,5 @@
 -- writes:
 -- reads:
 -- drops: `my-env`.`my-cluster`.flight_avro (if exists)
+-- stateful:
 DROP TABLE IF EXISTS `my-env`.`my-cluster`.`flight_avro`;

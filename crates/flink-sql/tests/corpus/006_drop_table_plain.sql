@@ -4,4 +4,5 @@
 -- writes:
 -- reads:
 -- drops: sales.orders
+-- stateful:
 drop table sales.orders

@@ -4,4 +4,5 @@
 -- writes:
 -- reads: hello_world
 -- drops:
+-- stateful:
 SELECT hello, hello_world.hello AS hello2 FROM hello_world WHERE hello = 'hello'

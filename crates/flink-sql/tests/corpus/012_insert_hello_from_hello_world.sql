@@ -4,4 +4,5 @@
 -- writes: hello
 -- reads: hello_world
 -- drops:
+-- stateful:
 INSERT INTO hello SELECT * FROM hello_world;

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: prod.sales.orders, sales.customers, orders
 -- drops:
+-- stateful: join
 SELECT o.id, c.name
 FROM prod.sales.orders AS o
 LEFT JOIN sales.customers c ON o.cid = c.id

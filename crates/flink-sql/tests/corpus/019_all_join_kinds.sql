@@ -4,6 +4,7 @@
 -- writes:
 -- reads: a, b, c, d, e, f, g, h, i, j, k, l, m
 -- drops:
+-- stateful: join
 SELECT *
 FROM a
 JOIN b ON a.id = b.id

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- stateful:
 SELECT o.id, t.word, u.tag
 FROM orders o, LATERAL TABLE(split_words(o.description)) AS t(word)
 LEFT JOIN LATERAL TABLE(customers(o.tags)) AS u(tag) ON TRUE

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- stateful:
 SELECT o.id, item
 FROM orders AS o
 CROSS JOIN UNNEST(o.items) AS t(item)

@@ -4,6 +4,7 @@
 -- writes: revenue_by_window
 -- reads: payments
 -- drops:
+-- stateful: aggregation, window
 INSERT INTO revenue_by_window
 SELECT window_start, window_end, SUM(amount) AS revenue
 FROM TABLE(CUMULATE(TABLE `payments`, DESCRIPTOR(`$rowtime`), INTERVAL '1' HOUR, INTERVAL '1' DAY))

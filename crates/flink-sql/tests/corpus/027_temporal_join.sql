@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders, currency_rates
 -- drops:
+-- stateful: join
 SELECT o.order_id, o.price * r.rate AS converted
 FROM orders AS o
 JOIN currency_rates FOR SYSTEM_TIME AS OF o.$rowtime AS r

@@ -4,6 +4,7 @@
 -- writes: shop.latest_orders
 -- reads: shop.orders
 -- drops:
+-- stateful:
 -- key:
 -- options:
 CREATE OR REPLACE TABLE shop.latest_orders AS

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: customers
 -- drops:
+-- stateful:
 SELECT
   TRIM(BOTH ' ' FROM name) AS trimmed,
   EXTRACT(YEAR FROM created_at) AS y,

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: ticker
 -- drops:
+-- stateful: match-recognize
 SELECT *
 FROM ticker
 MATCH_RECOGNIZE (

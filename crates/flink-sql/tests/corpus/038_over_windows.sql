@@ -4,6 +4,7 @@
 -- writes:
 -- reads: payments
 -- drops:
+-- stateful: over, ranking
 SELECT id, amount,
   SUM(amount) OVER (
     PARTITION BY customer_id ORDER BY $rowtime

@@ -4,6 +4,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 -- key: user_id
 -- primary-key: user_id
 -- columns: user_id STRING NOT NULL | name STRING | value DOUBLE | seen_at TIMESTAMP_LTZ(3)

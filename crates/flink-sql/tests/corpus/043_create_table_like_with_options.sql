@@ -4,6 +4,7 @@
 -- writes:
 -- reads: shop.orders
 -- drops:
+-- stateful:
 -- key:
 -- like: shop.orders
 -- columns:

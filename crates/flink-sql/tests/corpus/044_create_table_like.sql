@@ -4,6 +4,7 @@
 -- writes:
 -- reads: t1
 -- drops:
+-- stateful:
 -- key:
 -- like: t1
 -- options:

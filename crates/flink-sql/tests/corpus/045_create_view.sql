@@ -4,5 +4,6 @@
 -- writes:
 -- reads: orders, customers
 -- drops:
+-- stateful: join
 CREATE TEMPORARY VIEW big_orders AS
 SELECT o.* FROM orders o JOIN customers c ON o.cid = c.id WHERE o.amount > 100

@@ -4,4 +4,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 DROP VIEW IF EXISTS big_orders;

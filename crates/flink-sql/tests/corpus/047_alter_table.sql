@@ -4,4 +4,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 ALTER TABLE shop.orders SET ('kafka.retention.time' = '30 d', 'changelog.mode' = 'append');

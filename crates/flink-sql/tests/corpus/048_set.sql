@@ -3,4 +3,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 SET 'sql.state-ttl' = '1 h';

@@ -3,4 +3,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 USE CATALOG `my-env`

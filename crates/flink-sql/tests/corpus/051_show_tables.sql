@@ -3,4 +3,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 SHOW TABLES LIKE 'orders%';

@@ -4,4 +4,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 DESCRIBE EXTENDED shop.orders

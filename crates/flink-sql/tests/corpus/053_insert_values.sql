@@ -4,4 +4,5 @@
 -- writes: t_values
 -- reads:
 -- drops:
+-- stateful:
 INSERT INTO t_values (id, name) VALUES (1, 'orders'), (2, 'FROM x'), (3, CAST(NULL AS STRING));

@@ -4,4 +4,5 @@
 -- writes: sales
 -- reads: staging
 -- drops:
+-- stateful:
 INSERT OVERWRITE sales PARTITION (dt = '2024-01-01') SELECT id, amount FROM staging

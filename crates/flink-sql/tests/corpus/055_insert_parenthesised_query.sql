@@ -4,4 +4,5 @@
 -- writes: env.cluster.`sink-topic`
 -- reads: src
 -- drops:
+-- stateful:
 INSERT INTO `env`.`cluster`.`sink-topic` (SELECT * FROM src)

@@ -5,6 +5,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- stateful: aggregation, distinct, sort
 SELECT customer_id,
   COUNT(DISTINCT order_id) FILTER (WHERE amount > 0) AS payments,
   CASE status WHEN 'A' THEN 'active' WHEN 'I' THEN 'inactive' ELSE 'unknown' END AS s

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: accounts, users
 -- drops:
+-- stateful: join
 SELECT *
 FROM (
   WITH users AS (SELECT * FROM accounts) SELECT * FROM users

@@ -4,4 +4,5 @@
 -- writes: Totals
 -- reads: Orders, orders
 -- drops:
+-- stateful:
 InSeRt InTo Totals sElEcT id FrOm Orders uNiOn AlL SeLeCt id from orders

@@ -4,4 +4,5 @@
 -- writes:
 -- reads:
 -- drops:
+-- stateful:
 CREATE FUNCTION to_upper AS 'com.example.ToUpper' USING JAR 'confluent-artifact://cfa-123';

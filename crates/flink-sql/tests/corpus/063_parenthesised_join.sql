@@ -4,4 +4,5 @@
 -- writes:
 -- reads: a, b, c
 -- drops:
+-- stateful: join
 SELECT * FROM (a JOIN b ON a.id = b.id) JOIN c ON c.id = a.id

@@ -12,6 +12,8 @@
 //! go on for the grace, then their waits end, nothing more is changed, and each records where
 //! its statement stands.
 
+mod create;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +22,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::Engine;
 use crate::cancel::Signal;
-use crate::confluent::flink::{FlinkError, NewStatement, Phase, Statement, WaitOutcome};
+use crate::confluent::flink::{
+    self, FlinkError, LabelsPatched, NewStatement, Phase, Statement, WaitOutcome,
+};
 use crate::confluent::http::ApiError;
 use crate::confluent::limit::{Concurrency, AUTO_MAX};
 use crate::naming::{deployed_name, StatementIdentity};
@@ -71,6 +75,7 @@ fn base_report(s: &Step, status: Status) -> StepReport {
         removed: Removed::default(),
         tables,
         error: None,
+        retries: Vec::new(),
     }
 }
 
@@ -91,7 +96,7 @@ pub async fn execute(
     lease: &Lease,
     progress: crate::report::Progress<'_>,
 ) -> Execution {
-    let ctx = Ctx::new(engine, p, records, lease);
+    let ctx = Ctx::new(engine, p, records, lease, progress);
     let after: Vec<&BTreeSet<usize>> = p.steps.iter().map(|s| &s.after).collect();
     let steps = schedule(
         &after,
@@ -285,6 +290,8 @@ struct Ctx<'a> {
     /// Statements whose records are removed once the statement is gone and the record holds no
     /// table evidence: pruned ones, and old versions a create of the same logical name replaces.
     forget: BTreeSet<String>,
+    /// The run's display, told what a step waits on when it is worth saying.
+    progress: crate::report::Progress<'a>,
 }
 
 impl<'a> Ctx<'a> {
@@ -293,6 +300,7 @@ impl<'a> Ctx<'a> {
         p: &Plan,
         records: &BTreeMap<String, Record>,
         lease: &'a Lease,
+        progress: crate::report::Progress<'a>,
     ) -> Ctx<'a> {
         let created: BTreeMap<&str, &str> = p
             .steps
@@ -333,6 +341,7 @@ impl<'a> Ctx<'a> {
             lost: Mutex::new(None),
             slots: Mutex::new(slots),
             forget,
+            progress,
         }
     }
 
@@ -354,9 +363,11 @@ impl<'a> Ctx<'a> {
             }
             (Action::Refuse, _) => Err(StepFail::Refused(s.reason.clone())),
             (Action::Delete | Action::Prune, Target::Statement { def, .. }) => {
-                self.delete(def, &mut r).await
+                self.delete(def, s.phase_before.is_some(), &mut r).await
             }
-            (Action::Stop, Target::Statement { def, .. }) => self.stop(def, &mut r).await,
+            (Action::Stop, Target::Statement { def, .. }) => {
+                self.stop(def, s.phase_before.is_some(), &mut r).await
+            }
             (
                 Action::Create,
                 Target::Statement {
@@ -617,9 +628,22 @@ impl<'a> Ctx<'a> {
             .map_err(|e| format!("not the app's statement: {e}"))
     }
 
-    /// A fresh read of the statement, refused unless it is the one the record describes.
-    async fn get_verified(&self, def: &Definition) -> Result<Option<Statement>, StepFail> {
-        let live = self.engine.flink.get(&def.name).await.map_err(flink_err)?;
+    /// A fresh read of the statement, refused unless it is the one the record describes. A 403
+    /// counts as "gone" for a statement the run's list did not show (`listed` false): the
+    /// evidence [`flink::forbidden`] asks for besides the 403.
+    async fn get_verified(
+        &self,
+        def: &Definition,
+        listed: bool,
+    ) -> Result<Option<Statement>, StepFail> {
+        let live = match self.engine.flink.get(&def.name).await {
+            Ok(live) => live,
+            Err(e) if !listed && flink::forbidden(&e) => {
+                tracing::info!(statement = %def.name, "403 for a statement the list does not show: gone");
+                None
+            }
+            Err(e) => return Err(flink_err(e).into()),
+        };
         if let Some(s) = &live {
             let id = self.identity(def).await;
             self.verify(&id, s).map_err(StepFail::Refused)?;
@@ -642,7 +666,7 @@ impl<'a> Ctx<'a> {
         if !unfinished && def.labels.is_empty() {
             return Ok(());
         }
-        let Some(s) = self.get_verified(def).await? else {
+        let Some(s) = self.get_verified(def, true).await? else {
             return Ok(());
         };
         let stale = def
@@ -652,13 +676,21 @@ impl<'a> Ctx<'a> {
         if stale {
             let uid = s.metadata.uid.clone().unwrap_or_default();
             self.before_change()?;
+            // Labels are the user's annotations, not evidence: a service that does not take a
+            // label change after create (§F.13) leaves the statement as it is, said in the log.
             match self
                 .engine
                 .flink
                 .patch_labels(&def.name, &uid, &def.labels)
                 .await
             {
-                Ok(_) => {}
+                Ok(LabelsPatched::Applied) => {}
+                Ok(LabelsPatched::Ignored) => {
+                    tracing::warn!(statement = %def.name, "the service did not keep the new labels")
+                }
+                Ok(LabelsPatched::Refused(why)) => {
+                    tracing::warn!(statement = %def.name, reason = %why, "the service refused the new labels")
+                }
                 Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
                 Err(e) => return Err(change_err(e, "label", def).into()),
             }
@@ -746,8 +778,8 @@ impl<'a> Ctx<'a> {
             .collect())
     }
 
-    async fn delete(&self, def: &Definition, r: &mut StepReport) -> StepResult {
-        let live = self.get_verified(def).await?;
+    async fn delete(&self, def: &Definition, listed: bool, r: &mut StepReport) -> StepResult {
+        let live = self.get_verified(def, listed).await?;
         // A create interrupted before it saw its statement complete: settle what it created
         // while the statement can still tell.
         let claims = match &live {
@@ -760,11 +792,7 @@ impl<'a> Ctx<'a> {
         .await?;
         if live.is_some() {
             self.before_change()?;
-            self.engine
-                .flink
-                .delete(&def.name)
-                .await
-                .map_err(|e| change_err(e, "delete", def))?;
+            self.delete_statement(def).await?;
             let gone = self
                 .wait(
                     &def.name,
@@ -789,8 +817,27 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    async fn stop(&self, def: &Definition, r: &mut StepReport) -> StepResult {
-        if self.get_verified(def).await?.is_none() {
+    /// DELETE a statement the step has just read. A 403 is the answer of a pool-scoped role
+    /// for a statement gone meanwhile ([`flink::forbidden`]) when a GET is 403 too, since the
+    /// same key read it a moment ago; otherwise a permission problem, said as one.
+    async fn delete_statement(&self, def: &Definition) -> StepResult {
+        match self.engine.flink.delete(&def.name).await {
+            Ok(_) => Ok(()),
+            Err(e) if flink::forbidden(&e) => match self.engine.flink.get(&def.name).await {
+                Ok(None) => Ok(()),
+                Ok(Some(s)) if *s.phase() == Phase::Deleting => Ok(()),
+                Err(again) if flink::forbidden(&again) => {
+                    tracing::info!(statement = %def.name, "403 on DELETE and GET of a statement read a moment ago: gone");
+                    Ok(())
+                }
+                _ => Err(change_err(e, "delete", def).into()),
+            },
+            Err(e) => Err(change_err(e, "delete", def).into()),
+        }
+    }
+
+    async fn stop(&self, def: &Definition, listed: bool, r: &mut StepReport) -> StepResult {
+        if self.get_verified(def, listed).await?.is_none() {
             r.phase_after = None;
             return self.record(def, State::TornDown, |_| {}).await;
         }
@@ -811,11 +858,14 @@ impl<'a> Ctx<'a> {
             Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
             Err(e) => return Err(change_err(e, "stop", def).into()),
         }
+        // Done once it is seen STOPPED (or ended by itself): the accepted stop moves the phase
+        // later, and the old phase showing meanwhile is not an answer (§F.1).
         let done = self
             .wait(
                 &def.name,
-                self.engine.watch.wait_until(
+                self.engine.watch.wait_until_of(
                     &def.name,
+                    id.uid.as_deref(),
                     |s| stopped_or_ended(s.phase()),
                     self.timeout(),
                 ),
@@ -836,8 +886,14 @@ impl<'a> Ctx<'a> {
     }
 
     async fn resume(&self, def: &Definition, r: &mut StepReport) -> StepResult {
-        if self.get_verified(def).await?.is_none() {
-            return Err(err(format!("{} does not exist any more", def.name)).into());
+        if self.get_verified(def, true).await?.is_none() {
+            // Purged since it stopped (terminal statements go after a while, §F.11; the list
+            // lags and may still show it): built up again from its definition.
+            r.reason = format!(
+                "{}; it was purged since it stopped, so it is created again from its record",
+                r.reason
+            );
+            return self.create(def, None, r).await;
         }
         self.record(def, State::Building, |_| {}).await?;
         let id = self.identity(def).await;
@@ -858,208 +914,20 @@ impl<'a> Ctx<'a> {
             Err(FlinkError::Refused { reason, .. }) => return Err(StepFail::Refused(reason)),
             Err(e) => return Err(change_err(e, "resume", def).into()),
         }
-        self.settle(def, r).await
-    }
-
-    async fn create(
-        &self,
-        def: &Definition,
-        carry_over_from: Option<&str>,
-        r: &mut StepReport,
-    ) -> StepResult {
-        // The evidence is gathered before the statement exists: a table whose topic is already
-        // there is not the statement's to own, whatever the statement reports.
-        let claims = self.precheck(def).await?;
-        let labels = self.labels_of(def);
-        self.record(def, State::Building, |rec| {
-            rec.statement_uid = None;
-            rec.labels = labels;
-            claims.into_iter().for_each(|c| rec.set_ownership(c));
-        })
-        .await?;
-        let mut properties = def.properties.clone();
-        if let Some(from) = carry_over_from {
-            properties.insert("sql.tables.initial-offset-from".into(), from.into());
-        }
-        let new = NewStatement {
-            name: def.name.clone(),
-            sql: def.sql.clone(),
-            properties,
-            compute_pool_id: Some(def.compute_pool.clone()).filter(|p| !p.is_empty()),
-            principal: Some(def.principal.clone()).filter(|p| !p.is_empty()),
-            labels: self.labels_of(def),
-        };
-        self.create_when_free(&new).await?;
-        if let Some(from) = carry_over_from {
-            // The replacement waits in PENDING until the old statement is stopped.
-            if let Some(old) = self.current(from).await {
-                let old_def = super::records::from_record(&old);
-                let mut scratch = r.clone();
-                self.stop(&old_def, &mut scratch).await?;
-            }
-        }
-        self.settle(def, r).await
-    }
-
-    /// The labels a statement of the app carries: the definition's, and the ownership label.
-    fn labels_of(&self, def: &Definition) -> BTreeMap<String, String> {
-        let mut labels = def.labels.clone();
-        labels.insert(OWNER_LABEL.to_string(), self.engine.app.clone());
-        labels
-    }
-
-    /// The evidence for each table `def` creates, read before its CREATE is submitted: a table
-    /// in a cluster the run cannot check is `unverified`; one whose topic exists is `found`
-    /// (unless it is the very incarnation this record already owns); otherwise `pending`.
-    async fn precheck(&self, def: &Definition) -> Result<Vec<TableOwnership>, StepFail> {
-        if def.creates.is_empty() {
-            return Ok(Vec::new());
-        }
-        let existing = self.current(&def.name).await;
-        let topics = self
-            .engine
-            .kafka
-            .list_topics()
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let mut out = Vec::new();
-        for t in &def.creates {
-            let key = t.to_string();
-            let cluster = match self.engine.cluster.check(t) {
-                Ok(c) => c,
-                Err(e) => {
-                    out.push(
-                        TableOwnership::new(&key, &t.name, Ownership::Unverified).with_detail(e.0),
-                    );
-                    continue;
-                }
-            };
-            let mut o = if topics.contains_key(&t.name) {
-                let live_id = self
-                    .topic_ids(std::slice::from_ref(&t.name))
-                    .await?
-                    .remove(&t.name)
-                    .flatten();
-                let kept = existing
-                    .as_ref()
-                    .and_then(|r| r.ownership(&key))
-                    .filter(|o| o.status == Ownership::Owned)
-                    .filter(|o| {
-                        ownership::same_incarnation(o.topic_id.as_deref(), live_id.as_deref())
-                    });
-                if let Some(kept) = kept {
-                    out.push(kept.clone());
-                    continue;
-                }
-                let mut o =
-                    TableOwnership::new(&key, &t.name, Ownership::Found).with_detail(format!(
-                        "its topic existed before {}'s CREATE: not the app's",
-                        def.name
-                    ));
-                o.topic_id = live_id;
-                o
-            } else {
-                TableOwnership::new(&key, &t.name, Ownership::Pending)
-            };
-            o.cluster_id = Some(cluster);
-            out.push(o);
-        }
-        Ok(out)
-    }
-
-    /// Create, waiting out an earlier statement of the same name that is still being deleted.
-    async fn create_when_free(&self, new: &NewStatement) -> Result<Statement, StepFail> {
-        self.before_change()?;
-        match self.engine.flink.create(new).await {
-            Err(FlinkError::BeingDeleted { .. }) => {
-                self.wait(
-                    &new.name,
-                    self.engine.watch.wait_gone(&new.name, self.timeout()),
-                )
-                .await?;
-                self.before_change()?;
-                Ok(self.engine.flink.create(new).await.map_err(flink_err)?)
-            }
-            other => Ok(other.map_err(flink_err)?),
-        }
-    }
-
-    /// Wait until the statement runs (or completes); record the outcome — its uid, and what it
-    /// created — with the failure's detail and exceptions when it fails.
-    async fn settle(&self, def: &Definition, r: &mut StepReport) -> StepResult {
+        // Resumed once it is seen running (or failing): STOPPED showing after the accepted
+        // resume is the old phase, not an outcome (§F.1).
         let done = self
             .wait(
                 &def.name,
-                self.engine
-                    .watch
-                    .wait_until(&def.name, |s| s.phase().is_settled(), self.timeout()),
+                self.engine.watch.wait_until_of(
+                    &def.name,
+                    id.uid.as_deref(),
+                    |s| resumed(s.phase()),
+                    self.timeout(),
+                ),
             )
             .await?;
-        let phase = done.last.as_ref().map(|s| s.phase().clone());
-        r.phase_after = phase.clone();
-        let claims = match &done.last {
-            Some(s) => self.confirmed_claims(def, s).await?,
-            None => Vec::new(),
-        };
-        let uid = done.last.as_ref().and_then(|s| s.metadata.uid.clone());
-        let last_phase = r.phase_after.clone();
-        match phase {
-            Some(Phase::Running) | Some(Phase::Completed) => {
-                self.record(def, State::Deployed, |rec| {
-                    rec.statement_uid = uid;
-                    rec.last_phase = last_phase;
-                    claims.into_iter().for_each(|c| rec.set_ownership(c));
-                })
-                .await
-            }
-            _ => {
-                let detail = done
-                    .last
-                    .as_ref()
-                    .and_then(|s| s.status.detail.clone())
-                    .filter(|d| !d.is_empty());
-                let exceptions = self
-                    .engine
-                    .flink
-                    .exceptions(&def.name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|e| {
-                        format!(
-                            "{}: {}",
-                            e.name.unwrap_or_default(),
-                            e.message.unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                let message = match (&r.phase_after, done.satisfied) {
-                    (Some(p), true) => format!("{} is {p}", def.name),
-                    (Some(p), false) => format!(
-                        "{} did not settle within {:?} (still {p})",
-                        def.name,
-                        self.timeout()
-                    ),
-                    (None, _) => format!("{} disappeared while starting", def.name),
-                };
-                let kept_detail = detail.clone();
-                self.record(def, State::Failed, |rec| {
-                    rec.statement_uid = uid;
-                    rec.last_phase = last_phase;
-                    rec.detail = kept_detail;
-                    claims.into_iter().for_each(|c| rec.set_ownership(c));
-                })
-                .await?;
-                Err(StepError {
-                    message,
-                    detail,
-                    exceptions,
-                }
-                .into())
-            }
-        }
+        self.outcome(def, &done, r).await
     }
 
     // ---- tables -----------------------------------------------------------------------------
@@ -1174,7 +1042,7 @@ impl<'a> Ctx<'a> {
         let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
         let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
         let drop_detail = if topic_existed {
-            self.run_drop_statement(t).await?
+            self.run_drop_statement(t, r).await?
         } else {
             None
         };
@@ -1337,7 +1205,11 @@ impl<'a> Ctx<'a> {
     /// `DROP TABLE IF EXISTS` as one of our hidden statements, tracked while it exists (a run
     /// killed meanwhile leaves a record; the next run deletes it and never builds it up again).
     /// Returns why the DROP did not complete, if it did not.
-    async fn run_drop_statement(&self, t: &TableTarget) -> Result<Option<String>, StepFail> {
+    async fn run_drop_statement(
+        &self,
+        t: &TableTarget,
+        r: &mut StepReport,
+    ) -> Result<Option<String>, StepFail> {
         let sql = format!("DROP TABLE IF EXISTS {}", t.table);
         let pool = self
             .engine
@@ -1373,6 +1245,9 @@ impl<'a> Ctx<'a> {
             reads: Vec::new(),
             depends_on: Vec::new(),
             is_table_ddl: false,
+            resumable: false,
+            query_state: Vec::new(),
+            keyed: Vec::new(),
         };
         let hidden = labels.clone();
         self.record(&drop_def, State::TearingDown, |rec| rec.labels = hidden)
@@ -1385,13 +1260,17 @@ impl<'a> Ctx<'a> {
             principal: Some(principal).filter(|p| !p.is_empty()),
             labels,
         };
-        self.create_when_free(&new).await?;
+        let budget = create::Budget::new(self.timeout());
+        let created = self.create_when_free(&new, &budget, r).await?;
         let done = self
             .wait(
                 &name,
-                self.engine
-                    .watch
-                    .wait_until(&name, |s| s.phase().is_settled(), self.timeout()),
+                self.engine.watch.wait_until_of(
+                    &name,
+                    created.metadata.uid.as_deref(),
+                    |s| s.phase().is_settled(),
+                    self.timeout(),
+                ),
             )
             .await?;
         let drop_detail = done
@@ -1407,7 +1286,7 @@ impl<'a> Ctx<'a> {
             });
         // The DROP statement is bounded and done: delete it so it uses no quota.
         self.before_change()?;
-        self.engine.flink.delete(&name).await.map_err(flink_err)?;
+        self.delete_statement(&drop_def).await?;
         self.wait(&name, self.engine.watch.wait_gone(&name, self.timeout()))
             .await?;
         self.forget(&name).await?;
@@ -1445,6 +1324,14 @@ enum DropFrom {
 
 fn stopped_or_ended(p: &Phase) -> bool {
     matches!(p, Phase::Stopped | Phase::Completed | Phase::Failed)
+}
+
+/// What a resumed statement may be seen as once the resume took effect.
+fn resumed(p: &Phase) -> bool {
+    matches!(
+        p,
+        Phase::Running | Phase::Completed | Phase::Degraded | Phase::Failed
+    )
 }
 
 /// A topic name as a logical statement name: lower-case letters, digits and single dashes.

@@ -1,0 +1,8 @@
+-- An aggregate function without GROUP BY still aggregates (one running total).
+-- kind: SELECT
+-- creates:
+-- writes:
+-- reads: orders
+-- drops:
+-- stateful: aggregation
+SELECT COUNT(*) FROM orders

@@ -1,0 +1,10 @@
+-- EXCEPT ALL, like INTERSECT ALL, compares rows across inputs.
+-- kind: SELECT
+-- creates:
+-- writes:
+-- reads: a_orders, refunds
+-- drops:
+-- stateful: set-operation
+SELECT id FROM a_orders
+EXCEPT ALL
+SELECT order_id FROM refunds

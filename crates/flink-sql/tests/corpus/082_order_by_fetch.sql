@@ -1,0 +1,8 @@
+-- ORDER BY with FETCH FIRST is a sort; ORDER BY inside OVER is not.
+-- kind: SELECT
+-- creates:
+-- writes:
+-- reads: orders
+-- drops:
+-- stateful: sort
+SELECT * FROM orders ORDER BY $rowtime FETCH FIRST 5 ROWS ONLY
