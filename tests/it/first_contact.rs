@@ -26,6 +26,16 @@ fn steps_by_name(report: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The deployed name of the app's statement `logical`, as live now.
+async fn deployed(app: &App, logical: &str) -> String {
+    let infix = format!("-{logical}-");
+    app.app_statements()
+        .await
+        .into_keys()
+        .find(|n| n.contains(&infix))
+        .unwrap_or_else(|| panic!("no live {logical} statement"))
+}
+
 fn step_of<'a>(report: &'a Value, action: &str, logical: &str) -> &'a Value {
     report["steps"]
         .as_array()
@@ -115,12 +125,7 @@ async fn a_teardown_with_pool_scoped_credentials_converges() {
     // One of the app's statements is gone already, deleted by someone else: a GET of it, under
     // the pool-scoped key, is 403.
     let flink = app.flink();
-    let rollup = app
-        .app_statements()
-        .await
-        .into_keys()
-        .find(|n| n.contains("-rollup-"))
-        .unwrap();
+    let rollup = deployed(&app, "rollup").await;
     assert!(flink.delete(&rollup).await.unwrap());
     wait_until("the rollup to go", Duration::from_secs(20), || async {
         (!app.app_statements().await.contains_key(&rollup)).then_some(())
@@ -161,12 +166,7 @@ async fn a_stop_only_teardown_then_a_resume_whose_phase_shows_late_converge() {
     let t = Tables::new();
     write(&app, &stateless(&t));
     app.run("buildup", &[]).expect(0);
-    let job = app
-        .app_statements()
-        .await
-        .into_keys()
-        .find(|n| n.contains("-job-"))
-        .unwrap();
+    let job = deployed(&app, "job").await;
     let stopped = app.run("teardown", &[("stop-only", "true")]).expect(0);
     let stop = step_of(&stopped.report(), "stop", "job").clone();
     assert_eq!(stop["phase_after"], "STOPPED", "{stop:#}");
@@ -197,12 +197,7 @@ async fn a_stopped_statement_purged_since_is_created_again_from_its_record() {
     let t = Tables::new();
     write(&app, &stateless(&t));
     app.run("buildup", &[]).expect(0);
-    let job = app
-        .app_statements()
-        .await
-        .into_keys()
-        .find(|n| n.contains("-job-"))
-        .unwrap();
+    let job = deployed(&app, "job").await;
     app.run("teardown", &[("stop-only", "true")]).expect(0);
     wait_until(
         "the stopped job to be purged",
@@ -242,12 +237,7 @@ async fn a_stateful_replacement_declines_the_carry_over_says_so_and_converges() 
     );
     write(&app, &stmts);
     app.run("buildup", &[]).expect(0);
-    let old = app
-        .app_statements()
-        .await
-        .into_keys()
-        .find(|n| n.contains("-job-"))
-        .unwrap();
+    let old = deployed(&app, "job").await;
     stmts[2].1 = stmts[2]
         .1
         .replace("GROUP BY id", "WHERE amount > 0 GROUP BY id");
@@ -296,12 +286,7 @@ async fn a_stateless_carry_over_whose_replacement_fails_leaves_the_old_one_runni
     let mut stmts = stateless(&t);
     write(&app, &stmts);
     app.run("buildup", &[]).expect(0);
-    let old = app
-        .app_statements()
-        .await
-        .into_keys()
-        .find(|n| n.contains("-job-"))
-        .unwrap();
+    let old = deployed(&app, "job").await;
     // The new version reads a table that does not exist: the service fails it before it
     // waits for the old one.
     let missing = unique("missing").replace('-', "_");

@@ -940,27 +940,6 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
         .await;
     let name = unique("ghost");
     sim.run(&name, "SHOW TABLES", "COMPLETED").await;
-    let listed = |sim: &Sim| {
-        let req = sim.flink(Method::GET, "").query(&[("page_size", "100")]);
-        async move {
-            let v = json_of(req.send().await.expect("list")).await;
-            v["data"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|d| {
-                    (
-                        d["name"].as_str().unwrap_or_default().to_string(),
-                        d["status"]["phase"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
     let resp = sim
         .flink(Method::DELETE, &name)
         .send()
@@ -970,13 +949,13 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
     sim.wait_gone(&name).await;
     let gone_at = Instant::now();
     // GET says gone; the list still shows it, as it was last seen.
-    let now = listed(&sim).await;
+    let now = sim.listed().await;
     assert!(
         now.contains(&(name.clone(), "DELETING".to_string())),
         "{now:?}"
     );
     wait_until("the list to catch up", Duration::from_secs(10), || async {
-        (!listed(&sim).await.iter().any(|(n, _)| *n == name)).then_some(())
+        (!sim.listed().await.iter().any(|(n, _)| *n == name)).then_some(())
     })
     .await;
     assert!(
@@ -1013,7 +992,7 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
         }
     })
     .await;
-    let early = listed(&sim).await;
+    let early = sim.listed().await;
     let entries: Vec<_> = early.iter().filter(|(n, _)| *n == again).collect();
     if recreated_at.elapsed() < Duration::from_millis(1200) {
         assert_eq!(entries, vec![&(again.clone(), "DELETING".to_string())]);
@@ -1022,14 +1001,14 @@ async fn deleted_statements_linger_in_the_list_for_list_lag_ms() {
         "the new one to be listed",
         Duration::from_secs(10),
         || async {
-            listed(&sim)
+            sim.listed()
                 .await
                 .contains(&(again.clone(), "COMPLETED".to_string()))
                 .then_some(())
         },
     )
     .await;
-    let now = listed(&sim).await;
+    let now = sim.listed().await;
     let entries: Vec<_> = now.iter().filter(|(n, _)| *n == again).collect();
     assert_eq!(entries, vec![&(again.clone(), "COMPLETED".to_string())]);
 }

@@ -137,6 +137,31 @@ impl Sim {
         self.wait_phase(name, phase).await
     }
 
+    /// The names and phases the list shows now, one page of 100 (the list lags the service).
+    pub async fn listed(&self) -> Vec<(String, String)> {
+        let resp = self
+            .flink(Method::GET, "")
+            .query(&[("page_size", "100")])
+            .send()
+            .await
+            .expect("list");
+        json_of(resp).await["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| {
+                (
+                    d["name"].as_str().unwrap_or_default().to_string(),
+                    d["status"]["phase"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
     pub async fn subjects(&self) -> Vec<String> {
         let resp = self
             .sr(Method::GET, "/subjects")
