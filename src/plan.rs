@@ -461,6 +461,18 @@ fn rebuild_waits_for(d: &Definition, torn: &Target) -> bool {
     }
 }
 
+/// The first table a table's DDL creates whose topic is gone, in the cluster the run can check
+/// (a table elsewhere cannot be seen, so it is never taken for gone).
+fn tables_gone<'a>(snap: &Snapshot, d: &'a Definition) -> Option<&'a TableRef> {
+    d.is_table_ddl
+        .then(|| {
+            d.creates
+                .iter()
+                .find(|t| snap.cluster.check(t).is_ok() && !snap.topics.contains(&t.name))
+        })
+        .flatten()
+}
+
 /// Why creating `d` would meet subjects that are not the app's, if it would: the tables it
 /// creates whose `-key`/`-value` subjects someone else left (§F.6: the create fails, and never
 /// by waiting).
@@ -984,6 +996,11 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
         .desired
         .iter()
         .map(|d| match snap.live.get(&d.name).map(|l| &l.phase) {
+            // A table's DDL that completed, whose table is gone since (deleted under it, or the
+            // statement purged while the list still shows it), runs again.
+            Some(Phase::Completed) if d.is_table_ddl && tables_gone(snap, d).is_some() => {
+                Fate::Create(true)
+            }
             Some(ph) if SETTLED_OK.contains(ph) => Fate::Unchanged,
             Some(Phase::Stopped) if d.resumable => Fate::Resume,
             Some(_) => Fate::Create(true),
@@ -1014,6 +1031,10 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
                 None => "unchanged; its table exists".into(),
             },
             (Fate::Resume, None) => "stopped: resume it".into(),
+            (Fate::Create(true), None) if tables_gone(snap, d).is_some() => format!(
+                "its table {} is gone: create it again",
+                tables_gone(snap, d).map(ToString::to_string).unwrap_or_default()
+            ),
             (Fate::Create(true), None) if live_phase(snap, &d.name) == Some(Phase::Stopped) => {
                 "stopped, and only INSERT INTO, CTAS and EXECUTE STATEMENT SET can be resumed: \
                  create it again"

@@ -538,6 +538,33 @@ fn an_unchanged_tables_ddl_is_left_alone_while_its_table_exists() {
 }
 
 #[test]
+fn a_completed_ddl_whose_table_is_gone_runs_again_where_the_table_can_be_checked() {
+    let in_cluster = TableRef {
+        catalog: Some("env".into()),
+        database: Some(CLUSTER.into()),
+        name: "sink".into(),
+    };
+    let mut defs = app("v1");
+    defs[2].creates = vec![in_cluster.clone()];
+    let mut snap = deployed(&defs);
+    // The table's DDL still shows COMPLETED (the list lags a purge, or the topic was deleted
+    // under it), and its topic is gone.
+    snap.topics.remove("sink");
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let del = step(&p, Action::Delete, "app-sink-ddl-v1").id;
+    let create = step(&p, Action::Create, "app-sink-ddl-v1");
+    assert!(create.after.contains(&del), "{p}");
+    assert!(create.reason.contains("is gone"), "{p}");
+    // A table in a cluster the run cannot see is never taken for gone.
+    snap.desired[2].creates = vec![TableRef {
+        database: Some("lkc-elsewhere".into()),
+        ..in_cluster
+    }];
+    let p = plan(Goal::Buildup, &snap, &opts());
+    step(&p, Action::Unchanged, "app-sink-ddl-v1");
+}
+
+#[test]
 fn rebuild_tears_everything_down_then_builds_everything_up() {
     let snap = deployed(&app("v1"));
     let p = plan(Goal::Rebuild, &snap, &opts());
