@@ -1033,7 +1033,9 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
             (Fate::Resume, None) => "stopped: resume it".into(),
             (Fate::Create(true), None) if tables_gone(snap, d).is_some() => format!(
                 "its table {} is gone: create it again",
-                tables_gone(snap, d).map(ToString::to_string).unwrap_or_default()
+                tables_gone(snap, d)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             ),
             (Fate::Create(true), None) if live_phase(snap, &d.name) == Some(Phase::Stopped) => {
                 "stopped, and only INSERT INTO, CTAS and EXECUTE STATEMENT SET can be resumed: \
