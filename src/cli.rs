@@ -53,6 +53,9 @@ pub enum CliCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the app's tracked (e.g. adopted) statements out as a manifest (the `manifest`
+    /// input: a file that does not exist yet) and one SQL file per statement beside it.
+    Export,
     /// CRUD on tracker records.
     Track {
         #[command(subcommand)]
@@ -196,6 +199,10 @@ pub struct HousekeepingInputs {
     /// With `adopt`: statement names or `prefix*` patterns, comma or newline separated.
     #[arg(long = "adopt", env = "INPUT_ADOPT", global = true)]
     pub adopt: Option<String>,
+    /// With `adopt`: table names or `prefix*` patterns (`table`, or `catalog.database.table`):
+    /// the statements that create or write them, comma or newline separated.
+    #[arg(long = "adopt-tables", env = "INPUT_ADOPT-TABLES", global = true)]
+    pub adopt_tables: Option<String>,
     /// Glob patterns of statements and tables never touched, comma or newline separated.
     #[arg(long = "protect", env = "INPUT_PROTECT", global = true)]
     pub protect: Option<String>,
@@ -307,6 +314,11 @@ pub enum Invocation {
         checked: Checked,
         json: bool,
     },
+    Export {
+        checked: Checked,
+        /// Where the manifest goes (it does not exist yet; inside the workspace).
+        manifest: PathBuf,
+    },
     Track {
         checked: Checked,
         command: TrackCommand,
@@ -330,6 +342,10 @@ impl Cli {
                 checked,
             },
             CliCommand::Status { json } => Invocation::Status { checked, json },
+            CliCommand::Export => Invocation::Export {
+                manifest: self.housekeeping.export_target(&workspace())?,
+                checked,
+            },
             CliCommand::Track { command } => {
                 command.check()?;
                 Invocation::Track { checked, command }
@@ -340,7 +356,7 @@ impl Cli {
 
 /// Inputs that are lists: a line break (LF or CR LF) separates their items, so it is no control
 /// character there.
-const LIST_INPUTS: &[&str] = &["adopt", "protect", "database-clusters"];
+const LIST_INPUTS: &[&str] = &["adopt", "adopt-tables", "protect", "database-clusters"];
 
 impl Cli {
     /// No input but the credentials may hold a control character: each becomes a name, an id, a
@@ -388,6 +404,7 @@ impl Cli {
             ("plan-for", h.plan_for.as_deref()),
             ("dry-run", h.dry_run.as_deref()),
             ("adopt", h.adopt.as_deref()),
+            ("adopt-tables", h.adopt_tables.as_deref()),
             ("protect", h.protect.as_deref()),
             ("drop-tables", h.drop_tables.as_deref()),
             ("stop-only", h.stop_only.as_deref()),
@@ -443,19 +460,23 @@ fn action_command(inputs: &GlobalInputs) -> Result<CliCommand, ConfigError> {
     let Some(name) = given(&inputs.command) else {
         return Err(ConfigError::Missing {
             input: "command",
-            hint: "give a command (plan, teardown, buildup, rebuild, adopt, status), as the \
+            hint:
+                "give a command (plan, teardown, buildup, rebuild, adopt, status, export), as the \
                    `command` input or the first argument"
-                .into(),
+                    .into(),
         });
     };
     if name == "status" {
         return Ok(CliCommand::Status { json: false });
     }
+    if name == "export" {
+        return Ok(CliCommand::Export);
+    }
     name.parse::<Command>().map(CliCommand::Run).map_err(|_| {
         ConfigError::input(
             "command",
             format!(
-                "unknown command '{name}': expected plan, teardown, buildup, rebuild, adopt or status"
+                "unknown command '{name}': expected plan, teardown, buildup, rebuild, adopt, status or export"
             ),
         )
     })
@@ -562,6 +583,43 @@ impl GlobalInputs {
     }
 }
 
+impl HousekeepingInputs {
+    /// Where `export` writes the manifest: the `manifest` input (relative to the workspace),
+    /// else `ccaf-housekeeping.toml` in the workspace. It must not exist (nothing the user
+    /// has is overwritten), and it must be inside the workspace.
+    pub fn export_target(&self, workspace: &Path) -> Result<PathBuf, ConfigError> {
+        let path = match given(&self.manifest) {
+            Some(p) => workspace.join(p),
+            None => workspace.join(manifest::DEFAULT_FILE),
+        };
+        if path.exists() {
+            return Err(ConfigError::input(
+                "manifest",
+                format!(
+                    "'{}' exists already; export writes a new manifest: name another file, or \
+                     move this one away",
+                    path.display()
+                ),
+            ));
+        }
+        let inside = path
+            .parent()
+            .and_then(|dir| dir.canonicalize().ok())
+            .zip(workspace.canonicalize().ok())
+            .is_some_and(|(dir, root)| dir.starts_with(root));
+        if !inside {
+            return Err(ConfigError::input(
+                "manifest",
+                format!(
+                    "'{}' is not in an existing directory inside the workspace",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(path)
+    }
+}
+
 /// The checked housekeeping inputs.
 #[derive(Debug)]
 pub struct Settings {
@@ -572,6 +630,8 @@ pub struct Settings {
     pub plan_for: Goal,
     pub dry_run: bool,
     pub adopt: Vec<String>,
+    /// Tables whose creating or writing statements `adopt` takes.
+    pub adopt_tables: Vec<String>,
     pub options: Options,
     pub concurrency: Concurrency,
     pub timeout: Duration,
@@ -648,10 +708,21 @@ impl HousekeepingInputs {
                 ));
             }
         }
-        if command == Command::Adopt && adopt.is_empty() {
+        let adopt_tables = list(&self.adopt_tables);
+        for sel in &adopt_tables {
+            if flink_sql::TableRef::parse(sel.strip_suffix('*').unwrap_or(sel)).is_err() {
+                return Err(ConfigError::input(
+                    "adopt-tables",
+                    format!("'{sel}' is neither a table name nor a `prefix*` pattern"),
+                ));
+            }
+        }
+        if command == Command::Adopt && adopt.is_empty() && adopt_tables.is_empty() {
             return Err(ConfigError::Missing {
                 input: "adopt",
-                hint: "adopt needs statement names or prefix* patterns".into(),
+                hint: "adopt needs statement names or prefix* patterns (adopt), or tables \
+                       (adopt-tables)"
+                    .into(),
             });
         }
         let mut protect = Vec::new();
@@ -732,6 +803,7 @@ impl HousekeepingInputs {
             plan_for,
             dry_run: boolean("dry-run", &self.dry_run, false)?,
             adopt,
+            adopt_tables,
             options: Options {
                 drop_tables: boolean("drop-tables", &self.drop_tables, true)?,
                 stop_only: boolean("stop-only", &self.stop_only, false)?,
@@ -883,6 +955,7 @@ mod tests {
                 "timeout" => i.timeout = v,
                 "protect" => i.protect = v,
                 "adopt" => i.adopt = v,
+                "adopt-tables" => i.adopt_tables = v,
                 "plan-for" => i.plan_for = v,
                 "comment" => i.comment = v,
                 "pr-number" => i.pr_number = v,

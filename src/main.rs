@@ -72,6 +72,12 @@ fn main() -> ExitCode {
                         s = cancel.until_requested() => Err(CommandError::Cancelled(s)),
                     }
                 }
+                Invocation::Export { checked, manifest } => {
+                    tokio::select! {
+                        r = commands::export::run(checked, manifest) => r.map(|()| 0),
+                        s = cancel.until_requested() => Err(CommandError::Cancelled(s)),
+                    }
+                }
                 Invocation::Track { checked, command } => {
                     commands::track::run(checked, command, cancel.clone())
                         .await

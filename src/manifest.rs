@@ -124,6 +124,9 @@ pub struct Manifest {
 pub struct ManifestStatement {
     /// The logical name, `[a-z0-9-]`.
     pub name: String,
+    /// The deployed statement's name, when the manifest pins it (a statement the app adopted
+    /// and `export`ed keeps the name it runs under); else `<app>-<name>-<hash>`.
+    pub statement_name: Option<String>,
     /// The SQL text, from the file or inline.
     pub sql: String,
     /// Where the SQL came from: a file relative to the manifest, or `None` when inline.
@@ -144,6 +147,10 @@ impl Manifest {
     /// database as `sql.current-catalog` / `sql.current-database` unless it sets them itself.
     pub fn properties_of(&self, s: &ManifestStatement) -> BTreeMap<String, String> {
         let mut p = s.properties.clone();
+        // A statement pinned to its deployed name is deployed exactly as written.
+        if s.statement_name.is_some() {
+            return p;
+        }
         if let Some(c) = &self.catalog {
             p.entry("sql.current-catalog".into())
                 .or_insert_with(|| c.clone());
@@ -201,6 +208,7 @@ struct RawManifest {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawStatement {
     name: String,
+    statement_name: Option<String>,
     sql: Option<String>,
     query: Option<String>,
     #[serde(default)]
@@ -250,6 +258,7 @@ pub fn parse(
         }
     }
     let mut seen = BTreeSet::new();
+    let mut pinned_names = BTreeSet::new();
     let mut statements = Vec::new();
     for (i, s) in raw.statements.into_iter().enumerate() {
         if !valid_logical_name(&s.name) {
@@ -263,6 +272,14 @@ pub fn parse(
                 format!("statements[{i}] \"{}\"", s.name),
                 format!("duplicate statement name '{}'", s.name),
             );
+        }
+        if let Some(pinned) = &s.statement_name {
+            if !pinned_names.insert(pinned.clone()) {
+                problems.add(
+                    format!("statements[{i}] \"{}\".statement-name", s.name),
+                    format!("'{pinned}' is pinned by another statement too"),
+                );
+            }
         }
         if let Some(statement) = parse_statement(i, s, base, workspace, &mut problems) {
             statements.push(statement);
@@ -335,6 +352,13 @@ fn parse_statement(
     problems: &mut Problems,
 ) -> Option<ManifestStatement> {
     let place = format!("statements[{i}] \"{}\"", s.name);
+    if let Some(Err(e)) = s
+        .statement_name
+        .as_deref()
+        .map(crate::naming::check_statement_name)
+    {
+        problems.add(format!("{place}.statement-name"), e);
+    }
     let (sql, sql_file) = statement_sql(s.sql, s.query, base, workspace, &place, problems)?;
     for dependency in &s.depends_on {
         if let Err(e) = printable(dependency) {
@@ -401,6 +425,7 @@ fn parse_statement(
     }
     Some(ManifestStatement {
         name: s.name,
+        statement_name: s.statement_name,
         sql,
         sql_file,
         properties,

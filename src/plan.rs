@@ -20,6 +20,7 @@ pub use crate::command::Goal;
 use crate::confluent::flink::Phase;
 
 use crate::deps::{self, Graph};
+use crate::identity::Names;
 use crate::ownership::{self, ClusterScope, Expected, Shown};
 use crate::tracker::Ownership;
 
@@ -166,6 +167,8 @@ pub struct Snapshot {
     /// whose topics do not exist and for which the app holds no evidence: someone else's, by
     /// topic. A table created over them fails, or writes into another's subject.
     pub foreign_subjects: BTreeMap<String, Vec<String>>,
+    /// The names of the environment and its clusters: how tables are shown to people.
+    pub names: Names,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -268,6 +271,8 @@ pub struct TableTarget {
     pub created_by: String,
     /// `sql.current-catalog` / `sql.current-database` of that statement, for the DROP.
     pub properties: BTreeMap<String, String>,
+    /// The table as people know it (display names, [`Names::shown`]): its step's name.
+    pub shown: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,7 +290,7 @@ impl Target {
     pub fn label(&self) -> String {
         match self {
             Target::Statement { def, .. } => def.name.clone(),
-            Target::Table(t) => t.table.to_string(),
+            Target::Table(t) => t.shown.clone(),
         }
     }
 }
@@ -308,6 +313,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Things the report should say that are not steps (e.g. a table left in place).
     pub notes: Vec<String>,
+    /// The names of the environment and its clusters, as the snapshot knew them: how the
+    /// plan's tables are shown.
+    pub names: Names,
 }
 
 impl Plan {
@@ -372,7 +380,10 @@ impl fmt::Display for Plan {
 
 /// The plan for `goal`.
 pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
-    let mut p = Plan::default();
+    let mut p = Plan {
+        names: snap.names.clone(),
+        ..Plan::default()
+    };
     match goal {
         Goal::Teardown => {
             let defs = active_tracked(snap, opts, &mut p);
@@ -459,6 +470,19 @@ fn rebuild_waits_for(d: &Definition, torn: &Target) -> bool {
         }
         Target::Table(t) => uses(d, &t.topic),
     }
+}
+
+/// Whether the tracked statement of `d`'s name was deployed from another definition: only
+/// possible under a name the manifest pins (a derived name changes with the definition).
+fn redefined(snap: &Snapshot, d: &Definition) -> bool {
+    tracked(snap, &d.name).is_some_and(|t| {
+        let o = &t.def;
+        let set = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && a != b;
+        o.sql.trim() != d.sql.trim()
+            || o.properties != d.properties
+            || set(&o.compute_pool, &d.compute_pool)
+            || set(&o.principal, &d.principal)
+    })
 }
 
 /// The first table a table's DDL creates whose topic is gone, in the cluster the run can check
@@ -719,6 +743,7 @@ fn teardown_tables(
             topic: c.topic.clone(),
             created_by: d.name.clone(),
             properties: catalog_properties(d),
+            shown: snap.names.shown(t).to_string(),
         });
         let exists = snap.topics.contains(&c.topic);
         let (action, why) = match &c.ownership {
@@ -767,9 +792,29 @@ fn table_verdict(
     torn_down_now: bool,
 ) -> (Action, String) {
     let t = &c.table;
-    if let Some(pat) = opts
-        .protected(&t.name)
-        .or_else(|| opts.protected(&t.to_string()))
+    // A pattern may be written with ids or with display names, quoted or not: the table is
+    // any of them.
+    let shown = snap.names.shown(t);
+    let plain = |t: &TableRef| {
+        [
+            t.catalog.as_deref(),
+            t.database.as_deref(),
+            Some(t.name.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(".")
+    };
+    if let Some(pat) = [
+        t.name.clone(),
+        t.to_string(),
+        shown.to_string(),
+        plain(t),
+        plain(&shown),
+    ]
+    .iter()
+    .find_map(|spelled| opts.protected(spelled))
     {
         return (
             Action::Skip,
@@ -996,6 +1041,9 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
         .desired
         .iter()
         .map(|d| match snap.live.get(&d.name).map(|l| &l.phase) {
+            // A name the manifest pins stays when the definition changes: the change makes a
+            // new statement under the same name.
+            Some(_) if redefined(snap, d) => Fate::Create(true),
             // A table's DDL that completed, whose table is gone since (deleted under it, or the
             // statement purged while the list still shows it), runs again.
             Some(Phase::Completed) if d.is_table_ddl && tables_gone(snap, d).is_some() => {
@@ -1031,6 +1079,9 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
                 None => "unchanged; its table exists".into(),
             },
             (Fate::Resume, None) => "stopped: resume it".into(),
+            (Fate::Create(true), None) if redefined(snap, d) => {
+                "definition changed under its pinned name: create it again".into()
+            }
             (Fate::Create(true), None) if tables_gone(snap, d).is_some() => format!(
                 "its table {} is gone: create it again",
                 tables_gone(snap, d)

@@ -192,6 +192,14 @@ pub struct Timings {
         default_value_t = 60_000
     )]
     pub purge_after_ms: u64,
+    /// How long a newly declared table's columns are missing from
+    /// `INFORMATION_SCHEMA.COLUMNS` (the catalog lags, §F.10).
+    #[arg(
+        long = "catalog-lag-ms",
+        env = "SIM_CATALOG_LAG_MS",
+        default_value_t = 300
+    )]
+    pub catalog_lag_ms: u64,
 }
 
 impl Default for Timings {
@@ -208,6 +216,7 @@ impl Default for Timings {
             name_hold_ms: 800,
             recreate_window_ms: 1500,
             purge_after_ms: 60_000,
+            catalog_lag_ms: 300,
         }
     }
 }

@@ -29,7 +29,12 @@ use super::CommandError;
 fn request(command: Command, settings: &Settings) -> Request {
     let goal = match command {
         Command::Plan => return Request::Plan(settings.plan_for),
-        Command::Adopt => return Request::Adopt(settings.adopt.clone()),
+        Command::Adopt => {
+            return Request::Adopt(crate::engine::adopt::Selection {
+                statements: settings.adopt.clone(),
+                tables: settings.adopt_tables.clone(),
+            })
+        }
         Command::Teardown => Goal::Teardown,
         Command::Buildup => Goal::Buildup,
         Command::Rebuild => Goal::Rebuild,
@@ -214,6 +219,11 @@ async fn prepare(
             compute_pool_id: None,
         },
     );
+    let names = crate::identity::Names::new(
+        &flink.environment_id,
+        cluster.connected.as_deref(),
+        &settings.database_clusters,
+    );
     let engine = Engine {
         flink: flink_client,
         watch,
@@ -221,6 +231,7 @@ async fn prepare(
         registry: registry_client,
         tracker,
         cluster,
+        names,
         app: app.clone(),
         environment_id: flink.environment_id.clone(),
         defaults: Defaults {

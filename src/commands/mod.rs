@@ -1,8 +1,9 @@
 //! The commands, one file each: the housekeeping commands (`plan`, `teardown`, `buildup`,
-//! `rebuild`, `adopt`), `status`, and the tracker's own (`track …`). Each takes its checked
+//! `rebuild`, `adopt`), `status`, `export`, and the tracker's own (`track …`). Each takes its checked
 //! inputs from [`crate::cli::Invocation`] and returns the process's exit code or a
 //! [`CommandError`] that says which one.
 
+pub mod export;
 pub mod housekeeping;
 pub mod status;
 pub mod track;

@@ -401,6 +401,29 @@ struct StatementListWire {
     data: Vec<Statement>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResultsWire {
+    #[serde(deserialize_with = "null_default")]
+    metadata: ListMetadata,
+    #[serde(deserialize_with = "null_default")]
+    results: ResultRows,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResultRows {
+    #[serde(deserialize_with = "null_default")]
+    data: Vec<ResultRow>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResultRow {
+    #[serde(deserialize_with = "null_default")]
+    row: Vec<Value>,
+}
+
 #[derive(Deserialize)]
 struct ExceptionListWire {
     #[serde(default, deserialize_with = "null_default")]
@@ -1064,6 +1087,36 @@ impl FlinkClient {
             404 => Ok(None),
             _ if resp.is_success() => Ok(Some(resp.json::<ExceptionListWire>()?.data)),
             _ => Err(resp.into_error().into()),
+        }
+    }
+
+    /// Every row of a bounded statement's result (`/results`, following `metadata.next` page by
+    /// page), each as its values — strings or nulls, as the service sends them for catalog
+    /// queries. `None` when the statement does not exist.
+    pub async fn results(&self, name: &str) -> Result<Option<Vec<Vec<Value>>>, FlinkError> {
+        let mut rows = Vec::new();
+        let mut seen = HashSet::new();
+        let mut url = self.statement_url(name, Some("results"));
+        loop {
+            let resp = self.http.execute(HttpRequest::get(url.clone())).await?;
+            match resp.status().as_u16() {
+                404 => return Ok(None),
+                _ if resp.is_success() => {}
+                _ => return Err(resp.into_error().into()),
+            }
+            let page: ResultsWire = resp.json()?;
+            rows.extend(page.results.data.into_iter().map(|r| r.row));
+            let Some(next) = page.metadata.next.filter(|n| !n.trim().is_empty()) else {
+                return Ok(Some(rows));
+            };
+            let token = self.page_token_of(&next)?;
+            if !seen.insert(token.clone()) {
+                return Err(FlinkError::Pagination(format!(
+                    "the results of {name} returned page token '{token}' twice"
+                )));
+            }
+            url = self.statement_url(name, Some("results"));
+            url.query_pairs_mut().append_pair("page_token", &token);
         }
     }
 

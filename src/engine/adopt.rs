@@ -1,7 +1,10 @@
-//! `adopt`: record live statements (by exact name or `prefix*`) as the app's — their SQL,
-//! properties, pool, principal, uid and tables — and label them with the app's name, so teardown
-//! and buildup handle them like any other, even for Table API apps that create their statements
-//! themselves.
+//! `adopt`: record live statements as the app's — their SQL, properties, pool, principal, uid
+//! and tables — so teardown and buildup handle them like any other, even for Table API apps that
+//! create their statements themselves. A statement is selected by its name (exact or
+//! `prefix*`), or by what it is: one that creates or writes a table a table selector names
+//! (the plugin names its `create_table` statement itself, so a user cannot guess that name).
+//! What changed nothing — the plugin's dry runs and catalog queries, other read-only statements
+//! that ended — is never adopted; it is listed in the report as left alone.
 //!
 //! What an adopted statement created is judged by its SQL and its phase: a `CREATE TABLE` (or
 //! `CREATE TABLE AS`) without `IF NOT EXISTS` that completed (or runs) fails when its table
@@ -10,14 +13,24 @@
 
 use std::time::Instant;
 
-use flink_sql::StatementKind;
+use flink_sql::{Analysis, StatementKind, TableRef};
 
 use super::{records, Engine, EngineError};
 use crate::confluent::flink::{FlinkError, LabelsPatched, ListFilter, Phase, Statement};
+use crate::identity::Names;
 use crate::ownership::OWNER_LABEL;
 use crate::plan::{Action, Stage};
 use crate::report::{Kind, Removed, Status, StepError, StepReport};
 use crate::tracker::{Lease, Ownership, Record, Scope, State, TableOwnership};
+
+/// What `adopt` takes: statement names or `prefix*` patterns, and table names or `prefix*`
+/// patterns (a statement that creates or writes such a table). A table selector without a
+/// catalog and database matches the table's name in any; a qualified one, that table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub statements: Vec<String>,
+    pub tables: Vec<String>,
+}
 
 /// Does `name` match one of the selectors (`exact` or `prefix*`)?
 pub fn selected(selectors: &[String], name: &str) -> bool {
@@ -27,17 +40,98 @@ pub fn selected(selectors: &[String], name: &str) -> bool {
     })
 }
 
+/// Why a statement that matched is left alone, when it is: it changed nothing.
+fn left_alone(s: &Statement, a: Option<&Analysis>) -> Option<&'static str> {
+    if s.spec.properties.get("sql.dry-run").map(String::as_str) == Some("true") {
+        return Some("a dry run (sql.dry-run): it validated the SQL and changed nothing");
+    }
+    let a = a?;
+    if a.reads
+        .iter()
+        .any(|t| t.database.as_deref() == Some("INFORMATION_SCHEMA"))
+    {
+        return Some("a catalog query (it read INFORMATION_SCHEMA and changed nothing)");
+    }
+    let read_only = a.creates.is_empty() && a.writes.is_empty() && a.drops.is_empty();
+    let ended = matches!(s.phase(), Phase::Completed | Phase::Failed);
+    (read_only && ended && !matches!(a.kind, StatementKind::AlterTable | StatementKind::Other))
+        .then_some("a read-only statement that ended: it changed nothing")
+}
+
+/// Whether the statement creates or writes a table the table selectors name.
+fn writes_selected(
+    selectors: &[String],
+    a: &Analysis,
+    props: &std::collections::BTreeMap<String, String>,
+    names: &Names,
+) -> bool {
+    let written = a.creates.iter().map(|c| &c.table).chain(&a.writes);
+    written.map(|t| records::resolve(t, props, names)).any(|t| {
+        selectors
+            .iter()
+            .any(|sel| match TableRef::parse(sel.trim_end_matches('*')) {
+                Ok(want) if want.database.is_some() => {
+                    let want = names.canonical(&want);
+                    let same_place = want.catalog.is_none() || want.catalog == t.catalog;
+                    same_place
+                        && want.database == t.database
+                        && selected(
+                            &[sel.rsplit('.').next().unwrap_or(sel).to_string()],
+                            &t.name,
+                        )
+                }
+                _ => selected(std::slice::from_ref(sel), &t.name),
+            })
+    })
+}
+
 pub async fn adopt(
     engine: &Engine,
-    selectors: &[String],
+    selection: &Selection,
     lease: &Lease,
     progress: crate::report::Progress<'_>,
 ) -> Result<Vec<StepReport>, EngineError> {
     let live = engine.flink.list(&ListFilter::default()).await?;
-    // A dry run (`sql.dry-run`, how the Table API classifies a statement) never ran: there is
-    // nothing of it to tear down or build up again.
-    let dry_run =
-        |s: &Statement| s.spec.properties.get("sql.dry-run").map(String::as_str) == Some("true");
+    let analysed: Vec<(&Statement, Option<Analysis>)> = live
+        .iter()
+        .map(|s| (s, flink_sql::analyze(s.sql()).ok()))
+        .collect();
+    // The names, when a statement that may be selected spells a catalog or database the run
+    // does not know: table selectors and evidence compare identities.
+    // (Every statement may be selected by the tables it writes; else only those named.)
+    let spellings: Vec<(Option<&str>, Option<&str>)> = analysed
+        .iter()
+        .filter(|(s, _)| !selection.tables.is_empty() || selected(&selection.statements, &s.name))
+        .filter_map(|(s, a)| a.as_ref().map(|a| (s, a)))
+        .flat_map(|(s, a)| {
+            let tables = a.creates.iter().map(|c| &c.table).chain(&a.writes);
+            crate::identity::spellings(tables, &s.spec.properties)
+        })
+        .collect();
+    let lookup = engine.names.need_lookup(spellings);
+    let names = engine.names(lookup).await;
+    let matched: Vec<(&Statement, Option<&Analysis>)> = analysed
+        .iter()
+        .filter(|(s, a)| {
+            selected(&selection.statements, &s.name)
+                || a.as_ref().is_some_and(|a| {
+                    writes_selected(&selection.tables, a, &s.spec.properties, &names)
+                })
+        })
+        .map(|(s, a)| (*s, a.as_ref()))
+        .collect();
+    let mut reports = Vec::new();
+    for (s, why) in matched
+        .iter()
+        .filter_map(|(s, a)| left_alone(s, *a).map(|why| (s, why)))
+    {
+        let mut report = adopt_report(s);
+        report.action = Action::Skip;
+        report.status = Status::Unchanged;
+        report.reason = format!("left alone: {why}");
+        progress(crate::report::StepEvent::Finished(&report));
+        reports.push(report);
+    }
     // Only the run's records are parsed; another app's in this environment are known by app.
     // What the steps need of them is taken now: a snapshot held while the tracker reads on (the
     // lease's renewals) would make that read copy the tracker's table.
@@ -46,38 +140,26 @@ pub async fn adopt(
             .tracker
             .load(&Scope::app(&engine.environment_id, &engine.app))
             .await?;
-        live.iter()
-            .filter(|s| selected(selectors, &s.name) && !dry_run(s))
-            .map(|s| {
+        matched
+            .iter()
+            .filter(|(s, a)| left_alone(s, *a).is_none())
+            .map(|(s, _)| {
                 let env = &engine.environment_id;
-                let existing = tracked.get(env, &s.name).cloned();
+                let existing = tracked.get(env, &s.name).cloned().map(|mut r| {
+                    records::normalize(&mut r, &names);
+                    r
+                });
                 let recorded_app = tracked.app_of(env, &s.name).map(str::to_string);
-                (s, existing, recorded_app)
+                (*s, existing, recorded_app)
             })
             .collect()
     };
-    let mut reports = Vec::new();
     for (s, existing, recorded_app) in chosen {
         if engine.cancel.requested().is_some() {
             break;
         }
         let start = Instant::now();
-        let mut report = StepReport {
-            stage: Stage::Buildup,
-            action: Action::Adopt,
-            kind: Kind::Statement,
-            name: s.name.clone(),
-            logical_name: None,
-            status: Status::Done,
-            reason: "matched by the adopt input".into(),
-            phase_before: Some(s.phase().clone()),
-            phase_after: Some(s.phase().clone()),
-            duration_ms: 0,
-            removed: Removed::default(),
-            tables: Default::default(),
-            error: None,
-            retries: Vec::new(),
-        };
+        let mut report = adopt_report(s);
         let owner = s.metadata.labels.get(OWNER_LABEL);
         let refused = match (recorded_app.as_deref(), owner) {
             (Some(app), _) if app != engine.app => Some(format!(
@@ -95,7 +177,7 @@ pub async fn adopt(
                 report.status = Status::Refused;
                 Err(why)
             }
-            None => adopt_one(engine, s, existing.as_ref(), lease).await,
+            None => adopt_one(engine, s, existing.as_ref(), lease, &names).await,
         };
         if let Ok(Some(unlabelled)) = &result {
             report.reason = format!(
@@ -120,6 +202,26 @@ pub async fn adopt(
     Ok(reports)
 }
 
+/// The step of one matched statement, before anything is done.
+fn adopt_report(s: &Statement) -> StepReport {
+    StepReport {
+        stage: Stage::Buildup,
+        action: Action::Adopt,
+        kind: Kind::Statement,
+        name: s.name.clone(),
+        logical_name: None,
+        status: Status::Done,
+        reason: "matched by the adopt input".into(),
+        phase_before: Some(s.phase().clone()),
+        phase_after: Some(s.phase().clone()),
+        duration_ms: 0,
+        removed: Removed::default(),
+        tables: Default::default(),
+        error: None,
+        retries: Vec::new(),
+    }
+}
+
 /// Record the statement with its evidence — its uid, which the app holds from now on — and
 /// label it as the app's where the service takes a label after create (whether it does is
 /// undocumented, §F.13: what a read shows after the patch is what is recorded). Returns what
@@ -129,6 +231,7 @@ async fn adopt_one(
     s: &Statement,
     existing: Option<&Record>,
     lease: &Lease,
+    names: &Names,
 ) -> Result<Option<String>, String> {
     let lost = |e: crate::tracker::TrackerError| format!("not adopted: {e}");
     let uid = s
@@ -157,10 +260,10 @@ async fn adopt_one(
             Err(e) => return Err(format!("labelling {} failed: {e}", s.name)),
         }
     }
-    let mut rec = record_of(engine, s, existing);
+    let mut rec = record_of(engine, s, existing, names);
     rec.statement_uid = Some(uid.clone());
     rec.labels = labels;
-    for o in evidence(engine, s, &uid, existing).await? {
+    for o in evidence(engine, s, &uid, existing, names).await? {
         rec.set_ownership(o);
     }
     engine.stamp(&mut rec);
@@ -179,6 +282,7 @@ async fn evidence(
     s: &Statement,
     uid: &str,
     existing: Option<&Record>,
+    names: &Names,
 ) -> Result<Vec<TableOwnership>, String> {
     let Ok(a) = flink_sql::analyze(s.sql()) else {
         return Ok(Vec::new());
@@ -201,7 +305,7 @@ async fn evidence(
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for c in &a.creates {
-        let t = records::resolve(&c.table, props);
+        let t = records::resolve(&c.table, props, names);
         let key = t.to_string();
         let cluster = match engine.cluster.check(&t) {
             Ok(cluster) => cluster,
@@ -264,8 +368,8 @@ async fn evidence(
 
 /// The record of an adopted statement: its definition as the service shows it, the ownership
 /// evidence an earlier record held kept.
-fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>) -> Record {
-    let mut def = records::from_statement(s);
+fn record_of(engine: &Engine, s: &Statement, existing: Option<&Record>, names: &Names) -> Record {
+    let mut def = records::from_statement(s, names);
     // Re-adopting a statement the app deployed keeps the manifest's name for it.
     if let Some(logical) = existing.and_then(|r| r.logical_name.clone()) {
         def.logical = logical;

@@ -7,6 +7,7 @@
 
 pub mod adopt;
 pub mod execute;
+pub mod names;
 pub mod records;
 pub mod snapshot;
 
@@ -64,6 +65,9 @@ pub struct Engine {
     pub tracker: Tracker,
     /// Where tables can be checked: the Kafka cluster of the run's Kafka connection.
     pub cluster: ClusterScope,
+    /// The names the run knows its environment and clusters by before it asks the catalog
+    /// (`identity::Names`: ids, `database-clusters`).
+    pub names: crate::identity::Names,
     pub app: String,
     pub environment_id: String,
     pub defaults: Defaults,
@@ -89,7 +93,7 @@ pub enum Request {
     /// Converge the app to `goal`.
     Run(Goal),
     /// Record live statements (names or `prefix*`) as the app's.
-    Adopt(Vec<String>),
+    Adopt(adopt::Selection),
 }
 
 impl Request {
@@ -187,9 +191,9 @@ impl Engine {
                 };
                 report.steps = run.steps;
             }
-            Request::Adopt(selectors) => {
+            Request::Adopt(selection) => {
                 let lease = self.take_lease().await?;
-                let result = adopt::adopt(self, selectors, &lease, progress).await;
+                let result = adopt::adopt(self, selection, &lease, progress).await;
                 release_lease(lease, &mut report.notes).await;
                 report.steps = result?;
                 report.cancelled_by = self.cancel.requested();

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use flink_sql::{Analysis, StatementKind, TableRef};
 
 use crate::confluent::flink::Statement;
+use crate::identity::Names;
 use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::Definition;
 use crate::tracker::{Record, Tables};
@@ -22,26 +23,69 @@ pub struct ResolvedTables {
     pub keyed: Vec<TableRef>,
 }
 
-/// `t` resolved against a statement's `sql.current-catalog` and `sql.current-database`.
-pub fn resolve(t: &TableRef, props: &BTreeMap<String, String>) -> TableRef {
+/// `t` resolved against a statement's `sql.current-catalog` and `sql.current-database`, as its
+/// one identity ([`Names::canonical`]).
+pub fn resolve(t: &TableRef, props: &BTreeMap<String, String>, names: &Names) -> TableRef {
     let cat = props.get("sql.current-catalog").map(String::as_str);
     let db = props.get("sql.current-database").map(String::as_str);
-    t.resolve(cat, db)
+    names.canonical(&t.resolve(cat, db))
 }
 
 /// The tables of an analysed statement, resolved against its properties.
-pub fn resolved_tables(a: &Analysis, props: &BTreeMap<String, String>) -> ResolvedTables {
+pub fn resolved_tables(
+    a: &Analysis,
+    props: &BTreeMap<String, String>,
+    names: &Names,
+) -> ResolvedTables {
+    let resolve = |t: &TableRef| resolve(t, props, names);
     ResolvedTables {
-        creates: a.creates.iter().map(|c| resolve(&c.table, props)).collect(),
-        writes: a.writes.iter().map(|t| resolve(t, props)).collect(),
-        reads: a.reads.iter().map(|t| resolve(t, props)).collect(),
+        creates: a.creates.iter().map(|c| resolve(&c.table)).collect(),
+        writes: a.writes.iter().map(resolve).collect(),
+        reads: a.reads.iter().map(resolve).collect(),
         keyed: a
             .creates
             .iter()
             .filter(|c| !c.primary_key.is_empty())
-            .map(|c| resolve(&c.table, props))
+            .map(|c| resolve(&c.table))
             .collect(),
     }
+}
+
+/// A record's tables — `creates`, `reads`, `writes` and the ownership evidence's keys — as
+/// their one identity: a record written before the run knew the names (or by a version that
+/// kept the spelling) reads as the same tables.
+pub fn normalize(rec: &mut Record, names: &Names) {
+    let one = |text: &mut String| {
+        if let Ok(t) = TableRef::parse(text) {
+            *text = names.canonical(&t).to_string();
+        }
+    };
+    let t = &mut rec.tables;
+    t.creates
+        .iter_mut()
+        .chain(t.reads.iter_mut())
+        .chain(t.writes.iter_mut())
+        .for_each(one);
+    t.ownership.iter_mut().for_each(|o| one(&mut o.table));
+}
+
+/// The catalog and database spellings a record uses.
+pub fn record_spellings(rec: &Record) -> Vec<(Option<String>, Option<String>)> {
+    let t = &rec.tables;
+    let mut out: Vec<(Option<String>, Option<String>)> = t
+        .creates
+        .iter()
+        .chain(&t.reads)
+        .chain(&t.writes)
+        .chain(t.ownership.iter().map(|o| &o.table))
+        .filter_map(|s| TableRef::parse(s).ok())
+        .map(|t| (t.catalog, t.database))
+        .collect();
+    out.push((
+        rec.properties.get("sql.current-catalog").cloned(),
+        rec.properties.get("sql.current-database").cloned(),
+    ));
+    out
 }
 
 /// What the service does with a statement, from its SQL: whether it is table DDL, whether it
@@ -115,17 +159,18 @@ pub fn write_definition(rec: &mut Record, def: &Definition) {
 
 /// A tracker record read back as a definition. Its tables come from the record; whether it is
 /// table DDL from its SQL.
-pub fn from_record(r: &Record) -> Definition {
+pub fn from_record(r: &Record, names: &Names) -> Definition {
     let parse = |ts: &[String]| {
         ts.iter()
             .filter_map(|t| TableRef::parse(t).ok())
+            .map(|t| names.canonical(&t))
             .collect::<Vec<_>>()
     };
     let analysis = flink_sql::analyze(&r.sql).ok();
     let shape = analysis.as_ref().map_or_else(Shape::unknown, Shape::of);
     let keyed = analysis
         .as_ref()
-        .map(|a| resolved_tables(a, &r.properties).keyed)
+        .map(|a| resolved_tables(a, &r.properties, names).keyed)
         .unwrap_or_default();
     Definition {
         logical: r
@@ -150,11 +195,11 @@ pub fn from_record(r: &Record) -> Definition {
 }
 
 /// A live statement read as a definition (what `adopt` records): its logical name is its own.
-pub fn from_statement(s: &Statement) -> Definition {
+pub fn from_statement(s: &Statement, names: &Names) -> Definition {
     let sql = s.sql().to_string();
     let properties = s.spec.properties.clone();
     let (tables, shape) = match flink_sql::analyze(&sql) {
-        Ok(a) => (resolved_tables(&a, &properties), Shape::of(&a)),
+        Ok(a) => (resolved_tables(&a, &properties, names), Shape::of(&a)),
         // SQL we cannot read is still adopted; it just has no tables to order or drop.
         Err(_) => (ResolvedTables::default(), Shape::unknown()),
     };

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use flink_sql::TableRef;
 
-use super::records::{from_record, is_hidden, resolved_tables, Shape};
+use super::records::{from_record, is_hidden, normalize, record_spellings, resolved_tables, Shape};
 use super::{Engine, EngineError};
 use crate::confluent::flink::{ListFilter, Statement};
+use crate::identity::Names;
 use crate::manifest::Manifest;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::OWNER_LABEL;
@@ -29,16 +30,32 @@ pub async fn take(
     );
     // The tracker's snapshot is dropped here: held, it would make the lease's next read copy
     // the tracker's table.
-    let records: BTreeMap<String, Record> = loaded?
+    let mut records: BTreeMap<String, Record> = loaded?
         .records
         .values()
         .map(|r| (r.statement_name.clone(), (**r).clone()))
         .collect();
-    let tracked: Vec<Tracked> = records.values().map(tracked_of).collect();
-    let desired = match manifest {
-        Some(m) => from_manifest(m, engine),
-        None => latest_per_logical(&records),
+    // One identity per table: the names are learnt when a spelling needs them.
+    let wanted = |names: &Names| match manifest {
+        Some(m) => from_manifest(m, engine, names),
+        None => latest_per_logical(&records, names),
     };
+    let mut desired = wanted(&engine.names);
+    let spelled: Vec<(Option<String>, Option<String>)> = desired
+        .iter()
+        .flat_map(|d| d.creates.iter().chain(&d.reads).chain(&d.writes))
+        .map(|t| (t.catalog.clone(), t.database.clone()))
+        .chain(records.values().flat_map(record_spellings))
+        .collect();
+    let lookup = engine
+        .names
+        .need_lookup(spelled.iter().map(|(c, d)| (c.as_deref(), d.as_deref())));
+    let names = engine.names(lookup).await;
+    if lookup {
+        desired = wanted(&names);
+    }
+    records.values_mut().for_each(|r| normalize(r, &names));
+    let tracked: Vec<Tracked> = records.values().map(|r| tracked_of(r, &names)).collect();
     let live = listed?
         .into_iter()
         .map(|s| (s.name.clone(), live_of(&s)))
@@ -72,6 +89,7 @@ pub async fn take(
             subjects_left,
             cluster: engine.cluster.clone(),
             foreign_subjects,
+            names,
         },
         records,
     ))
@@ -162,9 +180,9 @@ pub fn live_of(s: &Statement) -> Live {
 }
 
 /// A record as the planner sees it: its definition, its statement's uid and its evidence.
-pub fn tracked_of(r: &Record) -> Tracked {
+pub fn tracked_of(r: &Record, names: &Names) -> Tracked {
     Tracked {
-        def: from_record(r),
+        def: from_record(r, names),
         torn_down: r.state == State::TornDown,
         uid: r.statement_uid.clone(),
         claims: r.ownership_of().iter().filter_map(claim_of).collect(),
@@ -186,7 +204,7 @@ fn claim_of(o: &TableOwnership) -> Option<Claim> {
 }
 
 /// The manifest's statements with their deployed names.
-pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
+pub fn from_manifest(m: &Manifest, engine: &Engine, names: &Names) -> Vec<Definition> {
     let pool = m
         .compute_pool
         .clone()
@@ -203,23 +221,28 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
             let pool = s.compute_pool.clone().unwrap_or_else(|| pool.clone());
             let principal = s.principal.clone().unwrap_or_else(|| principal.clone());
             let mut properties = m.properties_of(s);
-            for (key, default) in [
+            // A statement pinned to its deployed name (exported) is deployed exactly as written:
+            // no defaults are added to it.
+            let defaults = [
                 ("sql.current-catalog", &engine.defaults.catalog),
                 ("sql.current-database", &engine.defaults.database),
-            ] {
+            ];
+            for (key, default) in defaults.iter().filter(|_| s.statement_name.is_none()) {
                 if let Some(v) = default {
-                    properties.entry(key.into()).or_insert_with(|| v.clone());
+                    properties.entry((*key).into()).or_insert_with(|| v.clone());
                 }
             }
-            let name = deployed_name(&StatementIdentity {
-                app: &m.app,
-                name: &s.name,
-                sql: &s.sql,
-                properties: &properties,
-                compute_pool: &pool,
-                principal: &principal,
+            let name = s.statement_name.clone().unwrap_or_else(|| {
+                deployed_name(&StatementIdentity {
+                    app: &m.app,
+                    name: &s.name,
+                    sql: &s.sql,
+                    properties: &properties,
+                    compute_pool: &pool,
+                    principal: &principal,
+                })
             });
-            let tables = resolved_tables(&s.analysis, &properties);
+            let tables = resolved_tables(&s.analysis, &properties, names);
             let shape = Shape::of(&s.analysis);
             Definition {
                 logical: s.name.clone(),
@@ -244,7 +267,7 @@ pub fn from_manifest(m: &Manifest, engine: &Engine) -> Vec<Definition> {
 
 /// Without a manifest the app wants what the tracker last deployed: per logical name, the most
 /// recently written record (an older version left behind by a crash is not wanted twice).
-fn latest_per_logical(records: &BTreeMap<String, Record>) -> Vec<Definition> {
+fn latest_per_logical(records: &BTreeMap<String, Record>, names: &Names) -> Vec<Definition> {
     let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
     // Hidden records are the tool's own DROP TABLE statements: never wanted again.
     let wanted = records.values().filter(|r| !is_hidden(r));
@@ -260,5 +283,5 @@ fn latest_per_logical(records: &BTreeMap<String, Record>) -> Vec<Definition> {
             }
         }
     }
-    latest.values().map(|r| from_record(r)).collect()
+    latest.values().map(|r| from_record(r, names)).collect()
 }

@@ -119,6 +119,7 @@ fn deployed(defs: &[Definition]) -> Snapshot {
             names: BTreeMap::new(),
         },
         foreign_subjects: BTreeMap::new(),
+        names: Names::default(),
     }
 }
 
@@ -562,6 +563,41 @@ fn a_completed_ddl_whose_table_is_gone_runs_again_where_the_table_can_be_checked
     }];
     let p = plan(Goal::Buildup, &snap, &opts());
     step(&p, Action::Unchanged, "app-sink-ddl-v1");
+}
+
+#[test]
+fn a_protect_pattern_written_with_display_names_protects_the_table_by_its_ids() {
+    let by_ids = TableRef {
+        catalog: Some("env-1".into()),
+        database: Some(CLUSTER.into()),
+        name: "sink".into(),
+    };
+    let mut defs = app("v1");
+    defs[2].creates = vec![by_ids.clone()];
+    let mut snap = deployed(&defs);
+    snap.tracked[2].claims[0].table = by_ids;
+    let mut names = Names::new("env-1", Some(CLUSTER), &BTreeMap::new());
+    names.learn(&[vec![
+        serde_json::json!("env-1"),
+        serde_json::json!("my env"),
+        serde_json::json!(CLUSTER),
+        serde_json::json!("my-cluster"),
+    ]]);
+    snap.names = names;
+    for pattern in [
+        "my env.my-cluster.sink",
+        "`my env`.`my-cluster`.sink",
+        "*.my-cluster.*",
+    ] {
+        let o = Options {
+            protect: vec![glob::Pattern::new(pattern).unwrap()],
+            ..opts()
+        };
+        let p = plan(Goal::Teardown, &snap, &o);
+        let skipped = step(&p, Action::Skip, "`my env`.`my-cluster`.sink");
+        assert!(skipped.reason.contains("protected"), "{pattern}: {p}");
+        assert!(!drops(&p).iter().any(|d| d.contains("sink")), "{p}");
+    }
 }
 
 #[test]

@@ -254,6 +254,11 @@ pub struct SimOptions {
     pub recreate_window_ms: u64,
     /// Terminal statements are purged after this long.
     pub purge_after_ms: u64,
+    /// A new table's columns are missing from `INFORMATION_SCHEMA.COLUMNS` this long.
+    pub catalog_lag_ms: u64,
+    /// The environment's and the cluster's display names (`None`: generated ones).
+    pub env_name: Option<String>,
+    pub kafka_cluster_name: Option<String>,
     pub default_partitions: u32,
     /// The Kafka cluster id the simulator says its tables live in (`None`: a random one). A
     /// simulator in front of the stack's broker should say the broker's own id.
@@ -277,6 +282,9 @@ impl Default for SimOptions {
             name_hold_ms: 300,
             recreate_window_ms: 800,
             purge_after_ms: 60_000,
+            catalog_lag_ms: 200,
+            env_name: None,
+            kafka_cluster_name: None,
             default_partitions: 1,
             kafka_cluster_id: None,
             tls: None,
@@ -318,14 +326,24 @@ impl PrivateSim {
         let ids = [
             ("--org-id", format!("{tag:08x}-0000-4000-8000-000000000000")),
             ("--env-id", format!("env-{short:06x}")),
-            ("--env-name", format!("test-env-{tag:08x}")),
+            (
+                "--env-name",
+                opts.env_name
+                    .clone()
+                    .unwrap_or_else(|| format!("test-env-{tag:08x}")),
+            ),
             (
                 "--kafka-cluster-id",
                 opts.kafka_cluster_id
                     .clone()
                     .unwrap_or_else(|| format!("lkc-{short:06x}")),
             ),
-            ("--kafka-cluster-name", format!("test-cluster-{tag:08x}")),
+            (
+                "--kafka-cluster-name",
+                opts.kafka_cluster_name
+                    .clone()
+                    .unwrap_or_else(|| format!("test-cluster-{tag:08x}")),
+            ),
             ("--compute-pool-id", format!("lfcp-{short:06x}")),
             ("--principal-id", format!("sa-{short:06x}")),
             ("--flink-api-key", format!("FLINK{tag:08X}")),
@@ -354,6 +372,7 @@ impl PrivateSim {
             .args(["--name-hold-ms", &opts.name_hold_ms.to_string()])
             .args(["--recreate-window-ms", &opts.recreate_window_ms.to_string()])
             .args(["--purge-after-ms", &opts.purge_after_ms.to_string()])
+            .args(["--catalog-lag-ms", &opts.catalog_lag_ms.to_string()])
             .args(["--default-partitions", &opts.default_partitions.to_string()])
             .args(&opts.extra_args)
             .stdout(Stdio::null())

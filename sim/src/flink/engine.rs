@@ -413,6 +413,7 @@ async fn catalog_query(sim: &Sim, sql: &str) -> Result<super::info_schema::Resul
         cluster_id: &cfg.kafka_cluster_id,
         cluster_name: &cfg.kafka_cluster_name,
         tables: &tables,
+        columns_lag: Duration::from_millis(sim.control.timings().catalog_lag_ms),
     };
     evaluate(sql, &catalog).map_err(|e| {
         Outcome::Fail(

@@ -17,6 +17,9 @@ pub struct TableDef {
     pub distributed_by: Vec<String>,
     pub buckets: u32,
     pub options: Vec<(String, String)>,
+    /// When its DDL declared it (`None`: inferred from a topic): its columns show in `COLUMNS`
+    /// only a while after (the catalog lags, §F.10).
+    pub declared_at: Option<std::time::Instant>,
 }
 
 impl TableDef {
@@ -27,7 +30,13 @@ impl TableDef {
             distributed_by: c.distributed_by.clone(),
             buckets,
             options: c.options.clone(),
+            declared_at: Some(std::time::Instant::now()),
         }
+    }
+
+    /// Whether `COLUMNS` lists its columns yet.
+    fn columns_listed(&self, lag: std::time::Duration) -> bool {
+        self.declared_at.is_none_or(|at| at.elapsed() >= lag)
     }
 
     /// A topic nobody declared: Confluent Cloud shows it with its raw key and value.
@@ -44,6 +53,7 @@ impl TableDef {
             distributed_by: vec!["key".into()],
             buckets: partitions,
             options: Vec::new(),
+            declared_at: None,
         }
     }
 }
@@ -55,6 +65,8 @@ pub struct Catalog<'a> {
     pub cluster_id: &'a str,
     pub cluster_name: &'a str,
     pub tables: &'a BTreeMap<String, TableDef>,
+    /// How long a newly declared table's columns are missing from `COLUMNS`.
+    pub columns_lag: std::time::Duration,
 }
 
 /// A column of a result: its name and type, as `status.traits.schema.columns[]` shows it.
@@ -291,6 +303,7 @@ fn view(catalog_part: &str, name: &str, c: &Catalog<'_>) -> Result<View, String>
             rows: c
                 .tables
                 .iter()
+                .filter(|(_, t)| t.columns_listed(c.columns_lag))
                 .flat_map(|(name, t)| columns_of(t).into_iter().map(move |col| (name, t, col)))
                 .map(|(name, t, (pos, col))| {
                     let mut row = table_keys(name);
@@ -585,6 +598,7 @@ mod tests {
             cluster_id: "lkc-1",
             cluster_name: "main",
             tables,
+            columns_lag: std::time::Duration::ZERO,
         }
     }
 

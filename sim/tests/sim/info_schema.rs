@@ -169,8 +169,19 @@ async fn a_primary_key_and_many_rows_come_back_paged() {
         "COMPLETED",
     )
     .await;
-    let (cols, rows) = query(&sim, &plugin_sql("table.sql", &sim, &table)).await;
-    let rows: Vec<BTreeMap<String, Value>> = rows.iter().map(|r| by_name(&cols, r)).collect();
+    // The columns show in the catalog a while after the create (the catalog lags).
+    let sql = plugin_sql("table.sql", &sim, &table);
+    let rows = support::wait_until(
+        "the columns to show",
+        std::time::Duration::from_secs(20),
+        || async {
+            let (cols, rows) = query(&sim, &sql).await;
+            let rows: Vec<BTreeMap<String, Value>> =
+                rows.iter().map(|r| by_name(&cols, r)).collect();
+            rows.iter().any(|r| r["KIND"] == "C").then_some(rows)
+        },
+    )
+    .await;
     // 150 columns and $rowtime: more than one page.
     assert_eq!(rows.iter().filter(|r| r["KIND"] == "C").count(), 151);
     let keys: Vec<(Value, Value)> = rows
@@ -302,4 +313,48 @@ async fn the_plugins_stop_without_a_name_is_accepted_and_every_api_speaks_https(
     assert!(untrusting.get(&base).send().await.is_err());
     sim.run(&unique("drop"), &format!("DROP TABLE {table}"), "COMPLETED")
         .await;
+}
+
+/// §F.10: right after a table is declared, `INFORMATION_SCHEMA.COLUMNS` lists none of its
+/// columns yet (the table itself is listed); a while later it does.
+#[tokio::test]
+async fn a_new_tables_columns_show_in_the_catalog_a_while_after_its_create() {
+    let sim = support::start_with(support::SimOptions {
+        catalog_lag_ms: 2000,
+        ..Default::default()
+    });
+    let table = unique("lagging").replace('-', "_");
+    // From before the create: the lag counts from when the table was declared.
+    let created = std::time::Instant::now();
+    sim.run(
+        &unique("ddl"),
+        &format!("CREATE TABLE `{table}` (id INT, v STRING)"),
+        "COMPLETED",
+    )
+    .await;
+    let env = &sim.sim.env_id;
+    let columns_sql = format!(
+        "SELECT `COLUMN_NAME` FROM `{env}`.`INFORMATION_SCHEMA`.`COLUMNS` WHERE `TABLE_NAME` = '{table}'"
+    );
+    let tables_sql = format!(
+        "SELECT `TABLE_NAME` FROM `{env}`.`INFORMATION_SCHEMA`.`TABLES` WHERE `TABLE_NAME` = '{table}'"
+    );
+    let (_, rows) = query(&sim, &columns_sql).await;
+    if created.elapsed() < std::time::Duration::from_millis(1500) {
+        assert!(rows.is_empty(), "listed at once: {rows:?}");
+    }
+    let (_, tables) = query(&sim, &tables_sql).await;
+    assert_eq!(tables.len(), 1, "the table is known: {tables:?}");
+    let rows = support::wait_until(
+        "the columns to show",
+        std::time::Duration::from_secs(20),
+        || async {
+            let (_, rows) = query(&sim, &columns_sql).await;
+            (!rows.is_empty()).then_some(rows)
+        },
+    )
+    .await;
+    assert!(created.elapsed() >= std::time::Duration::from_millis(2000));
+    let names: Vec<&str> = rows.iter().filter_map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["id", "v", "$rowtime"]);
 }

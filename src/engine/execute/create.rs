@@ -367,7 +367,7 @@ impl Ctx<'_> {
             return Ok(());
         }
         if let Some(old) = self.current(from).await {
-            let old_def = crate::engine::records::from_record(&old);
+            let old_def = crate::engine::records::from_record(&old, &self.names);
             let mut scratch = r.clone();
             self.stop(&old_def, true, &mut scratch).await?;
         }

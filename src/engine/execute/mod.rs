@@ -43,15 +43,18 @@ pub fn planned(p: &Plan) -> Vec<StepReport> {
                 Action::Refuse => Status::Refused,
                 _ => Status::Planned,
             };
-            base_report(s, status)
+            base_report(s, status, &p.names)
         })
         .collect()
 }
 
-fn base_report(s: &Step, status: Status) -> StepReport {
+fn base_report(s: &Step, status: Status, shown: &crate::identity::Names) -> StepReport {
     let (kind, logical, tables) = match &s.target {
         Target::Statement { def, .. } => {
-            let names = |ts: &[flink_sql::TableRef]| ts.iter().map(|t| t.to_string()).collect();
+            // By display names, as the tables' own steps are: one table, one name.
+            let names = |ts: &[flink_sql::TableRef]| {
+                ts.iter().map(|t| shown.shown(t).to_string()).collect()
+            };
             let tables = TableUse {
                 creates: names(&def.creates),
                 reads: names(&def.reads),
@@ -122,6 +125,7 @@ pub async fn execute(
                 Err(NotRun::Blocked(f)) => blocked(
                     &p.steps[i],
                     format!("not started: {} failed", p.steps[f].target.label()),
+                    &p.names,
                 ),
                 Err(NotRun::Halted) => blocked(
                     &p.steps[i],
@@ -133,10 +137,12 @@ pub async fn execute(
                             "not started: the run lost its lease, so it changes nothing more".into()
                         }
                     },
+                    &p.names,
                 ),
                 Err(NotRun::Stuck) => blocked(
                     &p.steps[i],
                     "not started: its dependencies never finished".into(),
+                    &p.names,
                 ),
             };
             progress(crate::report::StepEvent::Finished(&report));
@@ -150,8 +156,8 @@ pub async fn execute(
     }
 }
 
-fn blocked(s: &Step, message: String) -> StepReport {
-    let mut r = base_report(s, Status::Blocked);
+fn blocked(s: &Step, message: String, names: &crate::identity::Names) -> StepReport {
+    let mut r = base_report(s, Status::Blocked, names);
     r.error = Some(err(message));
     r
 }
@@ -292,6 +298,8 @@ struct Ctx<'a> {
     forget: BTreeSet<String>,
     /// The run's display, told what a step waits on when it is worth saying.
     progress: crate::report::Progress<'a>,
+    /// The names of the environment and its clusters (the records are in their identities).
+    names: crate::identity::Names,
 }
 
 impl<'a> Ctx<'a> {
@@ -342,6 +350,7 @@ impl<'a> Ctx<'a> {
             slots: Mutex::new(slots),
             forget,
             progress,
+            names: p.names.clone(),
         }
     }
 
@@ -351,7 +360,7 @@ impl<'a> Ctx<'a> {
 
     async fn run(&self, s: &Step) -> StepReport {
         let start = Instant::now();
-        let mut r = base_report(s, Status::Done);
+        let mut r = base_report(s, Status::Done, &self.names);
         let result = match (&s.action, &s.target) {
             (Action::Unchanged, Target::Statement { def, .. }) => {
                 r.status = Status::Unchanged;
