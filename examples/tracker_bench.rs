@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use ccaf_housekeeping::confluent::kafka::KafkaConfig;
-use ccaf_housekeeping::tracker::{Provenance, Record, Scope, State, Tables, Tracker};
+use ccaf_housekeeping::tracker::{Provenance, Record, Scope, State, Tables, Tracker, TrackerKey};
 
 /// The run's environment and app.
 const ENV: &str = "env-bench01";
@@ -137,7 +137,9 @@ async fn main() {
         .iter()
         .map(|r| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(0))
         .sum();
-    let tracker = Tracker::open(&kafka(), &topic).await.expect("open");
+    let tracker = Tracker::open(&kafka(), &topic, TrackerKey::unprotected())
+        .await
+        .expect("open");
     let t = Instant::now();
     for chunk in records.chunks(20_000) {
         tracker.put_all(chunk).await.expect("write");
@@ -185,7 +187,9 @@ async fn load(topic: &str, scope: &str, expected: usize) {
         "none" => Scope::app("env-none", "none"),
         _ => Scope::all(),
     };
-    let tracker = Tracker::open(&kafka(), topic).await.expect("open");
+    let tracker = Tracker::open(&kafka(), topic, TrackerKey::unprotected())
+        .await
+        .expect("open");
     let (_, rss_before) = memory_kib();
     let t = Instant::now();
     let snap = tracker.load(&scope).await.expect("load");

@@ -99,6 +99,16 @@ pub struct GlobalInputs {
         hide_env_values = true
     )]
     pub kafka_api_secret: Option<Secret>,
+    /// The key the app signs its tracker records and leases with (at least 32 characters; one
+    /// per line for a rotation, the first signing). Default: `tracker.key` in the Kafka secret,
+    /// else one derived from the Kafka API secret.
+    #[arg(
+        long = "tracker-key",
+        env = "INPUT_TRACKER-KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub tracker_key: Option<Secret>,
     /// SASL_SSL (Confluent Cloud) or PLAINTEXT.
     #[arg(
         long = "kafka-security-protocol",
@@ -569,6 +579,16 @@ impl GlobalInputs {
             kafka_bootstrap_servers: given(&self.kafka_bootstrap_servers),
             kafka_api_key: given(&self.kafka_api_key),
             kafka_api_secret: given_secret(&self.kafka_api_secret),
+            tracker_key: match given_secret(&self.tracker_key) {
+                Some(k) => Some(
+                    crate::tracker::TrackerKey::parse(&k, crate::tracker::KeySource::Input)
+                        .map_err(|reason| ConfigError::Input {
+                            input: "tracker-key",
+                            reason,
+                        })?,
+                ),
+                None => None,
+            },
             kafka_security_protocol: Some(protocol),
             kafka_ca_location: None,
             schema_registry_url: given(&self.schema_registry_url),
@@ -845,6 +865,7 @@ mod tests {
             "flink-api-secret",
             "schema-registry-api-secret",
             "github-token",
+            "tracker-key",
         ];
         let mut checked = 0;
         for arg in Cli::command().get_arguments() {

@@ -11,6 +11,7 @@ use crate::confluent::kafka::{KafkaConfig, KafkaSecurity, SecurityProtocol};
 use crate::input::validate_id;
 use crate::input::ConfigError;
 use crate::secrets::{Secret, SecretDoc, SecretsError, SecretsManager};
+use crate::tracker::{KeySource, TrackerKey};
 
 /// Keys of the Flink secret, as the seeds' Terraform writes them.
 pub mod flink_keys {
@@ -32,6 +33,8 @@ pub mod kafka_keys {
     pub const SASL_PASSWORD: &str = "sasl.password";
     /// `java_client`: `…PlainLoginModule required username='KEY' password='SECRET';`.
     pub const SASL_JAAS_CONFIG: &str = "sasl.jaas.config";
+    /// The key the app signs its tracker with (optional; see `tracker::auth`).
+    pub const TRACKER_KEY: &str = "tracker.key";
     pub const ACCEPTED_CREDENTIALS: &str =
         "`sasl.username` and `sasl.password` (the python_client \
         layout) or `sasl.jaas.config` (the java_client layout)";
@@ -117,6 +120,8 @@ pub struct CredentialInputs {
     pub kafka_bootstrap_servers: Option<String>,
     pub kafka_api_key: Option<String>,
     pub kafka_api_secret: Option<Secret>,
+    /// `tracker-key`, checked.
+    pub tracker_key: Option<TrackerKey>,
     /// `kafka-security-protocol`; `None` means the default, SASL_SSL.
     pub kafka_security_protocol: Option<SecurityProtocol>,
     /// CA bundle for SASL_SSL (not an action input: for private CAs and tests).
@@ -332,6 +337,35 @@ impl Credentials {
         Ok(KafkaConfig {
             bootstrap_servers,
             security,
+        })
+    }
+
+    /// The key the tracker signs and verifies with: the `tracker-key` input, else the Kafka
+    /// secret's `tracker.key`, else one derived from the Kafka API secret (whoever holds that
+    /// secret can write as the app anyway); a cluster without credentials gets a fixed key,
+    /// which protects nothing (said in the log).
+    pub async fn tracker_key(&mut self) -> Result<TrackerKey, SecretsError> {
+        if let Some(k) = self.inputs.tracker_key.clone() {
+            return Ok(k);
+        }
+        let doc = self.doc(Kind::Kafka).await?;
+        if let Some(d) = doc {
+            if let Some(text) = d.get(kafka_keys::TRACKER_KEY)? {
+                return TrackerKey::parse(&text.masked(), KeySource::KafkaSecret)
+                    .map_err(|reason| d.bad_key(kafka_keys::TRACKER_KEY, &reason).into());
+            }
+        }
+        Ok(match self.kafka().await?.security {
+            KafkaSecurity::SaslSsl { api_secret, .. } => {
+                TrackerKey::derived(&api_secret, KeySource::KafkaApiSecret)
+            }
+            KafkaSecurity::Plaintext => {
+                tracing::warn!(
+                    "the tracker is signed with a fixed key: a cluster without credentials \
+                     cannot keep other writers out (give tracker-key)"
+                );
+                TrackerKey::unprotected()
+            }
         })
     }
 

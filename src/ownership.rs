@@ -148,13 +148,16 @@ pub fn verify_statement(expected: &Expected<'_>, shown: &Shown<'_>) -> Result<()
     }
 }
 
-/// Is the live topic the incarnation recorded? Different ids are different incarnations.
+/// Is the live topic the incarnation recorded? Different ids are different incarnations, and
+/// where the cluster has topic ids a claim without one proves nothing (every run that creates a
+/// table records its topic's id).
 pub fn same_incarnation(recorded: Option<&str>, live: Option<&str>) -> bool {
     match (recorded, live) {
         (Some(a), Some(b)) => a == b,
-        // Without ids on either side the incarnations cannot be told apart: the name decides
-        // (the window docs/ownership.md describes).
-        _ => true,
+        (None, Some(_)) => false,
+        // A cluster without topic ids: the name decides (the window docs/ownership.md
+        // describes).
+        (_, None) => true,
     }
 }
 
@@ -249,7 +252,8 @@ mod tests {
     fn incarnations_differ_only_by_ids_both_sides_have() {
         assert!(same_incarnation(Some("a"), Some("a")));
         assert!(!same_incarnation(Some("a"), Some("b")));
-        assert!(same_incarnation(None, Some("b")));
+        // Where the cluster has ids, a claim without one proves nothing.
+        assert!(!same_incarnation(None, Some("b")));
         assert!(same_incarnation(Some("a"), None));
     }
 }

@@ -832,7 +832,21 @@ fn table_verdict(
         return (Action::Refuse, format!("not verified: {e}"));
     }
     let live_id = snap.topic_ids.get(&c.topic).map(String::as_str);
-    if exists && !ownership::same_incarnation(c.topic_id.as_deref(), live_id) {
+    // (A pending claim has no id yet: its statement settles it, or the drop is refused.)
+    if exists && c.ownership == Ownership::Owned && c.topic_id.is_none() && live_id.is_some() {
+        return (
+            Action::Release,
+            format!(
+                "spared: {} recorded no topic id for {}, so nothing proves the topic there (id {}) \
+                 is the incarnation it created",
+                creator.name,
+                c.topic,
+                live_id.unwrap_or("?")
+            ),
+        );
+    }
+    let pending = c.ownership == Ownership::Pending;
+    if exists && !pending && !ownership::same_incarnation(c.topic_id.as_deref(), live_id) {
         return (
             Action::Release,
             format!(

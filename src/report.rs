@@ -35,6 +35,30 @@ pub struct RunReport {
     /// Requests per API, and the concurrency each reached.
     #[serde(default)]
     pub apis: Vec<ApiUsage>,
+    /// Values of the tracker the app cannot prove it wrote, and writes that tried to replace
+    /// what it did: never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untrusted: Vec<Untrusted>,
+    /// Live statements with the app's label that the tracker has no record of the app wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untracked: Vec<Untracked>,
+}
+
+/// A tracker value the run did not believe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Untrusted {
+    pub key: String,
+    pub offset: i64,
+    pub reason: String,
+}
+
+/// A statement of the app's (by its label) that the tracker does not know.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Untracked {
+    pub name: String,
+    pub phase: Phase,
+    /// What to do about it.
+    pub hint: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

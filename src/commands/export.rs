@@ -110,7 +110,7 @@ pub async fn run(checked: Checked, manifest: PathBuf) -> Result<(), CommandError
     let mut creds = Credentials::new(checked.credentials.clone());
     let flink = creds.flink().await?;
     let kafka = creds.kafka().await?;
-    let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+    let tracker = Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
     let records = tracker
         .list(Some(&flink.environment_id), Some(&app))
         .await?;

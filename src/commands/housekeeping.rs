@@ -193,7 +193,9 @@ async fn prepare(
     // The tracker's clients first: librdkafka connects (and the idempotent producer gets its
     // id) in the background while the pre-flight checks run, instead of on the lease's first
     // write. Creating them reads and writes nothing.
-    let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+    let tracker_key = creds.tracker_key().await?;
+    tracing::info!(source = %tracker_key.source, "tracker key");
+    let tracker = Tracker::open(&kafka, &checked.tracker_topic, tracker_key).await?;
     // Before anything changes: every API accepts its credentials, the tracker topic is usable.
     let kafka_source = creds.kafka_source();
     let reached = preflight::check(&preflight::Checks {

@@ -38,8 +38,15 @@ async fn run_uncancelled(
         TrackCommand::List { json } => {
             let env = creds.environment_id_opt().await?;
             let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let tracker =
+                Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
             let records = tracker.list(env.as_deref(), checked.app.as_deref()).await?;
+            let unverified = tracker
+                .unverified(env.as_deref(), checked.app.as_deref())
+                .await?;
+            for u in &unverified {
+                tracing::warn!(key = %u.key, offset = u.offset, reason = %u.reason, "a tracker value the app cannot prove it wrote (never acted on)");
+            }
             let mut out = std::io::stdout().lock();
             if json {
                 print_json(&mut out, &records)?;
@@ -76,14 +83,29 @@ async fn run_uncancelled(
         TrackCommand::Get { name } => {
             let env = creds.environment_id().await?;
             let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let tracker =
+                Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
+            let key = crate::tracker::record_key(&env, &name);
             match tracker.get(&env, &name).await? {
                 Some(r) => print_json(&mut std::io::stdout().lock(), &r),
-                None => Err(CommandError::NotTracked {
-                    name,
-                    environment_id: env,
-                    topic: checked.tracker_topic.clone(),
-                }),
+                None => match tracker
+                    .unverified(Some(&env), None)
+                    .await?
+                    .into_iter()
+                    .find(|u| u.key == key)
+                    .and_then(|u| u.record.map(|r| (r, u.reason)))
+                {
+                    // Shown for review: `track put` of it, once checked, signs it.
+                    Some((r, reason)) => {
+                        tracing::warn!(%reason, "this record is not the app's: review it, then `track put` it to sign it with the app's key");
+                        print_json(&mut std::io::stdout().lock(), &*r)
+                    }
+                    None => Err(CommandError::NotTracked {
+                        name,
+                        environment_id: env,
+                        topic: checked.tracker_topic.clone(),
+                    }),
+                },
             }
         }
         TrackCommand::Put { file } => {
@@ -113,7 +135,8 @@ async fn run_uncancelled(
                 }
             }
             let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let tracker =
+                Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
             let d = tracker.put(&record).await?;
             print_line(&format!("put {} (offset {})", record.key(), d.offset));
             Ok(())
@@ -121,7 +144,8 @@ async fn run_uncancelled(
         TrackCommand::Delete { name } => {
             let env = creds.environment_id().await?;
             let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let tracker =
+                Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
             let existed = tracker.get(&env, &name).await?.is_some();
             tracker.delete(&env, &name).await?;
             if existed {
@@ -148,7 +172,8 @@ async fn run_uncancelled(
             let run_id = run_id.unwrap_or_else(new_run_id);
             let env = creds.environment_id().await?;
             let kafka = creds.kafka().await?;
-            let tracker = Tracker::open(&kafka, &checked.tracker_topic).await?;
+            let tracker =
+                Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
             let mut request = LeaseRequest::new(&env, &app, &run_id, &default_holder());
             request.wait = wait;
             request.ttl = ttl;

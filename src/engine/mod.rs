@@ -10,6 +10,7 @@ pub mod execute;
 pub mod names;
 pub mod records;
 pub mod snapshot;
+mod trust;
 
 use std::time::{Duration, Instant};
 
@@ -141,12 +142,17 @@ impl Engine {
             steps: Vec::new(),
             notes: Vec::new(),
             apis: Vec::new(),
+            untrusted: Vec::new(),
+            untracked: Vec::new(),
         };
         match request {
             Request::Plan(goal) => {
-                let (snap, _) = self
+                let (snap, _, trust) = self
                     .unless_cancelled(snapshot::take(self, manifest))
                     .await?;
+                report.notes.extend(trust.notes());
+                report.untrusted = trust.untrusted;
+                report.untracked = trust.untracked;
                 tracing::debug!(
                     tracked = snap.tracked.len(),
                     live = snap.live.len(),
@@ -160,7 +166,7 @@ impl Engine {
                 } else {
                     Outcome::Planned
                 };
-                report.notes = p.notes;
+                report.notes.extend(p.notes);
             }
             Request::Run(goal) => {
                 let lease = self.take_lease().await?;
@@ -168,7 +174,8 @@ impl Engine {
                     .run_locked(*goal, manifest, opts, &lease, progress)
                     .await;
                 release_lease(lease, &mut report.notes).await;
-                let (p, run) = result?;
+                let (p, run, trust) = result?;
+                report.notes.extend(trust.notes());
                 report.notes.extend(p.notes.iter().cloned());
                 report.outcome = match (&run.lease_lost, self.cancel.requested()) {
                     (Some(why), _) => {
@@ -187,8 +194,13 @@ impl Engine {
                         report.cancelled_by = Some(signal);
                         Outcome::Cancelled
                     }
+                    // Something of the app's the tracker lost: the run could not do all of
+                    // its job.
+                    (None, None) if !trust.untracked.is_empty() => Outcome::Failed,
                     (None, None) => outcome_of(&p, &run.steps),
                 };
+                report.untrusted = trust.untrusted;
+                report.untracked = trust.untracked;
                 report.steps = run.steps;
             }
             Request::Adopt(selection) => {
@@ -258,12 +270,22 @@ impl Engine {
         opts: &Options,
         lease: &Lease,
         progress: crate::report::Progress<'_>,
-    ) -> Result<(Plan, execute::Execution), EngineError> {
-        let (snap, records) = snapshot::take(self, manifest).await?;
+    ) -> Result<(Plan, execute::Execution, trust::Trust), EngineError> {
+        let (snap, mut records, trust) = snapshot::take(self, manifest).await?;
+        if !trust.taken_over.is_empty() {
+            // Written again, signed: from now on the record proves itself.
+            lease.check()?;
+            let mut signed: Vec<Record> = trust.taken_over.clone();
+            signed.iter_mut().for_each(|r| self.stamp(r));
+            self.tracker.put_all(&signed).await?;
+            for r in signed {
+                records.insert(r.statement_name.clone(), r);
+            }
+        }
         let p = plan::plan(goal, &snap, opts);
         tracing::info!(goal = %goal, app = %self.app, steps = p.steps.len(), "planned");
         let run = execute::execute(self, &p, &records, lease, progress).await;
-        Ok((p, run))
+        Ok((p, run, trust))
     }
 
     /// Mark a record as written by this run, now, in this build's format (unknown fields kept).

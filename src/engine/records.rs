@@ -168,9 +168,14 @@ pub fn from_record(r: &Record, names: &Names) -> Definition {
     };
     let analysis = flink_sql::analyze(&r.sql).ok();
     let shape = analysis.as_ref().map_or_else(Shape::unknown, Shape::of);
-    let keyed = analysis
+    // The tables are the record's own SQL's, not what the record lists: a record is evidence
+    // of what its statement does only as far as its SQL says so.
+    let derived = analysis
         .as_ref()
-        .map(|a| resolved_tables(a, &r.properties, names).keyed)
+        .map(|a| resolved_tables(a, &r.properties, names));
+    let keyed = derived
+        .as_ref()
+        .map(|t| t.keyed.clone())
         .unwrap_or_default();
     Definition {
         logical: r
@@ -183,9 +188,15 @@ pub fn from_record(r: &Record, names: &Names) -> Definition {
         compute_pool: r.compute_pool_id.clone().unwrap_or_default(),
         principal: r.principal.clone().unwrap_or_default(),
         labels: user_labels(&r.labels),
-        creates: parse(&r.tables.creates),
-        writes: parse(&r.tables.writes),
-        reads: parse(&r.tables.reads),
+        creates: derived
+            .as_ref()
+            .map_or_else(|| parse(&r.tables.creates), |t| t.creates.clone()),
+        writes: derived
+            .as_ref()
+            .map_or_else(|| parse(&r.tables.writes), |t| t.writes.clone()),
+        reads: derived
+            .as_ref()
+            .map_or_else(|| parse(&r.tables.reads), |t| t.reads.clone()),
         depends_on: Vec::new(),
         is_table_ddl: shape.is_table_ddl,
         resumable: shape.resumable,

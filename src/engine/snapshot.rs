@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use flink_sql::TableRef;
 
 use super::records::{from_record, is_hidden, normalize, record_spellings, resolved_tables, Shape};
+use super::trust::{self, Trust};
 use super::{Engine, EngineError};
 use crate::confluent::flink::{ListFilter, Statement};
 use crate::identity::Names;
@@ -19,7 +20,7 @@ use crate::tracker::{Record, Scope, State, TableOwnership};
 pub async fn take(
     engine: &Engine,
     manifest: Option<&Manifest>,
-) -> Result<(Snapshot, BTreeMap<String, Record>), EngineError> {
+) -> Result<(Snapshot, BTreeMap<String, Record>, Trust), EngineError> {
     // Three independent reads at once: the tracker, the statements, the topics.
     let scope = Scope::app(&engine.environment_id, &engine.app);
     let filter = ListFilter::default();
@@ -30,11 +31,16 @@ pub async fn take(
     );
     // The tracker's snapshot is dropped here: held, it would make the lease's next read copy
     // the tracker's table.
-    let mut records: BTreeMap<String, Record> = loaded?
+    let loaded = loaded?;
+    let listed = listed?;
+    let mut records: BTreeMap<String, Record> = loaded
         .records
         .values()
         .map(|r| (r.statement_name.clone(), (**r).clone()))
         .collect();
+    // What the app cannot prove it wrote is left out, unless its statement confirms it.
+    let trust = trust::assess(engine, &loaded, &listed, &mut records).await;
+    drop(loaded);
     // One identity per table: the names are learnt when a spelling needs them.
     let wanted = |names: &Names| match manifest {
         Some(m) => from_manifest(m, engine, names),
@@ -56,7 +62,7 @@ pub async fn take(
     }
     records.values_mut().for_each(|r| normalize(r, &names));
     let tracked: Vec<Tracked> = records.values().map(|r| tracked_of(r, &names)).collect();
-    let live = listed?
+    let live = listed
         .into_iter()
         .map(|s| (s.name.clone(), live_of(&s)))
         .collect();
@@ -92,6 +98,7 @@ pub async fn take(
             names,
         },
         records,
+        trust,
     ))
 }
 
@@ -181,11 +188,19 @@ pub fn live_of(s: &Statement) -> Live {
 
 /// A record as the planner sees it: its definition, its statement's uid and its evidence.
 pub fn tracked_of(r: &Record, names: &Names) -> Tracked {
+    let def = from_record(r, names);
+    // A claim holds only for a table the record's SQL creates, on that table's own topic.
+    let claims = r
+        .ownership_of()
+        .iter()
+        .filter_map(claim_of)
+        .filter(|c| def.creates.contains(&c.table) && c.topic == c.table.name)
+        .collect();
     Tracked {
-        def: from_record(r, names),
+        def,
         torn_down: r.state == State::TornDown,
         uid: r.statement_uid.clone(),
-        claims: r.ownership_of().iter().filter_map(claim_of).collect(),
+        claims,
         hidden: is_hidden(r),
     }
 }

@@ -416,6 +416,8 @@ mod tests {
             ],
             notes: vec![],
             apis: vec![],
+            untrusted: vec![],
+            untracked: vec![],
         };
         let m = Masker::new();
         let mut log = Log::new(Vec::new(), &m);

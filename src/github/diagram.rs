@@ -263,6 +263,8 @@ mod tests {
             steps,
             notes: vec![],
             apis: vec![],
+            untrusted: vec![],
+            untracked: vec![],
         }
     }
 

@@ -501,6 +501,8 @@ mod tests {
             steps,
             notes: vec![],
             apis: vec![],
+            untrusted: vec![],
+            untracked: vec![],
         }
     }
 

@@ -519,6 +519,8 @@ mod tests {
             steps,
             notes: vec![],
             apis: vec![],
+            untrusted: vec![],
+            untracked: vec![],
         }
     }
 

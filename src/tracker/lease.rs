@@ -48,19 +48,46 @@ pub struct LeaseRecord {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A lease record as read, with where it was read.
+/// A signed lease record as read, with where it was read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaseEntry {
     pub key: String,
     pub record: LeaseRecord,
     pub partition: i32,
     pub offset: i64,
+    /// The run's place in the queue: where the reader first saw the run's lease (see
+    /// `store::SeenLease`).
+    pub position: i64,
+    /// When the reader read this value.
+    pub seen_at: DateTime<Utc>,
 }
 
 impl LeaseEntry {
-    /// The run's place in the queue: the offset of its first lease record.
+    pub(crate) fn of(key: &str, slot: &super::store::Slot, l: &super::store::SeenLease) -> Self {
+        LeaseEntry {
+            key: key.to_string(),
+            record: l.record.clone(),
+            partition: slot.partition,
+            offset: slot.offset,
+            position: l.first_offset,
+            seen_at: l.seen_at,
+        }
+    }
+
+    /// The run's place in the queue.
     pub fn position(&self) -> i64 {
-        self.record.first_offset.unwrap_or(self.offset)
+        self.position
+    }
+
+    /// When the lease ends: what it says, but at most `ttl` after the reader saw it, so a
+    /// lease that claims a far expiry locks nobody out for longer than a ttl past its last
+    /// write (every run of an app uses the tool's ttl).
+    pub fn expires_at(&self, ttl: Duration) -> DateTime<Utc> {
+        let cap = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|ttl| self.seen_at.checked_add_signed(ttl))
+            .unwrap_or(self.record.expires_at);
+        self.record.expires_at.min(cap)
     }
 }
 
@@ -74,16 +101,20 @@ pub fn lease_key(environment_id: &str, app: &str, run_id: &str) -> String {
 }
 
 /// Who holds the lease at `now`: the unexpired entry that comes first in the log. Entries are
-/// one app's (one per run key, the latest value of each).
+/// one app's signed ones (one per run key, the latest value of each); `ttl` caps how long one
+/// counts after it was seen.
 pub fn resolve<'a>(
     entries: impl IntoIterator<Item = &'a LeaseEntry>,
     now: DateTime<Utc>,
+    ttl: Duration,
 ) -> Option<&'a LeaseEntry> {
     entries
         .into_iter()
-        .filter(|e| e.record.expires_at > now)
-        // Records in other partitions were not written by this tool: they order after ours.
-        .min_by_key(|e| (e.partition != WRITE_PARTITION, e.position(), e.offset))
+        // The tool writes every lease to one partition: one total order. Anything elsewhere
+        // is not a place in the queue.
+        .filter(|e| e.partition == WRITE_PARTITION)
+        .filter(|e| e.expires_at(ttl) > now)
+        .min_by_key(|e| (e.position(), e.offset))
 }
 
 /// What a run asks for.
@@ -249,7 +280,7 @@ impl Lease {
             let _ = r.await;
         }
         self.released = true;
-        self.tracker.write_raw(&self.key, None).await?;
+        self.tracker.remove(&self.key).await?;
         tracing::info!(app = %self.record.app, run_id = %self.record.run_id, "released the lease");
         Ok(())
     }
@@ -311,7 +342,7 @@ async fn renew_once(
     let entries = tracker
         .lease_entries(&record.environment_id, &record.app)
         .await?;
-    let winner = resolve(&entries, Utc::now());
+    let winner = resolve(&entries, Utc::now(), ttl.to_std().unwrap_or_default());
     if winner.map(|w| w.record.run_id.as_str()) != Some(record.run_id.as_str()) {
         let reason = match winner {
             Some(w) => format!("run {} ({}) holds it now", w.record.run_id, w.record.holder),
@@ -339,7 +370,7 @@ impl Tracker {
                 // Whatever failed after we asked, leave the queue (best effort: the record
                 // would expire anyway).
                 if !matches!(e, TrackerError::LeaseHeld { .. }) {
-                    if let Err(w) = self.write_raw(&key, None).await {
+                    if let Err(w) = self.remove(&key).await {
                         tracing::warn!(error = %w, key, "could not withdraw the lease request");
                     }
                 }
@@ -361,7 +392,7 @@ impl Tracker {
             r = self.acquire_lease(req) => r.map(Ok),
             v = stop => {
                 // Granted or still queued, the tombstone on our key ends it.
-                if let Err(w) = self.write_raw(&key, None).await {
+                if let Err(w) = self.remove(&key).await {
                     tracing::warn!(error = %w, key, "could not withdraw the lease request");
                 }
                 Ok(Err(v))
@@ -389,8 +420,8 @@ impl Tracker {
             let now = Utc::now();
             let ours_live = entries
                 .iter()
-                .any(|e| e.record.run_id == req.run_id && e.record.expires_at > now);
-            let winner = resolve(&entries, now).cloned();
+                .any(|e| e.record.run_id == req.run_id && e.expires_at(req.ttl) > now);
+            let winner = resolve(&entries, now, req.ttl).cloned();
             if let Some(w) = winner.as_ref().filter(|w| w.record.run_id == req.run_id) {
                 tracing::info!(
                     app = %req.app,
@@ -402,7 +433,7 @@ impl Tracker {
             }
             if tokio::time::Instant::now() >= deadline {
                 // Leave the queue: our waiting lease must not block whoever comes next.
-                self.write_raw(&key, None).await?;
+                self.remove(&key).await?;
                 return Err(not_granted(req, winner, start.elapsed()));
             }
             if let Some(w) = winner
@@ -561,7 +592,7 @@ fn spawn_renewer(
 mod tests {
     use super::*;
 
-    fn entry(run: &str, offset: i64, first: Option<i64>, expires_in_s: i64) -> LeaseEntry {
+    fn entry(run: &str, offset: i64, position: i64, expires_in_s: i64) -> LeaseEntry {
         let now = Utc::now();
         LeaseEntry {
             key: lease_key("env-1", "app", run),
@@ -573,27 +604,50 @@ mod tests {
                 holder: format!("holder of {run}"),
                 acquired_at: now,
                 expires_at: now + chrono::Duration::seconds(expires_in_s),
-                first_offset: first,
+                // What a record claims is not its place: the reader's `position` is.
+                first_offset: Some(0),
                 renewed_at: None,
                 extra: Default::default(),
             },
             partition: 0,
             offset,
+            position,
+            seen_at: now,
         }
     }
+
+    const TTL: Duration = Duration::from_secs(120);
 
     #[test]
     fn earliest_unexpired_wins_and_renewals_keep_their_place() {
         let now = Utc::now();
-        let a = entry("a", 10, None, 60);
-        let b = entry("b", 11, None, 60);
-        assert_eq!(resolve([&b, &a], now).unwrap().record.run_id, "a");
-        // a renewed at offset 12: still first, by its first offset.
-        let a2 = entry("a", 12, Some(10), 60);
-        assert_eq!(resolve([&a2, &b], now).unwrap().record.run_id, "a");
+        let a = entry("a", 10, 10, 60);
+        let b = entry("b", 11, 11, 60);
+        assert_eq!(resolve([&b, &a], now, TTL).unwrap().record.run_id, "a");
+        // a renewed at offset 12: still first, by where it was first seen.
+        let a2 = entry("a", 12, 10, 60);
+        assert_eq!(resolve([&a2, &b], now, TTL).unwrap().record.run_id, "a");
         // a expired: b is next.
-        let a3 = entry("a", 10, None, -1);
-        assert_eq!(resolve([&a3, &b], now).unwrap().record.run_id, "b");
-        assert!(resolve([&a3], now).is_none());
+        let a3 = entry("a", 10, 10, -1);
+        assert_eq!(resolve([&a3, &b], now, TTL).unwrap().record.run_id, "b");
+        assert!(resolve([&a3], now, TTL).is_none());
+    }
+
+    #[test]
+    fn a_far_expiry_counts_a_ttl_from_when_it_was_seen_and_other_partitions_not_at_all() {
+        let now = Utc::now();
+        let far = entry("far", 1, 1, 365 * 24 * 3600);
+        let b = entry("b", 2, 2, 60);
+        assert_eq!(resolve([&far, &b], now, TTL).unwrap().record.run_id, "far");
+        let later = now + chrono::Duration::seconds(121);
+        assert!(far.expires_at(TTL) < later);
+        assert!(resolve([&far], later, TTL).is_none());
+        let mut elsewhere = entry("elsewhere", 0, 0, 60);
+        elsewhere.partition = 3;
+        assert_eq!(
+            resolve([&elsewhere, &b], now, TTL).unwrap().record.run_id,
+            "b"
+        );
+        assert!(resolve([&elsewhere], now, TTL).is_none());
     }
 }

@@ -7,6 +7,7 @@
 //! A load reads the whole topic but parses fully only the records of its [`Scope`]: a run's
 //! loads cost memory in proportion to its own app, not to the topic.
 
+pub mod auth;
 mod fetch;
 pub mod lease;
 pub mod record;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
+pub use auth::{KeySource, TrackerKey};
 pub use lease::{Lease, LeaseEntry, LeaseRecord, LeaseRequest};
 pub use record::{
     record_key, Ownership, Provenance, Record, State, TableOwnership, Tables, RECORD_VERSION,
@@ -86,6 +88,26 @@ pub struct InvalidEntry {
     pub reason: String,
 }
 
+/// A value of the scope the app cannot prove it wrote: never acted on, reported.
+#[derive(Debug, Clone)]
+pub struct UnverifiedEntry {
+    pub key: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub reason: String,
+    /// The record it holds, when it parses as one of the scope's app.
+    pub record: Option<Arc<Record>>,
+}
+
+/// A write under one of the scope's keys that did not replace the value the app signed there
+/// (an overwrite, a tombstone): reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedWrite {
+    pub key: String,
+    pub offset: i64,
+    pub reason: String,
+}
+
 /// Every key's latest value as the reader parsed it (see [`store::Slot`]).
 type Table = HashMap<Arc<str>, Slot>;
 
@@ -105,6 +127,11 @@ pub struct Snapshot {
     /// The scope's values that are not valid records: those of its environment whose app could
     /// not be read, and its app's. Invalid values elsewhere are not parsed, so not seen.
     pub invalid: Vec<InvalidEntry>,
+    /// The scope's values that the app cannot prove it wrote (forged, or written before
+    /// records were signed).
+    pub unverified: Vec<UnverifiedEntry>,
+    /// Writes under the scope's keys that the app's signed values withstood.
+    pub rejected: Vec<RejectedWrite>,
     /// Keys whose latest value is outside the scope: read (for the log order) but not parsed.
     pub unread: usize,
     /// Where other apps' records are looked up.
@@ -118,6 +145,8 @@ impl std::fmt::Debug for Snapshot {
             .field("records", &self.records)
             .field("leases", &self.leases)
             .field("invalid", &self.invalid)
+            .field("unverified", &self.unverified)
+            .field("rejected", &self.rejected)
             .field("unread", &self.unread)
             .field("keys", &self.table.len())
             .finish()
@@ -132,6 +161,8 @@ impl Snapshot {
             records: BTreeMap::new(),
             leases: BTreeMap::new(),
             invalid: Vec::new(),
+            unverified: Vec::new(),
+            rejected: Vec::new(),
             unread: 0,
             table: table.clone(),
         };
@@ -147,6 +178,8 @@ impl Snapshot {
             }
         }
         snap.invalid.sort_by(|a, b| a.key.cmp(&b.key));
+        snap.unverified.sort_by(|a, b| a.key.cmp(&b.key));
+        snap.rejected.sort_by(|a, b| a.key.cmp(&b.key));
         snap
     }
 
@@ -222,22 +255,40 @@ impl Snapshot {
             ),
             Key::Other => (self.scope.environment_id().is_none(), None),
         };
+        let ours = match value {
+            Value::Record(r) => in_environment && self.scope.has_app(&r.app),
+            Value::Lease(_) => in_environment && in_app == Some(true),
+            _ => false,
+        };
+        if let Some(rejected) = slot.rejected.as_ref().filter(|_| ours) {
+            self.rejected.push(RejectedWrite {
+                key: key.to_string(),
+                offset: rejected.offset,
+                reason: rejected.reason.to_string(),
+            });
+        }
         match value {
             Value::Record(r) if in_environment && self.scope.has_app(&r.app) => {
                 self.records.insert(key.to_string(), r.clone());
             }
+            Value::Unverified(u)
+                if in_environment
+                    && in_app != Some(false)
+                    && u.record.as_ref().is_none_or(|r| self.scope.has_app(&r.app)) =>
+            {
+                self.unverified.push(UnverifiedEntry {
+                    key: key.to_string(),
+                    partition: slot.partition,
+                    offset: slot.offset,
+                    reason: u.reason.to_string(),
+                    record: u.record.clone(),
+                })
+            }
             // Another app's: looked up in the table when asked.
             Value::Record(_) | Value::OtherApp(_) if in_environment => {}
             Value::Lease(l) if in_environment && in_app == Some(true) => {
-                self.leases.insert(
-                    key.to_string(),
-                    LeaseEntry {
-                        key: key.to_string(),
-                        record: (**l).clone(),
-                        partition: slot.partition,
-                        offset: slot.offset,
-                    },
-                );
+                self.leases
+                    .insert(key.to_string(), LeaseEntry::of(key, slot, l));
             }
             // An invalid value of the environment whose app is unknown may be the scope's app's:
             // reported. (An invalid lease is under its own app's key.)
@@ -255,6 +306,8 @@ impl Snapshot {
 }
 
 struct Inner {
+    /// What every value written is signed with.
+    key: Arc<TrackerKey>,
     topic: String,
     admin: KafkaAdmin,
     producer: store::Producer,
@@ -284,13 +337,22 @@ impl Tracker {
     /// Connects lazily: creating the clients fails only on a bad configuration. The topic is
     /// created on the first write (or [`Tracker::ensure_topic`]); reads of a missing topic see
     /// an empty tracker.
-    pub async fn open(kafka: &KafkaConfig, topic: &str) -> Result<Tracker, TrackerError> {
+    ///
+    /// Every value is signed with `key` when written and believed when read only if one of its
+    /// keys verifies it (see [`auth`]).
+    pub async fn open(
+        kafka: &KafkaConfig,
+        topic: &str,
+        key: TrackerKey,
+    ) -> Result<Tracker, TrackerError> {
         validate_topic(topic).map_err(|_| TrackerError::InvalidTopic(topic.to_string()))?;
         let admin = KafkaAdmin::connect(kafka)?;
         let producer = store::producer(kafka)?;
-        let reader = Reader::new(kafka, topic)?;
+        let key = Arc::new(key);
+        let reader = Reader::new(kafka, topic, key.clone())?;
         Ok(Tracker {
             inner: Arc::new(Inner {
+                key,
                 topic: topic.to_string(),
                 admin,
                 producer,
@@ -303,6 +365,11 @@ impl Tracker {
 
     pub fn topic(&self) -> &str {
         &self.inner.topic
+    }
+
+    /// Where the key the tracker signs with came from.
+    pub fn key_source(&self) -> KeySource {
+        self.inner.key.source
     }
 
     pub fn admin(&self) -> &KafkaAdmin {
@@ -351,6 +418,12 @@ impl Tracker {
             for bad in &snap.invalid {
                 tracing::warn!(key = %bad.key, offset = bad.offset, reason = %bad.reason, "skipped an unreadable tracker value");
             }
+            for u in &snap.unverified {
+                tracing::warn!(key = %u.key, offset = u.offset, reason = %u.reason, "a tracker value the app cannot prove it wrote: not acted on");
+            }
+            for r in &snap.rejected {
+                tracing::warn!(key = %r.key, offset = r.offset, reason = %r.reason, "a write under the app's key that its own value withstood");
+            }
             snap
         })
         .await
@@ -370,12 +443,7 @@ impl Tracker {
                 .iter()
                 .filter(|(k, _)| k.starts_with(&prefix))
                 .filter_map(|(k, slot)| match &slot.value {
-                    Some(Value::Lease(l)) => Some(LeaseEntry {
-                        key: k.to_string(),
-                        record: (**l).clone(),
-                        partition: slot.partition,
-                        offset: slot.offset,
-                    }),
+                    Some(Value::Lease(l)) => Some(LeaseEntry::of(k, slot, l)),
                     _ => None,
                 })
                 .collect()
@@ -433,6 +501,19 @@ impl Tracker {
         .await
     }
 
+    /// The values of one environment (all when `None`) and app (all when `None`) that the app
+    /// cannot prove it wrote, for people to review (`track list`, `track get`).
+    pub async fn unverified(
+        &self,
+        environment_id: Option<&str>,
+        app: Option<&str>,
+    ) -> Result<Vec<UnverifiedEntry>, TrackerError> {
+        Ok(self
+            .load(&Scope::new(environment_id, app))
+            .await?
+            .unverified)
+    }
+
     /// Records of one environment (all when `None`) and one app (all when `None`), by key.
     pub async fn list(
         &self,
@@ -452,6 +533,7 @@ impl Tracker {
         record.validate().map_err(TrackerError::InvalidRecord)?;
         let payload =
             serde_json::to_vec(record).map_err(|e| TrackerError::InvalidRecord(e.to_string()))?;
+        let payload = self.inner.key.sign(&record.key(), &payload);
         self.ensure_topic().await?;
         let d = store::write(
             &self.inner.producer,
@@ -472,19 +554,21 @@ impl Tracker {
                 .map_err(|e| TrackerError::InvalidRecord(format!("{}: {e}", r.key())))?;
             let payload =
                 serde_json::to_vec(r).map_err(|e| TrackerError::InvalidRecord(e.to_string()))?;
-            items.push((r.key(), Some(payload)));
+            let key = r.key();
+            let payload = self.inner.key.sign(&key, &payload);
+            items.push((key, Some(payload)));
         }
         self.ensure_topic().await?;
         store::write_all(&self.inner.producer, &self.inner.topic, &items).await
     }
 
-    /// Remove a record (a tombstone). Deleting a key that has no record is not an error.
+    /// Remove a record. Deleting a key that has no record is not an error.
     pub async fn delete(
         &self,
         environment_id: &str,
         statement_name: &str,
     ) -> Result<Delivery, TrackerError> {
-        self.write_raw(&record_key(environment_id, statement_name), None)
+        self.remove(&record_key(environment_id, statement_name))
             .await
     }
 
@@ -495,15 +579,23 @@ impl Tracker {
     ) -> Result<Delivery, TrackerError> {
         let payload =
             serde_json::to_vec(record).map_err(|e| TrackerError::InvalidLease(e.to_string()))?;
-        self.write_raw(key, Some(&payload)).await
+        let payload = self.inner.key.sign(key, &payload);
+        self.ensure_topic().await?;
+        store::write(&self.inner.producer, &self.inner.topic, key, Some(&payload)).await
     }
 
-    pub(crate) async fn write_raw(
-        &self,
-        key: &str,
-        payload: Option<&[u8]>,
-    ) -> Result<Delivery, TrackerError> {
+    /// Remove a key: the app's signed removal marker, then the tombstone that lets compaction
+    /// forget the key (a tombstone alone would be someone else's, see [`auth`]). Returns where
+    /// the tombstone landed.
+    pub(crate) async fn remove(&self, key: &str) -> Result<Delivery, TrackerError> {
+        let marker = self.inner.key.sign(key, &auth::removal(key));
         self.ensure_topic().await?;
-        store::write(&self.inner.producer, &self.inner.topic, key, payload).await
+        let items = [(key.to_string(), Some(marker)), (key.to_string(), None)];
+        let done = store::write_all(&self.inner.producer, &self.inner.topic, &items).await?;
+        done.last().copied().ok_or_else(|| TrackerError::Write {
+            topic: self.inner.topic.clone(),
+            key: key.to_string(),
+            reason: "no delivery report".into(),
+        })
     }
 }

@@ -24,6 +24,9 @@ use rdkafka::util::Timeout;
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use chrono::{DateTime, Utc};
+
+use super::auth::{is_removal, TrackerKey, Verified};
 use super::fetch::{Event, Fetched, Fetcher};
 use super::lease::{lease_key, LeaseRecord};
 use super::record::{record_key, Record, LEASE_KEY_PREFIX};
@@ -41,17 +44,49 @@ const RESERVE_CAP: usize = 1 << 17;
 /// What one key's latest value parsed to, as far as the reader's [`Scope`] parses it.
 #[derive(Debug, Clone)]
 pub enum Value {
-    /// A record of the scope, parsed fully.
+    /// A record of the scope, parsed fully, signed by the app.
     Record(Arc<Record>),
     /// A record of the scope's environment that belongs to another app: only its identity was
     /// read (the app, and that it is under its own key).
     OtherApp(Arc<str>),
-    Lease(Box<LeaseRecord>),
+    /// A lease of the scope, signed by the app, with where the reader first saw its run.
+    Lease(Box<SeenLease>),
     /// A value of the scope that is not a valid record (corrupt, or not JSON): kept out of the
     /// snapshot, reported.
     Invalid(Box<str>),
+    /// A value of the scope that the app cannot prove it wrote (no MAC, or one its keys do not
+    /// verify): never acted on, reported; a record's content is kept for the takeover of records
+    /// written before signing (`engine::snapshot`).
+    Unverified(Box<Unverified>),
     /// Outside the scope: neither parsed nor held.
     Unread,
+}
+
+/// A value the app cannot prove it wrote.
+#[derive(Debug, Clone)]
+pub struct Unverified {
+    /// The record it holds, when it parses as one (a lease's is not kept).
+    pub record: Option<Arc<Record>>,
+    pub reason: Box<str>,
+}
+
+/// A signed lease as the reader saw it.
+#[derive(Debug, Clone)]
+pub struct SeenLease {
+    pub record: LeaseRecord,
+    /// The run's place in the queue: the offset at which the reader first saw the run's lease,
+    /// whatever the record says (a renewal's own `first_offset` counts only when the reader
+    /// never saw the run's first record: compacted away, it can only be earlier).
+    pub first_offset: i64,
+    /// When the reader read this value (its expiry counts at most a ttl from then).
+    pub seen_at: DateTime<Utc>,
+}
+
+/// A write under a key whose value the app signed that the reader did not let replace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub offset: i64,
+    pub reason: Box<str>,
 }
 
 /// The latest value of one key, and where it was read. Values are parsed once, when read, and
@@ -64,6 +99,8 @@ pub struct Slot {
     pub timestamp: Option<i64>,
     /// `None`: a tombstone.
     pub value: Option<Value>,
+    /// The latest write that tried to replace or remove the signed value it holds.
+    pub rejected: Option<Box<Rejected>>,
 }
 
 /// A consumer that remembers how far it read, and the latest value of every key.
@@ -74,8 +111,9 @@ pub struct Reader {
 }
 
 /// What a reader has read so far.
-#[derive(Default)]
 pub struct ReadState {
+    /// What values are verified with.
+    key: Arc<TrackerKey>,
     /// What the values were parsed for; `None` until the first read.
     scope: Option<Scope>,
     /// Next offset to read, per partition.
@@ -88,8 +126,25 @@ pub struct ReadState {
     pub messages_read: u64,
 }
 
+impl ReadState {
+    fn new(key: Arc<TrackerKey>) -> ReadState {
+        ReadState {
+            key,
+            scope: None,
+            positions: HashMap::new(),
+            slots: Arc::default(),
+            apps: HashSet::new(),
+            messages_read: 0,
+        }
+    }
+}
+
 impl Reader {
-    pub fn new(cfg: &KafkaConfig, topic: &str) -> Result<Reader, TrackerError> {
+    pub fn new(
+        cfg: &KafkaConfig,
+        topic: &str,
+        key: Arc<TrackerKey>,
+    ) -> Result<Reader, TrackerError> {
         let mut cc = cfg.client_config(ClientRole::Consumer);
         // No `group.id`: the reader keeps its own positions (see `fetch`), so a key needs no
         // consumer-group permission to read the tracker.
@@ -113,7 +168,7 @@ impl Reader {
         Ok(Reader {
             fetcher,
             topic: topic.to_string(),
-            state: ReadState::default(),
+            state: ReadState::new(key),
         })
     }
 
@@ -136,7 +191,7 @@ impl Reader {
                 tracing::debug!(from = %read, to = %wider, "widening the tracker's scope: reading again");
                 self.state = ReadState {
                     scope: Some(wider),
-                    ..ReadState::default()
+                    ..ReadState::new(self.state.key.clone())
                 };
             }
             None => self.state.scope = Some(scope.clone()),
@@ -249,48 +304,107 @@ impl ReadState {
             return;
         };
         let timestamp = msg.timestamp;
-        let value = msg.payload.map(|bytes| self.parse(key, bytes));
-        let slot = Slot {
-            partition,
-            offset,
-            timestamp,
-            value,
-        };
+        let parsed = msg.payload.map(|bytes| match self.parse(key, bytes) {
+            Parsed::Value(Value::Lease(mut l)) => {
+                l.first_offset = first_place(&l.record, offset);
+                Parsed::Value(Value::Lease(l))
+            }
+            other => other,
+        });
+        let slots = Arc::make_mut(&mut self.slots);
         // One hash per message: most keys of a compacted topic are new to the reader.
-        match Arc::make_mut(&mut self.slots).entry(Arc::from(key)) {
+        match slots.entry(Arc::from(key)) {
             Entry::Occupied(mut existing) => {
+                let existing = existing.get_mut();
+                let signed_before = existing.partition == WRITE_PARTITION
+                    && matches!(existing.value, Some(Value::Record(_) | Value::Lease(_)));
+                let value = match parsed {
+                    Some(Parsed::Value(Value::Lease(mut l))) => {
+                        // The same run's lease again: its place is where it was first seen.
+                        if let Some(Value::Lease(prev)) = &existing.value {
+                            if prev.record.run_id == l.record.run_id {
+                                l.first_offset = prev.first_offset;
+                            }
+                        }
+                        Some(Value::Lease(l))
+                    }
+                    Some(Parsed::Value(v)) => Some(v),
+                    Some(Parsed::Removed) => None,
+                    None => {
+                        if signed_before {
+                            // A tombstone the app did not announce: someone else's.
+                            existing.rejected = Some(Box::new(Rejected {
+                                offset,
+                                reason: "a tombstone the app did not write".into(),
+                            }));
+                            return;
+                        }
+                        None
+                    }
+                };
+                let signed = partition == WRITE_PARTITION
+                    && matches!(value, None | Some(Value::Record(_) | Value::Lease(_)));
+                if signed_before && !signed {
+                    // What the app signed is not replaced by what it cannot prove it wrote.
+                    existing.rejected = Some(Box::new(Rejected {
+                        offset,
+                        reason: rejected_reason(value.as_ref(), partition),
+                    }));
+                    return;
+                }
                 // Within a partition the log order decides; across partitions (only when
                 // something other than this tool wrote to another partition) the later
                 // timestamp does. The key's first copy stays: snapshots share it.
-                let existing = existing.get_mut();
                 if existing.partition == partition || timestamp >= existing.timestamp {
-                    *existing = slot;
+                    *existing = Slot {
+                        partition,
+                        offset,
+                        timestamp,
+                        value,
+                        rejected: None,
+                    };
                 }
             }
             Entry::Vacant(v) => {
-                v.insert(slot);
+                let value = match parsed {
+                    Some(Parsed::Value(v)) => Some(v),
+                    Some(Parsed::Removed) | None => None,
+                };
+                v.insert(Slot {
+                    partition,
+                    offset,
+                    timestamp,
+                    value,
+                    rejected: None,
+                });
             }
         }
     }
 
     /// Parse a value as far as the scope needs: the payload is borrowed from librdkafka's
-    /// message, so what is not parsed here is never copied.
-    fn parse(&mut self, key: &str, bytes: &[u8]) -> Value {
+    /// message, so what is not parsed here is never copied. Only values of the scope are
+    /// verified: another app's are its runs' to check.
+    fn parse(&mut self, key: &str, bytes: &[u8]) -> Parsed {
         let place = match &self.scope {
             Some(scope) => scope.place(key),
             None => Place::In,
         };
-        match place {
+        let parsed = match place {
             Place::Out => Value::Unread,
-            Place::In => parse_value(key, bytes),
+            Place::In => return parse_value(key, bytes, &self.key),
             Place::AppUnknown => match identify(key, bytes) {
                 Ok(app) if self.scope.as_ref().is_some_and(|s| s.has_app(&app)) => {
-                    parse_value(key, bytes)
+                    return parse_value(key, bytes, &self.key)
                 }
                 Ok(app) => Value::OtherApp(self.intern(&app)),
+                // A signed removal marker of the app's is not a record: it says so itself.
+                Err(_) if matches!(self.key.verify(key, bytes), Verified::Signed(v) if is_removal(key, &v)) => {
+                    return Parsed::Removed
+                }
                 Err(reason) => Value::Invalid(reason.into()),
             },
-        }
+        };
+        Parsed::Value(parsed)
     }
 
     fn intern(&mut self, app: &str) -> Arc<str> {
@@ -475,13 +589,77 @@ impl<'de> Deserialize<'de> for BorrowedStr<'de> {
     }
 }
 
-fn parse_value(key: &str, bytes: &[u8]) -> Value {
+/// Where a run's lease first seen at `offset` stands in the queue: there, unless it is a
+/// renewal whose run's first record the reader never saw (compacted away), which names an
+/// earlier place itself.
+fn first_place(l: &LeaseRecord, offset: i64) -> i64 {
+    match (l.renewed_at, l.first_offset) {
+        (Some(_), Some(claimed)) if claimed < offset => claimed,
+        _ => offset,
+    }
+}
+
+/// A value as read: a value, or the app's signed removal of the key.
+enum Parsed {
+    Value(Value),
+    Removed,
+}
+
+fn rejected_reason(value: Option<&Value>, partition: i32) -> Box<str> {
+    match value {
+        _ if partition != WRITE_PARTITION => {
+            format!("a value in partition {partition}, where the app never writes").into()
+        }
+        Some(Value::Unverified(u)) => u.reason.clone(),
+        Some(Value::Invalid(reason)) => reason.clone(),
+        Some(Value::OtherApp(app)) => format!("a record of app `{app}` under the app's key").into(),
+        _ => "a value the app did not write".into(),
+    }
+}
+
+/// Verify a value of the scope and parse it. A value that is not signed by the app is parsed
+/// still (a record is kept for the takeover of records written before signing) but never
+/// believed.
+fn parse_value(key: &str, bytes: &[u8], auth: &TrackerKey) -> Parsed {
+    let (bytes, unverified): (Cow<'_, [u8]>, Option<&str>) = match auth.verify(key, bytes) {
+        Verified::Signed(v) if is_removal(key, &v) => return Parsed::Removed,
+        Verified::Signed(v) => (v, None),
+        Verified::BadMac(v) => (
+            v,
+            Some("its MAC does not verify with the app's tracker key"),
+        ),
+        Verified::Unsigned => (
+            Cow::Borrowed(bytes),
+            Some("it is not signed with the app's tracker key"),
+        ),
+    };
+    let value = parse_unsigned(key, &bytes);
+    Parsed::Value(match (value, unverified) {
+        (v, None) => v,
+        (Value::Record(r), Some(why)) => Value::Unverified(Box::new(Unverified {
+            record: Some(r),
+            reason: why.into(),
+        })),
+        (Value::Lease(l), Some(why)) => Value::Unverified(Box::new(Unverified {
+            record: None,
+            reason: format!("a lease of run `{}`: {why}", l.record.run_id).into(),
+        })),
+        (other, Some(_)) => other,
+    })
+}
+
+fn parse_unsigned(key: &str, bytes: &[u8]) -> Value {
     if key.starts_with(LEASE_KEY_PREFIX) {
         match serde_json::from_slice::<LeaseRecord>(bytes) {
             Ok(l) if key != lease_key(&l.environment_id, &l.app, &l.run_id) => Value::Invalid(
                 format!("a lease record of run `{}` under another key", l.run_id).into(),
             ),
-            Ok(l) => Value::Lease(Box::new(l)),
+            // Where it was seen is filled in by the reader: the offset is the slot's.
+            Ok(l) => Value::Lease(Box::new(SeenLease {
+                first_offset: i64::MAX,
+                seen_at: Utc::now(),
+                record: l,
+            })),
             Err(e) => Value::Invalid(format!("not a lease record: {e}").into()),
         }
     } else {
@@ -632,25 +810,42 @@ mod tests {
     use super::*;
 
     fn apply(state: &mut ReadState, offset: i64, key: &str, payload: &[u8]) {
+        write(state, offset, key, Some(payload));
+    }
+
+    fn write(state: &mut ReadState, offset: i64, key: &str, payload: Option<&[u8]>) {
         state.apply(&Fetched {
             partition: 0,
             offset,
             timestamp: None,
             key: Some(key.as_bytes()),
-            payload: Some(payload),
+            payload,
         });
     }
 
+    fn test_key() -> TrackerKey {
+        TrackerKey::parse(
+            &crate::secrets::Secret::new("test-key-0123456789abcdef0123456789"),
+            super::super::KeySource::Input,
+        )
+        .unwrap()
+    }
+
+    /// A record as the app writes it: signed.
     fn json(r: &Record) -> Vec<u8> {
-        serde_json::to_vec(r).unwrap()
+        test_key().sign(&r.key(), &serde_json::to_vec(r).unwrap())
+    }
+
+    fn state_for(scope: Scope) -> ReadState {
+        ReadState {
+            scope: Some(scope),
+            ..ReadState::new(Arc::new(test_key()))
+        }
     }
 
     #[test]
     fn values_are_parsed_as_far_as_the_scope_needs() {
-        let mut state = ReadState {
-            scope: Some(Scope::app("env-1", "mine")),
-            ..ReadState::default()
-        };
+        let mut state = state_for(Scope::app("env-1", "mine"));
         let mine = Record::new(
             "mine",
             "env-1",
@@ -696,6 +891,131 @@ mod tests {
         assert!(matches!(value("env-2/garbage"), Value::Unread));
         assert!(matches!(value("env-1/garbage"), Value::Invalid(_)));
         assert_eq!(state.slots["env-2/garbage"].offset, 4, "its offset is kept");
+    }
+
+    fn mine(name: &str) -> Record {
+        Record::new(
+            "mine",
+            "env-1",
+            name,
+            "SELECT 1",
+            super::super::State::Deployed,
+        )
+    }
+
+    #[test]
+    fn what_the_app_did_not_sign_is_never_believed() {
+        let mut state = state_for(Scope::app("env-1", "mine"));
+        let legacy = mine("legacy");
+        let unsigned = serde_json::to_vec(&legacy).unwrap();
+        apply(&mut state, 0, &legacy.key(), &unsigned);
+        let other_key = TrackerKey::parse(
+            &crate::secrets::Secret::new("another-key-0123456789abcdef012345"),
+            super::super::KeySource::Input,
+        )
+        .unwrap();
+        let forged = mine("forged");
+        apply(
+            &mut state,
+            1,
+            &forged.key(),
+            &other_key.sign(&forged.key(), &serde_json::to_vec(&forged).unwrap()),
+        );
+        // A signed value copied under another key.
+        let copied = mine("copied");
+        apply(&mut state, 2, &copied.key(), &json(&mine("elsewhere")));
+        let value = |key: &str| state.slots[key].value.clone().unwrap();
+        let Value::Unverified(u) = value(&legacy.key()) else {
+            panic!("an unsigned record is not believed");
+        };
+        assert_eq!(u.record.as_deref(), Some(&legacy), "kept for the takeover");
+        assert!(u.reason.contains("not signed"), "{}", u.reason);
+        let Value::Unverified(u) = value(&forged.key()) else {
+            panic!("a record signed with another key is not believed");
+        };
+        assert!(u.reason.contains("does not verify"), "{}", u.reason);
+        assert!(matches!(
+            value(&copied.key()),
+            Value::Unverified(_) | Value::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn a_signed_value_withstands_overwrites_and_tombstones_it_did_not_announce() {
+        let mut state = state_for(Scope::app("env-1", "mine"));
+        let ours = mine("ours");
+        apply(&mut state, 0, &ours.key(), &json(&ours));
+        let mut forged = ours.clone();
+        forged.sql = "DROP TABLE victim".into();
+        apply(
+            &mut state,
+            1,
+            &ours.key(),
+            &serde_json::to_vec(&forged).unwrap(),
+        );
+        let slot = &state.slots[ours.key().as_str()];
+        assert!(matches!(&slot.value, Some(Value::Record(r)) if **r == ours));
+        assert_eq!(slot.rejected.as_ref().unwrap().offset, 1);
+        write(&mut state, 2, &ours.key(), None);
+        let slot = &state.slots[ours.key().as_str()];
+        assert!(matches!(&slot.value, Some(Value::Record(r)) if **r == ours));
+        assert!(slot.rejected.as_ref().unwrap().reason.contains("tombstone"));
+        // The app's own removal: its signed marker, then the tombstone.
+        let marker = test_key().sign(&ours.key(), &super::super::auth::removal(&ours.key()));
+        apply(&mut state, 3, &ours.key(), &marker);
+        write(&mut state, 4, &ours.key(), None);
+        assert!(state.slots[ours.key().as_str()].value.is_none());
+        // A newer signed value replaces an older one, and clears what was rejected.
+        let mut newer = ours.clone();
+        newer.sql = "SELECT 2".into();
+        apply(&mut state, 5, &ours.key(), &json(&ours));
+        apply(&mut state, 6, &ours.key(), &json(&newer));
+        let slot = &state.slots[ours.key().as_str()];
+        assert!(matches!(&slot.value, Some(Value::Record(r)) if **r == newer));
+        assert!(slot.rejected.is_none());
+    }
+
+    #[test]
+    fn a_leases_place_is_where_the_reader_first_saw_it() {
+        let mut state = state_for(Scope::app("env-1", "mine"));
+        let key = lease_key("env-1", "mine", "run-a");
+        let now = Utc::now();
+        let mut lease = LeaseRecord {
+            version: 1,
+            app: "mine".into(),
+            environment_id: "env-1".into(),
+            run_id: "run-a".into(),
+            holder: "h".into(),
+            acquired_at: now,
+            expires_at: now + chrono::Duration::seconds(60),
+            first_offset: None,
+            renewed_at: None,
+            extra: Default::default(),
+        };
+        let signed = |l: &LeaseRecord| test_key().sign(&key, &serde_json::to_vec(l).unwrap());
+        apply(&mut state, 7, &key, &signed(&lease));
+        lease.renewed_at = Some(now);
+        // A renewal that claims an earlier place than the reader saw: the reader's stands.
+        lease.first_offset = Some(1);
+        apply(&mut state, 9, &key, &signed(&lease));
+        let Some(Value::Lease(l)) = &state.slots[key.as_str()].value else {
+            panic!("a signed lease is a lease");
+        };
+        assert_eq!((l.first_offset, state.slots[key.as_str()].offset), (7, 9));
+        // A reader that never saw the run's first record (compacted away) takes the claim.
+        let mut fresh = state_for(Scope::app("env-1", "mine"));
+        apply(&mut fresh, 9, &key, &signed(&lease));
+        let Some(Value::Lease(l)) = &fresh.slots[key.as_str()].value else {
+            panic!("a signed lease is a lease");
+        };
+        assert_eq!(l.first_offset, 1);
+        // Unsigned: not a lease at all.
+        let mut other = state_for(Scope::app("env-1", "mine"));
+        apply(&mut other, 0, &key, &serde_json::to_vec(&lease).unwrap());
+        assert!(matches!(
+            other.slots[key.as_str()].value,
+            Some(Value::Unverified(_))
+        ));
     }
 
     #[test]

@@ -361,7 +361,13 @@ async fn credentials_come_from_secrets_manager_for_the_binary_too() {
         .send()
         .await
         .unwrap();
-    let t = Tracker::open(&kafka(&stack), &topic).await.unwrap();
+    let t = Tracker::open(
+        &kafka(&stack),
+        &topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let r = Record::new("sec-app", env_id, "sec-app-s1", "SELECT 1", State::Adopted);
     t.put(&r).await.unwrap();
 
@@ -462,7 +468,13 @@ async fn status_shows_the_live_phase_of_each_tracked_statement() {
 
     // Tracked: the insert, one DDL, and one whose statement is gone.
     let topic = unique("it-cli-status");
-    let t = Tracker::open(&kafka(&stack), &topic).await.unwrap();
+    let t = Tracker::open(
+        &kafka(&stack),
+        &topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let mut records = vec![
         Record::new(&app, &stack.env_id, &insert, "INSERT …", State::Deployed),
         Record::new(&app, &stack.env_id, &ddl[0].0, &ddl[0].1, State::Deployed),
@@ -591,12 +603,16 @@ async fn two_processes_racing_for_one_lease_exactly_one_wins_every_time() {
     let stack = StackEnv::load();
     let topic = unique("it-cli-lease");
     let app = unique("race");
-    Tracker::open(&kafka(&stack), &topic)
-        .await
-        .unwrap()
-        .ensure_topic()
-        .await
-        .unwrap();
+    Tracker::open(
+        &kafka(&stack),
+        &topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap()
+    .ensure_topic()
+    .await
+    .unwrap();
     for trial in 0..20 {
         let start_at = chrono::Utc::now().timestamp_millis() + 1500;
         let ids = [format!("t{trial}-a"), format!("t{trial}-b")];
@@ -656,7 +672,13 @@ async fn two_processes_racing_for_one_lease_exactly_one_wins_every_time() {
         );
     }
     // Every lease was released.
-    let t = Tracker::open(&kafka(&stack), &topic).await.unwrap();
+    let t = Tracker::open(
+        &kafka(&stack),
+        &topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     assert!(t.load(&Scope::all()).await.unwrap().leases.is_empty());
 }
 
@@ -680,7 +702,13 @@ async fn a_waiting_process_gets_the_lease_after_release_and_a_held_one_exits_3()
     let stack = StackEnv::load();
     let topic = unique("it-cli-lease-wait");
     let app = unique("wait");
-    let t = Tracker::open(&kafka(&stack), &topic).await.unwrap();
+    let t = Tracker::open(
+        &kafka(&stack),
+        &topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let mut req = LeaseRequest::new("env-lease01", &app, "holder-run-1", "the test");
     req.wait = Duration::ZERO;
     let held = t.acquire_lease(&req).await.unwrap();

@@ -496,6 +496,7 @@ async fn a_resumed_statement_moves_to_the_principal_its_record_names() {
     let tracker = ccaf_housekeeping::tracker::Tracker::open(
         &KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers),
         &app.tracker_topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
     )
     .await
     .unwrap();

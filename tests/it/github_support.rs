@@ -620,6 +620,8 @@ pub fn empty_report(command: &str, outcome: Outcome, steps: Vec<StepReport>) -> 
             api_usage(Api::SchemaRegistry, 9, 0, 8),
             api_usage(Api::KafkaAdmin, 14, 0, 8),
         ],
+        untrusted: vec![],
+        untracked: vec![],
     }
 }
 

@@ -752,6 +752,7 @@ impl App {
         let t = Tracker::open(
             &KafkaConfig::plaintext(&self.stack.kafka_bootstrap_servers),
             &self.tracker_topic,
+            ccaf_housekeeping::tracker::TrackerKey::unprotected(),
         )
         .await
         .expect("tracker");

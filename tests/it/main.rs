@@ -25,3 +25,4 @@ mod schema_registry;
 mod speed;
 mod tableapi;
 mod tracker;
+mod trust;

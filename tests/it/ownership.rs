@@ -596,6 +596,7 @@ async fn a_run_that_loses_its_lease_changes_nothing_more_and_exits_3() {
     let tracker = Tracker::open(
         &KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers),
         &app.tracker_topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
     )
     .await
     .unwrap();
@@ -760,6 +761,7 @@ async fn adopting_a_statement_another_app_recorded_is_refused() {
     let tracker = Tracker::open(
         &KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers),
         &app.tracker_topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
     )
     .await
     .unwrap();

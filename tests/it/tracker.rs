@@ -17,9 +17,13 @@ fn kafka() -> KafkaConfig {
 }
 
 async fn tracker() -> Tracker {
-    Tracker::open(&kafka(), &unique("it-tracker"))
-        .await
-        .unwrap()
+    Tracker::open(
+        &kafka(),
+        &unique("it-tracker"),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap()
 }
 
 /// A record with every field filled, different for every `i`.
@@ -82,7 +86,16 @@ async fn ten_thousand_records_are_loaded_back_exactly() {
     assert_eq!(deliveries.len(), 10_000);
 
     // A fresh tracker (a new consumer, reading from the beginning) and the writer's own.
-    for reader in [Tracker::open(&kafka(), t.topic()).await.unwrap(), t.clone()] {
+    for reader in [
+        Tracker::open(
+            &kafka(),
+            t.topic(),
+            ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+        )
+        .await
+        .unwrap(),
+        t.clone(),
+    ] {
         let snap = reader.load(&Scope::all()).await.unwrap();
         assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
         assert_eq!(snap.records.len(), records.len());
@@ -152,13 +165,17 @@ async fn a_record_of_a_newer_version_keeps_its_unknown_fields() {
     });
     let r: Record = serde_json::from_value(text.clone()).unwrap();
     t.put(&r).await.unwrap();
-    let back = Tracker::open(&kafka(), t.topic())
-        .await
-        .unwrap()
-        .get("env-future", "future-x-0badc0de")
-        .await
-        .unwrap()
-        .expect("stored");
+    let back = Tracker::open(
+        &kafka(),
+        t.topic(),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap()
+    .get("env-future", "future-x-0badc0de")
+    .await
+    .unwrap()
+    .expect("stored");
     let back = serde_json::to_value(&back).unwrap();
     for (k, v) in text.as_object().unwrap() {
         if k == "tables" || k == "provenance" {
@@ -207,7 +224,8 @@ async fn every_partition_is_read_and_unreadable_values_are_reported() {
         .create_topic(&topic, 3, &[("cleanup.policy", "compact")])
         .await
         .unwrap();
-    // Another writer, with its own batching, into partitions 1 and 2.
+    // Another writer holding the app's key, with its own batching, into partitions 1 and 2.
+    let signer = ccaf_housekeeping::tracker::TrackerKey::unprotected();
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &stack.kafka_bootstrap_servers)
         .set("linger.ms", "20")
@@ -219,8 +237,8 @@ async fn every_partition_is_read_and_unreadable_values_are_reported() {
     let mut deliveries = Vec::new();
     for i in 0..300 {
         let r = record(env, "parts", i);
-        let payload = serde_json::to_vec(&r).unwrap();
         let key = r.key();
+        let payload = signer.sign(&key, &serde_json::to_vec(&r).unwrap());
         let part = 1 + (i % 2) as i32;
         let f = producer
             .send_result(
@@ -247,7 +265,13 @@ async fn every_partition_is_read_and_unreadable_values_are_reported() {
         )
         .await
         .unwrap();
-    let t = Tracker::open(&kafka(), &topic).await.unwrap();
+    let t = Tracker::open(
+        &kafka(),
+        &topic,
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let own = record(env, "parts", 1000);
     t.put(&own).await.unwrap();
     expected.push(own);
@@ -331,7 +355,13 @@ async fn a_waiting_run_gets_the_lease_when_the_holder_releases() {
         .acquire_lease(&lease_req("env-w1", "app", "run-a"))
         .await
         .unwrap();
-    let other = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let other = Tracker::open(
+        &kafka(),
+        t.topic(),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let waiter = tokio::spawn(async move {
         let mut req = lease_req("env-w1", "app", "run-b");
         req.wait = Duration::from_secs(60);
@@ -453,9 +483,13 @@ async fn the_tracker_reads_without_a_consumer_group() {
     // A broker of the test's own, which logs every request it serves.
     let broker = test_support::PrivateBroker::spawn(&tansu, "lkc-nogroup");
     let kafka = KafkaConfig::plaintext(&broker.bootstrap_servers);
-    let t = Tracker::open(&kafka, "ccaf-housekeeping-tracker")
-        .await
-        .unwrap();
+    let t = Tracker::open(
+        &kafka,
+        "ccaf-housekeeping-tracker",
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let r = record("env-nogroup", "app", 1);
     t.put(&r).await.unwrap();
     let snap = t.load(&Scope::all()).await.unwrap();
@@ -547,7 +581,13 @@ async fn a_scoped_load_parses_its_app_and_knows_other_apps_only_by_name() {
         .unwrap();
 
     // A fresh tracker, as a run opens it.
-    let reader = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let reader = Tracker::open(
+        &kafka(),
+        t.topic(),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let snap = reader.load(&Scope::app(env, "mine")).await.unwrap();
     assert!(snap.invalid.is_empty(), "{:?}", snap.invalid);
     let keys = |rs: &[Record]| rs.iter().map(Record::key).collect::<Vec<_>>();
@@ -626,7 +666,13 @@ async fn a_scoped_load_reports_the_invalid_values_of_its_scope() {
         .collect();
     write_raw(t.topic(), &raw).await;
 
-    let reader = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let reader = Tracker::open(
+        &kafka(),
+        t.topic(),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let snap = reader.load(&Scope::app(env, "mine")).await.unwrap();
     let invalid: Vec<&str> = snap.invalid.iter().map(|i| i.key.as_str()).collect();
     let mut expected = vec![
@@ -655,12 +701,16 @@ async fn a_scoped_load_reports_the_invalid_values_of_its_scope() {
     assert_eq!(snap.app_of(env, "theirs-broken"), Some("theirs"));
 
     // Unscoped, every value is parsed: the rest is reported too.
-    let all = Tracker::open(&kafka(), t.topic())
-        .await
-        .unwrap()
-        .load(&Scope::all())
-        .await
-        .unwrap();
+    let all = Tracker::open(
+        &kafka(),
+        t.topic(),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap()
+    .load(&Scope::all())
+    .await
+    .unwrap();
     assert_eq!(all.invalid.len(), values.len(), "{:?}", all.invalid);
 }
 
@@ -672,7 +722,13 @@ async fn a_later_scoped_load_picks_up_what_was_appended_to_its_scope() {
     let mut first = record(env, "mine", 0);
     let theirs = record(env, "theirs", 1);
     t.put_all(&[first.clone(), theirs.clone()]).await.unwrap();
-    let reader = Tracker::open(&kafka(), t.topic()).await.unwrap();
+    let reader = Tracker::open(
+        &kafka(),
+        t.topic(),
+        ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+    )
+    .await
+    .unwrap();
     let snap = reader.load(&scope).await.unwrap();
     assert_eq!(snap.records.len(), 1);
     assert_eq!(snap.other_apps().count(), 1);
