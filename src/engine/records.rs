@@ -13,12 +13,15 @@ use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::Definition;
 use crate::tracker::{Record, Tables};
 
-/// The tables a statement creates, writes and reads, each resolved against its properties.
+/// The tables a statement creates, writes, reads, drops and alters, each resolved against its
+/// properties.
 #[derive(Default)]
 pub struct ResolvedTables {
     pub creates: Vec<TableRef>,
     pub writes: Vec<TableRef>,
     pub reads: Vec<TableRef>,
+    pub drops: Vec<TableRef>,
+    pub alters: Vec<TableRef>,
     /// The created tables that have a primary key.
     pub keyed: Vec<TableRef>,
 }
@@ -42,6 +45,8 @@ pub fn resolved_tables(
         creates: a.creates.iter().map(|c| resolve(&c.table)).collect(),
         writes: a.writes.iter().map(resolve).collect(),
         reads: a.reads.iter().map(resolve).collect(),
+        drops: a.drops.iter().map(|d| resolve(&d.table)).collect(),
+        alters: a.alters.iter().map(resolve).collect(),
         keyed: a
             .creates
             .iter()
@@ -158,7 +163,7 @@ pub fn write_definition(rec: &mut Record, def: &Definition) {
 }
 
 /// A tracker record read back as a definition. Its tables come from the record; whether it is
-/// table DDL from its SQL.
+/// table DDL, and what it drops or alters (which a record does not keep), from its SQL.
 pub fn from_record(r: &Record, names: &Names) -> Definition {
     let parse = |ts: &[String]| {
         ts.iter()
@@ -168,9 +173,9 @@ pub fn from_record(r: &Record, names: &Names) -> Definition {
     };
     let analysis = flink_sql::analyze(&r.sql).ok();
     let shape = analysis.as_ref().map_or_else(Shape::unknown, Shape::of);
-    let keyed = analysis
+    let from_sql = analysis
         .as_ref()
-        .map(|a| resolved_tables(a, &r.properties, names).keyed)
+        .map(|a| resolved_tables(a, &r.properties, names))
         .unwrap_or_default();
     Definition {
         logical: r
@@ -186,11 +191,13 @@ pub fn from_record(r: &Record, names: &Names) -> Definition {
         creates: parse(&r.tables.creates),
         writes: parse(&r.tables.writes),
         reads: parse(&r.tables.reads),
+        drops: from_sql.drops,
+        alters: from_sql.alters,
         depends_on: Vec::new(),
         is_table_ddl: shape.is_table_ddl,
         resumable: shape.resumable,
         query_state: shape.query_state,
-        keyed,
+        keyed: from_sql.keyed,
     }
 }
 
@@ -214,6 +221,8 @@ pub fn from_statement(s: &Statement, names: &Names) -> Definition {
         creates: tables.creates,
         writes: tables.writes,
         reads: tables.reads,
+        drops: tables.drops,
+        alters: tables.alters,
         depends_on: Vec::new(),
         is_table_ddl: shape.is_table_ddl,
         resumable: shape.resumable,
