@@ -20,6 +20,8 @@ pub use crate::command::Goal;
 use crate::confluent::flink::Phase;
 
 use crate::deps::{self, Graph};
+
+pub mod protect;
 use crate::identity::Names;
 use crate::ownership::{self, ClusterScope, Expected, Shown};
 use crate::tracker::Ownership;
@@ -41,6 +43,10 @@ pub struct Definition {
     pub creates: Vec<TableRef>,
     pub writes: Vec<TableRef>,
     pub reads: Vec<TableRef>,
+    /// Tables its SQL drops (`DROP TABLE`) and alters (`ALTER TABLE`), resolved: with `creates`
+    /// and `writes`, what [`protect`] keeps the app's SQL from changing.
+    pub drops: Vec<TableRef>,
+    pub alters: Vec<TableRef>,
     /// Logical names this statement explicitly depends on.
     pub depends_on: Vec<String>,
     /// True for `CREATE TABLE` (not CTAS): a DDL statement that completes and runs nothing.
@@ -181,7 +187,7 @@ pub struct Options {
 
 impl Options {
     fn protected(&self, name: &str) -> Option<&glob::Pattern> {
-        self.protect.iter().find(|p| p.matches(name))
+        protect::statement(&self.protect, name)
     }
 }
 
@@ -275,6 +281,9 @@ pub struct TableTarget {
     pub shown: String,
 }
 
+// A plan has a step per statement and table, a few hundred at most: boxing the larger variant
+// would buy nothing but indirection at every use.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Statement {
@@ -792,30 +801,7 @@ fn table_verdict(
     torn_down_now: bool,
 ) -> (Action, String) {
     let t = &c.table;
-    // A pattern may be written with ids or with display names, quoted or not: the table is
-    // any of them.
-    let shown = snap.names.shown(t);
-    let plain = |t: &TableRef| {
-        [
-            t.catalog.as_deref(),
-            t.database.as_deref(),
-            Some(t.name.as_str()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(".")
-    };
-    if let Some(pat) = [
-        t.name.clone(),
-        t.to_string(),
-        shown.to_string(),
-        plain(t),
-        plain(&shown),
-    ]
-    .iter()
-    .find_map(|spelled| opts.protected(spelled))
-    {
+    if let Some(pat) = protect::table(&opts.protect, t, &snap.names) {
         return (
             Action::Skip,
             format!("protected by pattern '{}'", pat.as_str()),
@@ -977,8 +963,11 @@ struct Verdicts<'a> {
     /// Tables dropped and created again: a changed statement creates them (and, transitively,
     /// tables created by statements that are recreated because they use one).
     recreated: BTreeSet<TableRef>,
-    /// Wanted statements left alone because a `protect` pattern matches them.
+    /// Wanted statements left alone because a `protect` pattern matches them or the version
+    /// they replace.
     protected: BTreeSet<usize>,
+    /// Wanted statements not deployed because the version they replace is protected, with why.
+    kept_old: BTreeMap<usize, String>,
     /// Wanted statements that cannot be created (subjects in the way), with why: refused, and
     /// what they would replace is left running.
     held_back: BTreeMap<usize, String>,
@@ -998,8 +987,10 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         why,
         recreated: BTreeSet::new(),
         protected: BTreeSet::new(),
+        kept_old: BTreeMap::new(),
         held_back: BTreeMap::new(),
     };
+    keep_protected_old_versions(p, snap, opts, &mut v);
     propagate_recreated(snap, &mut v);
     for (i, d) in snap.desired.iter().enumerate() {
         let creates = matches!(v.fate[i], Fate::Create(_)) || v.old_of.contains_key(&i);
@@ -1008,7 +999,8 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         }
     }
     for (i, d) in snap.desired.iter().enumerate() {
-        if v.fate[i] != Fate::Unchanged || v.old_of.contains_key(&i) {
+        if (v.fate[i] != Fate::Unchanged || v.old_of.contains_key(&i)) && !v.protected.contains(&i)
+        {
             if let Some(pat) = opts.protected(&d.name) {
                 skip_protected(p, d, snap, pat);
                 v.protected.insert(i);
@@ -1017,6 +1009,87 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
     }
     let (torn, carry_from) = converge_teardown(p, snap, opts, &v);
     converge_buildup(p, snap, opts, &v, &torn, &carry_from);
+}
+
+/// The version a buildup would replace is protected like any other statement — by its name, or
+/// by a table its SQL drops, alters, creates or writes ([`protect::touches`]) — and so kept (a
+/// Skip, as a teardown skips it). Its replacement is then not deployed either: two versions of
+/// the statement would run at once, writing the same tables twice.
+fn keep_protected_old_versions(
+    p: &mut Plan,
+    snap: &Snapshot,
+    opts: &Options,
+    v: &mut Verdicts<'_>,
+) {
+    if opts.protect.is_empty() {
+        return;
+    }
+    for (i, d) in snap.desired.iter().enumerate() {
+        // Older versions under other names, and the one under its pinned name that was deployed
+        // from another definition.
+        let mut olds: Vec<&Definition> = v
+            .old_of
+            .get(&i)
+            .into_iter()
+            .flatten()
+            .map(|t| &t.def)
+            .collect();
+        if v.fate[i] == Fate::Create(true) && redefined(snap, d) {
+            olds.extend(tracked(snap, &d.name).map(|t| &t.def));
+        }
+        let kept: Vec<(&Definition, String)> = olds
+            .iter()
+            .filter_map(|o| protected_why(snap, opts, o).map(|why| (*o, why)))
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let kept_names = kept
+            .iter()
+            .map(|(o, _)| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // One step per statement: the one under the wanted name is said by the buildup's Skip.
+        for o in olds.iter().filter(|o| o.name != d.name) {
+            let why = match kept.iter().find(|(k, _)| k.name == o.name) {
+                Some((_, why)) => format!("replaced by {}, but kept: {why}", d.name),
+                None => format!("kept with {kept_names}, which is protected"),
+            };
+            let target = Target::Statement {
+                def: (*o).clone(),
+                carry_over_from: None,
+            };
+            p.push(
+                Stage::Teardown,
+                Action::Skip,
+                target,
+                why,
+                live_phase(snap, &o.name),
+            );
+        }
+        let whys = kept
+            .iter()
+            .map(|(_, why)| why.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        v.kept_old.insert(
+            i,
+            format!(
+                "not deployed: the version it replaces ({kept_names}) is protected ({whys}) and \
+                 kept, and two versions of the statement would run at once, writing the same \
+                 tables twice"
+            ),
+        );
+        v.protected.insert(i);
+    }
+}
+
+/// Why `d` is protected, if it is: by its name, or by a table its SQL changes.
+fn protected_why(snap: &Snapshot, opts: &Options, d: &Definition) -> Option<String> {
+    if let Some(pat) = opts.protected(&d.name) {
+        return Some(format!("protected by pattern '{}'", pat.as_str()));
+    }
+    protect::touches(&opts.protect, d, &snap.names).map(|hit| hit.said(&snap.names))
 }
 
 /// Tracked statements that are not wanted under their name but are still there: older versions
@@ -1122,6 +1195,10 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
 /// recreated; one it merely found stays as it is.
 fn propagate_recreated(snap: &Snapshot, v: &mut Verdicts<'_>) {
     for (&i, olds) in &v.old_of {
+        // A kept old version keeps its tables.
+        if v.protected.contains(&i) {
+            continue;
+        }
         let owned = olds
             .iter()
             .flat_map(|o| o.claims.iter())
@@ -1275,10 +1352,18 @@ fn converge_buildup(
     let order = desired_order(snap, p);
     let mut created = BTreeMap::new();
     for i in order {
+        let d = &snap.desired[i];
         if v.protected.contains(&i) {
+            if let Some(why) = v.kept_old.get(&i) {
+                let target = Target::Statement {
+                    def: d.clone(),
+                    carry_over_from: None,
+                };
+                let phase = live_phase(snap, &d.name);
+                p.push(Stage::Buildup, Action::Skip, target, why.clone(), phase);
+            }
             continue;
         }
-        let d = &snap.desired[i];
         let replaces_old = v.old_of.contains_key(&i);
         // A live statement under the wanted name that is not the app's is neither left as
         // "unchanged" nor resumed: the name is someone else's.

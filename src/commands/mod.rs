@@ -72,7 +72,10 @@ impl From<TrackerError> for CommandError {
 
 impl From<EngineError> for CommandError {
     fn from(e: EngineError) -> CommandError {
-        CommandError::Engine(Box::new(e))
+        match e {
+            EngineError::Config(c) => CommandError::Config(c),
+            other => CommandError::Engine(Box::new(other)),
+        }
     }
 }
 
@@ -106,6 +109,7 @@ impl CommandError {
                 EngineError::Tracker(t) => tracker_exit_code(t),
                 EngineError::Flink(_) | EngineError::Kafka(_) | EngineError::SchemaRegistry(_) => 1,
                 EngineError::Cancelled(signal) => signal.exit_code(),
+                EngineError::Config(_) => 2,
             },
             CommandError::Secrets(_)
             | CommandError::Preflight(_)

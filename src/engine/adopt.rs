@@ -88,6 +88,7 @@ fn writes_selected(
 pub async fn adopt(
     engine: &Engine,
     selection: &Selection,
+    protect: &[glob::Pattern],
     lease: &Lease,
     progress: crate::report::Progress<'_>,
 ) -> Result<Vec<StepReport>, EngineError> {
@@ -108,6 +109,11 @@ pub async fn adopt(
             crate::identity::spellings(tables, &s.spec.properties)
         })
         .collect();
+    // The protect patterns' too: they are checked against what is adopted.
+    let places = crate::plan::protect::places(protect);
+    let spellings = spellings
+        .into_iter()
+        .chain(places.iter().map(|(c, d)| (c.as_deref(), d.as_deref())));
     let lookup = engine.names.need_lookup(spellings);
     let names = engine.names(lookup).await;
     let matched: Vec<(&Statement, Option<&Analysis>)> = analysed
@@ -154,25 +160,21 @@ pub async fn adopt(
             })
             .collect()
     };
+    // Before anything is recorded or labelled: a statement that changes a protected table is
+    // never the app's to tear down and build up again.
+    let adopted: Vec<_> = chosen
+        .iter()
+        .filter(|(s, _, recorded)| refusal(engine, s, recorded.as_deref()).is_none())
+        .map(|(s, ..)| records::from_statement(s, &names))
+        .collect();
+    crate::plan::protect::check_all(&adopted, &names, protect).map_err(super::protect_refused)?;
     for (s, existing, recorded_app) in chosen {
         if engine.cancel.requested().is_some() {
             break;
         }
         let start = Instant::now();
         let mut report = adopt_report(s);
-        let owner = s.metadata.labels.get(OWNER_LABEL);
-        let refused = match (recorded_app.as_deref(), owner) {
-            (Some(app), _) if app != engine.app => Some(format!(
-                "{} belongs to app '{app}' in the tracker; not adopted",
-                s.name
-            )),
-            (_, Some(other)) if *other != engine.app => Some(format!(
-                "{} is labelled as app '{other}''s ({OWNER_LABEL}); not adopted",
-                s.name
-            )),
-            _ => None,
-        };
-        let result = match refused {
+        let result = match refusal(engine, s, recorded_app.as_deref()) {
             Some(why) => {
                 report.status = Status::Refused;
                 Err(why)
@@ -200,6 +202,22 @@ pub async fn adopt(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Why `s` is not adopted, if it is not: another app's in the tracker, or by its label.
+fn refusal(engine: &Engine, s: &Statement, recorded_app: Option<&str>) -> Option<String> {
+    let owner = s.metadata.labels.get(OWNER_LABEL);
+    match (recorded_app, owner) {
+        (Some(app), _) if app != engine.app => Some(format!(
+            "{} belongs to app '{app}' in the tracker; not adopted",
+            s.name
+        )),
+        (_, Some(other)) if *other != engine.app => Some(format!(
+            "{} is labelled as app '{other}''s ({OWNER_LABEL}); not adopted",
+            s.name
+        )),
+        _ => None,
+    }
 }
 
 /// The step of one matched statement, before anything is done.

@@ -23,9 +23,10 @@ use crate::confluent::kafka::{KafkaAdmin, KafkaError};
 use crate::confluent::limit::{ApiUsage, Concurrency};
 use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::confluent::watch::StatementWatch;
+use crate::input::ConfigError;
 use crate::manifest::Manifest;
 use crate::ownership::ClusterScope;
-use crate::plan::{self, Goal, Options, Plan};
+use crate::plan::{self, protect, Goal, Options, Plan};
 use crate::report::{Outcome, RunReport, StepReport, REPORT_VERSION};
 use crate::tracker::{
     Lease, LeaseRequest, Provenance, Record, Tracker, TrackerError, RECORD_VERSION,
@@ -44,6 +45,15 @@ pub enum EngineError {
     /// A signal cancelled the run before it changed anything.
     #[error("cancelled by {0} before anything was changed")]
     Cancelled(Signal),
+    /// Bad input found once the snapshot shows it (the app's SQL changes a protected table),
+    /// before anything was changed: exit 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// A statement the run would submit or adopt changes a protected table: bad input of `protect`.
+pub(crate) fn protect_refused(v: protect::Violation) -> EngineError {
+    EngineError::Config(ConfigError::input("protect", v.to_string()))
 }
 
 /// Where statements go when the app names no pool or principal: the credentials' defaults.
@@ -148,11 +158,12 @@ impl Engine {
         match request {
             Request::Plan(goal) => {
                 let (snap, _, trust) = self
-                    .unless_cancelled(snapshot::take(self, manifest))
+                    .unless_cancelled(snapshot::take(self, manifest, &opts.protect))
                     .await?;
                 report.notes.extend(trust.notes());
                 report.untrusted = trust.untrusted;
                 report.untracked = trust.untracked;
+                protect::check(*goal, &snap, &opts.protect).map_err(protect_refused)?;
                 tracing::debug!(
                     tracked = snap.tracked.len(),
                     live = snap.live.len(),
@@ -205,7 +216,7 @@ impl Engine {
             }
             Request::Adopt(selection) => {
                 let lease = self.take_lease().await?;
-                let result = adopt::adopt(self, selection, &lease, progress).await;
+                let result = adopt::adopt(self, selection, &opts.protect, &lease, progress).await;
                 release_lease(lease, &mut report.notes).await;
                 report.steps = result?;
                 report.cancelled_by = self.cancel.requested();
@@ -271,7 +282,9 @@ impl Engine {
         lease: &Lease,
         progress: crate::report::Progress<'_>,
     ) -> Result<(Plan, execute::Execution, trust::Trust), EngineError> {
-        let (snap, mut records, trust) = snapshot::take(self, manifest).await?;
+        let (snap, mut records, trust) = snapshot::take(self, manifest, &opts.protect).await?;
+        // Before the first change: SQL the run would submit never changes a protected table.
+        protect::check(goal, &snap, &opts.protect).map_err(protect_refused)?;
         if !trust.taken_over.is_empty() {
             // Written again, signed: from now on the record proves itself.
             lease.check()?;

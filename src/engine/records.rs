@@ -13,12 +13,15 @@ use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::Definition;
 use crate::tracker::{Record, Tables};
 
-/// The tables a statement creates, writes and reads, each resolved against its properties.
+/// The tables a statement creates, writes, reads, drops and alters, each resolved against its
+/// properties.
 #[derive(Default)]
 pub struct ResolvedTables {
     pub creates: Vec<TableRef>,
     pub writes: Vec<TableRef>,
     pub reads: Vec<TableRef>,
+    pub drops: Vec<TableRef>,
+    pub alters: Vec<TableRef>,
     /// The created tables that have a primary key.
     pub keyed: Vec<TableRef>,
 }
@@ -42,6 +45,8 @@ pub fn resolved_tables(
         creates: a.creates.iter().map(|c| resolve(&c.table)).collect(),
         writes: a.writes.iter().map(resolve).collect(),
         reads: a.reads.iter().map(resolve).collect(),
+        drops: a.drops.iter().map(|d| resolve(&d.table)).collect(),
+        alters: a.alters.iter().map(resolve).collect(),
         keyed: a
             .creates
             .iter()
@@ -158,7 +163,7 @@ pub fn write_definition(rec: &mut Record, def: &Definition) {
 }
 
 /// A tracker record read back as a definition. Its tables come from the record; whether it is
-/// table DDL from its SQL.
+/// table DDL, and what it drops or alters (which a record does not keep), from its SQL.
 pub fn from_record(r: &Record, names: &Names) -> Definition {
     let parse = |ts: &[String]| {
         ts.iter()
@@ -197,6 +202,14 @@ pub fn from_record(r: &Record, names: &Names) -> Definition {
         reads: derived
             .as_ref()
             .map_or_else(|| parse(&r.tables.reads), |t| t.reads.clone()),
+        drops: derived
+            .as_ref()
+            .map(|t| t.drops.clone())
+            .unwrap_or_default(),
+        alters: derived
+            .as_ref()
+            .map(|t| t.alters.clone())
+            .unwrap_or_default(),
         depends_on: Vec::new(),
         is_table_ddl: shape.is_table_ddl,
         resumable: shape.resumable,
@@ -225,6 +238,8 @@ pub fn from_statement(s: &Statement, names: &Names) -> Definition {
         creates: tables.creates,
         writes: tables.writes,
         reads: tables.reads,
+        drops: tables.drops,
+        alters: tables.alters,
         depends_on: Vec::new(),
         is_table_ddl: shape.is_table_ddl,
         resumable: shape.resumable,

@@ -20,6 +20,7 @@ use crate::tracker::{Record, Scope, State, TableOwnership};
 pub async fn take(
     engine: &Engine,
     manifest: Option<&Manifest>,
+    protect: &[glob::Pattern],
 ) -> Result<(Snapshot, BTreeMap<String, Record>, Trust), EngineError> {
     // Three independent reads at once: the tracker, the statements, the topics.
     let scope = Scope::app(&engine.environment_id, &engine.app);
@@ -52,6 +53,8 @@ pub async fn take(
         .flat_map(|d| d.creates.iter().chain(&d.reads).chain(&d.writes))
         .map(|t| (t.catalog.clone(), t.database.clone()))
         .chain(records.values().flat_map(record_spellings))
+        // A `protect` pattern is a spelling too: by ids, it must match a table named by names.
+        .chain(crate::plan::protect::places(protect))
         .collect();
     let lookup = engine
         .names
@@ -270,6 +273,8 @@ pub fn from_manifest(m: &Manifest, engine: &Engine, names: &Names) -> Vec<Defini
                 creates: tables.creates,
                 writes: tables.writes,
                 reads: tables.reads,
+                drops: tables.drops,
+                alters: tables.alters,
                 depends_on: s.depends_on.clone(),
                 is_table_ddl: shape.is_table_ddl,
                 resumable: shape.resumable,

@@ -25,6 +25,8 @@ fn def(
         creates: creates.iter().map(|n| t(n)).collect(),
         writes: writes.iter().map(|n| t(n)).collect(),
         reads: reads.iter().map(|n| t(n)).collect(),
+        drops: vec![],
+        alters: vec![],
         depends_on: vec![],
         is_table_ddl: !creates.is_empty() && writes.is_empty(),
         resumable: !writes.is_empty(),
@@ -928,4 +930,99 @@ fn a_create_in_a_cluster_the_run_cannot_check_is_said_up_front() {
         .insert("elsewhere".into(), CLUSTER.into());
     let p = plan(Goal::Buildup, &snap, &opts());
     assert!(p.notes.is_empty(), "{p}");
+}
+
+fn protecting(patterns: &[&str]) -> Options {
+    Options {
+        protect: patterns
+            .iter()
+            .map(|p| glob::Pattern::new(p).unwrap())
+            .collect(),
+        ..opts()
+    }
+}
+
+#[test]
+fn the_old_version_a_buildup_replaces_is_protected_and_its_replacement_not_deployed() {
+    // v2 no longer writes the protected table; v1, which does, is what would be deleted.
+    let mut snap = deployed(&app("v1"));
+    snap.desired[1] = def("job", "v2", &[], &["sink2"], &["src"]);
+    let unprotected = plan(Goal::Buildup, &snap, &opts());
+    step(&unprotected, Action::Delete, "app-job-v1");
+    step(&unprotected, Action::Create, "app-job-v2");
+
+    for (pattern, said) in [
+        (
+            "sink",
+            "it writes table sink, which pattern 'sink' protects",
+        ),
+        ("app-job-v1", "protected by pattern 'app-job-v1'"),
+    ] {
+        let p = plan(Goal::Buildup, &snap, &protecting(&[pattern]));
+        let old = step(&p, Action::Skip, "app-job-v1");
+        assert_eq!(old.stage, Stage::Teardown, "{p}");
+        assert!(
+            old.reason.contains("replaced by app-job-v2, but kept"),
+            "{p}"
+        );
+        assert!(old.reason.contains(said), "{pattern}: {p}");
+        let new = step(&p, Action::Skip, "app-job-v2");
+        assert_eq!(new.stage, Stage::Buildup, "{p}");
+        assert!(
+            new.reason.contains("(app-job-v1) is protected") && new.reason.contains("two versions"),
+            "{p}"
+        );
+        assert!(
+            p.steps.iter().all(|s| !matches!(
+                s.action,
+                Action::Delete | Action::Stop | Action::Create | Action::DropTable
+            )),
+            "nothing of the statement is touched: {p}"
+        );
+    }
+
+    // What its SQL drops or alters counts as much as what it writes.
+    for (drops, alters) in [(vec![t("audit")], vec![]), (vec![], vec![t("audit")])] {
+        let mut snap = deployed(&app("v1"));
+        snap.tracked[1].def.drops = drops;
+        snap.tracked[1].def.alters = alters;
+        snap.desired[1] = def("job", "v2", &[], &["sink"], &["src"]);
+        let p = plan(Goal::Buildup, &snap, &protecting(&["aud*"]));
+        assert!(
+            step(&p, Action::Skip, "app-job-v1")
+                .reason
+                .contains("table audit, which pattern 'aud*' protects"),
+            "{p}"
+        );
+        step(&p, Action::Skip, "app-job-v2");
+    }
+}
+
+#[test]
+fn a_protected_version_under_a_pinned_name_is_kept_and_the_new_definition_not_deployed() {
+    let mut snap = deployed(&app("v1"));
+    // The same name, another definition: the old one would be deleted and created again.
+    snap.desired[1] = Definition {
+        sql: "-- job, changed".into(),
+        writes: vec![t("sink2")],
+        ..snap.desired[1].clone()
+    };
+    let unprotected = plan(Goal::Buildup, &snap, &opts());
+    step(&unprotected, Action::Delete, "app-job-v1");
+    step(&unprotected, Action::Create, "app-job-v1");
+
+    let p = plan(Goal::Buildup, &snap, &protecting(&["sink"]));
+    let skips: Vec<&Step> = p
+        .steps
+        .iter()
+        .filter(|s| s.target.label() == "app-job-v1")
+        .collect();
+    assert_eq!(skips.len(), 1, "one step for the one name: {p}");
+    assert_eq!(skips[0].action, Action::Skip, "{p}");
+    assert!(
+        skips[0]
+            .reason
+            .contains("it writes table sink, which pattern 'sink' protects"),
+        "{p}"
+    );
 }

@@ -4,7 +4,9 @@
 //! table's drop is finished by the next run (unless the name is someone else's by then); tables
 //! in a cluster the run cannot check are refused; a live statement that is not the recorded one
 //! is refused; a run that loses its lease changes nothing more and exits 3; records that do not
-//! check out on read are never acted on.
+//! check out on read are never acted on; SQL that would drop, alter, create or write a `protect`ed
+//! table (from the manifest, the tracker's definitions or a statement being adopted) is bad input,
+//! refused before anything changes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -943,4 +945,146 @@ async fn a_teardown_killed_in_the_direct_delete_fallback_removes_the_subjects_ne
             r.statement_name
         );
     }
+}
+
+/// `protect` covers what SQL does: a run whose SQL would change a protected table is bad input,
+/// refused before anything changes. The first line of stderr, for the message.
+fn refused_for_protect(run: &crate::harness::Run, parts: &[&str]) -> String {
+    let err = run.stderr();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in\n{err}"))
+        .to_string();
+    for part in ["input `protect`", "nothing was changed"]
+        .iter()
+        .chain(parts)
+    {
+        assert!(line.contains(part), "{part:?} missing from {line}");
+    }
+    line
+}
+
+#[tokio::test]
+async fn a_manifest_that_drops_a_protected_table_is_bad_input_and_changes_nothing() {
+    let (audit, mine) = (table("audit"), table("mine"));
+    let theirs = their_app(&audit);
+    theirs.run("buildup", &[]).expect(0);
+
+    let app = App::new("own-protect");
+    app.write_manifest(&[
+        ("mine", &format!("CREATE TABLE {mine} (id STRING)")),
+        ("tidy", &format!("DROP TABLE {audit}")),
+    ]);
+    let pattern = format!("{}*", &audit[..audit.len() - 4]);
+    let protect = format!("keep_*\n{pattern}");
+    for (command, extra) in [
+        ("buildup", vec![]),
+        ("rebuild", vec![]),
+        ("plan", vec![("plan-for", "buildup")]),
+    ] {
+        let mut inputs = vec![("protect", protect.as_str())];
+        inputs.extend(extra);
+        let run = app.run(command, &inputs).expect(2);
+        refused_for_protect(
+            &run,
+            &[
+                "statement `tidy`",
+                "drops table ",
+                &format!(".{audit}, which"),
+                &format!("pattern '{pattern}'"),
+            ],
+        );
+    }
+    // Nothing changed: their table, no statement of the app, not even its own table's DDL.
+    assert_table_alive(&app, &audit).await;
+    assert!(!app.topic_exists(&mine).await, "the app's own DDL ran");
+    assert!(
+        app.app_statements().await.is_empty(),
+        "{:?}",
+        app.app_statements().await
+    );
+    assert!(app.records().await.is_empty(), "nothing recorded");
+
+    theirs.run("teardown", &[]).expect(0);
+    assert_table_gone(&theirs, &audit).await;
+}
+
+#[tokio::test]
+async fn a_rebuild_from_the_tracker_whose_sql_writes_a_protected_table_is_bad_input() {
+    let (audit, src) = (table("audit"), table("src"));
+    let theirs = their_app(&audit);
+    theirs.run("buildup", &[]).expect(0);
+    let app = App::new("own-protect-rec");
+    app.write_manifest(&[
+        (
+            "src",
+            &format!("CREATE TABLE {src} (id STRING, amount INT)"),
+        ),
+        (
+            "job",
+            &format!("INSERT INTO {audit} SELECT id, amount FROM {src}"),
+        ),
+    ]);
+    let built = app.run("buildup", &[]).expect(0);
+    let report = built.report();
+    let job = built
+        .list("rebuilt")
+        .into_iter()
+        .find(|n| n.contains("-job-"))
+        .unwrap_or_else(|| panic!("{report:#}"));
+    let before = app.records().await;
+
+    // By ids, while the app's SQL resolves its tables by the environment's display name (the
+    // `catalog` input): one identity all the same.
+    let c = &app.cloud;
+    let pattern = format!("{}.{}.{audit}", c.env_id, c.cluster_id);
+    let no_manifest = [("manifest", ""), ("protect", pattern.as_str())];
+    let run = app.run("rebuild", &no_manifest).expect(2);
+    refused_for_protect(
+        &run,
+        &[
+            &format!("statement `job` (deployed as `{job}`)"),
+            "writes table ",
+            &format!(".{audit}, which"),
+            &format!("pattern '{pattern}'"),
+        ],
+    );
+    app.run(
+        "plan",
+        &[no_manifest[0], no_manifest[1], ("plan-for", "rebuild")],
+    )
+    .expect(2);
+    // Adopting it again under the pattern is refused the same way, before it is recorded.
+    let adopt = app
+        .run("adopt", &[no_manifest[0], no_manifest[1], ("adopt", &job)])
+        .expect(2);
+    refused_for_protect(&adopt, &[&format!("statement `{job}`")]);
+
+    // Nothing changed: the job runs as it did, the same statement, the records as they were.
+    let live = app
+        .flink()
+        .get(&job)
+        .await
+        .unwrap()
+        .expect("the job is live");
+    assert_eq!(live.phase().to_string(), "RUNNING");
+    assert_eq!(live.metadata.uid, before[&job].statement_uid);
+    let after = app.records().await;
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    for (name, r) in &after {
+        assert_eq!(r.state, before[name].state, "{name}");
+        assert_eq!(
+            r.provenance.at, before[name].provenance.at,
+            "{name} rewritten"
+        );
+    }
+    assert!(app.topic_exists(&src).await);
+    assert_table_alive(&app, &audit).await;
+
+    app.run("teardown", &[("manifest", "")]).expect(0);
+    theirs.run("teardown", &[]).expect(0);
 }

@@ -144,8 +144,8 @@ async fn forged_records_of_every_kind_touch_nothing_of_the_victim_and_are_report
     let mut evil = Record::new(
         &app.name,
         env,
-        &format!("{}-zz-z", app.name),
-        &format!("CREATE TABLE {evil_table} (id STRING)"),
+        format!("{}-zz-z", app.name),
+        format!("CREATE TABLE {evil_table} (id STRING)"),
         State::TornDown,
     );
     evil.properties = victim_ddl.properties.clone();

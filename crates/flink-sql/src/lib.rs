@@ -1,7 +1,7 @@
 //! # flink-sql
 //!
 //! A small front door to Flink SQL as Confluent Cloud for Apache Flink accepts it: given one
-//! statement, say what kind it is and which tables it creates, drops, writes and reads.
+//! statement, say what kind it is and which tables it creates, drops, alters, writes and reads.
 //!
 //! ## Why it exists
 //!
@@ -338,6 +338,9 @@ pub struct Analysis {
     pub creates: Vec<CreatedTable>,
     /// `DROP TABLE`.
     pub drops: Vec<DroppedTable>,
+    /// The table an `ALTER TABLE` changes (its options, columns, watermark or name): neither a
+    /// read nor a write, but a change to the table all the same.
+    pub alters: Vec<TableRef>,
     /// `INSERT INTO` / `INSERT OVERWRITE` targets (each `INSERT` of a statement set) and the CTAS
     /// target; deduplicated, in first-seen order.
     pub writes: Vec<TableRef>,

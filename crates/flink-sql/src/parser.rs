@@ -200,6 +200,7 @@ pub(crate) fn parse(sql: &str) -> PResult<Analysis> {
         pos: 0,
         creates: Vec::new(),
         drops: Vec::new(),
+        alters: Vec::new(),
         writes: Vec::new(),
         reads: Vec::new(),
         stateful: Vec::new(),
@@ -291,6 +292,7 @@ struct Parser<'t> {
     pos: usize,
     creates: Vec<CreatedTable>,
     drops: Vec<DroppedTable>,
+    alters: Vec<TableRef>,
     writes: Vec<TableRef>,
     reads: Vec<TableRef>,
     stateful: Vec<Stateful>,
@@ -752,6 +754,7 @@ impl<'t> Parser<'t> {
             kind,
             creates: self.creates,
             drops: self.drops,
+            alters: self.alters,
             writes: self.writes,
             reads: self.reads,
             stateful: self.stateful,
@@ -1164,7 +1167,8 @@ impl<'t> Parser<'t> {
         self.expect_kw("ALTER")?;
         if self.eat_kw("TABLE") {
             self.if_exists_clause(false)?;
-            self.table_name()?;
+            let table = self.table_name()?;
+            self.alters.push(table);
             // What is altered (options, columns, watermark, name) does not change reads or writes.
             self.skip_rest_nonempty("an alteration (SET, ADD, MODIFY, DROP, RENAME, ...)")?;
             return Ok(StatementKind::AlterTable);

@@ -1252,6 +1252,8 @@ impl<'a> Ctx<'a> {
             creates: Vec::new(),
             writes: Vec::new(),
             reads: Vec::new(),
+            drops: Vec::new(),
+            alters: Vec::new(),
             depends_on: Vec::new(),
             is_table_ddl: false,
             resumable: false,

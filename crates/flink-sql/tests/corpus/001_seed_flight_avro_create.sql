@@ -5,6 +5,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 -- key: departure_airport_code, flight_number
 -- primary-key:

@@ -5,6 +5,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 -- key:
 -- buckets: 3

@@ -5,6 +5,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 -- key: reference_number
 -- primary-key: reference_number

@@ -5,4 +5,5 @@
 -- writes: flight_avro
 -- reads: skyone_avro, sunset_avro
 -- drops:
+-- alters:
 -- stateful:

@@ -4,5 +4,6 @@
 -- writes:
 -- reads:
 -- drops: `my-env`.`my-cluster`.flight_avro (if exists)
+-- alters:
 -- stateful:
 DROP TABLE IF EXISTS `my-env`.`my-cluster`.`flight_avro`;

@@ -4,5 +4,6 @@
 -- writes:
 -- reads:
 -- drops: sales.orders
+-- alters:
 -- stateful:
 drop table sales.orders

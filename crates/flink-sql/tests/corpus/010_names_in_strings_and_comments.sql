@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 SELECT 'FROM customers JOIN payments' AS note, /* JOIN refunds r ON TRUE */ id,
        'it''s FROM skyone_avro' AS quoted

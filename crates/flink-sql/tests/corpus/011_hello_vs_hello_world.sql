@@ -4,5 +4,6 @@
 -- writes:
 -- reads: hello_world
 -- drops:
+-- alters:
 -- stateful:
 SELECT hello, hello_world.hello AS hello2 FROM hello_world WHERE hello = 'hello'

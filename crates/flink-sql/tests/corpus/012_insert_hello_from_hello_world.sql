@@ -4,5 +4,6 @@
 -- writes: hello
 -- reads: hello_world
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO hello SELECT * FROM hello_world;

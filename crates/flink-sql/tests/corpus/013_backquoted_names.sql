@@ -4,6 +4,7 @@
 -- writes:
 -- reads: `my-env`.`my.cluster`.`order items`, `weird``name`
 -- drops:
+-- alters:
 -- stateful: join
 SELECT `o`.`id`
 FROM `my-env`.`my.cluster`.`order items` AS `o`

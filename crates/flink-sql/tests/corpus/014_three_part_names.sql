@@ -4,6 +4,7 @@
 -- writes:
 -- reads: prod.sales.orders, sales.customers, orders
 -- drops:
+-- alters:
 -- stateful: join
 SELECT o.id, c.name
 FROM prod.sales.orders AS o

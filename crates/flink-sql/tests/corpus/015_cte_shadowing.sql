@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders, shipments
 -- drops:
+-- alters:
 -- stateful: join, subquery
 WITH orders AS (SELECT * FROM orders WHERE amount > 0),
      big AS (SELECT * FROM orders WHERE amount > 100)

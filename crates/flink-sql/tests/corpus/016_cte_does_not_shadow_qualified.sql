@@ -4,6 +4,7 @@
 -- writes:
 -- reads: mydb.orders
 -- drops:
+-- alters:
 -- stateful:
 WITH orders AS (SELECT 1 AS id)
 SELECT id FROM orders

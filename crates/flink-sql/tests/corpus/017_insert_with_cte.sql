@@ -4,6 +4,7 @@
 -- writes: daily_totals
 -- reads: payments
 -- drops:
+-- alters:
 -- stateful: aggregation
 INSERT INTO daily_totals
 WITH t AS (SELECT customer_id, amount FROM payments WHERE amount > 0)

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: payments, customers, orders, refunds
 -- drops:
+-- alters:
 -- stateful: subquery, aggregation
 SELECT name,
        (SELECT MAX(amount) FROM payments p WHERE p.cid = c.id) AS max_payment

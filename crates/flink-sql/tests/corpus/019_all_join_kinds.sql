@@ -4,6 +4,7 @@
 -- writes:
 -- reads: a, b, c, d, e, f, g, h, i, j, k, l, m
 -- drops:
+-- alters:
 -- stateful: join
 SELECT *
 FROM a

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 SELECT o.id, t.word, u.tag
 FROM orders o, LATERAL TABLE(split_words(o.description)) AS t(word)

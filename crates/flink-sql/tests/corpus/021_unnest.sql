@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 SELECT o.id, item
 FROM orders AS o

@@ -4,6 +4,7 @@
 -- writes: order_lines
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO order_lines
 SELECT o.id, t.item, t.pos

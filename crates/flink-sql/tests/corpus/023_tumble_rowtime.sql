@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: aggregation, window
 SELECT window_start, window_end, COUNT(*) AS cnt
 FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR($rowtime), INTERVAL '10' MINUTES))

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: shop.clicks
 -- drops:
+-- alters:
 -- stateful: aggregation, window
 SELECT window_start, user_id, COUNT(*) AS clicks
 FROM TABLE(

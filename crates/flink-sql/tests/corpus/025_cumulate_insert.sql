@@ -4,6 +4,7 @@
 -- writes: revenue_by_window
 -- reads: payments
 -- drops:
+-- alters:
 -- stateful: aggregation, window
 INSERT INTO revenue_by_window
 SELECT window_start, window_end, SUM(amount) AS revenue

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders, currency_rates
 -- drops:
+-- alters:
 -- stateful: join
 SELECT o.order_id, o.price * r.rate AS converted
 FROM orders AS o

@@ -4,6 +4,7 @@
 -- writes: sink_a, sink_b
 -- reads: source_x, source_y
 -- drops:
+-- alters:
 -- stateful: join
 EXECUTE STATEMENT SET
 BEGIN

@@ -4,6 +4,7 @@
 -- writes: audit_log, archive
 -- reads: orders, refunds
 -- drops:
+-- alters:
 -- stateful:
 BEGIN STATEMENT SET;
 INSERT INTO audit_log SELECT * FROM orders;

@@ -4,6 +4,7 @@
 -- writes: vip_customers
 -- reads: payments
 -- drops:
+-- alters:
 -- stateful: aggregation
 -- key: customer_id
 -- distributed-by: customer_id

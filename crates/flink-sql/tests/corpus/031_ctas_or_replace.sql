@@ -4,6 +4,7 @@
 -- writes: shop.latest_orders
 -- reads: shop.orders
 -- drops:
+-- alters:
 -- stateful:
 -- key:
 -- options:

@@ -4,6 +4,7 @@
 -- writes: enriched
 -- reads: src, dim
 -- drops:
+-- alters:
 -- stateful: join
 -- key: id
 -- primary-key: id

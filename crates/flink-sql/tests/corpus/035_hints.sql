@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders, customers
 -- drops:
+-- alters:
 -- stateful: join
 SELECT /*+ STATE_TTL('o' = '1d') */ o.id
 FROM orders /*+ OPTIONS('scan.startup.mode'='earliest-offset') */ AS o

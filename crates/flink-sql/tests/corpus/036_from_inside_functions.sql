@@ -4,6 +4,7 @@
 -- writes:
 -- reads: customers
 -- drops:
+-- alters:
 -- stateful:
 SELECT
   TRIM(BOTH ' ' FROM name) AS trimmed,

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: ticker
 -- drops:
+-- alters:
 -- stateful: match-recognize
 SELECT *
 FROM ticker

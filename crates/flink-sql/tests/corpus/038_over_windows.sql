@@ -4,6 +4,7 @@
 -- writes:
 -- reads: payments
 -- drops:
+-- alters:
 -- stateful: over, ranking
 SELECT id, amount,
   SUM(amount) OVER (

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: ranking, over
 SELECT * FROM (
   SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY $rowtime DESC) AS rn

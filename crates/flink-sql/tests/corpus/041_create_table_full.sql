@@ -4,6 +4,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 -- key: order_id
 -- primary-key: order_id

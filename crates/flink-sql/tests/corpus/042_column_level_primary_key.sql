@@ -4,6 +4,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 -- key: user_id
 -- primary-key: user_id

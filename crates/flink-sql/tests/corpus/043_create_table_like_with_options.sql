@@ -4,6 +4,7 @@
 -- writes:
 -- reads: shop.orders
 -- drops:
+-- alters:
 -- stateful:
 -- key:
 -- like: shop.orders

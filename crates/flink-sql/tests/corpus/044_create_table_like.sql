@@ -4,6 +4,7 @@
 -- writes:
 -- reads: t1
 -- drops:
+-- alters:
 -- stateful:
 -- key:
 -- like: t1

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders, customers
 -- drops:
+-- alters:
 -- stateful: join
 CREATE TEMPORARY VIEW big_orders AS
 SELECT o.* FROM orders o JOIN customers c ON o.cid = c.id WHERE o.amount > 100

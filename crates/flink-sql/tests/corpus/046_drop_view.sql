@@ -4,5 +4,6 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 DROP VIEW IF EXISTS big_orders;

@@ -3,5 +3,6 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 SET 'sql.state-ttl' = '1 h';

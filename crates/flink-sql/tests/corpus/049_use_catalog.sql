@@ -3,5 +3,6 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 USE CATALOG `my-env`

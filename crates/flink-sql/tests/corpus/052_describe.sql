@@ -4,5 +4,6 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 DESCRIBE EXTENDED shop.orders

@@ -4,5 +4,6 @@
 -- writes: env.cluster.`sink-topic`
 -- reads: src
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO `env`.`cluster`.`sink-topic` (SELECT * FROM src)

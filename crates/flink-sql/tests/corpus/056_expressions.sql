@@ -5,6 +5,7 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: aggregation, distinct, sort
 SELECT customer_id,
   COUNT(DISTINCT order_id) FILTER (WHERE amount > 0) AS payments,

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: accounts, users
 -- drops:
+-- alters:
 -- stateful: join
 SELECT *
 FROM (

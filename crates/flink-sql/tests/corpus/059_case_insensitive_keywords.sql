@@ -4,5 +4,6 @@
 -- writes: Totals
 -- reads: Orders, orders
 -- drops:
+-- alters:
 -- stateful:
 InSeRt InTo Totals sElEcT id FrOm Orders uNiOn AlL SeLeCt id from orders

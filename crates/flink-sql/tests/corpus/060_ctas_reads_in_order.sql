@@ -4,6 +4,7 @@
 -- writes: `prod-env`.orders_enriched
 -- reads: orders, `prod-env`.rates
 -- drops:
+-- alters:
 -- stateful: join
 -- key:
 CREATE TABLE `prod-env`.orders_enriched AS

@@ -4,5 +4,6 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 CREATE FUNCTION to_upper AS 'com.example.ToUpper' USING JAR 'confluent-artifact://cfa-123';

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: prices
 -- drops:
+-- alters:
 -- stateful: join
 SELECT v.code, p.amount
 FROM (VALUES ('EUR', 1), ('USD', 2)) AS v(code, rank_no)

@@ -4,5 +4,6 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: aggregation
 SELECT COUNT(*) FROM orders

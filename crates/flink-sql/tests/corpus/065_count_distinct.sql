@@ -4,5 +4,6 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: aggregation, distinct
 SELECT COUNT(DISTINCT customer_id) AS customers FROM orders

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: orders, customers
 -- drops:
+-- alters:
 -- stateful: join
 SELECT o.id, c.name
 FROM orders o, customers c

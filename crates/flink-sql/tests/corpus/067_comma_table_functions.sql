@@ -4,6 +4,7 @@
 -- writes: order_words
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO order_words
 SELECT o.id, t.word, u.tag

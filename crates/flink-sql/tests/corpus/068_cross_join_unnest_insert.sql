@@ -4,6 +4,7 @@
 -- writes: order_tags
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO order_tags
 SELECT o.id, tag

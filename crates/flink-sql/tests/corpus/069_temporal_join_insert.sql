@@ -4,6 +4,7 @@
 -- writes: orders_in_eur
 -- reads: orders, currency_rates
 -- drops:
+-- alters:
 -- stateful: join
 INSERT INTO orders_in_eur
 SELECT o.order_id, o.price * r.rate AS price_eur

@@ -4,6 +4,7 @@
 -- writes: vip_orders
 -- reads: orders, vip_customers
 -- drops:
+-- alters:
 -- stateful: subquery
 INSERT INTO vip_orders
 SELECT * FROM orders

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: a_orders, b_orders
 -- drops:
+-- alters:
 -- stateful: set-operation
 SELECT id FROM a_orders
 UNION

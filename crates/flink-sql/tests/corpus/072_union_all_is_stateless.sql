@@ -4,6 +4,7 @@
 -- writes: all_orders
 -- reads: a_orders, b_orders, c_orders
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO all_orders
 SELECT id, 'a' AS origin FROM a_orders WHERE id IS NOT NULL

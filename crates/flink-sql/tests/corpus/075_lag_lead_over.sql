@@ -4,6 +4,7 @@
 -- writes:
 -- reads: payments
 -- drops:
+-- alters:
 -- stateful: lag-lead, over
 SELECT id,
   amount - LAG(amount) OVER (PARTITION BY customer_id ORDER BY $rowtime) AS delta,

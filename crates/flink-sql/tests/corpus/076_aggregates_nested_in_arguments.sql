@@ -4,6 +4,7 @@
 -- writes:
 -- reads: payments
 -- drops:
+-- alters:
 -- stateful: aggregation, distinct
 SELECT customer_id,
   ROUND(AVG(amount), 2) AS avg_amount,

@@ -4,6 +4,7 @@
 -- writes: orders_copy, totals
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: aggregation
 EXECUTE STATEMENT SET
 BEGIN

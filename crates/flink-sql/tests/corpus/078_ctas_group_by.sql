@@ -4,6 +4,7 @@
 -- writes: order_counts
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: aggregation
 -- key: customer_id
 -- distributed-by: customer_id

@@ -4,5 +4,6 @@
 -- writes: audit
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO audit VALUES (1, 'SELECT COUNT(*) FROM t GROUP BY x', UPPER('join'), CURRENT_TIMESTAMP)

@@ -6,6 +6,7 @@
 -- writes: orders_join_copy
 -- reads: orders_join
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO orders_join_copy
 SELECT

@@ -4,6 +4,7 @@
 -- writes: positive_orders
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful:
 INSERT INTO positive_orders
 SELECT o.id, o.amount

@@ -4,5 +4,6 @@
 -- writes:
 -- reads: orders
 -- drops:
+-- alters:
 -- stateful: sort
 SELECT * FROM orders ORDER BY $rowtime FETCH FIRST 5 ROWS ONLY

@@ -4,6 +4,7 @@
 -- writes:
 -- reads: clicks
 -- drops:
+-- alters:
 -- stateful: aggregation, window
 SELECT user_id, COUNT(*) AS n
 FROM clicks

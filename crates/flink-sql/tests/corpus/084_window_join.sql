@@ -4,6 +4,7 @@
 -- writes:
 -- reads: clicks, views
 -- drops:
+-- alters:
 -- stateful: window, join
 SELECT c.user_id, c.window_start
 FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR($rowtime), INTERVAL '5' MINUTES)) c

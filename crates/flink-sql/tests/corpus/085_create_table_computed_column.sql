@@ -4,6 +4,7 @@
 -- writes:
 -- reads:
 -- drops:
+-- alters:
 -- stateful:
 -- key:
 -- columns: id BIGINT | payload STRING | size computed

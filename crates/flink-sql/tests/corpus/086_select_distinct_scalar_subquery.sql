@@ -4,6 +4,7 @@
 -- writes:
 -- reads: limits, orders
 -- drops:
+-- alters:
 -- stateful: distinct, subquery, aggregation
 SELECT DISTINCT customer_id, (SELECT MAX(cap) FROM limits) AS cap
 FROM orders
