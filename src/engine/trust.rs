@@ -32,6 +32,10 @@ pub struct Trust {
     /// Records written before signing, confirmed by their statements: to be written again,
     /// signed, by a run that changes things.
     pub taken_over: Vec<Record>,
+    /// Other apps whose records the tracker topic holds in this environment: others can write
+    /// it.
+    pub shared_with: Vec<String>,
+    pub topic: String,
 }
 
 impl Trust {
@@ -53,6 +57,22 @@ impl Trust {
                 r.statement_name
             )
         }));
+        if !self.shared_with.is_empty() {
+            notes.push(format!(
+                "the tracker topic `{}` also holds the records of {} other app(s) ({}): whoever \
+                 may write it can write under any key; the app believes only what it signed, but \
+                 a topic of its own (input tracker-topic) with prefixed ACLs keeps others out \
+                 (docs/ownership.md)",
+                self.topic,
+                self.shared_with.len(),
+                self.shared_with
+                    .iter()
+                    .take(5)
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         notes.extend(self.untracked.iter().map(|u| {
             format!(
                 "statement {} carries the app's label but the tracker has no record of it the app wrote: {}",
@@ -71,7 +91,16 @@ pub async fn assess(
     live: &[Statement],
     records: &mut BTreeMap<String, Record>,
 ) -> Trust {
-    let mut trust = Trust::default();
+    let mut trust = Trust {
+        topic: engine.tracker.topic().to_string(),
+        ..Trust::default()
+    };
+    let others: std::collections::BTreeSet<&str> =
+        loaded.other_apps().map(|(_, app)| app).collect();
+    trust.shared_with = others.into_iter().map(str::to_string).collect();
+    if !trust.shared_with.is_empty() {
+        tracing::warn!(topic = %trust.topic, others = ?trust.shared_with, "other apps write the tracker topic too");
+    }
     let by_name: BTreeMap<&str, &Statement> = live.iter().map(|s| (s.name.as_str(), s)).collect();
     for u in &loaded.unverified {
         let confirmed = u

@@ -190,6 +190,12 @@ async fn forged_records_of_every_kind_touch_nothing_of_the_victim_and_are_report
     );
     assert_eq!(victim_state(&victim, &vt).await, before);
     app.assert_torn_down(&t.all().map(String::from)).await;
+    // The run can see that others write its tracker topic: it says so.
+    let notes = torn.report()["notes"].to_string();
+    assert!(
+        notes.contains(&victim.name) && notes.contains("tracker-topic"),
+        "{notes}"
+    );
 
     // A rebuild without the manifest builds the app's own statements, never the forger's SQL.
     let rebuilt = app.run("rebuild", &[("manifest", "")]).expect(0);
