@@ -250,10 +250,12 @@ async fn a_failed_statement_keeps_its_name_and_a_deleted_one_holds_it_a_while() 
     s.run(&name, &broken, "FAILED").await;
     let (status, _) = post(&s, &name, "SHOW TABLES", json!({})).await;
     assert_eq!(status, 409, "a FAILED statement keeps its name");
+    // From before the delete: the hold starts once the statement is gone, which a poll sees
+    // only a while later.
+    let deleted = Instant::now();
     let resp = s.flink(Method::DELETE, &name).send().await.unwrap();
     assert_eq!(resp.status(), 202);
     s.wait_gone(&name).await;
-    let gone = Instant::now();
     let (status, body) = post(&s, &name, "SHOW TABLES", json!({})).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["errors"][0]["code"], "resource_already_exists");
@@ -265,7 +267,7 @@ async fn a_failed_statement_keeps_its_name_and_a_deleted_one_holds_it_a_while() 
         (post(&s, &name, "SHOW TABLES", json!({})).await.0 == 201).then_some(())
     })
     .await;
-    assert!(gone.elapsed() >= Duration::from_millis(1400));
+    assert!(deleted.elapsed() >= Duration::from_millis(1500));
 }
 
 /// §F.6: a table over a subject left with another schema fails, and waiting does not clear it;
