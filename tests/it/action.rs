@@ -4,7 +4,9 @@
 //! `::add-mask::` lines the runner consumes.
 
 use crate::github_support::{fixture, FakeGithub, MERGE_SHA, OWNER, REPO};
-use crate::harness::{write, App, Run, Tables};
+use test_support::SimOptions;
+
+use crate::harness::{write, App, Cloud, Run, Tables};
 
 const TOKEN: &str = "ghs_e2eToken0123456789abcdefABCDEF";
 
@@ -158,6 +160,45 @@ async fn a_pull_request_run_reports_outputs_summary_and_one_sticky_comment() {
     assert_eq!(torn.list("torn-down").len(), 3);
     assert_eq!(torn.list("dropped-tables").len(), 2);
     assert_no_secret(&app, &torn, &fake).await;
+}
+
+#[tokio::test]
+async fn text_from_the_api_mentions_no_one_and_links_nowhere_in_the_comment_and_summary() {
+    let fake = FakeGithub::start(TOKEN, &[42]).await;
+    let app = App::in_cloud(
+        "action-defang",
+        test_support::StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
+    app.write_manifest(&[("show", "SHOW TABLES")]);
+    // The Flink API refuses every create with a message that mentions and links.
+    app.cloud
+        .control()
+        .set_faults(serde_json::json!({
+            "forbidden_methods": ["POST"],
+            "apis": ["flink"],
+            "error_message": "denied: ask @someone or @acme/oncall, see https://evil.example/x, \
+                              www.evil.example or mail ops@evil.example",
+        }))
+        .await;
+    let env = runner_env(&fake, "pull_request", Some("pull_request.opened.json"));
+    let r = run(&app, "buildup", &env, &[]);
+    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
+    app.cloud.control().assert_injected("forbidden", 1).await;
+    let comments = fake.comments(42);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    for (what, text) in [("comment", &comments[0].body), ("summary", &r.summary)] {
+        assert!(
+            text.contains("someone") && text.contains("evil.example"),
+            "{what}: the API's message is not shown:\n{text}"
+        );
+        for planted in ["@someone", "@acme", "https://evil", "www.evil", "ops@evil"] {
+            assert!(
+                !text.to_lowercase().contains(planted),
+                "{what}: {planted} survived:\n{text}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
