@@ -257,6 +257,10 @@ pub struct HousekeepingInputs {
     /// What stdout carries at the end: text (default) or json (the run report, for scripts).
     #[arg(long = "output", env = "INPUT_OUTPUT", global = true)]
     pub output: Option<String>,
+    /// Let teardown, buildup, rebuild and adopt run on a `pull_request_target` or `workflow_run`
+    /// event whose head is a fork's (default false: refused, exit 2).
+    #[arg(long = "allow-fork-head", env = "INPUT_ALLOW-FORK-HEAD", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_fork_head: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -418,6 +422,7 @@ impl Cli {
             ("pr-number", h.pr_number.as_deref()),
             ("summary", h.summary.as_deref()),
             ("output", h.output.as_deref()),
+            ("allow-fork-head", h.allow_fork_head.as_deref()),
         ];
         match &self.command {
             Some(CliCommand::Track {
@@ -644,6 +649,8 @@ pub struct Settings {
     pub pr_number: Option<u64>,
     pub summary: bool,
     pub output: OutputFormat,
+    /// The `allow-fork-head` input.
+    pub allow_fork_head: bool,
 }
 
 /// A boolean input: YAML 1.2's spellings of true and false; empty means the default.
@@ -820,6 +827,7 @@ impl HousekeepingInputs {
             pr_number,
             summary: boolean("summary", &self.summary, true)?,
             output,
+            allow_fork_head: boolean("allow-fork-head", &self.allow_fork_head, false)?,
         })
     }
 }

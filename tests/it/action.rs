@@ -202,6 +202,75 @@ async fn text_from_the_api_mentions_no_one_and_links_nowhere_in_the_comment_and_
 }
 
 #[tokio::test]
+async fn a_forks_head_on_pull_request_target_or_workflow_run_changes_nothing_unless_allowed() {
+    let fake = FakeGithub::start(TOKEN, &[43]).await;
+    let app = App::in_cloud(
+        "action-fork-head",
+        test_support::StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
+    app.write_manifest(&[("show", "SHOW TABLES")]);
+    let target = runner_env(&fake, "pull_request_target", Some("pull_request.fork.json"));
+    // A workflow_run of a fork's branch, as the payload names the repositories.
+    let payload = app.path("workflow_run.json");
+    std::fs::write(
+        &payload,
+        serde_json::json!({
+            "repository": {"full_name": format!("{OWNER}/{REPO}"), "id": 812340001},
+            "workflow_run": {
+                "head_repository": {"full_name": "mallory/flight-apps", "id": 812340002},
+                "head_sha": MERGE_SHA,
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut run_event = runner_env(&fake, "workflow_run", None);
+    run_event.push(("GITHUB_EVENT_PATH".into(), payload.display().to_string()));
+    for (event, env) in [
+        ("pull_request_target", &target),
+        ("workflow_run", &run_event),
+    ] {
+        for command in ["buildup", "teardown", "rebuild"] {
+            let r = run(&app, command, env, &[]).expect(2);
+            let stderr = r.stderr();
+            assert!(
+                stderr.contains("input `allow-fork-head`")
+                    && stderr.contains("mallory/flight-apps"),
+                "{event} {command}:\n{stderr}"
+            );
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "{event} {command}: one message\n{stderr}"
+            );
+            assert!(
+                r.stdout()
+                    .lines()
+                    .any(|l| l.starts_with("::error title=") && l.contains("allow-fork-head")),
+                "{event} {command}: no annotation naming the input:\n{}",
+                r.stdout()
+            );
+        }
+        let r = run(&app, "adopt", env, &[("adopt", "x-*")]).expect(2);
+        assert!(r.stderr().contains("allow-fork-head"), "{event} adopt");
+    }
+    // Refused before any request: the cloud and GitHub heard nothing.
+    assert!(
+        app.cloud.control().requests().await.is_empty(),
+        "a request reached the cloud"
+    );
+    assert!(fake.requests().await.is_empty(), "a request reached GitHub");
+    // A plan changes nothing: it runs.
+    run(&app, "plan", &target, &[]).expect(0);
+    // Allowed: it runs.
+    let built = run(&app, "buildup", &target, &[("allow-fork-head", "true")]).expect(0);
+    assert_eq!(built.list("rebuilt").len(), 1);
+    run(&app, "teardown", &run_event, &[("allow-fork-head", "true")]).expect(0);
+    assert!(app.app_statements().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_sticky_comment_beyond_the_first_page_is_found() {
     let fake = FakeGithub::start(TOKEN, &[42]).await;
     for i in 0..150 {
