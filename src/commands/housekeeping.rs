@@ -208,7 +208,7 @@ async fn prepare(
     }
 
     let retry = RetryPolicy::default();
-    let roots = creds.extra_roots()?;
+    let roots = creds.extra_roots();
     let flink_client = flink.client(&roots)?.with_concurrency(settings.concurrency);
     let registry_client = match &registry {
         Some(r) => Some(
