@@ -166,7 +166,8 @@ pub struct GlobalInputs {
     #[arg(long = "private-networking", env = "INPUT_PRIVATE-NETWORKING", global = true, num_args = 0..=1, default_missing_value = "true")]
     pub private_networking: Option<String>,
     /// A PEM file of certificate authorities the HTTPS clients (Flink, Schema Registry) trust
-    /// besides the system's: a TLS-inspecting proxy's, a private CA's.
+    /// besides the system's: a TLS-inspecting proxy's, a private CA's. A regular file of at most
+    /// 1 MiB inside the workspace.
     #[arg(long = "ca-bundle", env = "INPUT_CA-BUNDLE", global = true)]
     pub ca_bundle: Option<String>,
 
@@ -267,6 +268,10 @@ pub struct HousekeepingInputs {
     /// What stdout carries at the end: text (default) or json (the run report, for scripts).
     #[arg(long = "output", env = "INPUT_OUTPUT", global = true)]
     pub output: Option<String>,
+    /// Let teardown, buildup, rebuild and adopt run on a `pull_request_target` or `workflow_run`
+    /// event whose head is a fork's (default false: refused, exit 2).
+    #[arg(long = "allow-fork-head", env = "INPUT_ALLOW-FORK-HEAD", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_fork_head: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -340,7 +345,7 @@ impl Cli {
     /// checked; every bad input is an error naming it, before anything is touched.
     pub fn invocation(self) -> Result<Invocation, ConfigError> {
         self.check_printable()?;
-        let checked = self.inputs.check()?;
+        let checked = self.inputs.check(&workspace())?;
         let command = match self.command {
             Some(c) => c,
             None => action_command(&self.inputs)?,
@@ -428,6 +433,7 @@ impl Cli {
             ("pr-number", h.pr_number.as_deref()),
             ("summary", h.summary.as_deref()),
             ("output", h.output.as_deref()),
+            ("allow-fork-head", h.allow_fork_head.as_deref()),
         ];
         match &self.command {
             Some(CliCommand::Track {
@@ -533,8 +539,9 @@ fn given_secret(v: &Option<Secret>) -> Option<Secret> {
 }
 
 impl GlobalInputs {
-    /// Form checks of every input; each failure names its input.
-    pub fn check(&self) -> Result<Checked, ConfigError> {
+    /// Form checks of every input; each failure names its input. `workspace` is where the
+    /// `ca-bundle` file must be.
+    pub fn check(&self, workspace: &Path) -> Result<Checked, ConfigError> {
         let app = given(&self.app);
         if let Some(a) = &app {
             validate_app(a).map_err(|r| ConfigError::input("app", r))?;
@@ -559,7 +566,10 @@ impl GlobalInputs {
             }
         }
         // A bundle that cannot be used is bad input, found before anything else happens.
-        crate::config::load_ca_bundle(given(&self.ca_bundle).map(PathBuf::from).as_deref())?;
+        let ca_bundle = crate::config::load_ca_bundle(
+            workspace,
+            given(&self.ca_bundle).map(PathBuf::from).as_deref(),
+        )?;
         let credentials = CredentialInputs {
             aws_region: given(&self.aws_region),
             flink_secret_id: given(&self.flink_secret_id),
@@ -575,7 +585,7 @@ impl GlobalInputs {
             principal_id: given(&self.principal_id),
             flink_endpoint: given(&self.flink_endpoint),
             private_networking: boolean("private-networking", &self.private_networking, false)?,
-            ca_bundle: given(&self.ca_bundle).map(PathBuf::from),
+            ca_bundle,
             kafka_bootstrap_servers: given(&self.kafka_bootstrap_servers),
             kafka_api_key: given(&self.kafka_api_key),
             kafka_api_secret: given_secret(&self.kafka_api_secret),
@@ -664,6 +674,8 @@ pub struct Settings {
     pub pr_number: Option<u64>,
     pub summary: bool,
     pub output: OutputFormat,
+    /// The `allow-fork-head` input.
+    pub allow_fork_head: bool,
 }
 
 /// A boolean input: YAML 1.2's spellings of true and false; empty means the default.
@@ -840,6 +852,7 @@ impl HousekeepingInputs {
             pr_number,
             summary: boolean("summary", &self.summary, true)?,
             output,
+            allow_fork_head: boolean("allow-fork-head", &self.allow_fork_head, false)?,
         })
     }
 }
@@ -954,14 +967,14 @@ mod tests {
             kafka_api_key: Some("  ".into()),
             ..Default::default()
         };
-        let c = g.check().unwrap();
+        let c = g.check(Path::new(".")).unwrap();
         assert!(c.credentials.kafka_api_key.is_none());
         g.tracker_topic = String::new();
-        let err = g.check().unwrap_err().to_string();
+        let err = g.check(Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("tracker-topic"), "{err}");
         g.tracker_topic = DEFAULT_TOPIC.into();
         g.kafka_security_protocol = "SSL".into();
-        let err = g.check().unwrap_err().to_string();
+        let err = g.check(Path::new(".")).unwrap_err().to_string();
         assert!(err.contains("kafka-security-protocol"), "{err}");
     }
 

@@ -114,8 +114,9 @@ pub struct CredentialInputs {
     pub flink_endpoint: Option<String>,
     /// `private-networking`: the default endpoint is the region's private one.
     pub private_networking: bool,
-    /// `ca-bundle`: certificate authorities the HTTPS clients trust besides the system's.
-    pub ca_bundle: Option<PathBuf>,
+    /// `ca-bundle`: certificate authorities the HTTPS clients trust besides the system's, read
+    /// (and checked) once, by [`load_ca_bundle`].
+    pub ca_bundle: ExtraRoots,
 
     pub kafka_bootstrap_servers: Option<String>,
     pub kafka_api_key: Option<String>,
@@ -256,8 +257,8 @@ impl Credentials {
     }
 
     /// The certificate authorities of the `ca-bundle` input (none without it).
-    pub fn extra_roots(&self) -> Result<ExtraRoots, ConfigError> {
-        load_ca_bundle(self.inputs.ca_bundle.as_deref())
+    pub fn extra_roots(&self) -> ExtraRoots {
+        self.inputs.ca_bundle.clone()
     }
 
     /// Where the Kafka connection's settings come from, to name it when the cluster refuses
@@ -695,19 +696,36 @@ fn registry_user_info(d: &SecretDoc) -> Result<(String, Secret), ConfigError> {
     })
 }
 
-/// The certificates of a `ca-bundle` file; a file that cannot be read or holds none is bad input.
-pub fn load_ca_bundle(path: Option<&std::path::Path>) -> Result<ExtraRoots, ConfigError> {
-    let Some(path) = path else {
+/// The largest `ca-bundle` read (bytes): a bundle of every public CA is about 250 KB.
+pub const MAX_CA_BUNDLE_BYTES: u64 = 1024 * 1024;
+
+/// The certificates of a `ca-bundle` file, `named` relative to `workspace`. Like the manifest, it
+/// must be a regular file of at most [`MAX_CA_BUNDLE_BYTES`] inside the workspace
+/// ([`crate::manifest::read_workspace_file`]): an input from a pull request's workflow must not
+/// make the action read a device, a FIFO or a huge file. A file that cannot be read or holds no
+/// certificate is bad input.
+pub fn load_ca_bundle(
+    workspace: &std::path::Path,
+    named: Option<&std::path::Path>,
+) -> Result<ExtraRoots, ConfigError> {
+    let Some(named) = named else {
         return Ok(ExtraRoots::default());
     };
-    let pem = std::fs::read(path).map_err(|e| {
-        ConfigError::input(
-            "ca-bundle",
-            format!("cannot read '{}': {e}", path.display()),
-        )
+    let pem = crate::manifest::read_workspace_file(
+        workspace,
+        &workspace.join(named),
+        named,
+        MAX_CA_BUNDLE_BYTES,
+    )
+    .map_err(|e| {
+        let why = match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        };
+        ConfigError::input("ca-bundle", why)
     })?;
-    ExtraRoots::from_pem(&pem)
-        .map_err(|why| ConfigError::input("ca-bundle", format!("'{}' {why}", path.display())))
+    ExtraRoots::from_pem(pem.as_bytes())
+        .map_err(|why| ConfigError::input("ca-bundle", format!("'{}' {why}", named.display())))
 }
 
 /// Mask the credentials a secret of `kind` holds the moment it is read (whether or not this run
@@ -794,6 +812,42 @@ fn validate_url(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_ca_bundle_is_a_small_regular_file_inside_the_workspace() {
+        let root = std::env::temp_dir().join(format!("ca-bundle-{}", rand::random::<u64>()));
+        let (workspace, elsewhere) = (root.join("ws"), root.join("elsewhere"));
+        std::fs::create_dir_all(workspace.join("certs")).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("ca.pem"), "not checked: never read").unwrap();
+        std::fs::write(
+            workspace.join("big.pem"),
+            "-".repeat(MAX_CA_BUNDLE_BYTES as usize + 1),
+        )
+        .unwrap();
+        std::fs::write(workspace.join("text.pem"), "hello").unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("ca.pem"), workspace.join("link.pem")).unwrap();
+        let outside = elsewhere.join("ca.pem");
+        for (named, says) in [
+            (outside.as_path(), "outside the workspace"),
+            (Path::new("../elsewhere/ca.pem"), "outside the workspace"),
+            (Path::new("link.pem"), "outside the workspace"),
+            (
+                Path::new("big.pem"),
+                "larger than the limit of 1048576 bytes",
+            ),
+            (Path::new("certs"), "a directory, not a regular file"),
+            (Path::new("missing.pem"), "cannot be read"),
+            (Path::new("text.pem"), "holds no certificate"),
+        ] {
+            let e = load_ca_bundle(&workspace, Some(named)).unwrap_err();
+            assert_eq!(e.input_name(), "ca-bundle", "{named:?}: {e}");
+            assert!(e.to_string().contains(says), "{named:?}: {e}");
+        }
+        assert!(load_ca_bundle(&workspace, None).unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 
     #[test]
     fn user_info_needs_a_colon_and_both_halves() {

@@ -19,6 +19,10 @@ pub const DEFAULT_FILE: &str = "ccaf-housekeeping.toml";
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// The largest SQL file read (bytes), per file.
 pub const MAX_SQL_BYTES: u64 = 1024 * 1024;
+/// The most one manifest may make the run read from its SQL files (bytes), each file counted
+/// every time a statement names it: 16 such files of the largest size. Without it, a manifest
+/// naming one 1 MiB file ten thousand times would have the run read (and hold) 10 GiB.
+pub const MAX_SQL_TOTAL_BYTES: u64 = 16 * MAX_SQL_BYTES;
 /// The longest statement text the statements API takes (`spec.statement`, 131 072 characters).
 pub const MAX_STATEMENT_CHARS: usize = 131_072;
 
@@ -257,6 +261,7 @@ pub fn parse(
             problems.add(key.into(), e);
         }
     }
+    let mut budget = SqlBudget::default();
     let mut seen = BTreeSet::new();
     let mut pinned_names = BTreeSet::new();
     let mut statements = Vec::new();
@@ -281,7 +286,8 @@ pub fn parse(
                 );
             }
         }
-        if let Some(statement) = parse_statement(i, s, base, workspace, &mut problems) {
+        if let Some(statement) = parse_statement(i, s, base, workspace, &mut budget, &mut problems)
+        {
             statements.push(statement);
         }
     }
@@ -307,6 +313,36 @@ pub fn parse(
             path: path.to_path_buf(),
             problems: problems.0,
         })
+    }
+}
+
+/// What the manifest's SQL files have made the run read so far ([`MAX_SQL_TOTAL_BYTES`]).
+#[derive(Default)]
+struct SqlBudget {
+    read: u64,
+    /// Past the limit: the problem is said once, and no further file is read.
+    spent: bool,
+}
+
+impl SqlBudget {
+    /// Whether another file may be read; the first refusal is a problem at `place`.
+    fn allows(&mut self, place: &str, problems: &mut Problems) -> bool {
+        if self.spent {
+            return false;
+        }
+        if self.read > MAX_SQL_TOTAL_BYTES {
+            self.spent = true;
+            problems.add(
+                place.to_string(),
+                format!(
+                    "the manifest's SQL files add up to more than the limit of \
+                     {MAX_SQL_TOTAL_BYTES} bytes (each file counted every time a statement \
+                     names it); no further file is read"
+                ),
+            );
+            return false;
+        }
+        true
     }
 }
 
@@ -349,6 +385,7 @@ fn parse_statement(
     s: RawStatement,
     base: &Path,
     workspace: &Path,
+    budget: &mut SqlBudget,
     problems: &mut Problems,
 ) -> Option<ManifestStatement> {
     let place = format!("statements[{i}] \"{}\"", s.name);
@@ -359,7 +396,7 @@ fn parse_statement(
     {
         problems.add(format!("{place}.statement-name"), e);
     }
-    let (sql, sql_file) = statement_sql(s.sql, s.query, base, workspace, &place, problems)?;
+    let (sql, sql_file) = statement_sql(s.sql, s.query, base, workspace, &place, budget, problems)?;
     for dependency in &s.depends_on {
         if let Err(e) = printable(dependency) {
             problems.add(format!("{place}.depends-on"), e);
@@ -461,6 +498,7 @@ fn statement_sql(
     base: &Path,
     workspace: &Path,
     place: &str,
+    budget: &mut SqlBudget,
     problems: &mut Problems,
 ) -> Option<(String, Option<PathBuf>)> {
     match (sql, query) {
@@ -480,6 +518,9 @@ fn statement_sql(
         }
         (None, Some(q)) => Some((q, None)),
         (Some(file), None) => {
+            if !budget.allows(place, problems) {
+                return None;
+            }
             let named = PathBuf::from(&file);
             let read = if let Err(e) = printable(&file) {
                 Err(e)
@@ -499,7 +540,14 @@ fn statement_sql(
                 })
             };
             match read {
-                Ok(text) => Some((text, Some(named))),
+                Ok(text) => {
+                    budget.read += text.len() as u64;
+                    // Checked before the next read, and here for the last one.
+                    if !budget.allows(place, problems) {
+                        return None;
+                    }
+                    Some((text, Some(named)))
+                }
                 Err(e) => {
                     problems.add(place.to_string(), format!("SQL file {e}"));
                     None
@@ -730,6 +778,36 @@ query = "SELECT * FORM t"
             p.iter().any(|x| x.contains("takes at most 131072")),
             "{p:#?}"
         );
+    }
+
+    #[test]
+    fn a_manifest_reads_at_most_16_mib_of_sql_in_all_each_file_counted_each_time_it_is_named() {
+        // The largest SQL file there may be (its length is a problem of its own).
+        let sql = format!("SELECT 1 -- {}", "x".repeat(MAX_SQL_BYTES as usize - 12));
+        assert_eq!(sql.len() as u64, MAX_SQL_BYTES);
+        let manifest = |n: usize| {
+            let mut text = "app = \"a\"\n".to_string();
+            for i in 0..n {
+                text.push_str(&format!(
+                    "[[statements]]\nname = \"s{i}\"\nsql = \"sql/big.sql\"\n"
+                ));
+            }
+            text
+        };
+        let over_the_total = |p: &[String]| {
+            p.iter()
+                .filter(|x| x.contains("add up to more than the limit of 16777216 bytes"))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let p = problems(&manifest(16), &[("sql/big.sql", &sql)]);
+        assert!(over_the_total(&p).is_empty(), "{p:#?}");
+        // Ten thousand names of the file: the 17th is one too many, and nothing more is read.
+        let p = problems(&manifest(10_000), &[("sql/big.sql", &sql)]);
+        let total = over_the_total(&p);
+        assert_eq!(total.len(), 1, "{p:#?}");
+        assert!(total[0].starts_with("statements[16] \"s16\""), "{total:?}");
+        assert_eq!(p.len(), 17, "16 statements too long, one over the total");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! alike — a line that starts (after blanks) with `::`, or holds `##[` anywhere (the legacy form).
 //! A table name or an API error message with a line break in it could otherwise start a line of
 //! its own: `::add-mask::…`, `::stop-commands::…`, `::set-output …`. The binary's own commands are
-//! built by [`crate::github::commands`]; everything else it prints passes [`escape_line`].
+//! built by [`crate::github::commands`]; everything else it prints passes [`escape_line`] (JSON
+//! first through [`defuse_json`], which keeps it JSON).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -83,6 +84,32 @@ pub fn escape_line(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text (compact or pretty) made safe for stdout without changing what a JSON reader reads:
+/// in each line, `##[` becomes `##\u005b` and every control character serde leaves as it is
+/// (DEL, the C1 controls, U+2028, U+2029) becomes a `\uXXXX` escape. Outside strings JSON has
+/// none of these, and no line of JSON starts with `::`; each line still passes [`escape_line`]
+/// last, which then leaves it as it is. Apply it after masking secrets.
+pub fn defuse_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + 8);
+    for (i, line) in json.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut safe = String::with_capacity(line.len());
+        for c in line.chars() {
+            if is_control(c) {
+                // JSON's own escape: only characters of the Basic Multilingual Plane get here.
+                safe.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                safe.push(c);
+            }
+        }
+        let safe = safe.replace("##[", "##\\u005b");
+        out.push_str(&escape_line(&safe));
+    }
+    out
+}
+
 /// A writer for one log event at a time (tracing's fmt layer writes each event whole, then drops
 /// the writer): the event is buffered and written as one escaped line when the writer is dropped
 /// or flushed. Every dependency's log line passes here too.
@@ -146,6 +173,28 @@ pub fn print_line(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_defused_and_still_reads_the_same() {
+        let value = serde_json::json!({
+            "detail": "denied\n::error::x ##[group]y \u{85}\u{2028}\u{7f}\r::add-mask::z",
+            "table": "t##[endgroup]",
+        });
+        for text in [
+            serde_json::to_string(&value).unwrap(),
+            serde_json::to_string_pretty(&value).unwrap(),
+        ] {
+            let safe = defuse_json(&text);
+            for line in safe.lines() {
+                assert_eq!(escape_line(line), line, "{line}");
+                assert!(!line.contains("##["), "{line}");
+                assert!(!line.trim_start().starts_with("::"), "{line}");
+                assert!(!line.chars().any(is_control), "{line:?}");
+            }
+            let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+            assert_eq!(back, value);
+        }
+    }
 
     #[test]
     fn names_with_control_characters_are_refused_without_echoing_them() {

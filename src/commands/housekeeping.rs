@@ -56,6 +56,7 @@ pub async fn run(
     cancel: Cancel,
 ) -> Result<i32, CommandError> {
     let request = request(command, &settings);
+    refuse_fork_head(command, &request, &settings)?;
     let (engine, manifest, masker) = tokio::select! {
         prepared = prepare(checked, &settings, cancel.clone()) => prepared?,
         signal = cancel.until_requested() => return Err(CommandError::Cancelled(signal)),
@@ -106,6 +107,53 @@ pub async fn run(
     // run), so the process leaves them to the exit.
     std::mem::forget(engine);
     Ok(report.exit_code())
+}
+
+/// A run that changes things refuses a fork's head on the events that give it this repository's
+/// secrets (`pull_request_target`, `workflow_run`) unless `allow-fork-head` says otherwise: the
+/// manifest and SQL it would read may be anyone's. A payload that does not say whose head it is
+/// counts as a fork's. Before any network call: bad input, exit 2.
+fn refuse_fork_head(
+    command: Command,
+    request: &Request,
+    settings: &Settings,
+) -> Result<(), ConfigError> {
+    use github::event::{Event, Head, FORK_HEAD_EVENTS};
+    if settings.allow_fork_head || matches!(request, Request::Plan(_)) {
+        return Ok(());
+    }
+    let ctx = GithubContext::from_env(None);
+    let Some(name) = ctx
+        .event_name
+        .as_deref()
+        .filter(|n| FORK_HEAD_EVENTS.contains(n))
+    else {
+        return Ok(());
+    };
+    let head = match &ctx.event_path {
+        Some(path) => match Event::load(name, path) {
+            Ok(event) => event.head(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the event payload cannot be read");
+                Head::Unknown
+            }
+        },
+        None => Head::Unknown,
+    };
+    let whose = match head {
+        Head::Own => return Ok(()),
+        Head::Fork(Some(repo)) => format!("a fork's ({repo})"),
+        Head::Fork(None) => "a fork's (a deleted repository)".to_string(),
+        Head::Unknown => "maybe a fork's (the event payload does not say)".to_string(),
+    };
+    Err(ConfigError::input(
+        "allow-fork-head",
+        format!(
+            "{command} refused on the {name} event: its head is {whose}, and a fork's \
+             manifest and SQL would run with this repository's credentials; set \
+             allow-fork-head: true only if the workflow checks out trusted code"
+        ),
+    ))
 }
 
 /// Everything a run needs, read and checked before anything changes: the manifest, the
@@ -160,7 +208,7 @@ async fn prepare(
     }
 
     let retry = RetryPolicy::default();
-    let roots = creds.extra_roots()?;
+    let roots = creds.extra_roots();
     let flink_client = flink.client(&roots)?.with_concurrency(settings.concurrency);
     let registry_client = match &registry {
         Some(r) => Some(

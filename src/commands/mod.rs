@@ -142,15 +142,13 @@ fn tracker_exit_code(e: &TrackerError) -> i32 {
     }
 }
 
-/// Pretty JSON and a newline. JSON escapes control characters in strings itself, and a line of
-/// pretty JSON never starts with `::`; the runner's legacy `##[` (only ever inside a string here)
-/// is written `##\u005b`, the same string to a JSON reader.
+/// Pretty JSON and a newline, every line defused the JSON way ([`crate::text::defuse_json`]).
 fn print_json<T: serde::Serialize + ?Sized>(
     out: &mut impl Write,
     v: &T,
 ) -> Result<(), CommandError> {
     let text = serde_json::to_string_pretty(v).map_err(CommandError::Json)?;
-    writeln!(out, "{}", text.replace("##[", "##\\u005b")).map_err(CommandError::Output)
+    writeln!(out, "{}", crate::text::defuse_json(&text)).map_err(CommandError::Output)
 }
 
 /// A table of left-aligned columns, two spaces apart, the last column unpadded.

@@ -50,7 +50,7 @@ pub async fn run(checked: Checked, json: bool) -> Result<(), CommandError> {
     let mut creds = Credentials::new(checked.credentials.clone());
     let flink = creds.flink().await?;
     let kafka = creds.kafka().await?;
-    let client = flink.client(&creds.extra_roots()?)?;
+    let client = flink.client(&creds.extra_roots())?;
     let tracker = Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
     let records = tracker
         .list(Some(&flink.environment_id), Some(&app))

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::http::{
-    parse_base_url, ApiError, Credentials, ExtraRoots, HttpClient, HttpRequest, RetryPolicy,
+    parse_base_url, ApiError, Attempt, Credentials, ExtraRoots, HttpClient, HttpRequest,
+    RetryPolicy,
 };
 use super::limit::{Api, ApiUsage, Concurrency};
 use super::watch::StatementWatch;
@@ -526,6 +527,22 @@ pub enum LabelsPatched {
     Ignored,
     /// The service refused the change (its message).
     Refused(String),
+}
+
+/// What one attempt of a DELETE came to ([`FlinkClient::delete_attempt`]).
+#[derive(Debug)]
+pub enum DeleteAttempt {
+    /// Deleted now (`true`: the statement shows DELETING until it is gone), or there was no
+    /// such statement (`false`).
+    Done(bool),
+    /// Not known to be done; the retry policy would send it again after `pause`. `error` is
+    /// what this attempt was answered; `maybe_done`: the service may have carried it out (a
+    /// 5xx, a timeout or a broken connection; not a 429).
+    Again {
+        pause: Duration,
+        error: FlinkError,
+        maybe_done: bool,
+    },
 }
 
 /// Whether stop / resume changed anything.
@@ -1049,25 +1066,62 @@ impl FlinkClient {
 
     /// Ask the service to delete the statement. `true`: accepted (the statement shows DELETING
     /// until it is gone — see [`FlinkClient::wait_gone`]); `false`: there was no such statement.
+    /// Retried under the policy without a look at what is under the name between attempts: a
+    /// caller that must be sure it deletes one incarnation drives
+    /// [`FlinkClient::delete_attempt`] itself.
     pub async fn delete(&self, name: &str) -> Result<bool, FlinkError> {
-        let failure = match self
-            .http
-            .execute(HttpRequest::delete(self.statement_url(name, None)))
-            .await
-        {
-            Ok(resp) if resp.status().as_u16() == 404 => return Ok(false),
-            Ok(resp) if resp.is_success() => return Ok(true),
-            Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.delete_attempt(name, attempt).await? {
+                DeleteAttempt::Done(found) => return Ok(found),
+                DeleteAttempt::Again { pause, .. } => tokio::time::sleep(pause).await,
+            }
+        }
+    }
+
+    /// Attempt number `attempt` (1 = the first) of the statement's DELETE. When it is not known
+    /// to be done and the policy would try again, [`DeleteAttempt::Again`]: the caller may check
+    /// the statement under the name before it sends the next attempt. The last attempt whose
+    /// answer was lost is confirmed by a GET.
+    pub async fn delete_attempt(
+        &self,
+        name: &str,
+        attempt: u32,
+    ) -> Result<DeleteAttempt, FlinkError> {
+        let req = HttpRequest::delete(self.statement_url(name, None));
+        let failure = match self.http.attempt(&req, attempt).await {
+            Attempt::Again { pause, outcome } => {
+                let (error, maybe_done) = match outcome {
+                    Ok(resp) => {
+                        let throttled = resp.status().as_u16() == 429;
+                        (resp.into_error().into(), !throttled)
+                    }
+                    Err(e) => (e.into(), true),
+                };
+                return Ok(DeleteAttempt::Again {
+                    pause,
+                    error,
+                    maybe_done,
+                });
+            }
+            Attempt::Done(Ok(resp)) if resp.status().as_u16() == 404 => {
+                return Ok(DeleteAttempt::Done(false))
+            }
+            Attempt::Done(Ok(resp)) if resp.is_success() => return Ok(DeleteAttempt::Done(true)),
+            Attempt::Done(Ok(resp))
+                if crate::confluent::http::may_have_been_done(resp.status().as_u16()) =>
+            {
                 resp.into_error()
             }
-            Ok(resp) => return Err(resp.into_error().into()),
-            Err(e) if e.is_transient() => e,
-            Err(e) => return Err(e.into()),
+            Attempt::Done(Ok(resp)) => return Err(resp.into_error().into()),
+            Attempt::Done(Err(e)) if e.is_transient() => e,
+            Attempt::Done(Err(e)) => return Err(e.into()),
         };
         // Every answer was lost: the GET tells whether the delete was carried out.
         match self.get(name).await {
-            Ok(None) => Ok(true),
-            Ok(Some(s)) if *s.phase() == Phase::Deleting => Ok(true),
+            Ok(None) => Ok(DeleteAttempt::Done(true)),
+            Ok(Some(s)) if *s.phase() == Phase::Deleting => Ok(DeleteAttempt::Done(true)),
             _ => Err(failure.into()),
         }
     }

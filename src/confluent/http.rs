@@ -303,6 +303,20 @@ impl HttpRequest {
     }
 }
 
+/// What one attempt of a request came to ([`HttpClient::attempt`]).
+#[derive(Debug)]
+pub enum Attempt {
+    /// The answer to keep: what was not to be retried, or the last attempt's.
+    Done(Result<HttpResponse, ApiError>),
+    /// The policy would send the request again after `pause`: a 429, or a 5xx, a timeout or a
+    /// broken connection of a request that may be retried, or a refused connection. `outcome`
+    /// is this attempt's answer (the request may have been carried out all the same).
+    Again {
+        pause: Duration,
+        outcome: Result<HttpResponse, ApiError>,
+    },
+}
+
 /// The final answer to a request (after retries and redirects), whatever its status.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
@@ -511,71 +525,89 @@ impl HttpClient {
     /// (callers decide what a 404 or 409 means). `Err` only when no response came back or a
     /// redirect could not be followed.
     pub async fn execute(&self, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-        let retry_failures = req.may_retry_failures();
-        let max = self.policy.max_attempts;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let last = attempt >= max;
-            let permit = self.limiter.acquire().await;
-            let sent = self.send_following_redirects(&req, attempt).await;
-            permit.finish(match &sent {
-                Ok(answer) if answer.status.as_u16() == 429 => Answered::Throttled(
-                    retry_after(&answer.headers).map(|d| d.min(self.policy.max_retry_after)),
-                ),
-                Ok(answer) if is_retryable_5xx(answer.status.as_u16()) => Answered::Failed,
-                Ok(_) => Answered::Fine,
-                Err(Failure::Redirect(_)) => Answered::Fine,
-                Err(_) => Answered::Failed,
-            });
-            match sent {
-                Ok(answer) => {
-                    let status = answer.status.as_u16();
-                    let pause = if status == 429 {
-                        Some(
-                            retry_after(&answer.headers)
-                                .map(|d| d.min(self.policy.max_retry_after))
-                                .unwrap_or_else(|| self.policy.backoff(attempt)),
-                        )
-                    } else if is_retryable_5xx(status) && retry_failures {
-                        Some(self.policy.backoff(attempt))
-                    } else {
-                        None
-                    };
-                    match pause {
-                        Some(pause) if !last => {
-                            tracing::debug!(
-                                method = %req.method,
-                                path = %answer.path,
-                                status,
-                                attempt,
-                                pause_ms = pause.as_millis() as u64,
-                                "retrying"
-                            );
-                            tokio::time::sleep(pause).await;
-                        }
-                        _ => return Ok(self.response(&req, answer, attempt)),
-                    }
-                }
-                Err(failure) => {
-                    let retry = match &failure {
-                        Failure::Connect(_) => true,
-                        Failure::Timeout | Failure::Transport(_) => retry_failures,
-                        Failure::Redirect(_) => false,
-                    };
-                    if retry && !last {
-                        let pause = self.policy.backoff(attempt);
+            match self.attempt(&req, attempt).await {
+                Attempt::Done(result) => return result,
+                Attempt::Again { pause, .. } => tokio::time::sleep(pause).await,
+            }
+        }
+    }
+
+    /// Attempt number `attempt` (1 = the first) of `req`, under the retry policy: what it came
+    /// to, and whether the policy would send it again. For a caller that must check something
+    /// before each retry (a delete re-reads what it deletes); [`HttpClient::execute`] is the loop
+    /// over it that checks nothing.
+    pub async fn attempt(&self, req: &HttpRequest, attempt: u32) -> Attempt {
+        let last = attempt >= self.policy.max_attempts;
+        let permit = self.limiter.acquire().await;
+        let sent = self.send_following_redirects(req, attempt).await;
+        permit.finish(match &sent {
+            Ok(answer) if answer.status.as_u16() == 429 => Answered::Throttled(
+                retry_after(&answer.headers).map(|d| d.min(self.policy.max_retry_after)),
+            ),
+            Ok(answer) if is_retryable_5xx(answer.status.as_u16()) => Answered::Failed,
+            Ok(_) => Answered::Fine,
+            Err(Failure::Redirect(_)) => Answered::Fine,
+            Err(_) => Answered::Failed,
+        });
+        match sent {
+            Ok(answer) => {
+                let status = answer.status.as_u16();
+                let pause = if status == 429 {
+                    Some(
+                        retry_after(&answer.headers)
+                            .map(|d| d.min(self.policy.max_retry_after))
+                            .unwrap_or_else(|| self.policy.backoff(attempt)),
+                    )
+                } else if is_retryable_5xx(status) && req.may_retry_failures() {
+                    Some(self.policy.backoff(attempt))
+                } else {
+                    None
+                };
+                let path = answer.path.clone();
+                let response = self.response(req, answer, attempt);
+                match pause {
+                    Some(pause) if !last => {
                         tracing::debug!(
                             method = %req.method,
-                            path = %req.url.path(),
+                            path = %path,
+                            status,
                             attempt,
                             pause_ms = pause.as_millis() as u64,
-                            "retrying after a transport failure"
+                            "retrying"
                         );
-                        tokio::time::sleep(pause).await;
-                        continue;
+                        Attempt::Again {
+                            pause,
+                            outcome: Ok(response),
+                        }
                     }
-                    return Err(self.failure_error(&req, failure, attempt));
+                    _ => Attempt::Done(Ok(response)),
+                }
+            }
+            Err(failure) => {
+                let retry = match &failure {
+                    Failure::Connect(_) => true,
+                    Failure::Timeout | Failure::Transport(_) => req.may_retry_failures(),
+                    Failure::Redirect(_) => false,
+                };
+                let error = self.failure_error(req, failure, attempt);
+                if retry && !last {
+                    let pause = self.policy.backoff(attempt);
+                    tracing::debug!(
+                        method = %req.method,
+                        path = %req.url.path(),
+                        attempt,
+                        pause_ms = pause.as_millis() as u64,
+                        "retrying after a transport failure"
+                    );
+                    Attempt::Again {
+                        pause,
+                        outcome: Err(error),
+                    }
+                } else {
+                    Attempt::Done(Err(error))
                 }
             }
         }

@@ -181,11 +181,12 @@ impl Engine {
             }
             Request::Run(goal) => {
                 let lease = self.take_lease().await?;
-                let result = self
-                    .run_locked(*goal, manifest, opts, &lease, progress)
-                    .await;
+                let result = caught(self.run_locked(*goal, manifest, opts, &lease, progress)).await;
                 release_lease(lease, &mut report.notes).await;
-                let (p, run, trust) = result?;
+                let (p, run, trust) = match result {
+                    Ok(result) => result?,
+                    Err(panic) => return Ok(self.panicked(report, &panic, clock)),
+                };
                 report.notes.extend(trust.notes());
                 report.notes.extend(p.notes.iter().cloned());
                 report.outcome = match (&run.lease_lost, self.cancel.requested()) {
@@ -216,9 +217,19 @@ impl Engine {
             }
             Request::Adopt(selection) => {
                 let lease = self.take_lease().await?;
-                let result = adopt::adopt(self, selection, &opts.protect, &lease, progress).await;
+                let result = caught(adopt::adopt(
+                    self,
+                    selection,
+                    &opts.protect,
+                    &lease,
+                    progress,
+                ))
+                .await;
                 release_lease(lease, &mut report.notes).await;
-                report.steps = result?;
+                report.steps = match result {
+                    Ok(result) => result?,
+                    Err(panic) => return Ok(self.panicked(report, &panic, clock)),
+                };
                 report.cancelled_by = self.cancel.requested();
                 report.outcome = if report.cancelled_by.is_some() {
                     Outcome::Cancelled
@@ -234,6 +245,20 @@ impl Engine {
         report.duration_ms = clock.elapsed().as_millis() as u64;
         report.apis = self.api_usage();
         Ok(report)
+    }
+
+    /// The report of a run a panic cut short after it took the lease (released since): failed,
+    /// with the panic's message; the steps it had done are in the tracker's records, not here.
+    fn panicked(&self, mut report: RunReport, panic: &str, clock: Instant) -> RunReport {
+        tracing::error!(panic = %panic, "the run stopped on an internal error; its lease is released");
+        report.notes.push(format!(
+            "the run stopped on an internal error (a panic: {panic}); its lease was released, and \
+             the tracker's records say what was done: run it again to converge"
+        ));
+        report.outcome = Outcome::Failed;
+        report.duration_ms = clock.elapsed().as_millis() as u64;
+        report.apis = self.api_usage();
+        report
     }
 
     /// What each API was asked so far in this run (the pre-flight checks included).
@@ -310,6 +335,25 @@ impl Engine {
             ..self.provenance.clone()
         };
     }
+}
+
+/// `work` with a panic in it caught, as the panic's message: a bug in a step must still let the
+/// run release its lease and write its report (the release profile unwinds for this). The
+/// steps run on this task (the scheduler polls them), so their panics unwind through here.
+/// Unwind safety is asserted: after a panic only the lease (released) and the API counters
+/// (whose locks shrug off poisoning) are used.
+async fn caught<T>(work: impl std::future::Future<Output = T>) -> Result<T, String> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string())
+        })
 }
 
 /// Release the run's lease whatever the run did; a release that fails is a note of the report

@@ -84,6 +84,21 @@ impl PullRequestRef {
 /// Events whose payload has a `pull_request` object the comment can go to.
 pub const PULL_REQUEST_EVENTS: [&str; 2] = ["pull_request", "pull_request_target"];
 
+/// Events that run with the base repository's secrets and a write token, yet may check out
+/// another repository's head: a fork's manifest and SQL would run with those credentials.
+pub const FORK_HEAD_EVENTS: [&str; 2] = ["pull_request_target", "workflow_run"];
+
+/// Whose head an event of [`FORK_HEAD_EVENTS`] is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Head {
+    /// The base repository's own.
+    Own,
+    /// Another repository's (its name when the payload has one; `None` when it was deleted).
+    Fork(Option<String>),
+    /// The payload does not say (no `pull_request` / `workflow_run` object).
+    Unknown,
+}
+
 impl Event {
     /// Reads the payload at `path`.
     pub fn load(name: &str, path: &Path) -> Result<Event, GithubError> {
@@ -120,6 +135,38 @@ impl Event {
             base: repo("/base/repo")
                 .or_else(|| self.payload.get("repository").and_then(RepoRef::from_json)),
         })
+    }
+
+    /// Whose head the run may have checked out: for `pull_request_target`, the PR's head
+    /// repository against its base ([`PullRequestRef::is_fork`]); for `workflow_run`,
+    /// `workflow_run.head_repository` against the payload's `repository` (by name or id; a
+    /// missing or null head repository was a deleted fork). Other events: [`Head::Own`].
+    pub fn head(&self) -> Head {
+        match self.name.as_str() {
+            "pull_request_target" => match self.pull_request() {
+                Some(pr) if pr.is_fork() => Head::Fork(pr.head_name().map(str::to_string)),
+                Some(_) => Head::Own,
+                None => Head::Unknown,
+            },
+            "workflow_run" => {
+                let Some(run) = self.payload.get("workflow_run") else {
+                    return Head::Unknown;
+                };
+                let base = self.payload.get("repository").and_then(RepoRef::from_json);
+                match (
+                    run.get("head_repository").and_then(RepoRef::from_json),
+                    base,
+                ) {
+                    (None, _) => Head::Fork(None),
+                    (Some(head), Some(base)) if head.differs_from(&base) => {
+                        Head::Fork(head.full_name)
+                    }
+                    (Some(_), Some(_)) => Head::Own,
+                    (Some(_), None) => Head::Unknown,
+                }
+            }
+            _ => Head::Own,
+        }
     }
 
     /// The commit a push event moved the branch to (`after`), if any.
@@ -209,6 +256,44 @@ mod tests {
                 .remove("repo");
         });
         assert!(!no_base.is_fork());
+    }
+
+    #[test]
+    fn the_head_of_a_pull_request_target_or_workflow_run_is_a_forks_by_name_or_id() {
+        let mut fork = fixture("pull_request.fork.json");
+        fork.name = "pull_request_target".into();
+        assert_eq!(fork.head(), Head::Fork(Some("mallory/flight-apps".into())));
+        let mut own = fixture("pull_request.opened.json");
+        own.name = "pull_request_target".into();
+        assert_eq!(own.head(), Head::Own);
+        // Under `pull_request` the token is read-only and no secret is passed: not asked.
+        assert_eq!(fixture("pull_request.fork.json").head(), Head::Own);
+
+        let run = |head: Value| Event {
+            name: "workflow_run".into(),
+            payload: json!({
+                "repository": {"full_name": "acme/flight-apps", "id": 812340001},
+                "workflow_run": {"head_repository": head, "head_sha": "abc"},
+            }),
+        };
+        let same = json!({"full_name": "acme/flight-apps", "id": 812340001});
+        assert_eq!(run(same).head(), Head::Own);
+        let by_name = json!({"full_name": "mallory/flight-apps", "id": 812340001});
+        assert_eq!(
+            run(by_name).head(),
+            Head::Fork(Some("mallory/flight-apps".into()))
+        );
+        let by_id = json!({"full_name": "acme/flight-apps", "id": 912340003});
+        assert_eq!(
+            run(by_id).head(),
+            Head::Fork(Some("acme/flight-apps".into()))
+        );
+        assert_eq!(run(Value::Null).head(), Head::Fork(None));
+        let bare = Event {
+            name: "workflow_run".into(),
+            payload: json!({}),
+        };
+        assert_eq!(bare.head(), Head::Unknown);
     }
 
     #[test]

@@ -1,11 +1,50 @@
 //! Small Markdown helpers shared by the job summary and the PR comment. GitHub renders both with
 //! GitHub Flavored Markdown and allows some inline HTML, so text from the report (names, reasons,
-//! error details) is escaped before it goes into either.
+//! error details) is escaped before it goes into either, and [`defang`]ed: every escaping helper
+//! here ([`escape_html`], [`escape_cell`], [`code`], and [`inline`] through them) applies it.
+
+use std::borrow::Cow;
 
 use crate::report::{Action, RunReport, StepError};
 
-/// HTML-escapes text for a `<pre>` block or an attribute-free HTML context.
+/// The invisible character that breaks a mention or a link: a zero-width joiner.
+const JOINER: char = '\u{200D}';
+
+/// The one rule for text from outside (an API's error message, a record's detail, a lease
+/// holder, a statement or table name) in the comment and the summary: it mentions no one and
+/// links nowhere. A joiner goes after every `@` (no `@user`, `@org/team` or `a@b.example`
+/// autolink), between `:` and `//` (no `https://…` autolink) and between `www` and `.` (no
+/// `www.…` autolink); the text reads the same.
+///
+/// Why: a mention notifies whoever it names, and a link GitHub makes from a tenant's text could
+/// point people (or GitHub's unfurling) anywhere.
+pub(crate) fn defang(s: &str) -> Cow<'_, str> {
+    // ASCII lower-casing keeps every byte offset.
+    let lower = s.to_ascii_lowercase();
+    if !s.contains('@') && !s.contains("://") && !lower.contains("www.") {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.char_indices() {
+        out.push(c);
+        let end = i + c.len_utf8();
+        let rest = &lower[end..];
+        let joiner = match c {
+            '@' => true,
+            ':' => rest.starts_with("//"),
+            'w' | 'W' => lower[..end].ends_with("www") && rest.starts_with('.'),
+            _ => false,
+        };
+        if joiner {
+            out.push(JOINER);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// HTML-escapes text for a `<pre>` block or an attribute-free HTML context ([`defang`]ed).
 pub(crate) fn escape_html(s: &str) -> String {
+    let s = defang(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -78,8 +117,10 @@ pub(crate) fn action_words(a: Action) -> &'static str {
 }
 
 /// Escapes text for a Markdown table cell (or any inline Markdown): HTML, Markdown punctuation
-/// that would format, `|` (which ends a cell even inside a code span), and line breaks.
+/// that would format, `|` (which ends a cell even inside a code span), and line breaks; and
+/// [`defang`]s it.
 pub(crate) fn escape_cell(s: &str) -> String {
+    let s = defang(s);
     let mut out = String::with_capacity(s.len());
     // At the start of a line (a list item's text), these would make a heading or a nested list.
     if s.starts_with(['#', '-', '+']) {
@@ -136,9 +177,10 @@ pub(crate) fn escape_pipes(s: &str) -> String {
 }
 
 /// A code span around `s`, safe inside a table cell: a fence longer than any run of backticks in
-/// `s`, pipes escaped, line breaks as spaces.
+/// `s`, pipes escaped, line breaks as spaces; [`defang`]ed (GitHub neither mentions nor links
+/// inside a code span, but a copy of the text elsewhere should not either).
 pub(crate) fn code(s: &str) -> String {
-    let flat: String = s
+    let flat: String = defang(s)
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
@@ -232,6 +274,43 @@ mod tests {
         assert_eq!(code("`cat`.`db`.t"), "`` `cat`.`db`.t ``");
         assert_eq!(code("a|b\nc"), "`a\\|b c`");
         assert_eq!(code("x``y"), "```x``y```");
+    }
+
+    #[test]
+    fn outside_text_mentions_no_one_and_links_nowhere() {
+        let j = JOINER;
+        assert_eq!(defang("plain text: ok"), "plain text: ok");
+        assert!(matches!(defang("no links here"), Cow::Borrowed(_)));
+        assert_eq!(
+            defang("ask @someone or @acme/oncall"),
+            format!("ask @{j}someone or @{j}acme/oncall")
+        );
+        assert_eq!(
+            defang("see https://evil.example/x and HTTP://e.x"),
+            format!("see https:{j}//evil.example/x and HTTP:{j}//e.x")
+        );
+        assert_eq!(
+            defang("www.evil.example, WWW.E.X"),
+            format!("www{j}.evil.example, WWW{j}.E.X")
+        );
+        assert_eq!(defang("ops@evil.example"), format!("ops@{j}evil.example"));
+        // Every helper that takes outside text applies it.
+        let hostile = "@someone https://evil.example www.evil.example";
+        for shown in [
+            escape_cell(hostile),
+            escape_html(hostile),
+            code(hostile),
+            inline(hostile),
+            inline(&format!("statement `{hostile}` failed")),
+        ] {
+            assert!(!shown.contains("@someone"), "{shown}");
+            assert!(!shown.contains("https://"), "{shown}");
+            assert!(!shown.contains("www."), "{shown}");
+            assert!(
+                shown.contains("someone") && shown.contains("evil.example"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

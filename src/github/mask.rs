@@ -8,7 +8,7 @@ use std::fmt;
 use crate::secrets::Secret;
 
 use super::commands::escape_data;
-use super::markdown::{escape_cell, escape_html, escape_pipes};
+use super::markdown::{defang, escape_cell, escape_html, escape_pipes};
 
 /// What a masked secret is replaced with (the runner's own choice).
 pub const MASK: &str = "***";
@@ -54,6 +54,8 @@ impl Masker {
             escaped.push(escape_html(f));
             escaped.push(escape_cell(f));
             escaped.push(escape_pipes(f));
+            // A code span's text, as `markdown::code` writes it.
+            escaped.push(defang(&escape_pipes(f)).into_owned());
             escaped.push(escape_data(f));
         }
         forms.extend(escaped);

@@ -259,8 +259,9 @@ pub async fn report_run(
     Ok(comment)
 }
 
-/// The report as one line of JSON on stdout, masked. JSON escapes control characters itself, and
-/// a JSON object never starts with `::`.
+/// The report as one line of JSON on stdout, masked, then defused the JSON way
+/// ([`crate::text::defuse_json`]): a `##[` in a name or an API's message (the runner's legacy
+/// command, read anywhere in a line) is written `##\u005b`, the same string to a JSON reader.
 fn print_report_json(
     report: &crate::report::RunReport,
     masker: &Masker,
@@ -272,7 +273,7 @@ fn print_report_json(
         source: std::io::Error::other(e),
     })?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", masker.mask(&json))
+    writeln!(out, "{}", crate::text::defuse_json(&masker.mask(&json)))
         .and_then(|()| out.flush())
         .map_err(|source| GithubError::Write {
             what: "report",

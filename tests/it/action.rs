@@ -4,7 +4,9 @@
 //! `::add-mask::` lines the runner consumes.
 
 use crate::github_support::{fixture, FakeGithub, MERGE_SHA, OWNER, REPO};
-use crate::harness::{write, App, Run, Tables};
+use test_support::SimOptions;
+
+use crate::harness::{write, App, Cloud, Run, Tables};
 
 const TOKEN: &str = "ghs_e2eToken0123456789abcdefABCDEF";
 
@@ -158,6 +160,114 @@ async fn a_pull_request_run_reports_outputs_summary_and_one_sticky_comment() {
     assert_eq!(torn.list("torn-down").len(), 3);
     assert_eq!(torn.list("dropped-tables").len(), 2);
     assert_no_secret(&app, &torn, &fake).await;
+}
+
+#[tokio::test]
+async fn text_from_the_api_mentions_no_one_and_links_nowhere_in_the_comment_and_summary() {
+    let fake = FakeGithub::start(TOKEN, &[42]).await;
+    let app = App::in_cloud(
+        "action-defang",
+        test_support::StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
+    app.write_manifest(&[("show", "SHOW TABLES")]);
+    // The Flink API refuses every create with a message that mentions and links.
+    app.cloud
+        .control()
+        .set_faults(serde_json::json!({
+            "forbidden_methods": ["POST"],
+            "apis": ["flink"],
+            "error_message": "denied: ask @someone or @acme/oncall, see https://evil.example/x, \
+                              www.evil.example or mail ops@evil.example",
+        }))
+        .await;
+    let env = runner_env(&fake, "pull_request", Some("pull_request.opened.json"));
+    let r = run(&app, "buildup", &env, &[]);
+    assert_eq!(r.code(), 1, "{}\n{}", r.stdout(), r.stderr());
+    app.cloud.control().assert_injected("forbidden", 1).await;
+    let comments = fake.comments(42);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    for (what, text) in [("comment", &comments[0].body), ("summary", &r.summary)] {
+        assert!(
+            text.contains("someone") && text.contains("evil.example"),
+            "{what}: the API's message is not shown:\n{text}"
+        );
+        for planted in ["@someone", "@acme", "https://evil", "www.evil", "ops@evil"] {
+            assert!(
+                !text.to_lowercase().contains(planted),
+                "{what}: {planted} survived:\n{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_forks_head_on_pull_request_target_or_workflow_run_changes_nothing_unless_allowed() {
+    let fake = FakeGithub::start(TOKEN, &[43]).await;
+    let app = App::in_cloud(
+        "action-fork-head",
+        test_support::StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
+    app.write_manifest(&[("show", "SHOW TABLES")]);
+    let target = runner_env(&fake, "pull_request_target", Some("pull_request.fork.json"));
+    // A workflow_run of a fork's branch, as the payload names the repositories.
+    let payload = app.path("workflow_run.json");
+    std::fs::write(
+        &payload,
+        serde_json::json!({
+            "repository": {"full_name": format!("{OWNER}/{REPO}"), "id": 812340001},
+            "workflow_run": {
+                "head_repository": {"full_name": "mallory/flight-apps", "id": 812340002},
+                "head_sha": MERGE_SHA,
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut run_event = runner_env(&fake, "workflow_run", None);
+    run_event.push(("GITHUB_EVENT_PATH".into(), payload.display().to_string()));
+    for (event, env) in [
+        ("pull_request_target", &target),
+        ("workflow_run", &run_event),
+    ] {
+        for command in ["buildup", "teardown", "rebuild"] {
+            let r = run(&app, command, env, &[]).expect(2);
+            let stderr = r.stderr();
+            assert!(
+                stderr.contains("input `allow-fork-head`")
+                    && stderr.contains("mallory/flight-apps"),
+                "{event} {command}:\n{stderr}"
+            );
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "{event} {command}: one message\n{stderr}"
+            );
+            assert!(
+                r.stdout()
+                    .lines()
+                    .any(|l| l.starts_with("::error title=") && l.contains("allow-fork-head")),
+                "{event} {command}: no annotation naming the input:\n{}",
+                r.stdout()
+            );
+        }
+        let r = run(&app, "adopt", env, &[("adopt", "x-*")]).expect(2);
+        assert!(r.stderr().contains("allow-fork-head"), "{event} adopt");
+    }
+    // Refused before any request: the cloud and GitHub heard nothing.
+    assert!(
+        app.cloud.control().requests().await.is_empty(),
+        "a request reached the cloud"
+    );
+    assert!(fake.requests().await.is_empty(), "a request reached GitHub");
+    // A plan changes nothing: it runs.
+    run(&app, "plan", &target, &[]).expect(0);
+    // Allowed: it runs.
+    let built = run(&app, "buildup", &target, &[("allow-fork-head", "true")]).expect(0);
+    assert_eq!(built.list("rebuilt").len(), 1);
+    run(&app, "teardown", &run_event, &[("allow-fork-head", "true")]).expect(0);
+    assert!(app.app_statements().await.is_empty());
 }
 
 #[tokio::test]

@@ -561,3 +561,120 @@ async fn carry_over_offsets_start_the_replacement_where_the_old_job_stopped() {
 fn in_actions() -> Vec<(String, String)> {
     vec![("GITHUB_ACTIONS".into(), "true".into())]
 }
+
+/// A panic inside a run (here: in the listener a step calls as it starts, standing for a bug in
+/// a step) is caught by the engine: the lease is released — the next run gets it at once — and
+/// the run ends with a failed report saying why, which the reporters write as any other.
+#[tokio::test]
+async fn a_panic_in_a_step_releases_the_lease_and_still_reports() {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use ccaf_housekeeping::cancel::{Cancel, DEFAULT_GRACE};
+    use ccaf_housekeeping::confluent::flink::ListFilter;
+    use ccaf_housekeeping::confluent::http::{Credentials, RetryPolicy};
+    use ccaf_housekeeping::confluent::kafka::{KafkaAdmin, KafkaConfig};
+    use ccaf_housekeeping::confluent::limit::Concurrency;
+    use ccaf_housekeeping::confluent::schema_registry::SchemaRegistryClient;
+    use ccaf_housekeeping::confluent::watch::StatementWatch;
+    use ccaf_housekeeping::engine::{Defaults, Engine, Request};
+    use ccaf_housekeeping::github::Masker;
+    use ccaf_housekeeping::ownership::{ClusterScope, OWNER_LABEL};
+    use ccaf_housekeeping::plan::{Goal, Options};
+    use ccaf_housekeeping::report::{Outcome, StepEvent};
+    use ccaf_housekeeping::tracker::{LeaseRequest, Provenance, Tracker};
+
+    let app = App::new("e2e-panic");
+    app.write_manifest(&[("show", "SHOW TABLES")]);
+    let c = &app.cloud;
+    let kafka = KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers);
+    let flink = app.flink();
+    let engine = Engine {
+        flink: flink.clone(),
+        watch: StatementWatch::new(
+            flink,
+            ListFilter {
+                label_selector: Some(format!("{OWNER_LABEL}={}", app.name)),
+                compute_pool_id: None,
+            },
+        ),
+        kafka: KafkaAdmin::connect(&kafka).expect("admin"),
+        registry: Some(
+            SchemaRegistryClient::new(
+                &c.url,
+                &Credentials::new(&c.sr.0, &c.sr.1),
+                RetryPolicy::default(),
+            )
+            .expect("registry"),
+        ),
+        tracker: Tracker::open(
+            &kafka,
+            &app.tracker_topic,
+            ccaf_housekeeping::tracker::TrackerKey::unprotected(),
+        )
+        .await
+        .expect("tracker"),
+        cluster: ClusterScope {
+            connected: Some(c.cluster_id.clone()),
+            names: BTreeMap::new(),
+        },
+        names: ccaf_housekeeping::identity::Names::new(
+            &c.env_id,
+            Some(&c.cluster_id),
+            &BTreeMap::new(),
+        ),
+        app: app.name.clone(),
+        environment_id: c.env_id.clone(),
+        defaults: Defaults {
+            compute_pool: Some(c.pool.clone()),
+            principal: Some(c.principal.clone()),
+            catalog: Some(c.env_name.clone()),
+            database: Some(c.cluster_id.clone()),
+        },
+        provenance: Provenance::now(),
+        timeout: Duration::from_secs(60),
+        concurrency: Concurrency::Auto,
+        lease_wait: LeaseRequest::DEFAULT_WAIT,
+        lease_ttl: None,
+        cancel: Cancel::new(DEFAULT_GRACE),
+    };
+    let manifest =
+        ccaf_housekeeping::manifest::load(&app.path("ccaf-housekeeping.toml"), &app.dir.0, None)
+            .expect("manifest");
+    let on_event = |e: StepEvent<'_>| {
+        if matches!(e, StepEvent::Started { .. }) {
+            panic!("injected: a bug in a step");
+        }
+    };
+    let report = engine
+        .run(
+            &Request::Run(Goal::Buildup),
+            Some(&manifest),
+            &Options::default(),
+            &on_event,
+        )
+        .await
+        .expect("a report, not an error");
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(report.exit_code(), 1);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("internal error") && n.contains("injected: a bug in a step")),
+        "{:#?}",
+        report.notes
+    );
+    // The reporters write it as any other report.
+    let summary = app.path("summary.md");
+    ccaf_housekeeping::github::summary::write_summary(&summary, &report, None, &Masker::new())
+        .expect("summary");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("injected: a bug in a step"), "{text}");
+
+    // The lease was released: a run that waits for no lease gets it, and converges.
+    let env = [("CCAF_LEASE_WAIT".to_string(), "0s".to_string())];
+    app.run_with("buildup", &[], &env).expect(0);
+    app.run_with("teardown", &[], &env).expect(0);
+    assert!(app.app_statements().await.is_empty());
+}

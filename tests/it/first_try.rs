@@ -549,8 +549,26 @@ async fn the_https_apis_are_trusted_through_a_ca_bundle() {
         run.stderr()
     );
 
+    // The stack's CA is outside the workspace: refused, like a large file inside it.
     let ca = stack.tls_ca.to_str().unwrap().to_string();
-    app.inputs.insert("ca-bundle".into(), ca);
+    let big = app.path("big.pem");
+    std::fs::write(&big, "-".repeat(1024 * 1024 + 1)).unwrap();
+    for (bundle, says) in [
+        (ca.as_str(), "is outside the workspace"),
+        ("big.pem", "is larger than the limit"),
+    ] {
+        let run = app.run("buildup", &[("ca-bundle", bundle)]).expect(2);
+        assert!(
+            run.stderr().contains("input `ca-bundle`") && run.stderr().contains(says),
+            "{bundle}: {}",
+            run.stderr()
+        );
+    }
+    assert!(app.app_statements().await.is_empty());
+
+    std::fs::create_dir_all(app.path("certs")).unwrap();
+    std::fs::copy(&stack.tls_ca, app.path("certs/ca.pem")).unwrap();
+    app.inputs.insert("ca-bundle".into(), "certs/ca.pem".into());
     let built = app.run("buildup", &[]).expect(0);
     assert_eq!(built.list("rebuilt").len(), 4);
     app.run("teardown", &[]).expect(0);

@@ -422,6 +422,42 @@ async fn api_error_messages_cannot_start_workflow_commands() {
 }
 
 #[tokio::test]
+async fn json_output_cannot_start_workflow_commands_and_stays_json() {
+    let cloud = Cloud::private(SimOptions::default());
+    let app = App::in_cloud("hostile-json", StackEnv::load(), cloud);
+    // A table name the SQL may hold (backquoted), and an API message with line breaks: each
+    // tries to be a command, the legacy `##[` form included.
+    let table = "t##[group]planted";
+    app.write_manifest(&[("src", &format!("CREATE TABLE `{table}` (id STRING)"))]);
+    let message =
+        "denied\n::error::planted\r\n##[group]planted ##[set-output name=x]y\u{2028}::add-mask::z";
+    app.cloud
+        .control()
+        .set_faults(json!({
+            "forbidden_methods": ["POST"],
+            "apis": ["flink"],
+            "error_message": message,
+        }))
+        .await;
+    let planned = app.run("plan", &[("output", "json")]).expect(0);
+    let built = app.run("buildup", &[("output", "json")]);
+    assert_ne!(built.code(), 0, "{}\n{}", built.stdout(), built.stderr());
+    app.cloud.control().assert_injected("forbidden", 1).await;
+    for (run, planted) in [(&planned, table), (&built, message)] {
+        assert_no_foreign_commands(run, &["error::planted", "add-mask", "set-output"]);
+        // Still the report, and the hostile text in it as it was.
+        let report: serde_json::Value = serde_json::from_str(&run.stdout())
+            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", run.stdout()));
+        assert_eq!(report, run.report(), "stdout is the report output");
+        let quoted = serde_json::to_string(planted).unwrap();
+        assert!(
+            report.to_string().contains(&quoted[1..quoted.len() - 1]),
+            "{planted:?} is not in the report:\n{report:#}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn trace_logging_prints_no_credential() {
     let mut app = App::new("hostile-trace");
     let written = use_secrets(&mut app, Layout::PythonClient).await;

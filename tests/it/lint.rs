@@ -1,7 +1,7 @@
 //! The action's packaging passes the linters GitHub users would run: hadolint on the Dockerfile,
 //! actionlint on the workflows, and `action.yml` against the GitHub Action JSON schema (the
 //! schema is vendored inside check-jsonschema: no network). The tools come from the stack's
-//! Python venv (`scripts/stack`).
+//! Python venv (`scripts/stack`). And the release profile unwinds on a panic.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -105,4 +105,17 @@ fn action_yml_matches_the_github_action_schema() {
         &tool("check-jsonschema"),
         &["--builtin-schema", "vendor.github-actions", "action.yml"],
     );
+}
+
+/// The release profile unwinds: with `panic = "abort"` a panic would skip the engine's catch
+/// (engine::caught), and with it the lease's release and the report.
+#[test]
+fn the_release_profile_unwinds_on_a_panic() {
+    let manifest: toml::Value = toml::from_str(include_str!("../../Cargo.toml")).unwrap();
+    let panic = manifest
+        .get("profile")
+        .and_then(|p| p.get("release"))
+        .and_then(|r| r.get("panic"))
+        .and_then(toml::Value::as_str);
+    assert!(matches!(panic, None | Some("unwind")), "{panic:?}");
 }

@@ -1088,3 +1088,84 @@ async fn a_rebuild_from_the_tracker_whose_sql_writes_a_protected_table_is_bad_in
     app.run("teardown", &[("manifest", "")]).expect(0);
     theirs.run("teardown", &[]).expect(0);
 }
+
+/// A DELETE retried after its answer was lost re-reads the statement first: once another
+/// incarnation holds the name (the lost attempt was carried out, someone created the statement
+/// again, labels and SQL alike), the retry is not sent and the newcomer lives.
+#[tokio::test]
+async fn a_retried_delete_is_not_sent_once_another_incarnation_holds_the_name() {
+    let app = App::in_cloud(
+        "own-retry",
+        StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
+    app.write_manifest(&[("show", "SHOW TABLES")]);
+    let built = app.run("buildup", &[]).expect(0);
+    let name = built.list("rebuilt").pop().expect("one statement");
+    let flink = app.flink();
+    let original = flink.get(&name).await.unwrap().unwrap();
+    let control = app.cloud.control();
+    // A deleted statement goes at once and frees its name: the newcomer fits in the window.
+    control
+        .set_timings(json!({"deleting_ms": 0, "name_hold_ms": 0}))
+        .await;
+    // Every DELETE is carried out, then its answer is lost: a 502, 8 s later.
+    control
+        .set_faults(json!({
+            "apis": ["flink"],
+            "lost_answer_fraction": {"flink": 1.0},
+            "lost_answer_methods": ["DELETE"],
+            "lost_answer_statuses": [502],
+            "lost_answer_hang_ms": 8000,
+        }))
+        .await;
+    control.clear_requests().await;
+    let started = app.start("teardown", &[], &[]);
+    // The run's first DELETE was carried out (its answer still on the way).
+    wait_until(
+        "the run's first DELETE",
+        Duration::from_secs(30),
+        || async { (!control.statements().await.contains_key(&name)).then_some(()) },
+    )
+    .await;
+    flink
+        .create(&NewStatement {
+            name: name.clone(),
+            sql: original.sql().to_string(),
+            properties: original.spec.properties.clone(),
+            compute_pool_id: original.spec.compute_pool_id.clone(),
+            principal: original.spec.principal.clone(),
+            labels: original.metadata.labels.clone(),
+        })
+        .await
+        .unwrap();
+    let theirs = flink.get(&name).await.unwrap().unwrap();
+    assert_ne!(theirs.metadata.uid, original.metadata.uid);
+    let run = started.finish();
+    assert_eq!(run.code(), 1, "{}\n{}", run.stdout(), run.stderr());
+
+    let deletes: Vec<Value> = control
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "DELETE" && r["path"].as_str().unwrap_or("").ends_with(&name))
+        .collect();
+    assert_eq!(deletes.len(), 1, "the retry was sent: {deletes:#?}");
+    assert_eq!(deletes[0]["fault"], "lost_answer");
+    let live = control.statements().await;
+    assert_eq!(
+        live.get(&name).map(|s| s["uid"].clone()),
+        Some(json!(theirs.metadata.uid)),
+        "the newcomer was deleted"
+    );
+    let step = run.report()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(step["status"], "refused", "{step:#}");
+    control.set_faults(json!({})).await;
+    flink.delete(&name).await.unwrap();
+}

@@ -426,7 +426,7 @@ impl Ctx<'_> {
         };
         self.verify(&id, &s).map_err(StepFail::Refused)?;
         self.before_change()?;
-        self.delete_statement(def).await?;
+        self.delete_statement(def, &id).await?;
         let gone = self
             .wait(
                 &def.name,
@@ -501,8 +501,12 @@ impl Ctx<'_> {
                     .unwrap_or_else(|| def.compute_pool.clone());
                 // Left PENDING, it would start later, unseen by any run: it goes (as
                 // confluent-sql does, §F.17), and the next run creates it again.
+                let id = Identity {
+                    uid: s.metadata.uid.clone(),
+                    sql: def.sql.clone(),
+                };
                 let deleted = match self.before_change() {
-                    Ok(()) => self.delete_statement(def).await.is_ok(),
+                    Ok(()) => self.delete_statement(def, &id).await.is_ok(),
                     Err(_) => false,
                 };
                 format!(

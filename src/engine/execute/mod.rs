@@ -23,7 +23,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use super::Engine;
 use crate::cancel::Signal;
 use crate::confluent::flink::{
-    self, FlinkError, LabelsPatched, NewStatement, Phase, Statement, WaitOutcome,
+    self, DeleteAttempt, FlinkError, LabelsPatched, NewStatement, Phase, Statement, WaitOutcome,
 };
 use crate::confluent::http::ApiError;
 use crate::confluent::limit::{Concurrency, AUTO_MAX};
@@ -801,7 +801,8 @@ impl<'a> Ctx<'a> {
         .await?;
         if live.is_some() {
             self.before_change()?;
-            self.delete_statement(def).await?;
+            let id = self.identity(def).await;
+            self.delete_statement(def, &id).await?;
             let gone = self
                 .wait(
                     &def.name,
@@ -826,11 +827,37 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// DELETE a statement the step has just read. A 403 is the answer of a pool-scoped role
-    /// for a statement gone meanwhile ([`flink::forbidden`]) when a GET is 403 too, since the
-    /// same key read it a moment ago; otherwise a permission problem, said as one.
-    async fn delete_statement(&self, def: &Definition) -> StepResult {
-        match self.engine.flink.delete(&def.name).await {
+    /// DELETE a statement the step has just read (and checked, with the lease, before this
+    /// first attempt). Before each retry the same checks again, since a statement under the
+    /// name may be another incarnation by then (the earlier attempt carried out, someone's new
+    /// statement created): the lease is still the run's, and a fresh read shows the recorded
+    /// statement — gone or `DELETING` means the earlier attempt did it, another one is refused
+    /// and not deleted. A 403 is the answer of a pool-scoped role for a statement gone
+    /// meanwhile ([`flink::forbidden`]) when a GET is 403 too, since the same key read it a
+    /// moment ago; otherwise a permission problem, said as one.
+    async fn delete_statement(&self, def: &Definition, id: &Identity) -> StepResult {
+        let mut attempt = 0;
+        // Whether an earlier attempt may have been carried out (its answer lost).
+        let mut maybe_done = false;
+        let answer = loop {
+            attempt += 1;
+            if attempt > 1 && self.gone_before_retry(def, id, maybe_done).await? {
+                return Ok(());
+            }
+            match self.engine.flink.delete_attempt(&def.name, attempt).await {
+                Ok(DeleteAttempt::Again {
+                    pause,
+                    error,
+                    maybe_done: this_one,
+                }) => {
+                    tracing::debug!(statement = %def.name, attempt, error = %error, "DELETE to be sent again, once the statement is checked");
+                    maybe_done |= this_one;
+                    self.unless_cancelled(tokio::time::sleep(pause)).await?;
+                }
+                done => break done,
+            }
+        };
+        match answer {
             Ok(_) => Ok(()),
             Err(e) if flink::forbidden(&e) => match self.engine.flink.get(&def.name).await {
                 Ok(None) => Ok(()),
@@ -843,6 +870,32 @@ impl<'a> Ctx<'a> {
             },
             Err(e) => Err(change_err(e, "delete", def).into()),
         }
+    }
+
+    /// The checks before a DELETE is sent again, as before the first: the lease is the run's,
+    /// and a fresh read shows the statement `id` describes. `true`: it is gone, or `DELETING`
+    /// (an earlier attempt did it; after one that may have been carried out, a 403 counts as
+    /// gone, [`flink::forbidden`]'s evidence). Another statement under the name is refused.
+    async fn gone_before_retry(
+        &self,
+        def: &Definition,
+        id: &Identity,
+        maybe_done: bool,
+    ) -> Result<bool, StepFail> {
+        self.before_change()?;
+        let live = match self.engine.flink.get(&def.name).await {
+            Ok(live) => live,
+            Err(e) if maybe_done && flink::forbidden(&e) => None,
+            Err(e) => return Err(flink_err(e).into()),
+        };
+        let Some(s) = live else {
+            return Ok(true);
+        };
+        self.verify(id, &s).map_err(|why| {
+            tracing::warn!(statement = %def.name, reason = %why, "another statement under the name before a retried DELETE: not deleted");
+            StepFail::Refused(why)
+        })?;
+        Ok(*s.phase() == Phase::Deleting)
     }
 
     async fn stop(&self, def: &Definition, listed: bool, r: &mut StepReport) -> StepResult {
@@ -1297,7 +1350,11 @@ impl<'a> Ctx<'a> {
             });
         // The DROP statement is bounded and done: delete it so it uses no quota.
         self.before_change()?;
-        self.delete_statement(&drop_def).await?;
+        let id = Identity {
+            uid: created.metadata.uid.clone(),
+            sql: drop_def.sql.clone(),
+        };
+        self.delete_statement(&drop_def, &id).await?;
         self.wait(&name, self.engine.watch.wait_gone(&name, self.timeout()))
             .await?;
         self.forget(&name).await?;
