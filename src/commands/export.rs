@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cli::Checked;
 use crate::config::Credentials;
-use crate::engine::records::{is_hidden, user_labels};
+use crate::engine::records::{latest_per_logical, user_labels};
 use crate::input::ConfigError;
 use crate::tracker::{Record, Tracker};
 
@@ -61,19 +61,7 @@ pub fn exported(
     app: &str,
     records: &[&Record],
 ) -> Result<(String, Vec<(PathBuf, String)>), toml::ser::Error> {
-    let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
-    for r in records.iter().copied().filter(|r| !is_hidden(r)) {
-        let logical = r
-            .logical_name
-            .clone()
-            .unwrap_or_else(|| r.statement_name.clone());
-        match latest.get(&logical) {
-            Some(prev) if prev.provenance.at >= r.provenance.at => {}
-            _ => {
-                latest.insert(logical, r);
-            }
-        }
-    }
+    let latest = latest_per_logical(records.iter().copied());
     let mut taken = BTreeSet::new();
     let mut files = Vec::new();
     let mut statements = Vec::new();

@@ -164,6 +164,27 @@ pub fn write_definition(rec: &mut Record, def: &Definition) {
 
 /// A tracker record read back as a definition. Its tables come from the record; whether it is
 /// table DDL, and what it drops or alters (which a record does not keep), from its SQL.
+/// Per logical name, the app's latest record: what a buildup without a manifest wants (and what
+/// `export` writes). Hidden records are the tool's own DROP TABLE statements: never wanted again.
+pub fn latest_per_logical<'a>(
+    records: impl IntoIterator<Item = &'a Record>,
+) -> BTreeMap<String, &'a Record> {
+    let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
+    for r in records.into_iter().filter(|r| !is_hidden(r)) {
+        let logical = r
+            .logical_name
+            .clone()
+            .unwrap_or_else(|| r.statement_name.clone());
+        match latest.get(&logical) {
+            Some(prev) if prev.provenance.at >= r.provenance.at => {}
+            _ => {
+                latest.insert(logical, r);
+            }
+        }
+    }
+    latest
+}
+
 pub fn from_record(r: &Record, names: &Names) -> Definition {
     let parse = |ts: &[String]| {
         ts.iter()

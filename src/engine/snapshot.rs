@@ -288,20 +288,8 @@ pub fn from_manifest(m: &Manifest, engine: &Engine, names: &Names) -> Vec<Defini
 /// Without a manifest the app wants what the tracker last deployed: per logical name, the most
 /// recently written record (an older version left behind by a crash is not wanted twice).
 fn latest_per_logical(records: &BTreeMap<String, Record>, names: &Names) -> Vec<Definition> {
-    let mut latest: BTreeMap<String, &Record> = BTreeMap::new();
-    // Hidden records are the tool's own DROP TABLE statements: never wanted again.
-    let wanted = records.values().filter(|r| !is_hidden(r));
-    for r in wanted {
-        let logical = r
-            .logical_name
-            .clone()
-            .unwrap_or_else(|| r.statement_name.clone());
-        match latest.get(&logical) {
-            Some(prev) if prev.provenance.at >= r.provenance.at => {}
-            _ => {
-                latest.insert(logical, r);
-            }
-        }
-    }
-    latest.values().map(|r| from_record(r, names)).collect()
+    super::records::latest_per_logical(records.values())
+        .values()
+        .map(|r| from_record(r, names))
+        .collect()
 }
