@@ -14,6 +14,7 @@ pub mod github;
 pub mod identity;
 pub mod input;
 pub mod manifest;
+pub mod materialized;
 pub mod naming;
 pub mod ownership;
 pub mod plan;

@@ -58,6 +58,27 @@ pub struct Definition {
     pub query_state: Vec<flink_sql::Stateful>,
     /// Tables it creates with a primary key: a statement that writes one is an upsert sink.
     pub keyed: Vec<TableRef>,
+    /// The materialized table it declares (`CREATE [OR ALTER] MATERIALIZED TABLE`): its
+    /// statement completes, and the table's query runs until the table is dropped.
+    pub materialized: Option<crate::materialized::Shape>,
+}
+
+impl Definition {
+    /// A statement that declares a table and completes: `CREATE TABLE`, or a materialized
+    /// table's statement. Its work is the table: while the table is there, it has nothing to
+    /// do.
+    pub fn declares_table(&self) -> bool {
+        self.is_table_ddl || self.materialized.is_some()
+    }
+
+    /// The definition as its deployed name is derived from: a materialized table's
+    /// [fingerprint](crate::materialized::Shape::fingerprint), the SQL of any other statement.
+    pub fn identity_sql(&self) -> String {
+        match &self.materialized {
+            Some(m) => m.fingerprint(),
+            None => self.sql.trim().to_string(),
+        }
+    }
 }
 
 /// Why a statement keeps state: its offsets cannot be carried over to a replacement (the
@@ -220,6 +241,10 @@ pub enum Action {
     Create,
     /// Resume a stopped statement.
     Resume,
+    /// Evolve a materialized table in place (`CREATE OR ALTER MATERIALIZED TABLE`): the same
+    /// topic, a new version of its query, which starts from its `START_MODE` without the old
+    /// query's state.
+    Evolve,
     /// Nothing to do: the statement is as wanted.
     Unchanged,
     /// Not touched, and said so: a protected statement or table.
@@ -241,6 +266,7 @@ spelled!(Action {
     DropTable => "drop_table",
     Create => "create",
     Resume => "resume",
+    Evolve => "evolve",
     Unchanged => "unchanged",
     Skip => "skip",
     Refuse => "refuse",
@@ -254,9 +280,9 @@ impl Action {
         matches!(self, Action::Delete | Action::Stop | Action::Prune)
     }
 
-    /// A statement built up: created or resumed.
+    /// A statement built up: created, resumed or evolved.
     pub fn builds_up(self) -> bool {
-        matches!(self, Action::Create | Action::Resume)
+        matches!(self, Action::Create | Action::Resume | Action::Evolve)
     }
 
     /// A step that changes nothing in the cloud (it may still fail, as a refusal does).
@@ -279,6 +305,9 @@ pub struct TableTarget {
     pub properties: BTreeMap<String, String>,
     /// The table as people know it (display names, [`Names::shown`]): its step's name.
     pub shown: String,
+    /// A materialized table: dropped as one (its query with it), never by `DROP TABLE`, which
+    /// the service accepts for one and drops nothing durable (§G.7).
+    pub materialized: bool,
 }
 
 // A plan has a step per statement and table, a few hundred at most: boxing the larger variant
@@ -291,6 +320,9 @@ pub enum Target {
         /// With `carry-over-offsets`: the statement the new one takes its offsets from (and
         /// which is stopped, not deleted).
         carry_over_from: Option<String>,
+        /// For [`Action::Evolve`]: the app's statement whose record holds the materialized
+        /// table's evidence now (the version evolved from), handed to the new one.
+        evolves_from: Option<String>,
     },
     Table(TableTarget),
 }
@@ -416,7 +448,9 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
                     skip_protected(&mut p, d, snap, pat);
                     continue;
                 }
-                let (action, why) = match subjects_in_the_way(snap, d) {
+                let in_the_way =
+                    subjects_in_the_way(snap, d).or_else(|| foreign_materialized(snap, d));
+                let (action, why) = match in_the_way {
                     Some(refused) => (Action::Refuse, refused),
                     None => (Action::Create, "rebuild: build up from scratch".to_string()),
                 };
@@ -426,6 +460,7 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
                     Target::Statement {
                         def: d.clone(),
                         carry_over_from: None,
+                        evolves_from: None,
                     },
                     why,
                     // Whatever runs under this name now is torn down first.
@@ -487,7 +522,7 @@ fn redefined(snap: &Snapshot, d: &Definition) -> bool {
     tracked(snap, &d.name).is_some_and(|t| {
         let o = &t.def;
         let set = |a: &str, b: &str| !a.is_empty() && !b.is_empty() && a != b;
-        o.sql.trim() != d.sql.trim()
+        o.identity_sql() != d.identity_sql()
             || o.properties != d.properties
             || set(&o.compute_pool, &d.compute_pool)
             || set(&o.principal, &d.principal)
@@ -497,7 +532,7 @@ fn redefined(snap: &Snapshot, d: &Definition) -> bool {
 /// The first table a table's DDL creates whose topic is gone, in the cluster the run can check
 /// (a table elsewhere cannot be seen, so it is never taken for gone).
 fn tables_gone<'a>(snap: &Snapshot, d: &'a Definition) -> Option<&'a TableRef> {
-    d.is_table_ddl
+    d.declares_table()
         .then(|| {
             d.creates
                 .iter()
@@ -568,6 +603,7 @@ fn skip_protected(p: &mut Plan, d: &Definition, snap: &Snapshot, pat: &glob::Pat
         Target::Statement {
             def: d.clone(),
             carry_over_from: None,
+            evolves_from: None,
         },
         format!("protected by pattern '{}'", pat.as_str()),
         live_phase(snap, &d.name),
@@ -655,6 +691,13 @@ fn teardown(p: &mut Plan, snap: &Snapshot, opts: &Options, of: &TeardownOf<'_>) 
             p.notes
                 .push("stop-only: tables are kept, since stopped statements still use them".into());
         }
+        for m in of.defs.iter().filter_map(|d| d.materialized.as_ref()) {
+            p.notes.push(format!(
+                "materialized table {} is kept, and its query with it: its query is part of the \
+                 table, and tables are kept (drop-tables off, or stop-only)",
+                snap.names.shown(&m.table)
+            ));
+        }
         return all;
     }
     all.extend(teardown_tables(p, snap, opts, of, &ids));
@@ -685,6 +728,7 @@ fn teardown_statements(
             Target::Statement {
                 def: (*d).clone(),
                 carry_over_from: None,
+                evolves_from: None,
             },
             why,
             live_phase(snap, &d.name),
@@ -753,6 +797,7 @@ fn teardown_tables(
             created_by: d.name.clone(),
             properties: catalog_properties(d),
             shown: snap.names.shown(t).to_string(),
+            materialized: d.materialized.as_ref().is_some_and(|m| &m.table == t),
         });
         let exists = snap.topics.contains(&c.topic);
         let (action, why) = match &c.ownership {
@@ -787,7 +832,39 @@ fn teardown_tables(
         }
         planned.push(id);
     }
+    order_materialized_drops(p, &planned, snap);
     planned
+}
+
+/// A materialized table's query reads its sources: one that reads another materialized table
+/// of the app is dropped first (consumers first, §G.7), as a statement that reads a table is
+/// deleted before the table's drop.
+fn order_materialized_drops(p: &mut Plan, planned: &[usize], snap: &Snapshot) {
+    let drops: Vec<(usize, TableRef, Vec<TableRef>)> = planned
+        .iter()
+        .filter(|&&id| p.steps[id].action == Action::DropTable)
+        .filter_map(|&id| match &p.steps[id].target {
+            Target::Table(t) if t.materialized => {
+                let reads = snap
+                    .tracked
+                    .iter()
+                    .map(|tr| &tr.def)
+                    .chain(&snap.desired)
+                    .filter(|d| d.name == t.created_by)
+                    .flat_map(|d| d.reads.clone())
+                    .collect();
+                Some((id, t.table.clone(), reads))
+            }
+            _ => None,
+        })
+        .collect();
+    for (id, table, _) in &drops {
+        for (reader, _, reads) in &drops {
+            if reads.contains(table) {
+                p.after(*id, *reader);
+            }
+        }
+    }
 }
 
 /// What to do with a table the app may own: drop it, release it (its incarnation is gone or
@@ -971,6 +1048,14 @@ struct Verdicts<'a> {
     /// Wanted statements that cannot be created (subjects in the way), with why: refused, and
     /// what they would replace is left running.
     held_back: BTreeMap<usize, String>,
+    /// Wanted materialized tables evolved in place from an older version of the app's.
+    evolved: BTreeMap<usize, Evolution<'a>>,
+}
+
+/// A materialized table evolved in place: the version it evolves from, and what changed.
+struct Evolution<'a> {
+    from: &'a Tracked,
+    parts: Vec<crate::materialized::Part>,
 }
 
 /// `buildup`: create what is missing, replace what changed, prune what is no longer wanted,
@@ -989,12 +1074,20 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         protected: BTreeSet::new(),
         kept_old: BTreeMap::new(),
         held_back: BTreeMap::new(),
+        evolved: BTreeMap::new(),
     };
+    decide_evolutions(snap, &mut v);
     keep_protected_old_versions(p, snap, opts, &mut v);
     propagate_recreated(snap, &mut v);
     for (i, d) in snap.desired.iter().enumerate() {
-        let creates = matches!(v.fate[i], Fate::Create(_)) || v.old_of.contains_key(&i);
-        if let Some(why) = creates.then(|| subjects_in_the_way(snap, d)).flatten() {
+        let creates = (matches!(v.fate[i], Fate::Create(_)) || v.old_of.contains_key(&i))
+            && !v.evolved.contains_key(&i);
+        let in_the_way = creates
+            .then(|| {
+                subjects_in_the_way(snap, d).or_else(|| foreign_materialized(snap, d))
+            })
+            .flatten();
+        if let Some(why) = in_the_way {
             v.held_back.insert(i, why);
         }
     }
@@ -1058,6 +1151,7 @@ fn keep_protected_old_versions(
             let target = Target::Statement {
                 def: (*o).clone(),
                 carry_over_from: None,
+                evolves_from: None,
             };
             p.push(
                 Stage::Teardown,
@@ -1133,14 +1227,14 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
             Some(_) if redefined(snap, d) => Fate::Create(true),
             // A table's DDL that completed, whose table is gone since (deleted under it, or the
             // statement purged while the list still shows it), runs again.
-            Some(Phase::Completed) if d.is_table_ddl && tables_gone(snap, d).is_some() => {
+            Some(Phase::Completed) if d.declares_table() && tables_gone(snap, d).is_some() => {
                 Fate::Create(true)
             }
             Some(ph) if SETTLED_OK.contains(ph) => Fate::Unchanged,
             Some(Phase::Stopped) if d.resumable => Fate::Resume,
             Some(_) => Fate::Create(true),
             // A table's DDL we ran before, whose table is still there, has nothing to do.
-            None if d.is_table_ddl
+            None if d.declares_table()
                 && tracked_names.contains(d.name.as_str())
                 && d.creates.iter().all(|t| snap.topics.contains(&t.name)) =>
             {
@@ -1195,8 +1289,8 @@ fn fates(snap: &Snapshot, old_of: &BTreeMap<usize, Vec<&Tracked>>) -> (Vec<Fate>
 /// recreated; one it merely found stays as it is.
 fn propagate_recreated(snap: &Snapshot, v: &mut Verdicts<'_>) {
     for (&i, olds) in &v.old_of {
-        // A kept old version keeps its tables.
-        if v.protected.contains(&i) {
+        // A kept old version keeps its tables; an evolved one keeps its topic.
+        if v.protected.contains(&i) || v.evolved.contains_key(&i) {
             continue;
         }
         let owned = olds
@@ -1233,6 +1327,122 @@ fn propagate_recreated(snap: &Snapshot, v: &mut Verdicts<'_>) {
     }
 }
 
+/// For each wanted materialized table that replaces an older version of the app's: evolve it in
+/// place when the app holds the evidence for the incarnation that is there and the service
+/// allows the change in place; otherwise (a change it refuses in place) the normal replacement
+/// drops and creates it, and the reason says why.
+fn decide_evolutions<'a>(snap: &Snapshot, v: &mut Verdicts<'a>) {
+    use crate::materialized::{change, Change};
+    for (&i, olds) in &v.old_of {
+        let d = &snap.desired[i];
+        let Some(new) = &d.materialized else {
+            continue;
+        };
+        for old in olds {
+            let Some(was) = old.def.materialized.as_ref().filter(|m| m.table == new.table) else {
+                continue;
+            };
+            let Some(claim) = old
+                .claims
+                .iter()
+                .find(|c| c.table == new.table && c.ownership == Ownership::Owned)
+            else {
+                continue;
+            };
+            let live_id = snap.topic_ids.get(&claim.topic).map(String::as_str);
+            if !snap.topics.contains(&claim.topic)
+                || !ownership::same_incarnation(claim.topic_id.as_deref(), live_id)
+            {
+                continue;
+            }
+            match change(was, new) {
+                Change::Replace(why) => {
+                    v.why[i] = format!("{}; {why}: dropped and created again", v.why[i]);
+                }
+                Change::Same => {
+                    // Only its pool, principal or properties changed: an evolution under them.
+                    v.evolved.insert(i, Evolution { from: old, parts: Vec::new() });
+                }
+                Change::Evolve(parts) => {
+                    v.evolved.insert(i, Evolution { from: old, parts });
+                }
+            }
+            break;
+        }
+    }
+}
+
+/// Why a materialized table the app wants to create is not created, if it is not: its table
+/// exists and no record of the app holds the evidence for it. `CREATE OR ALTER` would evolve
+/// someone else's table (and a plain create fails on it).
+fn foreign_materialized(snap: &Snapshot, d: &Definition) -> Option<String> {
+    let m = d.materialized.as_ref()?;
+    let topic = &m.table.name;
+    if !snap.topics.contains(topic) {
+        return None;
+    }
+    let live_id = snap.topic_ids.get(topic).map(String::as_str);
+    let held = snap.tracked.iter().flat_map(|t| &t.claims).any(|c| {
+        c.table == m.table
+            && c.ownership.is_held()
+            && ownership::same_incarnation(c.topic_id.as_deref(), live_id)
+    });
+    (!held).then(|| {
+        format!(
+            "not created: table {} exists and the app holds no evidence that it created it; \
+             CREATE OR ALTER MATERIALIZED TABLE would evolve someone else's table. Drop it if it \
+             is the app's, or give the table another name",
+            snap.names.shown(&m.table)
+        )
+    })
+}
+
+/// The plan's words for an evolution: what changed, where the new query starts, and what
+/// happens to the old query's state.
+fn evolve_reason(snap: &Snapshot, d: &Definition, e: &Evolution<'_>) -> String {
+    let Some(m) = &d.materialized else {
+        return String::new();
+    };
+    let what = if e.parts.is_empty() {
+        "its compute pool, principal or properties changed".to_string()
+    } else {
+        let parts: Vec<&str> = e.parts.iter().map(|p| p.as_str()).collect();
+        format!("its {} changed", parts.join(", "))
+    };
+    let start = match &m.start_mode {
+        Some(s) => format!("starts {s}"),
+        None => format!(
+            "starts {} (the service's default: the definition names no START_MODE)",
+            crate::materialized::SERVICE_DEFAULT_START
+        ),
+    };
+    let resumes = m
+        .start_mode
+        .as_ref()
+        .unwrap_or(&crate::materialized::SERVICE_DEFAULT_START)
+        .resumes();
+    let state = state_reasons(snap, d);
+    let state_said = if state.is_empty() {
+        String::new()
+    } else if resumes {
+        format!(
+            "; its query keeps state ({}): the state is discarded, and a RESUME_* start \
+             continues from the old query's offsets without it, so its results undercount",
+            said(&state)
+        )
+    } else {
+        format!(
+            "; its query keeps state ({}): the state is discarded and rebuilt from where the \
+             new query starts",
+            said(&state)
+        )
+    };
+    format!(
+        "{what}: evolved in place from {} (same topic, a new version); the new query {start}{state_said}",
+        e.from.def.name
+    )
+}
+
 /// The teardown stage of `buildup`: old versions (unless their offsets carry over), same-name
 /// redeploys, statements that use recreated tables, and pruned ones; then the recreated tables
 /// and the tables of pruned statements no wanted statement uses. Returns the steps planned and,
@@ -1248,7 +1458,7 @@ fn converge_teardown<'a>(
             // The service refuses carry-over for a stateful statement, after the old one would
             // have been stopped: an outage (§F.11). It starts anew instead.
             && state_reasons(snap, &snap.desired[i]).is_empty()
-            && !snap.desired[i].is_table_ddl
+            && !snap.desired[i].declares_table()
             && snap.desired[i].creates.is_empty()
             && !v
                 .recreated
@@ -1266,6 +1476,15 @@ fn converge_teardown<'a>(
             continue;
         }
         for old in olds {
+            if v
+                .evolved
+                .get(&i)
+                .is_some_and(|e| e.from.def.name == old.def.name)
+            {
+                // Its statement goes once the evolution is live: the evolve step hands its
+                // evidence over first.
+                continue;
+            }
             if !carry_from.contains_key(&i) && carry(i, old) {
                 carry_from.insert(i, old);
             } else {
@@ -1358,6 +1577,7 @@ fn converge_buildup(
                 let target = Target::Statement {
                     def: d.clone(),
                     carry_over_from: None,
+                    evolves_from: None,
                 };
                 let phase = live_phase(snap, &d.name);
                 p.push(Stage::Buildup, Action::Skip, target, why.clone(), phase);
@@ -1370,6 +1590,28 @@ fn converge_buildup(
         let refused = matches!(v.fate[i], Fate::Unchanged | Fate::Resume)
             .then(|| refusal(snap, d))
             .flatten();
+        if let Some(e) = v.evolved.get(&i).filter(|_| !v.held_back.contains_key(&i)) {
+            let id = p.push(
+                Stage::Buildup,
+                Action::Evolve,
+                Target::Statement {
+                    def: d.clone(),
+                    carry_over_from: None,
+                    evolves_from: Some(e.from.def.name.clone()),
+                },
+                evolve_reason(snap, d, e),
+                live_phase(snap, &e.from.def.name),
+            );
+            for &t in torn {
+                if let Target::Statement { def, .. } = &p.steps[t].target {
+                    if def.logical == d.logical || def.name == d.name {
+                        p.after(id, t);
+                    }
+                }
+            }
+            created.insert(i, id);
+            continue;
+        }
         let (action, carry_over_from) = match v.fate[i] {
             _ if refused.is_some() => (Action::Refuse, None),
             Fate::Unchanged if !replaces_old => (Action::Unchanged, None),
@@ -1415,6 +1657,7 @@ fn converge_buildup(
             Target::Statement {
                 def: d.clone(),
                 carry_over_from,
+                evolves_from: None,
             },
             reason,
             live_phase(snap, &d.name).filter(|_| v.fate[i] != Fate::Create(true)),

@@ -178,11 +178,19 @@ pub enum RetryCause {
     RecreateWindow,
     /// The statement's name was still held by one deleted moments ago (409, §F.3).
     NameHeld,
+    /// A materialized table created right after its drop: its catalog entry was still there,
+    /// "table already exists" (§G.7). The failed statement was deleted first.
+    CatalogLingers,
+    /// A materialized table was busy with a change ("currently being modified", or a 409 on
+    /// its DELETE, §G.6).
+    BeingModified,
 }
 
 crate::command::spelled!(RetryCause {
     RecreateWindow => "recreate_window",
     NameHeld => "name_held",
+    CatalogLingers => "catalog_lingers",
+    BeingModified => "being_modified",
 });
 
 impl RetryCause {
@@ -192,6 +200,10 @@ impl RetryCause {
                 "its table was dropped moments ago and the service said to try again later"
             }
             RetryCause::NameHeld => "its name was still held by a statement deleted moments ago",
+            RetryCause::CatalogLingers => {
+                "its materialized table was dropped moments ago and the catalog still had it"
+            }
+            RetryCause::BeingModified => "its materialized table was busy with another change",
         }
     }
 }
@@ -284,7 +296,17 @@ impl RunReport {
     /// Statements created or resumed.
     pub fn rebuilt(&self) -> Vec<String> {
         self.names(|s| {
-            s.kind == Kind::Statement && s.status == Status::Done && s.action.builds_up()
+            s.kind == Kind::Statement
+                && s.status == Status::Done
+                && s.action.builds_up()
+                && s.action != Action::Evolve
+        })
+    }
+
+    /// The statements that evolved a materialized table in place.
+    pub fn evolved(&self) -> Vec<String> {
+        self.names(|s| {
+            s.kind == Kind::Statement && s.status == Status::Done && s.action == Action::Evolve
         })
     }
 

@@ -175,7 +175,7 @@ impl<'de> Deserialize<'de> for Phase {
 }
 
 /// A null reads as the default, like an absent field.
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(super) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -624,6 +624,9 @@ pub struct FlinkConfig {
 #[derive(Debug, Clone)]
 pub struct FlinkClient {
     http: HttpClient,
+    /// `…/organizations/{org}/environments/{env}`: statements and materialized tables hang
+    /// below it.
+    environment_url: Url,
     statements_url: Url,
     organization_id: String,
     environment_id: String,
@@ -653,11 +656,15 @@ impl FlinkClient {
                 &config.organization_id,
                 "environments",
                 &config.environment_id,
-                "statements",
             ]);
+        }
+        let environment_url = statements_url.clone();
+        if let Ok(mut segs) = statements_url.path_segments_mut() {
+            segs.push("statements");
         }
         Ok(FlinkClient {
             http: HttpClient::with_roots(Api::Flink, &config.credentials, config.retry, roots)?,
+            environment_url,
             statements_url,
             organization_id: config.organization_id,
             environment_id: config.environment_id,
@@ -678,6 +685,14 @@ impl FlinkClient {
     /// The statements API's limiter (shared by this client's clones).
     pub fn limiter(&self) -> &super::limit::Limiter {
         self.http.limiter()
+    }
+
+    pub(super) fn environment_url(&self) -> Url {
+        self.environment_url.clone()
+    }
+
+    pub(super) fn http(&self) -> &HttpClient {
+        &self.http
     }
 
     fn statement_url(&self, name: &str, sub: Option<&str>) -> Url {

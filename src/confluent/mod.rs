@@ -4,6 +4,7 @@ pub mod flink;
 pub mod http;
 pub mod kafka;
 pub mod limit;
+pub mod materialized;
 pub mod schema_registry;
 mod topic_ids;
 pub mod watch;

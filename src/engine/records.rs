@@ -24,6 +24,8 @@ pub struct ResolvedTables {
     pub alters: Vec<TableRef>,
     /// The created tables that have a primary key.
     pub keyed: Vec<TableRef>,
+    /// The materialized table it declares, if it does.
+    pub materialized: Option<crate::materialized::Shape>,
 }
 
 /// `t` resolved against a statement's `sql.current-catalog` and `sql.current-database`, as its
@@ -53,6 +55,10 @@ pub fn resolved_tables(
             .filter(|c| !c.primary_key.is_empty())
             .map(|c| resolve(&c.table))
             .collect(),
+        materialized: a
+            .creates
+            .iter()
+            .find_map(|c| crate::materialized::Shape::of(c, resolve(&c.table))),
     }
 }
 
@@ -236,6 +242,7 @@ pub fn from_record(r: &Record, names: &Names) -> Definition {
         resumable: shape.resumable,
         query_state: shape.query_state,
         keyed,
+        materialized: derived.and_then(|t| t.materialized),
     }
 }
 
@@ -266,5 +273,6 @@ pub fn from_statement(s: &Statement, names: &Names) -> Definition {
         resumable: shape.resumable,
         query_state: shape.query_state,
         keyed: tables.keyed,
+        materialized: tables.materialized,
     }
 }

@@ -250,17 +250,23 @@ pub fn from_manifest(m: &Manifest, engine: &Engine, names: &Names) -> Vec<Defini
                     properties.entry((*key).into()).or_insert_with(|| v.clone());
                 }
             }
+            let tables = resolved_tables(&s.analysis, &properties, names);
+            // A materialized table's name follows its definition, not its text: an edit that
+            // changes nothing of the table (layout, START_MODE) keeps it.
+            let identity_sql = tables
+                .materialized
+                .as_ref()
+                .map_or_else(|| s.sql.clone(), |m| m.fingerprint());
             let name = s.statement_name.clone().unwrap_or_else(|| {
                 deployed_name(&StatementIdentity {
                     app: &m.app,
                     name: &s.name,
-                    sql: &s.sql,
+                    sql: &identity_sql,
                     properties: &properties,
                     compute_pool: &pool,
                     principal: &principal,
                 })
             });
-            let tables = resolved_tables(&s.analysis, &properties, names);
             let shape = Shape::of(&s.analysis);
             Definition {
                 logical: s.name.clone(),
@@ -280,6 +286,7 @@ pub fn from_manifest(m: &Manifest, engine: &Engine, names: &Names) -> Vec<Defini
                 resumable: shape.resumable,
                 query_state: shape.query_state,
                 keyed: tables.keyed,
+                materialized: tables.materialized,
             }
         })
         .collect()

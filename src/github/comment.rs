@@ -181,6 +181,7 @@ pub fn render_at(
         for (title, names) in [
             ("Torn down", report.torn_down()),
             ("Rebuilt", report.rebuilt()),
+            ("Evolved in place", report.evolved()),
             ("Tables dropped", report.dropped_tables()),
         ] {
             let open = names.len() <= OPEN_LIST_MAX;

@@ -23,6 +23,8 @@ pub enum Fate {
     Unchanged,
     TornDown,
     Rebuilt,
+    /// A materialized table evolved in place (and the statement that evolved it).
+    Evolved,
     Dropped,
     Failed,
 }
@@ -33,6 +35,7 @@ impl Fate {
         Fate::Unchanged,
         Fate::TornDown,
         Fate::Rebuilt,
+        Fate::Evolved,
         Fate::Dropped,
         Fate::Failed,
     ];
@@ -43,6 +46,7 @@ impl Fate {
             Fate::Unchanged => "unchanged",
             Fate::TornDown => "tornDown",
             Fate::Rebuilt => "rebuilt",
+            Fate::Evolved => "evolved",
             Fate::Dropped => "dropped",
             Fate::Failed => "failed",
         }
@@ -54,6 +58,7 @@ impl Fate {
             Fate::Unchanged => "fill:#ddf4ff,stroke:#54aeff,color:#0a3069",
             Fate::TornDown => "fill:#fff8c5,stroke:#d4a72c,color:#4d2d00",
             Fate::Rebuilt => "fill:#dafbe1,stroke:#4ac26b,color:#044f1e",
+            Fate::Evolved => "fill:#fbefff,stroke:#c297ff,color:#512a97",
             Fate::Dropped => "fill:#eaeef2,stroke:#6e7781,color:#24292f,stroke-dasharray:4 3",
             Fate::Failed => "fill:#ffebe9,stroke:#ff8182,color:#82071e",
         }
@@ -102,6 +107,7 @@ pub fn diagram(report: &RunReport) -> Diagram {
         let fate = match s.status {
             Status::Failed | Status::Refused | Status::Blocked | Status::Cancelled => Fate::Failed,
             Status::Done if s.action == crate::report::Action::DropTable => Fate::Dropped,
+            Status::Done if s.action == crate::report::Action::Evolve => Fate::Evolved,
             Status::Done if s.action.builds_up() => Fate::Rebuilt,
             Status::Done if s.action.tears_down() => Fate::TornDown,
             Status::Unchanged => Fate::Unchanged,
@@ -129,6 +135,14 @@ pub fn diagram(report: &RunReport) -> Diagram {
                     .chain(&s.tables.reads)
                 {
                     tables.entry(t.clone()).or_insert(Fate::Untouched);
+                }
+                // The table is what evolved: the same topic, a new version of its query.
+                if fate == Fate::Evolved {
+                    for t in &s.tables.creates {
+                        if let Some(f) = tables.get_mut(t) {
+                            *f = (*f).max(fate);
+                        }
+                    }
                 }
             }
             Kind::Table => {

@@ -108,6 +108,7 @@ pub(crate) fn action_words(a: Action) -> &'static str {
         Action::DropTable => "drop table",
         Action::Create => "create",
         Action::Resume => "resume",
+        Action::Evolve => "evolve",
         Action::Unchanged => "unchanged",
         Action::Skip => "skip",
         Action::Refuse => "refuse",

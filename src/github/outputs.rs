@@ -25,6 +25,7 @@ pub fn step_outputs(report: &RunReport) -> Vec<(&'static str, String)> {
     vec![
         ("torn-down", list(report.torn_down())),
         ("rebuilt", list(report.rebuilt())),
+        ("evolved", list(report.evolved())),
         ("unchanged", list(report.unchanged())),
         ("dropped-tables", list(report.dropped_tables())),
         ("failed", list(report.failed())),

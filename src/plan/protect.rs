@@ -273,6 +273,7 @@ mod tests {
             resumable: false,
             query_state: vec![],
             keyed: t.keyed,
+            materialized: t.materialized,
         }
     }
 

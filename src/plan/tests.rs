@@ -32,6 +32,7 @@ fn def(
         resumable: !writes.is_empty(),
         query_state: vec![],
         keyed: vec![],
+        materialized: None,
     }
 }
 
@@ -363,6 +364,7 @@ fn a_stateful_replacement_never_carries_offsets_over_and_says_its_state_is_lost(
             &create.target,
             Target::Statement {
                 carry_over_from: None,
+                evolves_from: None,
                 ..
             }
         ),
@@ -392,6 +394,7 @@ fn a_stateful_replacement_never_carries_offsets_over_and_says_its_state_is_lost(
             &create.target,
             Target::Statement {
                 carry_over_from: None,
+                evolves_from: None,
                 ..
             }
         ),
@@ -1024,5 +1027,183 @@ fn a_protected_version_under_a_pinned_name_is_kept_and_the_new_definition_not_de
             .reason
             .contains("it writes table sink, which pattern 'sink' protects"),
         "{p}"
+    );
+}
+
+// ---- materialized tables --------------------------------------------------------------------
+
+/// A definition from real SQL (unqualified tables, as the planner tests name them).
+fn mt_def(logical: &str, version: &str, sql: &str) -> Definition {
+    let a = flink_sql::analyze(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let shape = a
+        .creates
+        .iter()
+        .find_map(|c| crate::materialized::Shape::of(c, c.table.clone()));
+    Definition {
+        sql: sql.into(),
+        creates: a.creates.iter().map(|c| c.table.clone()).collect(),
+        writes: a.writes.clone(),
+        reads: a.reads.clone(),
+        is_table_ddl: false,
+        resumable: false,
+        query_state: a.stateful.clone(),
+        materialized: shape,
+        ..def(logical, version, &[], &[], &[])
+    }
+}
+
+fn mt_snapshot(deployed_defs: &[Definition], wanted: &[Definition]) -> Snapshot {
+    let mut snap = deployed(deployed_defs);
+    snap.desired = wanted.to_vec();
+    for d in deployed_defs {
+        snap.live.insert(d.name.clone(), live_as(d, "COMPLETED"));
+        for c in &d.creates {
+            snap.topics.insert(c.name.clone());
+            snap.topic_ids
+                .insert(c.name.clone(), format!("id-{}", c.name));
+        }
+    }
+    snap
+}
+
+const TOTALS_V1: &str =
+    "CREATE OR ALTER MATERIALIZED TABLE totals DISTRIBUTED BY (id) INTO 2 BUCKETS \
+     AS SELECT id, amount FROM src";
+
+#[test]
+fn an_edited_materialized_table_is_evolved_in_place_not_replaced() {
+    let v1 = mt_def("totals", "v1", TOTALS_V1);
+    let v2 = mt_def(
+        "totals",
+        "v2",
+        "CREATE OR ALTER MATERIALIZED TABLE totals DISTRIBUTED BY (id) INTO 2 BUCKETS \
+         START_MODE = FROM_BEGINNING AS SELECT id, amount FROM src WHERE amount > 0",
+    );
+    let snap = mt_snapshot(std::slice::from_ref(&v1), std::slice::from_ref(&v2));
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let e = step(&p, Action::Evolve, "app-totals-v2");
+    match &e.target {
+        Target::Statement { evolves_from, .. } => {
+            assert_eq!(evolves_from.as_deref(), Some("app-totals-v1"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.reason.contains("its query changed"), "{}", e.reason);
+    assert!(e.reason.contains("starts FROM_BEGINNING"), "{}", e.reason);
+    // Nothing is torn down: not the table, not the old statement (the evolve step hands over).
+    assert!(
+        p.steps.iter().all(|s| s.stage == Stage::Buildup),
+        "an evolution tears nothing down:\n{p}"
+    );
+}
+
+#[test]
+fn an_evolution_of_a_stateful_query_says_its_state_is_discarded() {
+    let v1 = mt_def(
+        "counts",
+        "v1",
+        "CREATE OR ALTER MATERIALIZED TABLE counts AS SELECT id, COUNT(*) AS n FROM src GROUP BY id",
+    );
+    let v2 = mt_def(
+        "counts",
+        "v2",
+        "CREATE OR ALTER MATERIALIZED TABLE counts AS SELECT id, COUNT(*) AS n FROM src \
+         WHERE id > 0 GROUP BY id",
+    );
+    let snap = mt_snapshot(std::slice::from_ref(&v1), std::slice::from_ref(&v2));
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let e = step(&p, Action::Evolve, "app-counts-v2");
+    assert!(e.reason.contains("RESUME_OR_FROM_BEGINNING"), "{}", e.reason);
+    assert!(e.reason.contains("undercount"), "{}", e.reason);
+}
+
+#[test]
+fn a_distribution_change_is_a_replace_that_says_why() {
+    let v1 = mt_def("totals", "v1", TOTALS_V1);
+    let v2 = mt_def(
+        "totals",
+        "v2",
+        "CREATE OR ALTER MATERIALIZED TABLE totals DISTRIBUTED BY (id) INTO 4 BUCKETS \
+         AS SELECT id, amount FROM src",
+    );
+    let snap = mt_snapshot(std::slice::from_ref(&v1), std::slice::from_ref(&v2));
+    let p = plan(Goal::Buildup, &snap, &opts());
+    let drop = step(&p, Action::DropTable, "totals");
+    let create = step(&p, Action::Create, "app-totals-v2");
+    assert!(create.after.contains(&drop.id), "{p}");
+    assert!(create.reason.contains("distribution changed"), "{}", create.reason);
+    match &drop.target {
+        Target::Table(t) => assert!(t.materialized, "dropped as a materialized table"),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.steps.iter().all(|s| s.action != Action::Evolve), "{p}");
+}
+
+#[test]
+fn a_materialized_table_of_someone_else_is_never_created_over() {
+    let mine = mt_def("totals", "v1", TOTALS_V1);
+    let mut snap = mt_snapshot(&[], std::slice::from_ref(&mine));
+    // Someone else's table of the same name exists: no record of the app holds it.
+    snap.topics.insert("totals".into());
+    snap.topic_ids.insert("totals".into(), "id-theirs".into());
+    for goal in [Goal::Buildup, Goal::Rebuild] {
+        let p = plan(goal, &snap, &opts());
+        let s = step(&p, Action::Refuse, "app-totals-v1");
+        assert!(s.reason.contains("would evolve someone else's table"), "{}", s.reason);
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| !matches!(s.action, Action::DropTable | Action::Create | Action::Evolve)),
+            "{goal:?}:\n{p}"
+        );
+    }
+    // Another incarnation than the one the app's record holds is not the app's either.
+    let v2 = mt_def(
+        "totals",
+        "v2",
+        "CREATE OR ALTER MATERIALIZED TABLE totals DISTRIBUTED BY (id) INTO 2 BUCKETS \
+         AS SELECT id, amount + 1 AS amount FROM src",
+    );
+    let mut snap = mt_snapshot(std::slice::from_ref(&mine), std::slice::from_ref(&v2));
+    snap.topic_ids.insert("totals".into(), "id-recreated-by-others".into());
+    let p = plan(Goal::Buildup, &snap, &opts());
+    assert!(p.steps.iter().all(|s| s.action != Action::Evolve), "{p}");
+    step(&p, Action::Refuse, "app-totals-v2");
+}
+
+#[test]
+fn an_unchanged_materialized_table_is_left_alone_whatever_its_layout() {
+    let v1 = mt_def("totals", "v1", TOTALS_V1);
+    let snap = mt_snapshot(std::slice::from_ref(&v1), std::slice::from_ref(&v1));
+    let p = plan(Goal::Buildup, &snap, &opts());
+    assert!(p.is_noop(), "{p}");
+    // Without its (deleted) statement, the table being there is enough.
+    let mut snap = snap;
+    snap.live.clear();
+    assert!(plan(Goal::Buildup, &snap, &opts()).is_noop());
+}
+
+#[test]
+fn teardown_drops_materialized_tables_consumers_first() {
+    let base = mt_def(
+        "base",
+        "v1",
+        "CREATE OR ALTER MATERIALIZED TABLE base AS SELECT id, amount FROM src",
+    );
+    let top = mt_def(
+        "top",
+        "v1",
+        "CREATE OR ALTER MATERIALIZED TABLE top AS SELECT id FROM base WHERE amount > 10",
+    );
+    let snap = mt_snapshot(&[base.clone(), top.clone()], &[base, top]);
+    let p = plan(Goal::Teardown, &snap, &opts());
+    let drop_base = step(&p, Action::DropTable, "base");
+    let drop_top = step(&p, Action::DropTable, "top");
+    assert!(drop_base.after.contains(&drop_top.id), "{p}");
+    // With tables kept, the plan says the tables' queries keep running.
+    let kept = plan(Goal::Teardown, &snap, &Options::default());
+    assert!(
+        kept.notes.iter().any(|n| n.contains("materialized table top is kept")),
+        "{kept}"
     );
 }

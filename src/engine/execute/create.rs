@@ -17,6 +17,8 @@
 //! Every try happens within the step's `timeout`, and each one is in the step's report.
 
 use std::collections::BTreeMap;
+
+use flink_sql::TableRef;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -51,16 +53,16 @@ impl Budget {
         }
     }
 
-    fn left(&self) -> Duration {
+    pub(super) fn left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
     /// Whether a pause of `pause` still leaves time to try again.
-    fn allows(&self, pause: Duration) -> bool {
+    pub(super) fn allows(&self, pause: Duration) -> bool {
         Instant::now() + pause < self.deadline
     }
 
-    fn at_ms(&self) -> u64 {
+    pub(super) fn at_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 }
@@ -114,7 +116,7 @@ impl Ctx<'_> {
     }
 
     /// Tell the display what the step `(action, name)` waits on now.
-    fn say(&self, action: Action, name: &str, note: &str) {
+    pub(super) fn say(&self, action: Action, name: &str, note: &str) {
         (self.progress)(StepEvent::Waiting { action, name, note });
     }
 
@@ -130,6 +132,19 @@ impl Ctx<'_> {
             // The evidence is gathered before each submission: a table whose topic is there
             // already is not the statement's to own, whatever the statement reports.
             let claims = self.precheck(def).await?;
+            if let Some(found) = def.materialized.as_ref().and_then(|m| {
+                let key = m.table.to_string();
+                claims
+                    .iter()
+                    .find(|c| c.table == key && c.status == Ownership::Found)
+            }) {
+                // CREATE OR ALTER would evolve it; a plain create would fail on it.
+                return Err(StepFail::Refused(format!(
+                    "not created: materialized table {} exists and is not the app's ({})",
+                    self.names.shown(&TableRef::parse(&found.table).unwrap_or_else(|_| TableRef::new(&found.topic))),
+                    found.detail.as_deref().unwrap_or("found")
+                )));
+            }
             let labels = self.labels_of(def);
             self.record(def, State::Building, |rec| {
                 rec.statement_uid = None;
@@ -158,10 +173,14 @@ impl Ctx<'_> {
             let done = self
                 .wait_settled((Action::Create, &def.name), def, uid.as_deref(), &budget)
                 .await?;
-            if let Some(detail) = asks_to_retry(&done) {
+            let retry = match asks_to_retry(&done) {
+                Some(detail) => Some((RetryCause::RecreateWindow, detail)),
+                None => self.catalog_lingers(def, &done).await?,
+            };
+            if let Some((cause, detail)) = retry {
                 if budget.allows(pause) {
                     r.retries.push(Retry {
-                        cause: RetryCause::RecreateWindow,
+                        cause,
                         at_ms: budget.at_ms(),
                         detail: Some(detail.clone()),
                     });
@@ -178,8 +197,40 @@ impl Ctx<'_> {
                     continue;
                 }
             }
-            return self.outcome(def, &done, r).await;
+            let Some(m) = def
+                .materialized
+                .as_ref()
+                .filter(|_| done.last.as_ref().map(|s| s.phase()) == Some(&Phase::Completed))
+            else {
+                return self.outcome(def, &done, r).await;
+            };
+            // Its statement completes once the table is accepted; the table's topic (which the
+            // evidence is settled by) and query come with its first version.
+            let live = self
+                .materialized_live((Action::Create, &def.name), &m.table, 1, &budget)
+                .await?;
+            self.outcome(def, &done, r).await?;
+            return live.map(|_| ()).map_err(|why| err(why).into());
         }
+    }
+
+    /// A materialized table's create that met the catalog entry of the table it dropped moments
+    /// ago ("table already exists" while its topic is gone, §G.7): tried again. One whose
+    /// topic is there exists for real: not tried again.
+    async fn catalog_lingers(
+        &self,
+        def: &Definition,
+        done: &WaitOutcome,
+    ) -> Result<Option<(RetryCause, String)>, StepFail> {
+        let (Some(m), Some(detail)) = (&def.materialized, super::materialized::already_exists(done))
+        else {
+            return Ok(None);
+        };
+        Ok(self
+            .incarnation(&m.table.name)
+            .await?
+            .is_none()
+            .then_some((RetryCause::CatalogLingers, detail)))
     }
 
     /// The evidence for each table `def` creates, read before its CREATE is submitted: a table
@@ -376,7 +427,7 @@ impl Ctx<'_> {
 
     /// Wait until the statement settles (RUNNING, COMPLETED, FAILED, …), saying so while a full
     /// compute pool keeps it PENDING.
-    async fn wait_settled(
+    pub(super) async fn wait_settled(
         &self,
         step: (Action, &str),
         def: &Definition,
@@ -416,7 +467,7 @@ impl Ctx<'_> {
 
     /// Delete the step's own statement (the one with `uid` and the definition's SQL) and wait
     /// until it is gone.
-    async fn delete_own(&self, def: &Definition, uid: Option<&str>, budget: &Budget) -> StepResult {
+    pub(super) async fn delete_own(&self, def: &Definition, uid: Option<&str>, budget: &Budget) -> StepResult {
         let Some(s) = self.engine.flink.get(&def.name).await.map_err(flink_err)? else {
             return Ok(());
         };

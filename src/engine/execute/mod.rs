@@ -13,6 +13,7 @@
 //! its statement stands.
 
 mod create;
+mod materialized;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -382,9 +383,18 @@ impl<'a> Ctx<'a> {
                 Target::Statement {
                     def,
                     carry_over_from,
+                    evolves_from: None,
                 },
             ) => self.create(def, carry_over_from.as_deref(), &mut r).await,
             (Action::Resume, Target::Statement { def, .. }) => self.resume(def, &mut r).await,
+            (
+                Action::Evolve,
+                Target::Statement {
+                    def,
+                    evolves_from: Some(from),
+                    ..
+                },
+            ) => self.evolve(def, from, &mut r).await,
             (Action::DropTable, Target::Table(t)) => self.drop_table(t, &mut r).await,
             (Action::Release, Target::Table(t)) => self.release(t, &s.reason, &mut r).await,
             (a, t) => Err(err(format!("internal: {a:?} does not apply to {}", t.label())).into()),
@@ -1103,7 +1113,11 @@ impl<'a> Ctx<'a> {
         let topic_existed = from == DropFrom::Ours;
         let subjects = [format!("{}-key", t.topic), format!("{}-value", t.topic)];
         let existed_subjects = self.existing_subjects(&t.topic, &subjects).await?;
-        let drop_detail = if topic_existed {
+        // A materialized table goes through its resource whatever its topic: its query and
+        // catalog entry are the table too, and `DROP TABLE` would drop nothing durable (§G.7).
+        let drop_detail = if t.materialized {
+            self.drop_materialized(t, r).await?
+        } else if topic_existed {
             self.run_drop_statement(t, r).await?
         } else {
             None
@@ -1118,7 +1132,8 @@ impl<'a> Ctx<'a> {
         };
         let left_subjects = self.existing_subjects(&t.topic, &subjects).await?;
         if !topic_gone || !left_subjects.is_empty() {
-            r.removed.deleted_directly = true;
+            // A materialized table's subjects may survive its drop as a matter of course (§G.7).
+            r.removed.deleted_directly = !topic_gone || !t.materialized;
             if !topic_gone && !self.delete_topic_directly(t, &claim, r).await? {
                 return Ok(());
             }
@@ -1312,6 +1327,7 @@ impl<'a> Ctx<'a> {
             resumable: false,
             query_state: Vec::new(),
             keyed: Vec::new(),
+            materialized: None,
         };
         let hidden = labels.clone();
         self.record(&drop_def, State::TearingDown, |rec| rec.labels = hidden)
