@@ -144,6 +144,14 @@ pub enum StatementKind {
     DropView,
     Insert,
     StatementSet,
+    /// `CREATE [OR ALTER] MATERIALIZED TABLE … AS query`: one object owning a table, its topic and
+    /// the continuous query that fills it.
+    CreateMaterializedTable,
+    /// `ALTER MATERIALIZED TABLE`: an evolution (`… AS query`, see [`Analysis::evolves`]) or a
+    /// property change (`SET`, `RESET`, `ADD`, `MODIFY WATERMARK`, `SUSPEND`, …).
+    AlterMaterializedTable,
+    /// `DROP MATERIALIZED TABLE`.
+    DropMaterializedTable,
     Select,
     Show,
     Describe,
@@ -166,6 +174,9 @@ impl StatementKind {
             StatementKind::DropView => "DROP_VIEW",
             StatementKind::Insert => "INSERT_INTO",
             StatementKind::StatementSet => "EXECUTE_STATEMENT_SET",
+            StatementKind::CreateMaterializedTable => "CREATE_MATERIALIZED_TABLE",
+            StatementKind::AlterMaterializedTable => "ALTER_MATERIALIZED_TABLE",
+            StatementKind::DropMaterializedTable => "DROP_MATERIALIZED_TABLE",
             StatementKind::Select => "SELECT",
             StatementKind::Show => "SHOW",
             StatementKind::Describe => "DESCRIBE",
@@ -206,6 +217,77 @@ pub struct CreatedTable {
     pub options: Vec<(String, String)>,
     /// `CREATE TABLE t LIKE src`.
     pub like: Option<TableRef>,
+    /// What makes a materialized table one: `None` for a regular table.
+    pub materialized: Option<Materialized>,
+}
+
+/// The parts of a materialized table's definition besides those of any table (columns, key,
+/// distribution, options): its query, its watermark and where an evolution starts.
+///
+/// `query` and `watermark` are normalised (tokens joined by one space, comments dropped,
+/// keywords upper-cased, identifiers backquoted only where needed), so two definitions that
+/// differ only in layout compare equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Materialized {
+    /// `CREATE OR ALTER` (or `ALTER … AS`): evolves the table when it exists.
+    pub or_alter: bool,
+    pub start_mode: Option<StartMode>,
+    /// The query after `AS`.
+    pub query: String,
+    /// `WATERMARK FOR col AS expr` as `col AS expr`, when declared.
+    pub watermark: Option<String>,
+    /// The output columns of the query's top-level `SELECT` (alias, else the column's name, else
+    /// Flink's `EXPR$<n>`); `None` when they cannot be known from the text (`*`, `VALUES`,
+    /// `TABLE t`).
+    pub query_columns: Option<Vec<String>>,
+}
+
+/// `START_MODE = …` of a materialized table: where the new query of an evolution (or of a
+/// create) starts reading its sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartMode {
+    FromBeginning,
+    /// `FROM_NOW[(interval)]`: the interval as written, normalised.
+    FromNow(Option<String>),
+    FromTimestamp(String),
+    ResumeOrFromBeginning,
+    ResumeOrFromNow(Option<String>),
+    ResumeOrFromTimestamp(String),
+}
+
+impl StartMode {
+    /// A `RESUME_OR_*` mode: the new query continues from the old one's source offsets where it
+    /// can (which undercounts a stateful query: its state is not carried).
+    pub fn resumes(&self) -> bool {
+        matches!(
+            self,
+            StartMode::ResumeOrFromBeginning
+                | StartMode::ResumeOrFromNow(_)
+                | StartMode::ResumeOrFromTimestamp(_)
+        )
+    }
+
+    /// The clause's value as SQL, e.g. `FROM_NOW(INTERVAL '1' HOUR)`.
+    pub fn as_sql(&self) -> String {
+        let with = |word: &str, arg: &Option<String>| match arg {
+            Some(a) => format!("{word}({a})"),
+            None => word.to_string(),
+        };
+        match self {
+            StartMode::FromBeginning => "FROM_BEGINNING".into(),
+            StartMode::FromNow(a) => with("FROM_NOW", a),
+            StartMode::FromTimestamp(t) => format!("FROM_TIMESTAMP({t})"),
+            StartMode::ResumeOrFromBeginning => "RESUME_OR_FROM_BEGINNING".into(),
+            StartMode::ResumeOrFromNow(a) => with("RESUME_OR_FROM_NOW", a),
+            StartMode::ResumeOrFromTimestamp(t) => format!("RESUME_OR_FROM_TIMESTAMP({t})"),
+        }
+    }
+}
+
+impl fmt::Display for StartMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_sql())
+    }
 }
 
 impl CreatedTable {
@@ -334,8 +416,11 @@ impl fmt::Display for Stateful {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Analysis {
     pub kind: StatementKind,
-    /// `CREATE TABLE` and CTAS.
+    /// `CREATE TABLE`, CTAS and `CREATE [OR ALTER] MATERIALIZED TABLE`.
     pub creates: Vec<CreatedTable>,
+    /// `ALTER MATERIALIZED TABLE t … AS query`: the table's new definition (with
+    /// `materialized.or_alter` set). The table is also in `alters` and `writes`.
+    pub evolves: Vec<CreatedTable>,
     /// `DROP TABLE`.
     pub drops: Vec<DroppedTable>,
     /// The table an `ALTER TABLE` changes (its options, columns, watermark or name): neither a
@@ -359,8 +444,11 @@ pub struct Analysis {
 
 impl Analysis {
     /// Whether the statement only changes the catalog and then completes: `CREATE`/`DROP`/`ALTER`
-    /// of tables and views. A CTAS is *not* counted: besides creating its table it starts a job
-    /// that keeps running, like an `INSERT`, and must be stopped on teardown like one.
+    /// of tables, views and materialized tables. A CTAS is *not* counted: besides creating its
+    /// table it starts a job that keeps running, like an `INSERT`, and must be stopped on teardown
+    /// like one. A materialized table's statement is: it completes, and the query it starts
+    /// belongs to the table (it ends when the table is dropped, not when the statement is
+    /// deleted).
     pub fn is_ddl(&self) -> bool {
         matches!(
             self.kind,
@@ -369,7 +457,18 @@ impl Analysis {
                 | StatementKind::AlterTable
                 | StatementKind::CreateView
                 | StatementKind::DropView
+                | StatementKind::CreateMaterializedTable
+                | StatementKind::AlterMaterializedTable
+                | StatementKind::DropMaterializedTable
         )
+    }
+
+    /// The materialized table the statement declares or evolves, if it does.
+    pub fn materialized(&self) -> Option<&CreatedTable> {
+        self.creates
+            .iter()
+            .chain(&self.evolves)
+            .find(|c| c.materialized.is_some())
     }
 
     /// Whether the statement's query keeps state (see [`Analysis::stateful`]), so that a
@@ -545,6 +644,7 @@ mod tests {
             buckets: None,
             options: vec![],
             like: None,
+            materialized: None,
         };
         assert!(!t.has_key());
         t.primary_key = vec!["id".into()];

@@ -14,7 +14,8 @@
 
 use crate::lexer::{tokenize, Token, TokenKind};
 use crate::{
-    Analysis, Column, CreatedTable, DroppedTable, ParseError, Stateful, StatementKind, TableRef,
+    Analysis, Column, CreatedTable, DroppedTable, Materialized, ParseError, StartMode, Stateful,
+    StatementKind, TableRef,
 };
 
 type PResult<T> = Result<T, ParseError>;
@@ -85,6 +86,15 @@ const RESERVED: &[&str] = &[
     "WINDOW",
     "WITH",
 ];
+
+/// Words that open or close a literal (`INTERVAL '1' HOUR`, `TIMESTAMP '…'`): keywords for
+/// [`Parser::normalized`], though not reserved.
+fn is_literal_word(word: &str) -> bool {
+    ["INTERVAL", "TIMESTAMP", "DATE", "TIME"]
+        .iter()
+        .chain(INTERVAL_UNITS)
+        .any(|w| w.eq_ignore_ascii_case(word))
+}
 
 pub(crate) fn is_reserved(word: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
@@ -199,6 +209,7 @@ pub(crate) fn parse(sql: &str) -> PResult<Analysis> {
         partners,
         pos: 0,
         creates: Vec::new(),
+        evolves: Vec::new(),
         drops: Vec::new(),
         alters: Vec::new(),
         writes: Vec::new(),
@@ -207,6 +218,9 @@ pub(crate) fn parse(sql: &str) -> PResult<Analysis> {
         muted: 0,
         cte_scopes: Vec::new(),
         depth: 0,
+        want_projection: false,
+        projection: None,
+        watermark: None,
     };
     let kind = parser.statement()?;
     parser.finish(kind)
@@ -291,6 +305,7 @@ struct Parser<'t> {
     partners: Vec<usize>,
     pos: usize,
     creates: Vec<CreatedTable>,
+    evolves: Vec<CreatedTable>,
     drops: Vec<DroppedTable>,
     alters: Vec<TableRef>,
     writes: Vec<TableRef>,
@@ -304,6 +319,14 @@ struct Parser<'t> {
     cte_scopes: Vec<Vec<String>>,
     /// How deep the walk is in the functions every recursion passes through (see [`MAX_DEPTH`]).
     depth: usize,
+    /// Set while the walk is about to read the top-level query of a materialized table: the next
+    /// `SELECT` of that query's own body (not of a CTE or a subquery) records its output columns
+    /// in `projection`.
+    want_projection: bool,
+    /// The output columns of that `SELECT` (`Some(None)`: not knowable from the text).
+    projection: Option<Option<Vec<String>>>,
+    /// The `WATERMARK FOR` of the last column list read, normalised.
+    watermark: Option<String>,
 }
 
 impl<'t> Parser<'t> {
@@ -729,7 +752,9 @@ impl<'t> Parser<'t> {
                 StatementKind::Select
                 | StatementKind::Insert
                 | StatementKind::CreateTableAs
-                | StatementKind::CreateView => QUERY_END_HINT,
+                | StatementKind::CreateView
+                | StatementKind::CreateMaterializedTable => QUERY_END_HINT,
+                StatementKind::AlterMaterializedTable if !self.evolves.is_empty() => QUERY_END_HINT,
                 _ => "\";\" or the end of the statement",
             };
             return Err(self.unexpected(hint));
@@ -746,13 +771,16 @@ impl<'t> Parser<'t> {
                 | StatementKind::StatementSet
                 | StatementKind::CreateTableAs
                 | StatementKind::CreateView
-        );
+                | StatementKind::CreateMaterializedTable
+        ) || (kind == StatementKind::AlterMaterializedTable
+            && !self.evolves.is_empty());
         if !has_query {
             self.stateful.clear();
         }
         Ok(Analysis {
             kind,
             creates: self.creates,
+            evolves: self.evolves,
             drops: self.drops,
             alters: self.alters,
             writes: self.writes,
@@ -803,9 +831,19 @@ impl<'t> Parser<'t> {
 
     fn create(&mut self) -> PResult<StatementKind> {
         self.expect_kw("CREATE")?;
-        let or_replace = self.eat_kw("OR");
-        if or_replace {
+        if self.eat_kw("OR") {
+            // `OR ALTER` is the materialized table's evolution; `OR REPLACE` any other object's.
+            if self.eat_kw("ALTER") {
+                self.expect_kw("MATERIALIZED")?;
+                self.expect_kw("TABLE")?;
+                return self.create_materialized(true);
+            }
             self.expect_kw("REPLACE")?;
+        }
+        if self.at_kw("MATERIALIZED") && is_kw(self.peek_at(1), "TABLE") {
+            self.advance();
+            self.advance();
+            return self.create_materialized(false);
         }
         self.eat_kw("TEMPORARY");
         if self.eat_kw("TABLE") {
@@ -829,6 +867,187 @@ impl<'t> Parser<'t> {
             return Ok(StatementKind::Other);
         }
         Err(self.unexpected("TABLE, VIEW, FUNCTION, CATALOG, DATABASE, MODEL, ..."))
+    }
+
+    /// After `CREATE [OR ALTER] MATERIALIZED TABLE`.
+    fn create_materialized(&mut self, or_alter: bool) -> PResult<StatementKind> {
+        let if_not_exists = self.if_exists_clause(true)?;
+        let table = self.table_name()?;
+        let created = self.materialized_definition(table, if_not_exists, or_alter)?;
+        self.record_write(created.table.clone());
+        self.creates.push(created);
+        Ok(StatementKind::CreateMaterializedTable)
+    }
+
+    /// After `ALTER MATERIALIZED TABLE`: a property change, or an evolution (`… AS query`).
+    fn alter_materialized(&mut self) -> PResult<StatementKind> {
+        self.if_exists_clause(false)?;
+        let table = self.table_name()?;
+        self.alters.push(table.clone());
+        const PROPERTY_CHANGES: &[&str] = &[
+            "SET", "RESET", "ADD", "MODIFY", "DROP", "SUSPEND", "RESUME", "REFRESH", "RENAME",
+        ];
+        if is_any_kw(self.peek(), PROPERTY_CHANGES) {
+            // Options, metadata or computed columns, the watermark, the query's run state: no
+            // new query, so neither reads nor writes.
+            self.skip_rest()?;
+            return Ok(StatementKind::AlterMaterializedTable);
+        }
+        let evolved = self.materialized_definition(table, false, true)?;
+        self.record_write(evolved.table.clone());
+        self.evolves.push(evolved);
+        Ok(StatementKind::AlterMaterializedTable)
+    }
+
+    /// `[(elements)] [COMMENT] [DISTRIBUTED …] [WITH (…)] [START_MODE = …] AS query`: the rest of
+    /// a materialized table's definition, each clause at most once, `AS query` last and required.
+    fn materialized_definition(
+        &mut self,
+        table: TableRef,
+        if_not_exists: bool,
+        or_alter: bool,
+    ) -> PResult<CreatedTable> {
+        let mut created = CreatedTable {
+            table,
+            if_not_exists,
+            columns: Vec::new(),
+            primary_key: Vec::new(),
+            distributed_by: Vec::new(),
+            buckets: None,
+            options: Vec::new(),
+            like: None,
+            materialized: None,
+        };
+        self.watermark = None;
+        if self.at_sym("(") {
+            self.table_elements(&mut created)?;
+        }
+        let watermark = self.watermark.take();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut start_mode = None;
+        loop {
+            let token = self.peek();
+            let Some(clause) = ["COMMENT", "DISTRIBUTED", "WITH", "START_MODE", "AS"]
+                .into_iter()
+                .find(|k| is_kw(token, k))
+            else {
+                return Err(self.unexpected("COMMENT, DISTRIBUTED BY, WITH, START_MODE or AS"));
+            };
+            if seen.contains(&clause) {
+                let mut e = self.unexpected("");
+                e.message.push_str(" Each clause may appear only once.");
+                return Err(e);
+            }
+            seen.push(clause);
+            self.advance();
+            match clause {
+                "COMMENT" => {
+                    self.string_literal()?;
+                }
+                "DISTRIBUTED" => self.distribution(&mut created)?,
+                "WITH" => created.options = self.options()?,
+                "START_MODE" => start_mode = Some(self.start_mode()?),
+                _ => break,
+            }
+        }
+        let from = self.pos;
+        self.projection = None;
+        self.want_projection = true;
+        self.query()?;
+        self.want_projection = false;
+        let query = self.normalized(from, self.pos);
+        created.materialized = Some(Materialized {
+            or_alter,
+            start_mode,
+            query,
+            watermark,
+            query_columns: self.projection.take().flatten(),
+        });
+        Ok(created)
+    }
+
+    /// `= FROM_BEGINNING | FROM_NOW[(interval)] | FROM_TIMESTAMP(ts) | RESUME_OR_…`.
+    fn start_mode(&mut self) -> PResult<StartMode> {
+        self.expect_sym("=")?;
+        const MODES: &[&str] = &[
+            "FROM_BEGINNING",
+            "FROM_NOW",
+            "FROM_TIMESTAMP",
+            "RESUME_OR_FROM_BEGINNING",
+            "RESUME_OR_FROM_NOW",
+            "RESUME_OR_FROM_TIMESTAMP",
+        ];
+        let token = self.peek();
+        let Some(mode) = MODES.iter().find(|m| is_kw(token, m)) else {
+            return Err(self.unexpected(
+                "FROM_BEGINNING, FROM_NOW, FROM_TIMESTAMP, RESUME_OR_FROM_BEGINNING, \
+                 RESUME_OR_FROM_NOW or RESUME_OR_FROM_TIMESTAMP",
+            ));
+        };
+        self.advance();
+        let takes_arg = mode.ends_with("NOW") || mode.ends_with("TIMESTAMP");
+        let arg = if takes_arg && self.at_sym("(") {
+            let open = self.pos;
+            let close = self.partners[open];
+            self.skip_group()?;
+            let inner = self.normalized(open + 1, close);
+            if inner.is_empty() {
+                return Err(error_at(&self.toks[close], "an interval or a timestamp"));
+            }
+            Some(inner)
+        } else {
+            None
+        };
+        let needs = |arg: Option<String>, what: &str| {
+            arg.ok_or_else(|| self.unexpected(&format!("\"(\" and {what}")))
+        };
+        Ok(match *mode {
+            "FROM_BEGINNING" => StartMode::FromBeginning,
+            "FROM_NOW" => StartMode::FromNow(arg),
+            "FROM_TIMESTAMP" => StartMode::FromTimestamp(needs(arg, "a timestamp")?),
+            "RESUME_OR_FROM_BEGINNING" => StartMode::ResumeOrFromBeginning,
+            "RESUME_OR_FROM_NOW" => StartMode::ResumeOrFromNow(arg),
+            _ => StartMode::ResumeOrFromTimestamp(needs(arg, "a timestamp")?),
+        })
+    }
+
+    /// Tokens `from..to` as one comparable text: joined by one space, comments gone, reserved
+    /// words upper-cased, identifiers backquoted only where they must be.
+    fn normalized(&self, from: usize, to: usize) -> String {
+        self.toks[from..to.min(self.toks.len())]
+            .iter()
+            .filter(|t| t.kind != TokenKind::Eof)
+            .map(|t| match t.kind {
+                TokenKind::Word if is_reserved(&t.text) || is_literal_word(&t.text) => {
+                    t.text.to_ascii_uppercase()
+                }
+                TokenKind::QuotedIdent if !crate::needs_backquotes(&t.text) => t.text.clone(),
+                TokenKind::QuotedIdent => format!("`{}`", t.text.replace('`', "``")),
+                _ => t.raw.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The name Flink gives a select item without an alias that is a plain column reference
+    /// (`c` or `t.c`): the column's. `None` for any other expression.
+    fn column_name(&self, from: usize, to: usize) -> Option<String> {
+        let toks = &self.toks[from..to];
+        let ident = |t: &Token| {
+            t.kind == TokenKind::QuotedIdent || (t.kind == TokenKind::Word && !is_reserved(&t.text))
+        };
+        let shaped = !toks.is_empty()
+            && toks.len() % 2 == 1
+            && toks.iter().enumerate().all(
+                |(i, t)| {
+                    if i % 2 == 0 {
+                        ident(t)
+                    } else {
+                        is_sym(t, ".")
+                    }
+                },
+            );
+        shaped.then(|| toks[toks.len() - 1].text.clone())
     }
 
     /// `IF NOT EXISTS` (for CREATE) or `IF EXISTS` (for DROP/ALTER); returns whether present.
@@ -871,6 +1090,7 @@ impl<'t> Parser<'t> {
             buckets: None,
             options: Vec::new(),
             like: None,
+            materialized: None,
         };
         if self.at_sym("(") {
             self.table_elements(&mut created)?;
@@ -1015,9 +1235,11 @@ impl<'t> Parser<'t> {
             } else if self.at_kw("WATERMARK") && is_kw(self.peek_at(1), "FOR") {
                 self.advance();
                 self.advance();
+                let from = self.pos;
                 self.identifier()?;
                 self.expect_kw("AS")?;
                 self.expr()?;
+                self.watermark = Some(self.normalized(from, self.pos));
             } else {
                 self.column(created)?;
             }
@@ -1144,6 +1366,14 @@ impl<'t> Parser<'t> {
 
     fn drop(&mut self) -> PResult<StatementKind> {
         self.expect_kw("DROP")?;
+        if self.at_kw("MATERIALIZED") && is_kw(self.peek_at(1), "TABLE") {
+            self.advance();
+            self.advance();
+            let if_exists = self.if_exists_clause(false)?;
+            let table = self.table_name()?;
+            self.drops.push(DroppedTable { table, if_exists });
+            return Ok(StatementKind::DropMaterializedTable);
+        }
         self.eat_kw("TEMPORARY");
         if self.eat_kw("TABLE") {
             let if_exists = self.if_exists_clause(false)?;
@@ -1165,6 +1395,11 @@ impl<'t> Parser<'t> {
 
     fn alter(&mut self) -> PResult<StatementKind> {
         self.expect_kw("ALTER")?;
+        if self.at_kw("MATERIALIZED") && is_kw(self.peek_at(1), "TABLE") {
+            self.advance();
+            self.advance();
+            return self.alter_materialized();
+        }
         if self.eat_kw("TABLE") {
             self.if_exists_clause(false)?;
             let table = self.table_name()?;
@@ -1188,6 +1423,8 @@ impl<'t> Parser<'t> {
     }
 
     fn query_inner(&mut self) -> PResult<()> {
+        // The CTEs' queries are not the query's own body: they must not take its projection.
+        let want_projection = std::mem::take(&mut self.want_projection);
         let with = self.eat_kw("WITH");
         if with {
             self.cte_scopes.push(Vec::new());
@@ -1209,7 +1446,9 @@ impl<'t> Parser<'t> {
                 }
             }
         }
+        self.want_projection = want_projection;
         let result = self.query_body();
+        self.want_projection = false;
         if with {
             self.cte_scopes.pop();
         }
@@ -1282,9 +1521,15 @@ impl<'t> Parser<'t> {
             return self.select();
         }
         if self.eat_kw("VALUES") {
+            if std::mem::take(&mut self.want_projection) {
+                self.projection = Some(None);
+            }
             return self.expr_list();
         }
         if self.eat_kw("TABLE") {
+            if std::mem::take(&mut self.want_projection) {
+                self.projection = Some(None);
+            }
             let table = self.table_name()?;
             self.record_read(table);
             return Ok(());
@@ -1298,17 +1543,38 @@ impl<'t> Parser<'t> {
 
     fn select(&mut self) -> PResult<()> {
         self.expect_kw("SELECT")?;
+        let capture = std::mem::take(&mut self.want_projection);
         if !self.eat_kw("ALL") && self.eat_kw("DISTINCT") {
             self.record_stateful(Stateful::Distinct);
         }
+        let mut names: Option<Vec<String>> = Some(Vec::new());
         loop {
+            let from = self.pos;
             let star = self.expr()?;
-            if !star {
-                self.alias()?;
+            let end = self.pos;
+            let aliased = !star && self.alias()?;
+            if capture {
+                let name =
+                    if star {
+                        None
+                    } else if aliased {
+                        Some(self.toks[self.pos - 1].text.clone())
+                    } else {
+                        Some(self.column_name(from, end).unwrap_or_else(|| {
+                            format!("EXPR${}", names.as_ref().map_or(0, Vec::len))
+                        }))
+                    };
+                match (name, names.as_mut()) {
+                    (Some(n), Some(all)) => all.push(n),
+                    _ => names = None,
+                }
             }
             if !self.eat_sym(",") {
                 break;
             }
+        }
+        if capture {
+            self.projection = Some(names);
         }
         if self.eat_kw("FROM") {
             loop {

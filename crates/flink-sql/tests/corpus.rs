@@ -22,6 +22,12 @@ const OPTIONAL: &[&str] = &[
     "buckets",
     "options",
     "like",
+    "materialized",
+    "start-mode",
+    "query",
+    "watermark",
+    "query-columns",
+    "evolves",
 ];
 
 fn corpus_files() -> Vec<PathBuf> {
@@ -92,7 +98,8 @@ fn render_column(column: &Column) -> String {
 
 /// What a header says about `analysis`, rendered the way the corpus writes it.
 fn actual(analysis: &Analysis, header: &str) -> String {
-    let created = analysis.creates.first();
+    let created = analysis.creates.first().or(analysis.evolves.first());
+    let materialized = created.and_then(|c| c.materialized.as_ref());
     match header {
         "kind" => analysis.kind.sql_kind().to_string(),
         "creates" => join(
@@ -156,6 +163,30 @@ fn actual(analysis: &Analysis, header: &str) -> String {
         "like" => created
             .and_then(|c| c.like.as_ref())
             .map_or(String::new(), ToString::to_string),
+        // `create` or `or-alter`: how the statement declares its materialized table.
+        "materialized" => materialized.map_or(String::new(), |m| {
+            if m.or_alter { "or-alter" } else { "create" }.to_string()
+        }),
+        "start-mode" => materialized
+            .and_then(|m| m.start_mode.as_ref())
+            .map_or(String::new(), |s| s.as_sql()),
+        "query" => materialized.map_or(String::new(), |m| m.query.clone()),
+        "watermark" => materialized
+            .and_then(|m| m.watermark.clone())
+            .unwrap_or_default(),
+        // `?` when the text cannot tell (`SELECT *`).
+        "query-columns" => materialized.map_or(String::new(), |m| match &m.query_columns {
+            Some(cols) => join(cols, ", "),
+            None => "?".into(),
+        }),
+        "evolves" => join(
+            &analysis
+                .evolves
+                .iter()
+                .map(|c| c.table.to_string())
+                .collect::<Vec<_>>(),
+            ", ",
+        ),
         other => unreachable!("header {other} is checked by headers()"),
     }
 }

@@ -1,0 +1,3 @@
+-- error: Was expecting COMMENT, DISTRIBUTED BY, WITH, START_MODE or AS
+-- at: 3:36
+CREATE MATERIALIZED TABLE t (a INT);

@@ -1,0 +1,6 @@
+-- error: Each clause may appear only once.
+-- at: 5:1
+CREATE OR ALTER MATERIALIZED TABLE t
+START_MODE = FROM_NOW
+START_MODE = FROM_BEGINNING
+AS SELECT a FROM s;
