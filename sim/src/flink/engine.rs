@@ -194,7 +194,7 @@ async fn settle_pending(sim: &Sim, name: &str) {
             Err(o) => o,
         }
     } else {
-        match apply_effects(sim, &analysis, &props, applied).await {
+        match apply_effects(sim, name, &sql, &analysis, &props, applied).await {
             Ok(()) if bounded => Outcome::Phase(Phase::Completed, String::new()),
             Ok(()) => Outcome::Phase(Phase::Running, String::new()),
             Err(o) => o,
@@ -435,6 +435,8 @@ async fn catalog_query(sim: &Sim, sql: &str) -> Result<super::info_schema::Resul
 
 async fn apply_effects(
     sim: &Sim,
+    name: &str,
+    sql: &str,
     a: &Analysis,
     props: &BTreeMap<String, String>,
     already_applied: bool,
@@ -501,6 +503,15 @@ async fn apply_effects(
             require(&a.writes)
         }
         StatementKind::CreateView => require(&a.reads),
+        StatementKind::CreateMaterializedTable
+        | StatementKind::AlterMaterializedTable
+        | StatementKind::DropMaterializedTable => {
+            // Validated like a CTAS: every source must exist.
+            require(&a.reads)?;
+            super::materialized::apply_statement(sim, name, sql, a, props, &topics)
+                .await
+                .map_err(|r| Outcome::Fail(VALIDATION, r.into_message()))
+        }
         _ => Ok(()),
     }
 }

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use flink_sql::{Column, CreatedTable, TableRef};
+use flink_sql::{Analysis, Column, CreatedTable, DroppedTable, StatementKind, TableRef};
 use serde_json::{json, Value};
 
+use super::engine::topic_of;
 use super::info_schema::TableDef;
 use super::model::rfc3339;
 use crate::broker::BrokerError;
@@ -101,6 +102,7 @@ fn created_defaults() -> CreatedTable {
         buckets: None,
         options: Vec::new(),
         like: None,
+        materialized: None,
     }
 }
 
@@ -401,6 +403,7 @@ fn quoted(cols: &[String]) -> String {
 
 /// Why a change is refused; the statement fails with the message, REST answers with the status.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::enum_variant_names)]
 pub enum Refused {
     /// The name is taken (409 on REST).
     Exists(String),
@@ -408,6 +411,14 @@ pub enum Refused {
     Busy(String),
     /// The service refuses the definition (400 on REST).
     Invalid(String),
+}
+
+impl Refused {
+    pub fn into_message(self) -> String {
+        match self {
+            Refused::Exists(m) | Refused::Busy(m) | Refused::Invalid(m) => m,
+        }
+    }
 }
 
 pub fn being_modified(by: &str) -> String {
@@ -776,5 +787,376 @@ pub fn check_health(sim: &Sim, topics: &BTreeMap<String, crate::broker::TopicInf
             );
             rec.touch();
         }
+    }
+}
+
+// ---- the SQL forms ----------------------------------------------------------------------------
+
+/// The environment and cluster as `sql.current-catalog` / `-database`: how a table's bare name
+/// resolves once the statement's own names are resolved.
+pub fn sim_props(sim: &Sim) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("sql.current-catalog".to_string(), sim.cfg.env_id.clone()),
+        (
+            "sql.current-database".to_string(),
+            sim.cfg.kafka_cluster_id.clone(),
+        ),
+    ])
+}
+
+fn catalog_missing(t: &TableRef) -> Refused {
+    Refused::Invalid(format!(
+        "SQL validation failed. Catalog or database of '{t}' does not exist, or you have no access to it."
+    ))
+}
+
+fn already_exists(t: &TableRef) -> Refused {
+    Refused::Invalid(format!(
+        "SQL validation failed. Table '{t}' already exists."
+    ))
+}
+
+fn not_materialized(t: &TableRef) -> Refused {
+    Refused::Invalid(format!(
+        "SQL validation failed. Table '{t}' is not a materialized table: a regular table cannot be turned into one, or be changed as one."
+    ))
+}
+
+/// A materialized table statement's effects; the statement COMPLETES once they are accepted
+/// (the table itself moves on in its own phases).
+pub async fn apply_statement(
+    sim: &Sim,
+    stmt: &str,
+    sql: &str,
+    a: &Analysis,
+    props: &BTreeMap<String, String>,
+    topics: &BTreeMap<String, crate::broker::TopicInfo>,
+) -> Result<(), Refused> {
+    let sources = a
+        .reads
+        .iter()
+        .filter_map(|t| topic_of(sim, t, props).map(|topic| (t.clone(), topic)))
+        .collect::<Vec<_>>();
+    match a.kind {
+        StatementKind::CreateMaterializedTable => match a.creates.first() {
+            Some(c) => create_or_alter(sim, stmt, sql, c, sources, props, topics, false).await,
+            None => Ok(()),
+        },
+        StatementKind::AlterMaterializedTable => match (a.evolves.first(), a.alters.first()) {
+            (Some(c), _) => create_or_alter(sim, stmt, sql, c, sources, props, topics, true).await,
+            (None, Some(t)) => alter_properties(sim, sql, t, props, topics),
+            (None, None) => Ok(()),
+        },
+        StatementKind::DropMaterializedTable => {
+            for d in &a.drops {
+                drop_statement(sim, d, props, topics)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `col AS expr` → `(col, expr)`.
+fn split_watermark(w: &str) -> Option<(String, String)> {
+    let (col, expr) = w.split_once(" AS ")?;
+    Some((
+        col.trim().trim_matches('`').to_string(),
+        expr.trim().to_string(),
+    ))
+}
+
+/// `CREATE [OR ALTER] MATERIALIZED TABLE` and `ALTER MATERIALIZED TABLE … AS`.
+#[allow(clippy::too_many_arguments)]
+async fn create_or_alter(
+    sim: &Sim,
+    stmt: &str,
+    sql: &str,
+    c: &CreatedTable,
+    sources: Vec<(TableRef, String)>,
+    props: &BTreeMap<String, String>,
+    topics: &BTreeMap<String, crate::broker::TopicInfo>,
+    alter_only: bool,
+) -> Result<(), Refused> {
+    let Some(m) = &c.materialized else {
+        return Ok(());
+    };
+    let name = topic_of(sim, &c.table, props).ok_or_else(|| catalog_missing(&c.table))?;
+    let p = Proposal {
+        table: c.table.to_string(),
+        name: name.clone(),
+        def: MtDef {
+            query: m.query.clone(),
+            columns: c.columns.clone(),
+            primary_key: c.primary_key.clone(),
+            distributed_by: c.distributed_by.clone(),
+            buckets: c.buckets.unwrap_or(sim.cfg.default_partitions as u32),
+            options: c.options.clone(),
+            watermark: m.watermark.as_deref().and_then(split_watermark),
+            sources,
+        },
+        declared_columns: !c.columns.is_empty(),
+        query_columns: m.query_columns.clone(),
+        start_mode: m.start_mode.as_ref().map(|s| s.as_sql()),
+        by: stmt.to_string(),
+        statement: sql.trim().to_string(),
+    };
+    let exists = sim.materialized().contains_key(&name);
+    if exists {
+        if !m.or_alter {
+            return if c.if_not_exists {
+                Ok(())
+            } else {
+                Err(already_exists(&c.table))
+            };
+        }
+        let snapshot = {
+            let mut mts = sim.materialized();
+            let rec = mts.get_mut(&name).ok_or_else(|| missing(&c.table))?;
+            evolve(sim, rec, p)?;
+            rec.clone()
+        };
+        publish_definition(sim, &snapshot);
+        tracing::info!(table = %name, version = snapshot.latest_version, statement = %stmt, "materialized table evolving");
+        return Ok(());
+    }
+    if alter_only {
+        return Err(if topics.contains_key(&name) {
+            not_materialized(&c.table)
+        } else {
+            missing(&c.table)
+        });
+    }
+    check_not_lingering(sim, &name)?;
+    if topics.contains_key(&name) {
+        return match (m.or_alter, c.if_not_exists) {
+            // A regular table cannot be turned into a materialized one (§G.1).
+            (true, _) => Err(not_materialized(&c.table)),
+            (false, true) => Ok(()),
+            (false, false) => Err(already_exists(&c.table)),
+        };
+    }
+    let mut p = p;
+    let source_cols = source_columns(sim, &p.def.sources);
+    p.def.columns = initial_columns(&p, &source_cols);
+    super::engine::create_table(sim, &p.def.as_created(&name), &sim_props(sim), topics)
+        .await
+        .map_err(|o| match o {
+            super::engine::Outcome::Fail(_, m) | super::engine::Outcome::Phase(_, m) => {
+                Refused::Invalid(m)
+            }
+        })?;
+    let rec = new_record(
+        sim,
+        p,
+        BTreeMap::new(),
+        sim.cfg.compute_pool_id.clone(),
+        sim.cfg.principal_id.clone(),
+        BTreeMap::new(),
+    );
+    sim.tables().insert(name.clone(), rec.def.table_def());
+    sim.materialized().insert(name.clone(), rec);
+    tracing::info!(table = %name, statement = %stmt, "materialized table created");
+    Ok(())
+}
+
+fn missing(t: &TableRef) -> Refused {
+    Refused::Invalid(super::engine::missing_table(t))
+}
+
+/// What a property-only `ALTER MATERIALIZED TABLE` does.
+#[derive(Debug, PartialEq)]
+enum AlterAction {
+    Suspend,
+    Resume,
+    Set(Vec<(String, String)>),
+    Reset(Vec<String>),
+    Watermark(Option<(String, String)>),
+    /// `ADD` of computed or metadata columns, and the rest: no new query, nothing modelled.
+    Other,
+}
+
+/// Reads the action after `ALTER MATERIALIZED TABLE <name>` (the shared parser classifies the
+/// statement but does not say which property ALTER it is).
+fn alter_action(sql: &str) -> AlterAction {
+    use flink_sql::TokenKind as K;
+    let Ok(t) = flink_sql::tokens(sql) else {
+        return AlterAction::Other;
+    };
+    let word = |i: usize, w: &str| {
+        t.get(i)
+            .is_some_and(|x| x.kind == K::Word && x.text.eq_ignore_ascii_case(w))
+    };
+    let symbol = |i: usize, s: &str| t.get(i).is_some_and(|x| x.kind == K::Symbol && x.text == s);
+    let Some(mut i) = (0..t.len()).find(|&i| word(i, "TABLE")).map(|i| i + 1) else {
+        return AlterAction::Other;
+    };
+    // The name: identifiers joined by dots.
+    while t
+        .get(i)
+        .is_some_and(|x| matches!(x.kind, K::Word | K::QuotedIdent))
+    {
+        i += 1;
+        if !symbol(i, ".") {
+            break;
+        }
+        i += 1;
+    }
+    let strings_from = |mut i: usize| {
+        let mut out = Vec::new();
+        while let Some(x) = t.get(i) {
+            if x.kind == K::Str {
+                out.push(x.text.clone());
+            }
+            if x.kind == K::Symbol && x.text == ")" {
+                break;
+            }
+            i += 1;
+        }
+        out
+    };
+    let sql_of = |from: usize| {
+        t[from.min(t.len())..]
+            .iter()
+            .filter(|x| !(x.kind == K::Symbol && x.text == ";"))
+            .map(|x| match x.kind {
+                K::Str => format!("'{}'", x.text.replace('\'', "''")),
+                K::QuotedIdent => format!("`{}`", x.text),
+                _ => x.text.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if word(i, "SUSPEND") {
+        AlterAction::Suspend
+    } else if word(i, "RESUME") {
+        AlterAction::Resume
+    } else if word(i, "SET") {
+        let s = strings_from(i + 1);
+        AlterAction::Set(
+            s.chunks(2)
+                .filter(|kv| kv.len() == 2)
+                .map(|kv| (kv[0].clone(), kv[1].clone()))
+                .collect(),
+        )
+    } else if word(i, "RESET") {
+        AlterAction::Reset(strings_from(i + 1))
+    } else if word(i, "DROP") && word(i + 1, "WATERMARK") {
+        AlterAction::Watermark(None)
+    } else if word(i, "MODIFY") && word(i + 1, "WATERMARK") && word(i + 2, "FOR") {
+        let col = t.get(i + 3).map(|x| x.text.clone()).unwrap_or_default();
+        AlterAction::Watermark(Some((col, sql_of(i + 5))))
+    } else {
+        AlterAction::Other
+    }
+}
+
+/// `ALTER MATERIALIZED TABLE t SET | RESET | ADD | MODIFY WATERMARK | DROP WATERMARK | SUSPEND |
+/// RESUME`: no new query and no new version (§G.5); SUSPEND and RESUME stop and start it.
+fn alter_properties(
+    sim: &Sim,
+    sql: &str,
+    table: &TableRef,
+    props: &BTreeMap<String, String>,
+    topics: &BTreeMap<String, crate::broker::TopicInfo>,
+) -> Result<(), Refused> {
+    let name = topic_of(sim, table, props).ok_or_else(|| catalog_missing(table))?;
+    let snapshot = {
+        let mut mts = sim.materialized();
+        let Some(rec) = mts.get_mut(&name) else {
+            return Err(if topics.contains_key(&name) {
+                not_materialized(table)
+            } else {
+                missing(table)
+            });
+        };
+        if let Some(by) = rec.modified_by() {
+            return Err(Refused::Busy(being_modified(&by)));
+        }
+        match alter_action(sql) {
+            AlterAction::Suspend => set_stopped(sim, rec, true),
+            AlterAction::Resume => set_stopped(sim, rec, false),
+            AlterAction::Set(kvs) => {
+                for (k, v) in kvs {
+                    match rec.def.options.iter_mut().find(|(key, _)| *key == k) {
+                        Some(slot) => slot.1 = v,
+                        None => rec.def.options.push((k, v)),
+                    }
+                }
+                rec.touch();
+            }
+            AlterAction::Reset(keys) => {
+                rec.def.options.retain(|(k, _)| !keys.contains(k));
+                rec.touch();
+            }
+            AlterAction::Watermark(w) => {
+                rec.def.watermark = w;
+                rec.touch();
+            }
+            AlterAction::Other => rec.touch(),
+        }
+        rec.clone()
+    };
+    publish_definition(sim, &snapshot);
+    Ok(())
+}
+
+/// `DROP MATERIALIZED TABLE [IF EXISTS] t`: the statement completes, the table goes DELETING.
+fn drop_statement(
+    sim: &Sim,
+    d: &DroppedTable,
+    props: &BTreeMap<String, String>,
+    topics: &BTreeMap<String, crate::broker::TopicInfo>,
+) -> Result<(), Refused> {
+    let name = topic_of(sim, &d.table, props).ok_or_else(|| catalog_missing(&d.table))?;
+    let mut mts = sim.materialized();
+    match mts.get_mut(&name) {
+        Some(rec) => begin_drop(sim, rec),
+        None if topics.contains_key(&name) => Err(not_materialized(&d.table)),
+        None if d.if_exists => Ok(()),
+        None => Err(missing(&d.table)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_alters_are_told_apart() {
+        let a = |s: &str| alter_action(s);
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE t SUSPEND"),
+            AlterAction::Suspend
+        );
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE `e`.`d`.`t` RESUME;"),
+            AlterAction::Resume
+        );
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE d.t SET ('a' = '1', 'b' = '2')"),
+            AlterAction::Set(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
+        );
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE t RESET ('a')"),
+            AlterAction::Reset(vec!["a".into()])
+        );
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE t DROP WATERMARK"),
+            AlterAction::Watermark(None)
+        );
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE t MODIFY WATERMARK FOR ts AS ts - INTERVAL '5' SECOND"),
+            AlterAction::Watermark(Some(("ts".into(), "ts - INTERVAL '5' SECOND".into())))
+        );
+        assert_eq!(
+            a("ALTER MATERIALIZED TABLE t ADD c AS 1"),
+            AlterAction::Other
+        );
+    }
+
+    #[test]
+    fn version_names_follow_the_dns_pattern() {
+        assert_eq!(version_name("Orders_By_Day", 3), "orders-by-day-v3");
     }
 }

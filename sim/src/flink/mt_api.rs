@@ -1,7 +1,7 @@
 //! The materialized tables REST resource (`flink-v1-openapi.yaml`, `/materialized-tables`):
 //! list per environment and per database, create, read, update (PUT), delete, and the versions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -313,28 +313,32 @@ fn parse_watermark(v: &Value) -> Option<Option<(String, String)>> {
     Some(col.zip(expr).map(|(c, e)| (c.to_string(), e.to_string())))
 }
 
-/// The query's reads, resolved to topics, each of which must exist; and its output columns.
+/// The query's reads, resolved to topics, each of which must exist; and its output columns
+/// (read by analysing the query as a materialized table's).
 async fn analyze_query(
     sim: &Sim,
+    name: &str,
     query: &str,
 ) -> Result<(Vec<(TableRef, String)>, Option<Vec<String>>), Response> {
     let bad = |m: &str| flink_bad_request(m, Some("/spec/query"));
-    let a = flink_sql::analyze(query).map_err(|e| bad(&e.to_string()))?;
-    if a.kind != flink_sql::StatementKind::Select {
-        return Err(bad("spec.query must be a query (SELECT …)"));
-    }
-    let props = sim_props(sim);
-    let topics = match engine::broker_topics(sim).await {
-        Ok(t) => t,
-        Err(Outcome::Fail(_, m)) | Err(Outcome::Phase(_, m)) => {
-            return Err(flink_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Internal Server Error",
-                &m,
-            ))
-        }
-    };
+    let sql = format!(
+        "CREATE MATERIALIZED TABLE `{}` AS {query}",
+        name.replace('`', "``")
+    );
+    let a = flink_sql::analyze(&sql).map_err(|e| bad(&e.to_string()))?;
+    let query_columns = a
+        .materialized()
+        .and_then(|c| c.materialized.as_ref())
+        .and_then(|m| m.query_columns.clone());
+    let props = mt::sim_props(sim);
+    let topics = engine::broker_topics(sim).await.map_err(|o| match o {
+        Outcome::Fail(_, m) | Outcome::Phase(_, m) => flink_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal Server Error",
+            &m,
+        ),
+    })?;
     let mut sources = Vec::new();
     for t in &a.reads {
         match engine::topic_of(sim, t, &props).filter(|topic| topics.contains_key(topic)) {
@@ -342,18 +346,7 @@ async fn analyze_query(
             None => return Err(bad(&engine::missing_table(t))),
         }
     }
-    Ok((sources, None))
-}
-
-/// The environment and cluster as a statement's `sql.current-catalog` / `-database`.
-fn sim_props(sim: &Sim) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("sql.current-catalog".to_string(), sim.cfg.env_id.clone()),
-        (
-            "sql.current-database".to_string(),
-            sim.cfg.kafka_cluster_id.clone(),
-        ),
-    ])
+    Ok((sources, query_columns))
 }
 
 fn body_object(body: &Bytes) -> Result<Value, Response> {
@@ -456,7 +449,7 @@ async fn create_from(sim: &Sim, body: &Bytes, cluster: &str) -> Result<MtRec, Re
     let default_buckets = sim.cfg.default_partitions as u32;
     let (distributed_by, buckets) =
         parse_distribution(&v, default_buckets).unwrap_or((Vec::new(), default_buckets));
-    let (sources, query_columns) = analyze_query(sim, &query).await?;
+    let (sources, query_columns) = analyze_query(sim, name, &query).await?;
     let name_taken = |sim: &Sim| -> Result<(), Response> {
         if sim.materialized().contains_key(name) {
             return Err(refused(
@@ -497,7 +490,7 @@ async fn create_from(sim: &Sim, body: &Bytes, cluster: &str) -> Result<MtRec, Re
             None,
         ));
     }
-    engine::create_table(sim, &p.def.as_created(name), &sim_props(sim), &topics)
+    engine::create_table(sim, &p.def.as_created(name), &mt::sim_props(sim), &topics)
         .await
         .map_err(outcome_response)?;
     let rec = mt::new_record(sim, p, labels, pool, principal, session_options);
@@ -582,7 +575,7 @@ async fn update_from(sim: &Sim, name: &str, cluster: &str, body: &Bytes) -> Resu
         .ok_or_else(|| not_found(name))?;
     let query = opt_str(&v, "/spec/query")?.map(|q| q.trim().trim_end_matches(';').to_string());
     let analysed = match &query {
-        Some(q) if *q != current.def.query => Some(analyze_query(sim, q).await?),
+        Some(q) if *q != current.def.query => Some(analyze_query(sim, name, q).await?),
         _ => None,
     };
     let mut mts = sim.materialized();
