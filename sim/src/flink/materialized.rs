@@ -733,7 +733,7 @@ pub fn tick(sim: &std::sync::Arc<Sim>) {
                 rec.hold = None;
                 rec.touch();
             }
-            if rec.busy || !rec.due.is_some_and(|d| d <= now) {
+            if rec.busy || rec.due.is_none_or(|d| d > now) {
                 continue;
             }
             rec.due = None;
