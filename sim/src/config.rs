@@ -200,6 +200,30 @@ pub struct Timings {
         default_value_t = 300
     )]
     pub catalog_lag_ms: u64,
+    /// How long a new materialized table stays CREATING before RUNNING.
+    #[arg(
+        long = "mt-creating-ms",
+        env = "SIM_MT_CREATING_MS",
+        default_value_t = 600
+    )]
+    pub mt_creating_ms: u64,
+    /// How long an accepted evolution of a materialized table stays ALTERING (`latest_version`
+    /// above `version`) before the new query is live.
+    #[arg(
+        long = "mt-altering-ms",
+        env = "SIM_MT_ALTERING_MS",
+        default_value_t = 800
+    )]
+    pub mt_altering_ms: u64,
+    /// How long a dropped materialized table's catalog entry lingers after the resource is gone:
+    /// `INFORMATION_SCHEMA.TABLES` lists it and a create of its name fails "table already exists"
+    /// (dbt waits up to 120 s, §G.7).
+    #[arg(
+        long = "mt-catalog-linger-ms",
+        env = "SIM_MT_CATALOG_LINGER_MS",
+        default_value_t = 1500
+    )]
+    pub mt_catalog_linger_ms: u64,
 }
 
 impl Default for Timings {
@@ -217,6 +241,9 @@ impl Default for Timings {
             recreate_window_ms: 1500,
             purge_after_ms: 60_000,
             catalog_lag_ms: 300,
+            mt_creating_ms: 600,
+            mt_altering_ms: 800,
+            mt_catalog_linger_ms: 1500,
         }
     }
 }
@@ -246,6 +273,15 @@ pub struct Behaviour {
     /// it stays PENDING with `scaling_status.scaling_state` `POOL_EXHAUSTED`.
     #[arg(long = "pool-capacity", env = "SIM_POOL_CAPACITY")]
     pub pool_capacity: Option<u32>,
+    /// Whether a dropped materialized table's Schema Registry subjects survive the drop (dbt
+    /// observed them surviving; the docs say they go, §G.7).
+    #[arg(
+        long = "mt-drop-keeps-subjects",
+        env = "SIM_MT_DROP_KEEPS_SUBJECTS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub mt_drop_keeps_subjects: bool,
 }
 
 impl Default for Behaviour {
@@ -253,6 +289,7 @@ impl Default for Behaviour {
         Behaviour {
             labels_patch: LabelsPatch::Ignore,
             pool_capacity: None,
+            mt_drop_keeps_subjects: true,
         }
     }
 }

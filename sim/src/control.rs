@@ -701,6 +701,11 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/_sim/reset", post(reset))
         .route("/_sim/state", get(get_state))
         .route("/_sim/statements", get(get_statements))
+        .route("/_sim/materialized-tables", get(get_materialized))
+        .route(
+            "/_sim/materialized-tables/{name}/hold",
+            post(hold_materialized),
+        )
 }
 
 async fn get_faults(State(sim): State<Arc<Sim>>) -> Response {
@@ -845,6 +850,59 @@ async fn get_statements(State(sim): State<Arc<Sim>>) -> Response {
         })
         .collect();
     http::flink_json(StatusCode::OK, &json!({ "statements": all }))
+}
+
+/// Every materialized table as held now: name, phase (as shown), versions, who modifies it.
+async fn get_materialized(State(sim): State<Arc<Sim>>) -> Response {
+    let all: Vec<serde_json::Value> = sim
+        .materialized()
+        .values()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "uid": r.uid,
+                "phase": r.shown_phase().as_str(),
+                "version": r.version,
+                "latest_version": r.latest_version,
+                "modified_by": r.modified_by(),
+            })
+        })
+        .collect();
+    http::flink_json(StatusCode::OK, &json!({ "materialized_tables": all }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldQuery {
+    /// How long the hold lasts.
+    ms: u64,
+    /// The statement said to be modifying the table (default `sim-hold-<random>`).
+    by: Option<String>,
+}
+
+/// `POST /_sim/materialized-tables/{name}/hold?ms=N[&by=S]`: another statement is changing the
+/// table for N ms — it reads ALTERING, and a change meets "being modified" (§G.6) — so a test
+/// can make its own evolution meet it.
+async fn hold_materialized(
+    State(sim): State<Arc<Sim>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(q): Query<HoldQuery>,
+) -> Response {
+    let by =
+        q.by.unwrap_or_else(|| format!("sim-hold-{:08x}", rand::random::<u32>()));
+    let mut mts = sim.materialized();
+    let Some(rec) = mts.get_mut(&name) else {
+        return http::flink_json(
+            StatusCode::NOT_FOUND,
+            &json!({ "error": format!("no materialized table '{name}'") }),
+        );
+    };
+    rec.hold = Some((by.clone(), Instant::now() + Duration::from_millis(q.ms)));
+    rec.touch();
+    http::flink_json(
+        StatusCode::OK,
+        &json!({ "name": name, "by": by, "ms": q.ms }),
+    )
 }
 
 fn control_error(msg: &str) -> Response {

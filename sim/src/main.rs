@@ -49,6 +49,11 @@ pub struct Sim {
     /// What the catalog knows of each table (by topic) its DDL declared; `INFORMATION_SCHEMA`
     /// describes the rest of the cluster's topics by inference.
     tables: Mutex<BTreeMap<String, flink::info_schema::TableDef>>,
+    /// Materialized tables, by name (their topic's).
+    materialized: Mutex<BTreeMap<String, flink::materialized::MtRec>>,
+    /// Catalog entries of dropped materialized tables that linger, until when
+    /// (`Timings::mt_catalog_linger_ms`).
+    mt_lingering: Mutex<BTreeMap<String, (flink::info_schema::TableDef, Instant)>>,
     port: OnceLock<u16>,
 }
 
@@ -129,6 +134,41 @@ impl Sim {
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub fn materialized(&self) -> MutexGuard<'_, BTreeMap<String, flink::materialized::MtRec>> {
+        self.materialized.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lingering(
+        &self,
+    ) -> MutexGuard<'_, BTreeMap<String, (flink::info_schema::TableDef, Instant)>> {
+        self.mt_lingering.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A dropped materialized table's catalog entry stays until `until`.
+    pub fn mt_linger(&self, name: &str, def: flink::info_schema::TableDef, until: Instant) {
+        let mut l = self.lingering();
+        let now = Instant::now();
+        l.retain(|_, (_, u)| *u > now);
+        l.insert(name.to_string(), (def, until));
+    }
+
+    /// Whether a dropped materialized table's catalog entry still holds `name`.
+    pub fn mt_lingering(&self, name: &str) -> bool {
+        self.lingering()
+            .get(name)
+            .is_some_and(|(_, until)| *until > Instant::now())
+    }
+
+    /// The catalog entries that linger now.
+    pub fn lingering_tables(&self) -> Vec<(String, flink::info_schema::TableDef)> {
+        let now = Instant::now();
+        self.lingering()
+            .iter()
+            .filter(|(_, (_, until))| *until > now)
+            .map(|(n, (d, _))| (n.clone(), d.clone()))
+            .collect()
+    }
+
     pub fn port(&self) -> u16 {
         self.port.get().copied().unwrap_or(0)
     }
@@ -148,6 +188,8 @@ impl Sim {
             .clear();
         *self.registry() = Registry::default();
         self.tables().clear();
+        self.materialized().clear();
+        self.lingering().clear();
         self.control.reset();
     }
 
@@ -161,6 +203,7 @@ impl Sim {
             "statements": st.len(),
             "phases": phases,
             "subjects": self.registry().subject_count(),
+            "materialized_tables": self.materialized().len(),
         })
     }
 }
@@ -284,6 +327,8 @@ async fn main() -> anyhow::Result<()> {
         dropped: Mutex::new(BTreeMap::new()),
         registry: Mutex::new(Registry::default()),
         tables: Mutex::new(BTreeMap::new()),
+        materialized: Mutex::new(BTreeMap::new()),
+        mt_lingering: Mutex::new(BTreeMap::new()),
         port: OnceLock::new(),
     });
     let _ = sim.port.set(addr.port());

@@ -15,7 +15,7 @@ use crate::broker::{BrokerError, TopicInfo};
 use crate::Sim;
 
 const TICK: Duration = Duration::from_millis(20);
-const VALIDATION: &str = "org.apache.flink.table.api.ValidationException";
+pub(super) const VALIDATION: &str = "org.apache.flink.table.api.ValidationException";
 const PARSE: &str = "org.apache.flink.sql.parser.impl.ParseException";
 
 /// Runs until the process ends.
@@ -65,6 +65,7 @@ pub async fn run(sim: Arc<Sim>) {
                 }
             });
         }
+        super::materialized::tick(&sim);
         let health_every = Duration::from_millis(timings.health_check_ms.max(10));
         if now.duration_since(last_health) >= health_every {
             last_health = now;
@@ -139,13 +140,13 @@ pub fn topic_of(sim: &Sim, table: &TableRef, props: &BTreeMap<String, String>) -
     (catalog_ok && database_ok).then(|| table.name.clone())
 }
 
-fn missing_table(table: &TableRef) -> String {
+pub(super) fn missing_table(table: &TableRef) -> String {
     format!(
         "SQL validation failed. Error while validating the statement.\n\nCaused by: Table (or view) '{table}' does not exist, may be on a different cluster, or you have no access to it."
     )
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Phase(Phase, String),
     Fail(&'static str, String),
 }
@@ -193,7 +194,7 @@ async fn settle_pending(sim: &Sim, name: &str) {
             Err(o) => o,
         }
     } else {
-        match apply_effects(sim, &analysis, &props, applied).await {
+        match apply_effects(sim, name, &sql, &analysis, &props, applied).await {
             Ok(()) if bounded => Outcome::Phase(Phase::Completed, String::new()),
             Ok(()) => Outcome::Phase(Phase::Running, String::new()),
             Err(o) => o,
@@ -339,7 +340,9 @@ fn admitted(sim: &Sim, name: &str) -> bool {
 
 /// What a statement's effects need, checked without applying them (a dry run).
 /// The broker's topics; a broker that cannot be read fails the statement as the service would.
-async fn broker_topics(sim: &Sim) -> Result<BTreeMap<String, crate::broker::TopicInfo>, Outcome> {
+pub(super) async fn broker_topics(
+    sim: &Sim,
+) -> Result<BTreeMap<String, crate::broker::TopicInfo>, Outcome> {
     sim.broker
         .topics()
         .await
@@ -406,6 +409,11 @@ async fn catalog_query(sim: &Sim, sql: &str) -> Result<super::info_schema::Resul
             (name.clone(), def)
         })
         .collect();
+    let mut tables = tables;
+    // A dropped materialized table's entry lingers after its topic went (§G.7).
+    for (name, def) in sim.lingering_tables() {
+        tables.entry(name).or_insert(def);
+    }
     let cfg = &sim.cfg;
     let catalog = Catalog {
         env_id: &cfg.env_id,
@@ -427,6 +435,8 @@ async fn catalog_query(sim: &Sim, sql: &str) -> Result<super::info_schema::Resul
 
 async fn apply_effects(
     sim: &Sim,
+    name: &str,
+    sql: &str,
     a: &Analysis,
     props: &BTreeMap<String, String>,
     already_applied: bool,
@@ -464,6 +474,11 @@ async fn apply_effects(
                 if sim.control.partial_drops() {
                     continue;
                 }
+                if sim.materialized().contains_key(&topic) {
+                    // Accepted, and nothing durable goes: the table, its topic and its query
+                    // stay (§G.7). DROP MATERIALIZED TABLE is the way.
+                    continue;
+                }
                 match sim.broker.delete_topic(&topic).await {
                     Ok(()) | Err(BrokerError::NotFound(_)) => sim.table_gone(&topic),
                     Err(e) => {
@@ -488,11 +503,20 @@ async fn apply_effects(
             require(&a.writes)
         }
         StatementKind::CreateView => require(&a.reads),
+        StatementKind::CreateMaterializedTable
+        | StatementKind::AlterMaterializedTable
+        | StatementKind::DropMaterializedTable => {
+            // Validated like a CTAS: every source must exist.
+            require(&a.reads)?;
+            super::materialized::apply_statement(sim, name, sql, a, props, &topics)
+                .await
+                .map_err(|r| Outcome::Fail(VALIDATION, r.into_message()))
+        }
         _ => Ok(()),
     }
 }
 
-async fn create_table(
+pub(super) async fn create_table(
     sim: &Sim,
     c: &CreatedTable,
     props: &BTreeMap<String, String>,
@@ -512,9 +536,16 @@ async fn create_table(
             return Err(Outcome::Fail(VALIDATION, missing_table(like)));
         }
     }
-    if topics.contains_key(&topic) {
+    if topics.contains_key(&topic) || sim.mt_lingering(&topic) {
         if c.if_not_exists {
             return Ok(());
+        }
+        if !topics.contains_key(&topic) {
+            // A dropped materialized table's catalog entry has not gone yet (§G.7).
+            return Err(Outcome::Fail(
+                VALIDATION,
+                super::materialized::TABLE_ALREADY_EXISTS.into(),
+            ));
         }
         return Err(Outcome::Fail(
             VALIDATION,
@@ -579,7 +610,7 @@ async fn create_table(
 
 /// The subjects a table registers (TopicNameStrategy), with their type and schema: `-value`
 /// for a registry value format, `-key` for a keyed table with a registry key format.
-fn table_subjects(c: &CreatedTable, topic: &str) -> Vec<(String, &'static str, String)> {
+pub(super) fn table_subjects(c: &CreatedTable, topic: &str) -> Vec<(String, &'static str, String)> {
     let option = |k: &str| {
         c.options
             .iter()
@@ -754,6 +785,11 @@ async fn notice_vanished_tables(sim: &Sim) {
 /// keeps restarting does.
 async fn check_health(sim: &Sim) {
     notice_vanished_tables(sim).await;
+    if !sim.materialized().is_empty() {
+        if let Ok(topics) = sim.broker.topics().await {
+            super::materialized::check_health(sim, &topics);
+        }
+    }
     // Each running statement with its tables and their topics (None: does not resolve).
     type Watched = Vec<(String, Vec<(TableRef, Option<String>)>)>;
     let running: Watched = {

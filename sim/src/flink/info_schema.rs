@@ -20,6 +20,11 @@ pub struct TableDef {
     /// When its DDL declared it (`None`: inferred from a topic): its columns show in `COLUMNS`
     /// only a while after (the catalog lags, §F.10).
     pub declared_at: Option<std::time::Instant>,
+    /// A materialized table's (`IS_MATERIALIZED` = `YES`).
+    pub materialized: bool,
+    /// `WATERMARK FOR column AS expression`, when declared (else Confluent's default on
+    /// `$rowtime`).
+    pub watermark: Option<(String, String)>,
 }
 
 impl TableDef {
@@ -31,6 +36,8 @@ impl TableDef {
             buckets,
             options: c.options.clone(),
             declared_at: Some(std::time::Instant::now()),
+            materialized: false,
+            watermark: None,
         }
     }
 
@@ -54,6 +61,8 @@ impl TableDef {
             buckets: partitions,
             options: Vec::new(),
             declared_at: None,
+            materialized: false,
+            watermark: None,
         }
     }
 }
@@ -268,18 +277,24 @@ fn view(catalog_part: &str, name: &str, c: &Catalog<'_>) -> Result<View, String>
                 ("WATERMARK_COLUMN", Ty::String),
                 ("WATERMARK_EXPRESSION", Ty::String),
                 ("COMMENT", Ty::String),
+                ("IS_MATERIALIZED", Ty::String),
             ]),
             rows: c
                 .tables
                 .iter()
                 .map(|(name, t)| {
                     let mut row = table_keys(name);
+                    let (wm_column, wm_expression) = match &t.watermark {
+                        Some((col, expr)) => (col.as_str(), expr.as_str()),
+                        None => ("$rowtime", "`SOURCE_WATERMARK`()"),
+                    };
                     row.extend([
                         s("HASH"),
                         int(t.buckets as usize),
-                        s("$rowtime"),
-                        s("`SOURCE_WATERMARK`()"),
+                        s(wm_column),
+                        s(wm_expression),
                         Value::Null,
+                        s(if t.materialized { "YES" } else { "NO" }),
                     ]);
                     row
                 })
@@ -389,7 +404,7 @@ fn columns_of(t: &TableDef) -> Vec<(usize, Column)> {
 
 /// A type as Flink's type parser reads it back: the SQL aliases spelled out, no `NOT NULL`, no
 /// `METADATA …` tail (nullability and metadata have columns of their own).
-fn flink_type(written: &str) -> String {
+pub(super) fn flink_type(written: &str) -> String {
     let upper = written.trim().to_ascii_uppercase();
     let cut = [" NOT NULL", " NULL", " METADATA", " VIRTUAL", " COMMENT"]
         .iter()

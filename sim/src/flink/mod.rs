@@ -7,7 +7,9 @@
 
 pub mod engine;
 pub mod info_schema;
+pub mod materialized;
 pub mod model;
+mod mt_api;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -65,6 +67,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(&format!("{BASE}/{{name}}/exceptions"), get(exceptions))
         .route(&format!("{BASE}/{{name}}/results"), get(results))
+        .merge(mt_api::router())
 }
 
 /// The scheme and host the client used, so `self` and `next` links lead back the same way.
@@ -80,7 +83,7 @@ pub fn base_url(headers: &HeaderMap, sim: &Sim) -> String {
 }
 
 /// A Flink API key is bound to one organization and environment.
-fn check_scope(sim: &Sim, org: &str, env: &str) -> Result<(), Response> {
+pub(super) fn check_scope(sim: &Sim, org: &str, env: &str) -> Result<(), Response> {
     if org == sim.cfg.org_id && env == sim.cfg.env_id {
         Ok(())
     } else {
@@ -223,11 +226,11 @@ async fn list(
     )
 }
 
-fn encode_token(last_name: &str) -> String {
+pub(super) fn encode_token(last_name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("after:{last_name}"))
 }
 
-fn decode_token(token: &str) -> Option<String> {
+pub(super) fn decode_token(token: &str) -> Option<String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()?;
@@ -289,7 +292,10 @@ fn parse_selector(s: &str) -> Result<Vec<Selector>, String> {
 
 // ---- create ----
 
-fn string_map(v: Option<&Value>, pointer: &str) -> Result<BTreeMap<String, String>, Response> {
+pub(super) fn string_map(
+    v: Option<&Value>,
+    pointer: &str,
+) -> Result<BTreeMap<String, String>, Response> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(m)) => m
@@ -309,7 +315,7 @@ fn string_map(v: Option<&Value>, pointer: &str) -> Result<BTreeMap<String, Strin
     }
 }
 
-fn opt_str<'a>(v: &'a Value, pointer: &str) -> Result<Option<&'a str>, Response> {
+pub(super) fn opt_str<'a>(v: &'a Value, pointer: &str) -> Result<Option<&'a str>, Response> {
     match v.pointer(pointer) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),

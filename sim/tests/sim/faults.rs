@@ -494,7 +494,8 @@ async fn slow_deletes_stay_deleting_for_deleting_ms() {
             "pending_ms": 100, "stopping_ms": 100, "deleting_ms": 1500, "health_check_ms": 100,
             "list_lag_ms": 500, "list_new_lag_ms": 200, "list_phase_lag_ms": 150,
             "update_lag_ms": 100, "name_hold_ms": 300, "recreate_window_ms": 800,
-            "purge_after_ms": 60000, "catalog_lag_ms": 200
+            "purge_after_ms": 60000, "catalog_lag_ms": 200,
+            "mt_creating_ms": 600, "mt_altering_ms": 800, "mt_catalog_linger_ms": 1500
         })
     );
     let name = unique("slow-delete");

@@ -10,4 +10,5 @@ mod conformance;
 mod faults;
 mod info_schema;
 mod kafka_rest;
+mod materialized;
 mod registry;
