@@ -102,7 +102,11 @@ impl Shape {
     /// it was declared, layout): the statement's name is derived from this, so an edit that
     /// changes nothing keeps the name and the buildup leaves the table alone.
     pub fn fingerprint(&self) -> String {
-        let opts: Vec<String> = self.options.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let opts: Vec<String> = self
+            .options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         format!(
             "materialized table {}\ncolumns {}\ncomputed {}\nkey {}\nprimary key {}\nbuckets {:?}\n\
              options {}\nwatermark {}\nquery {}",
@@ -277,7 +281,8 @@ mod tests {
         let a = shape("CREATE OR ALTER MATERIALIZED TABLE t AS SELECT a, b FROM s");
         let b = shape("CREATE OR ALTER MATERIALIZED TABLE t AS SELECT a, b, c FROM s");
         assert_eq!(change(&a, &b), Change::Evolve(vec![Part::Query]));
-        let c = shape("CREATE OR ALTER MATERIALIZED TABLE t WITH ('k' = 'v') AS SELECT a, b FROM s");
+        let c =
+            shape("CREATE OR ALTER MATERIALIZED TABLE t WITH ('k' = 'v') AS SELECT a, b FROM s");
         assert_eq!(change(&a, &c), Change::Evolve(vec![Part::Options]));
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
@@ -311,7 +316,19 @@ mod tests {
         assert_eq!(evolving_sql(or_alter).unwrap(), or_alter);
         assert_eq!(evolving_sql("CREATE TABLE t (a INT)"), None);
         let out = evolving_sql("create materialized table `t` as select a from s").unwrap();
-        assert_eq!(out, "CREATE OR ALTER MATERIALIZED TABLE `t` as select a from s");
-        assert!(flink_sql::analyze(&out).unwrap().materialized().unwrap().materialized.as_ref().unwrap().or_alter);
+        assert_eq!(
+            out,
+            "CREATE OR ALTER MATERIALIZED TABLE `t` as select a from s"
+        );
+        assert!(
+            flink_sql::analyze(&out)
+                .unwrap()
+                .materialized()
+                .unwrap()
+                .materialized
+                .as_ref()
+                .unwrap()
+                .or_alter
+        );
     }
 }

@@ -1083,9 +1083,7 @@ fn converge(p: &mut Plan, snap: &Snapshot, opts: &Options) {
         let creates = (matches!(v.fate[i], Fate::Create(_)) || v.old_of.contains_key(&i))
             && !v.evolved.contains_key(&i);
         let in_the_way = creates
-            .then(|| {
-                subjects_in_the_way(snap, d).or_else(|| foreign_materialized(snap, d))
-            })
+            .then(|| subjects_in_the_way(snap, d).or_else(|| foreign_materialized(snap, d)))
             .flatten();
         if let Some(why) = in_the_way {
             v.held_back.insert(i, why);
@@ -1339,7 +1337,12 @@ fn decide_evolutions<'a>(snap: &Snapshot, v: &mut Verdicts<'a>) {
             continue;
         };
         for old in olds {
-            let Some(was) = old.def.materialized.as_ref().filter(|m| m.table == new.table) else {
+            let Some(was) = old
+                .def
+                .materialized
+                .as_ref()
+                .filter(|m| m.table == new.table)
+            else {
                 continue;
             };
             let Some(claim) = old
@@ -1361,7 +1364,13 @@ fn decide_evolutions<'a>(snap: &Snapshot, v: &mut Verdicts<'a>) {
                 }
                 Change::Same => {
                     // Only its pool, principal or properties changed: an evolution under them.
-                    v.evolved.insert(i, Evolution { from: old, parts: Vec::new() });
+                    v.evolved.insert(
+                        i,
+                        Evolution {
+                            from: old,
+                            parts: Vec::new(),
+                        },
+                    );
                 }
                 Change::Evolve(parts) => {
                     v.evolved.insert(i, Evolution { from: old, parts });
@@ -1476,8 +1485,7 @@ fn converge_teardown<'a>(
             continue;
         }
         for old in olds {
-            if v
-                .evolved
+            if v.evolved
                 .get(&i)
                 .is_some_and(|e| e.from.def.name == old.def.name)
             {

@@ -241,7 +241,10 @@ mod tests {
     fn phases_parse_whatever_the_service_sends() {
         assert_eq!(MtPhase::parse("altering"), MtPhase::Altering);
         assert_eq!(MtPhase::parse(""), MtPhase::Missing);
-        assert_eq!(MtPhase::parse("REFRESHING"), MtPhase::Unknown("REFRESHING".into()));
+        assert_eq!(
+            MtPhase::parse("REFRESHING"),
+            MtPhase::Unknown("REFRESHING".into())
+        );
         assert!(MtPhase::Creating.is_changing());
         assert!(!MtPhase::Running.is_changing());
         assert!(MtPhase::Failing.has_failed());

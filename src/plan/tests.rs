@@ -1113,7 +1113,11 @@ fn an_evolution_of_a_stateful_query_says_its_state_is_discarded() {
     let snap = mt_snapshot(std::slice::from_ref(&v1), std::slice::from_ref(&v2));
     let p = plan(Goal::Buildup, &snap, &opts());
     let e = step(&p, Action::Evolve, "app-counts-v2");
-    assert!(e.reason.contains("RESUME_OR_FROM_BEGINNING"), "{}", e.reason);
+    assert!(
+        e.reason.contains("RESUME_OR_FROM_BEGINNING"),
+        "{}",
+        e.reason
+    );
     assert!(e.reason.contains("undercount"), "{}", e.reason);
 }
 
@@ -1131,7 +1135,11 @@ fn a_distribution_change_is_a_replace_that_says_why() {
     let drop = step(&p, Action::DropTable, "totals");
     let create = step(&p, Action::Create, "app-totals-v2");
     assert!(create.after.contains(&drop.id), "{p}");
-    assert!(create.reason.contains("distribution changed"), "{}", create.reason);
+    assert!(
+        create.reason.contains("distribution changed"),
+        "{}",
+        create.reason
+    );
     match &drop.target {
         Target::Table(t) => assert!(t.materialized, "dropped as a materialized table"),
         other => panic!("{other:?}"),
@@ -1149,11 +1157,16 @@ fn a_materialized_table_of_someone_else_is_never_created_over() {
     for goal in [Goal::Buildup, Goal::Rebuild] {
         let p = plan(goal, &snap, &opts());
         let s = step(&p, Action::Refuse, "app-totals-v1");
-        assert!(s.reason.contains("would evolve someone else's table"), "{}", s.reason);
         assert!(
-            p.steps
-                .iter()
-                .all(|s| !matches!(s.action, Action::DropTable | Action::Create | Action::Evolve)),
+            s.reason.contains("would evolve someone else's table"),
+            "{}",
+            s.reason
+        );
+        assert!(
+            p.steps.iter().all(|s| !matches!(
+                s.action,
+                Action::DropTable | Action::Create | Action::Evolve
+            )),
             "{goal:?}:\n{p}"
         );
     }
@@ -1165,7 +1178,8 @@ fn a_materialized_table_of_someone_else_is_never_created_over() {
          AS SELECT id, amount + 1 AS amount FROM src",
     );
     let mut snap = mt_snapshot(std::slice::from_ref(&mine), std::slice::from_ref(&v2));
-    snap.topic_ids.insert("totals".into(), "id-recreated-by-others".into());
+    snap.topic_ids
+        .insert("totals".into(), "id-recreated-by-others".into());
     let p = plan(Goal::Buildup, &snap, &opts());
     assert!(p.steps.iter().all(|s| s.action != Action::Evolve), "{p}");
     step(&p, Action::Refuse, "app-totals-v2");
@@ -1203,7 +1217,9 @@ fn teardown_drops_materialized_tables_consumers_first() {
     // With tables kept, the plan says the tables' queries keep running.
     let kept = plan(Goal::Teardown, &snap, &Options::default());
     assert!(
-        kept.notes.iter().any(|n| n.contains("materialized table top is kept")),
+        kept.notes
+            .iter()
+            .any(|n| n.contains("materialized table top is kept")),
         "{kept}"
     );
 }

@@ -558,6 +558,21 @@ impl SimControl {
         n
     }
 
+    /// Keep the materialized table `name` busy (ALTERING, "being modified" by another
+    /// statement) for `ms` milliseconds from now.
+    pub(crate) async fn hold_materialized(&self, name: &str, ms: u64) {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/materialized-tables/{name}/hold?ms={ms}",
+                self.url
+            ))
+            .send()
+            .await
+            .expect("POST /_sim/materialized-tables/…/hold");
+        assert!(resp.status().is_success(), "hold {name}: {}", resp.status());
+    }
+
     pub(crate) async fn clear_requests(&self) {
         self.http
             .delete(format!("{}/requests", self.url))
@@ -722,6 +737,28 @@ impl App {
             .topic_exists(topic)
             .await
             .expect("metadata")
+    }
+
+    /// The topic's id, `None` when the topic does not exist.
+    pub async fn topic_id(&self, topic: &str) -> Option<String> {
+        KafkaAdmin::connect(&KafkaConfig::plaintext(&self.stack.kafka_bootstrap_servers))
+            .expect("admin")
+            .topic_ids(&[topic.to_string()])
+            .await
+            .expect("topic ids")
+            .remove(topic)
+            .flatten()
+    }
+
+    /// The materialized table `name` of the app's cluster, as the resource shows it.
+    pub async fn materialized(
+        &self,
+        name: &str,
+    ) -> Option<ccaf_housekeeping::confluent::materialized::MaterializedTable> {
+        self.flink()
+            .get_materialized(&self.cloud.cluster_id, name)
+            .await
+            .expect("GET the materialized table")
     }
 
     /// The app's statements, the topics and subjects of `tables` are gone, and the tracker

@@ -19,6 +19,7 @@ mod hostile;
 mod kafka_admin;
 mod lint;
 mod live;
+mod materialized;
 mod mermaid;
 mod ownership;
 mod schema_registry;

@@ -141,7 +141,10 @@ impl Ctx<'_> {
                 // CREATE OR ALTER would evolve it; a plain create would fail on it.
                 return Err(StepFail::Refused(format!(
                     "not created: materialized table {} exists and is not the app's ({})",
-                    self.names.shown(&TableRef::parse(&found.table).unwrap_or_else(|_| TableRef::new(&found.topic))),
+                    self.names.shown(
+                        &TableRef::parse(&found.table)
+                            .unwrap_or_else(|_| TableRef::new(&found.topic))
+                    ),
                     found.detail.as_deref().unwrap_or("found")
                 )));
             }
@@ -222,7 +225,8 @@ impl Ctx<'_> {
         def: &Definition,
         done: &WaitOutcome,
     ) -> Result<Option<(RetryCause, String)>, StepFail> {
-        let (Some(m), Some(detail)) = (&def.materialized, super::materialized::already_exists(done))
+        let (Some(m), Some(detail)) =
+            (&def.materialized, super::materialized::already_exists(done))
         else {
             return Ok(None);
         };
@@ -467,7 +471,12 @@ impl Ctx<'_> {
 
     /// Delete the step's own statement (the one with `uid` and the definition's SQL) and wait
     /// until it is gone.
-    pub(super) async fn delete_own(&self, def: &Definition, uid: Option<&str>, budget: &Budget) -> StepResult {
+    pub(super) async fn delete_own(
+        &self,
+        def: &Definition,
+        uid: Option<&str>,
+        budget: &Budget,
+    ) -> StepResult {
         let Some(s) = self.engine.flink.get(&def.name).await.map_err(flink_err)? else {
             return Ok(());
         };

@@ -150,15 +150,26 @@ impl Ctx<'_> {
     /// evidence `from`'s record holds against the live topic, hand it to `def`'s record, submit
     /// `CREATE OR ALTER` (again while the table is busy), wait until the new version is live on
     /// the same topic, then delete `from`'s statement and forget its record.
-    pub(super) async fn evolve(&self, def: &Definition, from: &str, r: &mut StepReport) -> StepResult {
+    pub(super) async fn evolve(
+        &self,
+        def: &Definition,
+        from: &str,
+        r: &mut StepReport,
+    ) -> StepResult {
         let budget = Budget::new(self.timeout());
         let Some(m) = &def.materialized else {
-            return Err(err(format!("internal: {} declares no materialized table", def.name)).into());
+            return Err(err(format!(
+                "internal: {} declares no materialized table",
+                def.name
+            ))
+            .into());
         };
         let key = m.table.to_string();
         let shown = self.names.shown(&m.table).to_string();
         let old = self.current(from).await.ok_or_else(|| {
-            StepFail::Refused(format!("the record of {from}, which holds {shown}, is gone"))
+            StepFail::Refused(format!(
+                "the record of {from}, which holds {shown}, is gone"
+            ))
         })?;
         let claim = old
             .ownership(&key)
@@ -170,9 +181,9 @@ impl Ctx<'_> {
                 ))
             })?;
         let live = self.incarnation(&claim.topic).await?;
-        let same = live
-            .as_ref()
-            .is_some_and(|id| ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref()));
+        let same = live.as_ref().is_some_and(|id| {
+            ownership::same_incarnation(claim.topic_id.as_deref(), id.as_deref())
+        });
         if !same {
             return Err(StepFail::Refused(format!(
                 "not evolved: topic {} is not the incarnation {from} created (id {}, now {})",
@@ -181,12 +192,25 @@ impl Ctx<'_> {
                 live.flatten().as_deref().unwrap_or("none")
             )));
         }
-        // Another change still settling is waited out before ours is submitted.
         let step = (Action::Evolve, def.name.as_str());
-        let before = match self.materialized_live(step, &m.table, 0, &budget).await? {
-            Ok(mt) => mt,
-            Err(why) => return Err(err(format!("{shown} cannot be evolved: {why}")).into()),
+        let cluster = self.mt_address(&m.table)?;
+        let Some(before) = self
+            .engine
+            .flink
+            .get_materialized(&cluster, &m.table.name)
+            .await
+            .map_err(flink_err)?
+        else {
+            return Err(err(format!(
+                "{shown} cannot be evolved: the service has no materialized table of that name"
+            ))
+            .into());
         };
+        // A change settling meanwhile (another's) is met as "being modified" and waited out by
+        // submitting again; ours is live once a version above every one accepted so far is.
+        let base = before
+            .version()
+            .max(before.status.latest_version.unwrap_or(0));
         let labels = self.labels_of(def);
         let handed = claim.clone();
         self.record(def, State::Building, |rec| {
@@ -196,15 +220,18 @@ impl Ctx<'_> {
         })
         .await?;
         let sql = evolving_sql(&def.sql).unwrap_or_else(|| def.sql.clone());
-        let done = self.submit_change(def, &sql, Action::Evolve, &budget, r).await?;
+        let done = self
+            .submit_change(def, &sql, Action::Evolve, &budget, r)
+            .await?;
         if done.last.as_ref().map(|s| s.phase()) != Some(&Phase::Completed) {
             return self.outcome(def, &done, r).await;
         }
         let live_now = self
-            .materialized_live(step, &m.table, before.version() + 1, &budget)
+            .materialized_live(step, &m.table, base + 1, &budget)
             .await?;
         self.outcome(def, &done, r).await?;
-        let after = live_now.map_err(|why| err(format!("the evolution of {shown} did not go live: {why}")))?;
+        let after = live_now
+            .map_err(|why| err(format!("the evolution of {shown} did not go live: {why}")))?;
         let still = self.incarnation(&claim.topic).await?;
         if !still
             .as_ref()
@@ -328,13 +355,18 @@ impl Ctx<'_> {
         }
         let shown = t.shown.clone();
         let gone = self
-            .poll_materialized((Action::DropTable, &t.shown), &t.table, &budget, |mt| match mt {
-                None => Poll::Done,
-                Some(mt) => Poll::Wait(format!(
-                    "materialized table {shown} to be gone ({})",
-                    mt.phase()
-                )),
-            })
+            .poll_materialized(
+                (Action::DropTable, &t.shown),
+                &t.table,
+                &budget,
+                |mt| match mt {
+                    None => Poll::Done,
+                    Some(mt) => Poll::Wait(format!(
+                        "materialized table {shown} to be gone ({})",
+                        mt.phase()
+                    )),
+                },
+            )
             .await?;
         Ok(gone.err())
     }
