@@ -283,6 +283,23 @@ mod tests {
     }
 
     #[test]
+    fn an_evolved_materialized_table_is_drawn_evolved_with_its_statement() {
+        let mut mt = step("evolve", Kind::Statement, "app-big-2", Status::Done);
+        mt.stage = crate::report::Stage::Buildup;
+        mt.tables = TableUse {
+            creates: vec!["big".into()],
+            reads: vec!["src".into()],
+            writes: vec!["big".into()],
+        };
+        let Diagram::Flowchart(text) = diagram(&report(vec![mt])) else {
+            panic!("no diagram");
+        };
+        // Statements s0; tables big (t0) and src (t1).
+        assert!(text.contains("class s0,t0 evolved"), "{text}");
+        assert!(text.contains("class t1 untouched"), "{text}");
+    }
+
+    #[test]
     fn labels_cannot_break_out() {
         assert_eq!(label("a-b_c.d"), "a-b_c.d");
         assert_eq!(label("x\"]`#quot;"), "x#34;#93;#96;#35;quot#59;");

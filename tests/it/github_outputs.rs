@@ -85,6 +85,7 @@ fn step_outputs_parse_back_to_what_happened() {
             "earlier",
             "torn-down",
             "rebuilt",
+            "evolved",
             "unchanged",
             "dropped-tables",
             "failed",
@@ -97,6 +98,7 @@ fn step_outputs_parse_back_to_what_happened() {
     let list = |names: Vec<String>| serde_json::to_value(names).unwrap();
     assert_eq!(get("torn-down"), list(report.torn_down()));
     assert_eq!(get("rebuilt"), list(report.rebuilt()));
+    assert_eq!(get("evolved"), list(report.evolved()));
     assert_eq!(get("unchanged"), list(report.unchanged()));
     assert_eq!(get("dropped-tables"), list(report.dropped_tables()));
     assert_eq!(get("failed"), list(report.failed()));
@@ -131,7 +133,8 @@ fn outputs_are_masked() {
     assert!(!text.contains(&secret));
     assert!(!text.contains(&json_form[1..json_form.len() - 1]));
     let parsed = parse_runner_file(&text).unwrap();
-    let back: serde_json::Value = serde_json::from_str(&parsed[5].1).unwrap();
+    let report_output = &parsed.iter().find(|(n, _)| n == "report").unwrap().1;
+    let back: serde_json::Value = serde_json::from_str(report_output).unwrap();
     assert!(back["notes"]
         .as_array()
         .unwrap()

@@ -211,25 +211,27 @@ impl Ctx<'_> {
         let base = before
             .version()
             .max(before.status.latest_version.unwrap_or(0));
+        // The record keeps the SQL submitted: the statement's own, which its checks compare.
+        let own = Definition {
+            sql: evolving_sql(&def.sql).unwrap_or_else(|| def.sql.clone()),
+            ..def.clone()
+        };
         let labels = self.labels_of(def);
         let handed = claim.clone();
-        self.record(def, State::Building, |rec| {
+        self.record(&own, State::Building, |rec| {
             rec.statement_uid = None;
             rec.labels = labels;
             rec.set_ownership(handed);
         })
         .await?;
-        let sql = evolving_sql(&def.sql).unwrap_or_else(|| def.sql.clone());
-        let done = self
-            .submit_change(def, &sql, Action::Evolve, &budget, r)
-            .await?;
+        let done = self.submit_change(&own, Action::Evolve, &budget, r).await?;
         if done.last.as_ref().map(|s| s.phase()) != Some(&Phase::Completed) {
-            return self.outcome(def, &done, r).await;
+            return self.outcome(&own, &done, r).await;
         }
         let live_now = self
             .materialized_live(step, &m.table, base + 1, &budget)
             .await?;
-        self.outcome(def, &done, r).await?;
+        self.outcome(&own, &done, r).await?;
         let after = live_now
             .map_err(|why| err(format!("the evolution of {shown} did not go live: {why}")))?;
         let still = self.incarnation(&claim.topic).await?;
@@ -257,13 +259,12 @@ impl Ctx<'_> {
         self.forget(from).await
     }
 
-    /// Submit `sql` as `def`'s statement and wait until it settles, submitting it again while
-    /// the table is busy with another change (its failed statement, which holds the name, is
-    /// deleted first).
+    /// Submit `def`'s statement and wait until it settles, submitting it again while the table
+    /// is busy with another change (its failed statement, which holds the name, is deleted
+    /// first).
     async fn submit_change(
         &self,
         def: &Definition,
-        sql: &str,
         action: Action,
         budget: &Budget,
         r: &mut StepReport,
@@ -272,7 +273,7 @@ impl Ctx<'_> {
         loop {
             let new = NewStatement {
                 name: def.name.clone(),
-                sql: sql.to_string(),
+                sql: def.sql.clone(),
                 properties: def.properties.clone(),
                 compute_pool_id: Some(def.compute_pool.clone()).filter(|p| !p.is_empty()),
                 principal: Some(def.principal.clone()).filter(|p| !p.is_empty()),
@@ -300,11 +301,7 @@ impl Ctx<'_> {
                 pause.as_secs_f64()
             );
             self.say(action, &def.name, &note);
-            let own = Definition {
-                sql: sql.to_string(),
-                ..def.clone()
-            };
-            self.delete_own(&own, uid.as_deref(), budget).await?;
+            self.delete_own(def, uid.as_deref(), budget).await?;
             self.unless_cancelled(tokio::time::sleep(pause)).await?;
             pause = (pause * 2).min(MAX_BUSY_PAUSE);
         }

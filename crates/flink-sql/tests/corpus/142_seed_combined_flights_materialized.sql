@@ -1,0 +1,16 @@
+-- source: examples/flight-consolidator-materialized/sql/combined_flights.sql
+-- The demo's materialized table: the seed app's sink and job as one object.
+-- kind: CREATE_MATERIALIZED_TABLE
+-- creates: combined_flights
+-- writes: combined_flights
+-- reads: skyone_avro, sunset_avro
+-- drops:
+-- alters:
+-- stateful:
+-- key: departure_airport_code, flight_number
+-- distributed-by: departure_airport_code, flight_number
+-- buckets: 1
+-- options: changelog.mode=append, kafka.retention.time=7 d
+-- materialized: or-alter
+-- start-mode: RESUME_OR_FROM_BEGINNING
+-- query-columns: email_address, departure_time, departure_airport_code, arrival_time, arrival_airport_code, flight_number, confirmation_code, airline
