@@ -14,6 +14,12 @@ pub enum ConfigError {
     /// The manifest cannot be read or is invalid; the cause says where.
     #[error("input `manifest`")]
     Manifest(#[source] crate::manifest::ManifestError),
+    /// A variable of the run's environment (`GITHUB_*`, `CCAF_*`) that is malformed.
+    #[error("environment variable `{variable}`: {reason}")]
+    Environment {
+        variable: &'static str,
+        reason: String,
+    },
     #[error("input `{input}` is missing: {hint}")]
     Missing { input: &'static str, hint: String },
     #[error("secret `{secret_id}` does not exist in AWS Secrets Manager (input `{input}`)")]
@@ -71,6 +77,14 @@ impl ConfigError {
             | ConfigError::NoAcceptedKey { input, .. }
             | ConfigError::BadKey { input, .. } => input,
             ConfigError::Manifest(_) => "manifest",
+            ConfigError::Environment { variable, .. } => variable,
+        }
+    }
+
+    pub fn environment(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Environment {
+            variable,
+            reason: reason.into(),
         }
     }
 

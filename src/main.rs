@@ -11,8 +11,8 @@ use clap::Parser;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
-use ccaf_housekeeping::cancel::{Cancel, Signals, DEFAULT_GRACE};
-use ccaf_housekeeping::cli::{Cli, Invocation};
+use ccaf_housekeeping::cancel::{Cancel, Signals};
+use ccaf_housekeeping::cli::{Cli, Invocation, RunEnv};
 use ccaf_housekeeping::commands::{self, CommandError};
 use ccaf_housekeeping::github;
 use ccaf_housekeeping::text::{escape_line, stderr_lines};
@@ -26,15 +26,21 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    init_logging();
+    // The environment is read once, here, before anything else: a malformed value is bad input.
+    let env = match RunEnv::read() {
+        Ok(env) => env,
+        Err(e) => return fail(CommandError::from(e), false),
+    };
+    init_logging(env.log.as_deref());
     tracing::debug!("started");
-    if in_github_actions() {
+    let actions = env.actions;
+    if actions {
         ccaf_housekeeping::secrets::mask_with(github::commands::print_add_mask);
     }
     ccaf_housekeeping::secrets::install_crypto_provider();
-    let invocation = match cli.invocation() {
+    let invocation = match cli.invocation(&env) {
         Ok(i) => i,
-        Err(e) => return fail(CommandError::from(e)),
+        Err(e) => return fail(CommandError::from(e), actions),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,12 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // An advanced setting (not an input): tests shorten or lengthen the grace.
-    let grace = std::env::var("CCAF_CANCEL_GRACE")
-        .ok()
-        .and_then(|v| ccaf_housekeeping::input::parse_duration(&v).ok())
-        .unwrap_or(DEFAULT_GRACE);
-    let cancel = Cancel::new(grace);
+    let cancel = Cancel::new(env.cancel_grace);
     let outcome = runtime.block_on(async {
         let mut signals = Signals::install();
         // The housekeeping commands stop cooperatively (and still report); `status` only reads,
@@ -62,10 +63,10 @@ fn main() -> ExitCode {
         let command = async {
             match invocation {
                 Invocation::Run {
-                    command,
                     checked,
-                    settings,
-                } => commands::housekeeping::run(command, checked, settings, cancel.clone()).await,
+                    spec,
+                    reporting,
+                } => commands::housekeeping::run(checked, spec, reporting, cancel.clone()).await,
                 Invocation::Status { checked, json } => {
                     tokio::select! {
                         r = commands::status::run(checked, json) => r.map(|()| 0),
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
                     }
                 }
                 Invocation::Track { checked, command } => {
-                    commands::track::run(checked, command, cancel.clone())
+                    commands::track::run(checked, command, &env, cancel.clone())
                         .await
                         .map(|()| 0)
                 }
@@ -105,7 +106,7 @@ fn main() -> ExitCode {
     tracing::debug!("runtime shut down");
     match outcome {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => fail(e),
+        Err(e) => fail(e, actions),
     }
 }
 
@@ -124,7 +125,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 }
 
 /// Print the error with its causes (and, in Actions, an annotation); the exit code it means.
-fn fail(e: CommandError) -> ExitCode {
+fn fail(e: CommandError, in_github_actions: bool) -> ExitCode {
     let code = e.exit_code();
     let title = match e.input_name() {
         Some(input) => format!("Invalid input `{input}`"),
@@ -132,7 +133,7 @@ fn fail(e: CommandError) -> ExitCode {
         None => "ccaf-housekeeping failed".to_string(),
     };
     let message = format!("{:#}", anyhow::Error::new(e));
-    if in_github_actions() {
+    if in_github_actions {
         // An annotation on the run's page, naming the input when there is one.
         let at = github::commands::Annotation::titled(title);
         println!("{}", github::commands::error(&message, &at));
@@ -141,20 +142,17 @@ fn fail(e: CommandError) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-fn in_github_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
 /// Logs go to stderr (stdout carries the command's output), one escaped line per event
 /// (`text::EscapedLines`): no field, message or dependency's log line can start a workflow
 /// command. No colours: their escape codes would be escaped too, and the runner is no terminal.
 /// `CCAF_LOG` takes an `EnvFilter` directive; default: this crate's info and everyone's warnings.
 /// Dependencies are capped (`DEPENDENCY_CAPS`) whatever `CCAF_LOG` says.
-fn init_logging() {
+fn init_logging(directive: Option<&str>) {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
-    let filter = EnvFilter::try_from_env("CCAF_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,ccaf_housekeeping=info"));
+    let filter = directive
+        .and_then(|d| EnvFilter::try_new(d).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn,ccaf_housekeeping=info"));
     let caps = DEPENDENCY_CAPS.iter().fold(
         Targets::new().with_default(LevelFilter::TRACE),
         |caps, (target, level)| caps.with_target(*target, *level),

@@ -3,72 +3,48 @@
 //! API before anything changes, run the engine, report to GitHub.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::io::IsTerminal;
 
 use crate::cancel::Cancel;
-use crate::cli::{Checked, Settings};
-use crate::command::{Command, Goal};
+use crate::cli::{Checked, Reporting};
 use crate::config::Credentials;
 use crate::confluent::flink::ListFilter;
 use crate::confluent::http::{Credentials as ApiCredentials, RetryPolicy};
 use crate::confluent::kafka::KafkaAdmin;
 use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::confluent::watch::StatementWatch;
-use crate::engine::{Defaults, Engine, Request};
+use crate::engine::{Clients, Engine, RunSpec, Site};
 use crate::github::live::{self, Live};
-use crate::github::{self, GithubContext, Masker, Presentation, ReportOptions};
-use crate::input::{parse_duration, ConfigError};
-use crate::manifest::{self, Manifest};
+use crate::github::{self, Masker, Presentation, ReportOptions};
+use crate::input::ConfigError;
 use crate::ownership::{ClusterScope, OWNER_LABEL};
 use crate::preflight;
-use crate::tracker::{Provenance, Tracker};
+use crate::tracker::Tracker;
 
 use super::CommandError;
 
-/// What the engine is asked to do: `plan` and dry runs plan, `adopt` adopts, the rest run.
-fn request(command: Command, settings: &Settings) -> Request {
-    let goal = match command {
-        Command::Plan => return Request::Plan(settings.plan_for),
-        Command::Adopt => {
-            return Request::Adopt(crate::engine::adopt::Selection {
-                statements: settings.adopt.clone(),
-                tables: settings.adopt_tables.clone(),
-            })
-        }
-        Command::Teardown => Goal::Teardown,
-        Command::Buildup => Goal::Buildup,
-        Command::Rebuild => Goal::Rebuild,
-    };
-    if settings.dry_run {
-        Request::Plan(goal)
-    } else {
-        Request::Run(goal)
-    }
-}
-
-/// Run `command`; returns the exit code. A signal before the engine starts ends the command
-/// at once (nothing was changed); after that the engine stops cooperatively and the report is
-/// still written.
+/// Run what `spec` asks; returns the exit code. A signal before the engine starts ends the
+/// command at once (nothing was changed); after that the engine stops cooperatively and the
+/// report is still written.
 pub async fn run(
-    command: Command,
     checked: Checked,
-    settings: Settings,
+    spec: RunSpec,
+    reporting: Reporting,
     cancel: Cancel,
 ) -> Result<i32, CommandError> {
-    let request = request(command, &settings);
-    refuse_fork_head(command, &request, &settings)?;
-    let (engine, manifest, masker) = tokio::select! {
-        prepared = prepare(checked, &settings, cancel.clone()) => prepared?,
+    let (engine, masker) = tokio::select! {
+        prepared = prepare(checked, spec, &reporting, cancel.clone()) => prepared?,
         signal = cancel.until_requested() => return Err(CommandError::Cancelled(signal)),
     };
     // The steps shown as they finish, and the ones still waiting named once per heartbeat.
-    let presentation = Presentation::detect();
-    let live = Live::new(live::human_out(settings.output), presentation, &masker)
-        .with_status_line(live::status_target(settings.output));
-    let every = live::heartbeat_interval();
+    let actions = reporting.actions.then_some("true");
+    let presentation = Presentation::from_parts(actions, std::io::stdout().is_terminal());
+    let live = Live::new(live::human_out(reporting.output), presentation, &masker)
+        .with_status_line(live::status_target(reporting.output));
+    let every = reporting.heartbeat;
     let on_event = |e: crate::report::StepEvent<'_>| live.event(e);
     let result = {
-        let run = engine.run(&request, manifest.as_ref(), &settings.options, &on_event);
+        let run = engine.run(&on_event);
         tokio::pin!(run);
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
@@ -89,16 +65,14 @@ pub async fn run(
     live.finish(&report);
     tracing::debug!("run finished; reporting");
 
-    let ctx =
-        GithubContext::from_env(settings.github_token.clone()).with_pr_number(settings.pr_number);
     let options = ReportOptions {
-        comment: settings.comment,
-        summary: settings.summary,
+        comment: reporting.comment,
+        summary: reporting.summary,
         presentation,
-        output: settings.output,
+        output: reporting.output,
     };
     // The work is done; a report that cannot be written fails the step all the same.
-    github::report_run(&report, &ctx, options, &masker)
+    github::report_run(&report, &reporting.github, options, &masker)
         .await
         .map_err(CommandError::Report)?;
     tracing::debug!("reported");
@@ -109,82 +83,19 @@ pub async fn run(
     Ok(report.exit_code())
 }
 
-/// A run that changes things refuses a fork's head on the events that give it this repository's
-/// secrets (`pull_request_target`, `workflow_run`) unless `allow-fork-head` says otherwise: the
-/// manifest and SQL it would read may be anyone's. A payload that does not say whose head it is
-/// counts as a fork's. Before any network call: bad input, exit 2.
-fn refuse_fork_head(
-    command: Command,
-    request: &Request,
-    settings: &Settings,
-) -> Result<(), ConfigError> {
-    use github::event::{Event, Head, FORK_HEAD_EVENTS};
-    if settings.allow_fork_head || matches!(request, Request::Plan(_)) {
-        return Ok(());
-    }
-    let ctx = GithubContext::from_env(None);
-    let Some(name) = ctx
-        .event_name
-        .as_deref()
-        .filter(|n| FORK_HEAD_EVENTS.contains(n))
-    else {
-        return Ok(());
-    };
-    let head = match &ctx.event_path {
-        Some(path) => match Event::load(name, path) {
-            Ok(event) => event.head(),
-            Err(e) => {
-                tracing::warn!(error = %e, "the event payload cannot be read");
-                Head::Unknown
-            }
-        },
-        None => Head::Unknown,
-    };
-    let whose = match head {
-        Head::Own => return Ok(()),
-        Head::Fork(Some(repo)) => format!("a fork's ({repo})"),
-        Head::Fork(None) => "a fork's (a deleted repository)".to_string(),
-        Head::Unknown => "maybe a fork's (the event payload does not say)".to_string(),
-    };
-    Err(ConfigError::input(
-        "allow-fork-head",
-        format!(
-            "{command} refused on the {name} event: its head is {whose}, and a fork's \
-             manifest and SQL would run with this repository's credentials; set \
-             allow-fork-head: true only if the workflow checks out trusted code"
-        ),
-    ))
-}
-
-/// Everything a run needs, read and checked before anything changes: the manifest, the
+/// Everything a run needs that takes requests, checked before anything changes: the
 /// credentials, the clients (each API answering), the tracker.
 async fn prepare(
     checked: Checked,
-    settings: &Settings,
+    spec: RunSpec,
+    reporting: &Reporting,
     cancel: Cancel,
-) -> Result<(Engine, Option<Manifest>, Masker), CommandError> {
-    let manifest: Option<Manifest> = match &settings.manifest {
-        Some(path) => Some(
-            manifest::load(path, &settings.workspace, checked.app.as_deref())
-                .map_err(ConfigError::Manifest)?,
-        ),
-        None => None,
-    };
+) -> Result<(Engine, Masker), CommandError> {
     tracing::debug!(
-        statements = manifest.as_ref().map_or(0, |m| m.statements.len()),
+        statements = spec.manifest.as_ref().map_or(0, |m| m.statements.len()),
         "read the manifest"
     );
-    let app = match (&manifest, &checked.app) {
-        (Some(m), _) => m.app.clone(),
-        (None, Some(a)) => a.clone(),
-        (None, None) => {
-            return Err(ConfigError::Missing {
-                input: "app",
-                hint: "name the app with the app input or in a manifest".into(),
-            }
-            .into())
-        }
-    };
+    let app = spec.app.clone();
     let mut creds = Credentials::new(checked.credentials.clone());
     let flink = creds.flink().await?;
     let kafka = creds.kafka().await?;
@@ -203,13 +114,13 @@ async fn prepare(
     if let Some(r) = &registry {
         masker.add_secret(&r.api_secret);
     }
-    if let Some(t) = &settings.github_token {
+    if let Some(t) = &reporting.github.token {
         masker.add_secret(t);
     }
 
     let retry = RetryPolicy::default();
     let roots = creds.extra_roots();
-    let flink_client = flink.client(&roots)?.with_concurrency(settings.concurrency);
+    let flink_client = flink.client(&roots)?.with_concurrency(spec.concurrency);
     let registry_client = match &registry {
         Some(r) => Some(
             SchemaRegistryClient::with_roots(
@@ -219,11 +130,11 @@ async fn prepare(
                 &roots,
             )
             .map_err(|e| ConfigError::input("schema-registry-url", e.to_string()))?
-            .with_concurrency(settings.concurrency),
+            .with_concurrency(spec.concurrency),
         ),
         None => None,
     };
-    let kafka_admin = KafkaAdmin::connect(&kafka)?.with_concurrency(settings.concurrency);
+    let kafka_admin = KafkaAdmin::connect(&kafka)?.with_concurrency(spec.concurrency);
     tracing::info!(
         endpoint = %flink.endpoint,
         organization_id = %flink.organization_id,
@@ -259,7 +170,7 @@ async fn prepare(
     })
     .await?;
     tracing::debug!("pre-flight checks passed");
-    let cluster = cluster_scope(reached.cluster_id, &settings.database_clusters)?;
+    let cluster = cluster_scope(reached.cluster_id, &spec.database_clusters)?;
 
     // The watch lists the app's statements: those carrying its owner label.
     let watch = StatementWatch::new(
@@ -272,33 +183,23 @@ async fn prepare(
     let names = crate::identity::Names::new(
         &flink.environment_id,
         cluster.connected.as_deref(),
-        &settings.database_clusters,
+        &spec.database_clusters,
     );
-    let engine = Engine {
+    let clients = Clients {
         flink: flink_client,
         watch,
         kafka: kafka_admin,
         registry: registry_client,
         tracker,
+    };
+    let site = Site {
+        environment_id: flink.environment_id.clone(),
         cluster,
         names,
-        app: app.clone(),
-        environment_id: flink.environment_id.clone(),
-        defaults: Defaults {
-            compute_pool: flink.compute_pool_id.clone(),
-            principal: flink.principal_id.clone(),
-            catalog: settings.catalog.clone(),
-            database: settings.database.clone(),
-        },
-        provenance: provenance(settings.pr_number),
-        timeout: settings.timeout,
-        concurrency: settings.concurrency,
-        lease_ttl: env_duration("CCAF_LEASE_TTL"),
-        lease_wait: env_duration("CCAF_LEASE_WAIT")
-            .unwrap_or(crate::tracker::LeaseRequest::DEFAULT_WAIT),
-        cancel,
+        compute_pool: flink.compute_pool_id.clone(),
+        principal: flink.principal_id.clone(),
     };
-    Ok((engine, manifest, masker))
+    Ok((Engine::new(clients, site, spec, cancel), masker))
 }
 
 /// The Kafka cluster the run's connection reaches, and the databases the user names it by. A
@@ -330,28 +231,4 @@ fn cluster_scope(
         connected,
         names: names.clone(),
     })
-}
-
-/// Who and what started this run, for the tracker's records.
-fn provenance(pr_number: Option<u64>) -> Provenance {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let run_id = env("GITHUB_RUN_ID").map(|id| match env("GITHUB_RUN_ATTEMPT") {
-        Some(a) if a != "1" => format!("{id}-{a}"),
-        _ => id,
-    });
-    Provenance {
-        git_sha: env("GITHUB_SHA"),
-        run_id,
-        pr_number,
-        actor: env("GITHUB_ACTOR").or_else(|| env("USER")),
-        ..Provenance::now()
-    }
-}
-
-/// An advanced setting read from the environment only (not an action input), e.g. the lease's
-/// time to live in tests that kill runs on purpose.
-fn env_duration(name: &str) -> Option<Duration> {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| parse_duration(&v).ok())
 }

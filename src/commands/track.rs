@@ -6,11 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cancel::Cancel;
+use crate::cli::RunEnv;
 use crate::cli::{Checked, TrackCommand};
 use crate::config::Credentials;
 use crate::input::{parse_duration, ConfigError};
 use crate::text::{escape_line, print_line};
-use crate::tracker::lease::{default_holder, new_run_id, LeaseRequest};
+use crate::tracker::lease::LeaseRequest;
 use crate::tracker::{Record, Scope, Tracker};
 
 use super::{print_json, print_table, CommandError};
@@ -19,11 +20,12 @@ use super::{print_json, print_table, CommandError};
 pub async fn run(
     checked: Checked,
     command: TrackCommand,
+    run_env: &RunEnv,
     cancel: Cancel,
 ) -> Result<(), CommandError> {
     let lease = matches!(command, TrackCommand::Lease { .. });
     tokio::select! {
-        r = run_uncancelled(checked, command, &cancel) => r,
+        r = run_uncancelled(checked, command, run_env, &cancel) => r,
         s = cancel.until_requested(), if !lease => Err(CommandError::Cancelled(s)),
     }
 }
@@ -31,6 +33,7 @@ pub async fn run(
 async fn run_uncancelled(
     checked: Checked,
     command: TrackCommand,
+    run_env: &RunEnv,
     cancel: &Cancel,
 ) -> Result<(), CommandError> {
     let mut creds = Credentials::new(checked.credentials.clone());
@@ -169,12 +172,12 @@ async fn run_uncancelled(
             })?;
             let wait = parse_duration(&wait).map_err(|r| ConfigError::input("wait", r))?;
             let ttl = parse_duration(&ttl).map_err(|r| ConfigError::input("ttl", r))?;
-            let run_id = run_id.unwrap_or_else(new_run_id);
+            let run_id = run_id.unwrap_or_else(|| run_env.lease_run_id());
             let env = creds.environment_id().await?;
             let kafka = creds.kafka().await?;
             let tracker =
                 Tracker::open(&kafka, &checked.tracker_topic, creds.tracker_key().await?).await?;
-            let mut request = LeaseRequest::new(&env, &app, &run_id, &default_holder());
+            let mut request = LeaseRequest::new(&env, &app, &run_id, &run_env.lease_holder());
             request.wait = wait;
             request.ttl = ttl;
             hold_lease(&tracker, &request, not_before_ms, cancel).await

@@ -58,15 +58,51 @@ pub(crate) fn protect_refused(v: protect::Violation) -> EngineError {
 
 /// Where statements go when the app names no pool or principal: the credentials' defaults.
 #[derive(Debug, Clone, Default)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     pub compute_pool: Option<String>,
     pub principal: Option<String>,
     pub catalog: Option<String>,
     pub database: Option<String>,
 }
 
-/// Everything one run works with.
-pub struct Engine {
+/// What one run is asked to do, with everything it needs that the inputs and the environment
+/// say: built by `cli` before any request is made.
+#[derive(Debug)]
+pub struct RunSpec {
+    pub app: String,
+    pub request: Request,
+    /// The app's definitions (`None`: the tracker's definitions are what it wants).
+    pub manifest: Option<Manifest>,
+    pub options: Options,
+    /// How long one statement or table may take to settle.
+    pub timeout: Duration,
+    /// `auto`: every step may start once its dependencies are done, and each API's limiter
+    /// decides how many requests go at once; a number pins both.
+    pub concurrency: Concurrency,
+    /// The `catalog` and `database` inputs: the defaults of the app's statements.
+    pub catalog: Option<String>,
+    pub database: Option<String>,
+    /// Database display name → Kafka cluster id (`database-clusters`).
+    pub database_clusters: std::collections::BTreeMap<String, String>,
+    pub lease: LeaseSpec,
+    /// Who and what started the run, for the tracker's records.
+    pub provenance: Provenance,
+}
+
+/// The run's lease: who asks for it and how long it waits and lives.
+#[derive(Debug, Clone)]
+pub struct LeaseSpec {
+    /// Unique per process: two jobs of one workflow run share the GitHub run id.
+    pub run_id: String,
+    pub holder: String,
+    /// How long to wait for another run's lease before giving up (exit 3).
+    pub wait: Duration,
+    /// The lease's time to live without renewal (`None`: the tracker's default).
+    pub ttl: Option<Duration>,
+}
+
+/// The clients a run talks through.
+pub struct Clients {
     pub flink: FlinkClient,
     /// Serves every wait for a statement of the app: one list per tick for all of them.
     pub watch: StatementWatch,
@@ -74,26 +110,72 @@ pub struct Engine {
     /// Without Schema Registry credentials, subjects are neither checked nor deleted directly.
     pub registry: Option<SchemaRegistryClient>,
     pub tracker: Tracker,
+}
+
+/// Where the run works, as the credentials and the pre-flight checks found it.
+pub struct Site {
+    pub environment_id: String,
     /// Where tables can be checked: the Kafka cluster of the run's Kafka connection.
     pub cluster: ClusterScope,
     /// The names the run knows its environment and clusters by before it asks the catalog
     /// (`identity::Names`: ids, `database-clusters`).
     pub names: crate::identity::Names,
-    pub app: String,
-    pub environment_id: String,
-    pub defaults: Defaults,
-    pub provenance: Provenance,
-    /// How long one statement or table may take to settle.
-    pub timeout: Duration,
-    /// `auto`: every step may start once its dependencies are done, and each API's limiter
-    /// decides how many requests go at once; a number pins both.
-    pub concurrency: Concurrency,
-    /// How long to wait for another run's lease before giving up (exit 3).
-    pub lease_wait: Duration,
-    /// The lease's time to live without renewal (`None`: the tracker's default).
-    pub lease_ttl: Option<Duration>,
+    /// The credentials' compute pool and principal: where statements go when the app names none.
+    pub compute_pool: Option<String>,
+    pub principal: Option<String>,
+}
+
+/// Everything one run works with: its clients, where it works, what it is asked.
+pub struct Engine {
+    flink: FlinkClient,
+    watch: StatementWatch,
+    kafka: KafkaAdmin,
+    registry: Option<SchemaRegistryClient>,
+    tracker: Tracker,
+    cluster: ClusterScope,
+    names: crate::identity::Names,
+    app: String,
+    environment_id: String,
+    defaults: Defaults,
+    provenance: Provenance,
+    timeout: Duration,
+    concurrency: Concurrency,
+    lease: LeaseSpec,
+    request: Request,
+    manifest: Option<Manifest>,
+    options: Options,
     /// Set by SIGINT / SIGTERM: no step starts after it, waits end after its grace.
-    pub cancel: Cancel,
+    cancel: Cancel,
+}
+
+impl Engine {
+    pub fn new(clients: Clients, site: Site, spec: RunSpec, cancel: Cancel) -> Engine {
+        Engine {
+            flink: clients.flink,
+            watch: clients.watch,
+            kafka: clients.kafka,
+            registry: clients.registry,
+            tracker: clients.tracker,
+            cluster: site.cluster,
+            names: site.names,
+            environment_id: site.environment_id,
+            defaults: Defaults {
+                compute_pool: site.compute_pool,
+                principal: site.principal,
+                catalog: spec.catalog,
+                database: spec.database,
+            },
+            app: spec.app,
+            provenance: spec.provenance,
+            timeout: spec.timeout,
+            concurrency: spec.concurrency,
+            lease: spec.lease,
+            request: spec.request,
+            manifest: spec.manifest,
+            options: spec.options,
+            cancel,
+        }
+    }
 }
 
 /// What to do.
@@ -131,11 +213,9 @@ impl Engine {
     /// live display).
     pub async fn run(
         &self,
-        request: &Request,
-        manifest: Option<&Manifest>,
-        opts: &Options,
         progress: crate::report::Progress<'_>,
     ) -> Result<RunReport, EngineError> {
+        let (request, manifest, opts) = (&self.request, self.manifest.as_ref(), &self.options);
         let started_at = Utc::now();
         let clock = Instant::now();
         let mut report = RunReport {
@@ -281,16 +361,14 @@ impl Engine {
     }
 
     async fn take_lease(&self) -> Result<Lease, EngineError> {
-        // Unique per process: two jobs of one workflow run share the GitHub run id.
-        let run_id = crate::tracker::lease::new_run_id();
         let mut req = LeaseRequest::new(
             &self.environment_id,
             &self.app,
-            &run_id,
-            &crate::tracker::lease::default_holder(),
+            &self.lease.run_id,
+            &self.lease.holder,
         );
-        req.wait = self.lease_wait;
-        if let Some(ttl) = self.lease_ttl {
+        req.wait = self.lease.wait;
+        if let Some(ttl) = self.lease.ttl {
             req.ttl = ttl;
         }
         self.tracker

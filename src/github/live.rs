@@ -15,7 +15,7 @@
 //! stderr so that stdout carries only the report.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -41,14 +41,7 @@ pub enum Presentation {
 }
 
 impl Presentation {
-    /// From the process: `GITHUB_ACTIONS=true`, else whether stdout is a terminal.
-    pub fn detect() -> Presentation {
-        Presentation::from_parts(
-            std::env::var("GITHUB_ACTIONS").ok().as_deref(),
-            std::io::stdout().is_terminal(),
-        )
-    }
-
+    /// `GITHUB_ACTIONS` (as `cli::RunEnv` read it), else whether stdout is a terminal.
     pub fn from_parts(github_actions: Option<&str>, terminal: bool) -> Presentation {
         match (github_actions, terminal) {
             (Some("true"), _) => Presentation::Actions,
@@ -98,15 +91,6 @@ pub fn status_target(output: OutputFormat) -> indicatif::ProgressDrawTarget {
         OutputFormat::Text => indicatif::ProgressDrawTarget::stdout(),
         OutputFormat::Json => indicatif::ProgressDrawTarget::stderr(),
     }
-}
-
-/// The heartbeat interval: `CCAF_HEARTBEAT` (a duration such as `1s`), else 30 s.
-pub fn heartbeat_interval() -> Duration {
-    std::env::var("CCAF_HEARTBEAT")
-        .ok()
-        .and_then(|v| crate::input::parse_duration(&v).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_HEARTBEAT)
 }
 
 struct State<W> {

@@ -113,12 +113,7 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl GithubContext {
-    /// Reads the `GITHUB_*` variables of the process environment.
-    pub fn from_env(token: Option<Secret>) -> GithubContext {
-        GithubContext::from_lookup(|name| std::env::var(name).ok(), token)
-    }
-
-    /// Like [`GithubContext::from_env`], reading variables through `lookup` (tests).
+    /// The `GITHUB_*` variables `lookup` gives (`cli::RunEnv` reads the process's once).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>, token: Option<Secret>) -> Self {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let url = |name: &str, default: &str| {

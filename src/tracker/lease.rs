@@ -159,23 +159,21 @@ impl LeaseRequest {
 
 /// A run id nobody else has: the GitHub run (id, attempt) when there is one, plus randomness
 /// (two jobs of one workflow run share the run id).
-pub fn new_run_id() -> String {
+pub fn new_run_id(github_run: Option<(&str, &str)>) -> String {
     let n: u32 = rand::rng().random();
-    match std::env::var("GITHUB_RUN_ID") {
-        Ok(id) if validate_id(&id).is_ok() => {
-            let attempt = std::env::var("GITHUB_RUN_ATTEMPT").unwrap_or_else(|_| "1".into());
+    match github_run {
+        Some((id, attempt)) if validate_id(id).is_ok() && validate_id(attempt).is_ok() => {
             format!("gh-{id}-{attempt}-{n:08x}")
         }
         _ => format!("local-{n:08x}"),
     }
 }
 
-/// A description of this process for the `holder` field.
-pub fn default_holder() -> String {
-    let gh = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    if let (Some(repo), Some(run)) = (gh("GITHUB_REPOSITORY"), gh("GITHUB_RUN_ID")) {
-        let job = gh("GITHUB_JOB").unwrap_or_default();
-        return format!("github:{repo} run {run} job {job}")
+/// A description of this process for the `holder` field: the GitHub repository, run and job
+/// when there are, else the host and the process.
+pub fn holder(github: Option<(&str, &str, Option<&str>)>, host: Option<&str>) -> String {
+    if let Some((repo, run, job)) = github {
+        return format!("github:{repo} run {run} job {}", job.unwrap_or_default())
             .trim_end()
             .to_string();
     }
@@ -183,7 +181,7 @@ pub fn default_holder() -> String {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .or_else(|| gh("HOSTNAME"))
+        .or_else(|| host.map(str::to_string))
         .unwrap_or_else(|| "unknown-host".into());
     format!("{host}/pid {}", std::process::id())
 }

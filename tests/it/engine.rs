@@ -577,7 +577,7 @@ async fn a_panic_in_a_step_releases_the_lease_and_still_reports() {
     use ccaf_housekeeping::confluent::limit::Concurrency;
     use ccaf_housekeeping::confluent::schema_registry::SchemaRegistryClient;
     use ccaf_housekeeping::confluent::watch::StatementWatch;
-    use ccaf_housekeeping::engine::{Defaults, Engine, Request};
+    use ccaf_housekeeping::engine::{Clients, Engine, LeaseSpec, Request, RunSpec, Site};
     use ccaf_housekeeping::github::Masker;
     use ccaf_housekeeping::ownership::{ClusterScope, OWNER_LABEL};
     use ccaf_housekeeping::plan::{Goal, Options};
@@ -589,7 +589,10 @@ async fn a_panic_in_a_step_releases_the_lease_and_still_reports() {
     let c = &app.cloud;
     let kafka = KafkaConfig::plaintext(&app.stack.kafka_bootstrap_servers);
     let flink = app.flink();
-    let engine = Engine {
+    let manifest =
+        ccaf_housekeeping::manifest::load(&app.path("ccaf-housekeeping.toml"), &app.dir.0, None)
+            .expect("manifest");
+    let clients = Clients {
         flink: flink.clone(),
         watch: StatementWatch::new(
             flink,
@@ -614,6 +617,9 @@ async fn a_panic_in_a_step_releases_the_lease_and_still_reports() {
         )
         .await
         .expect("tracker"),
+    };
+    let site = Site {
+        environment_id: c.env_id.clone(),
         cluster: ClusterScope {
             connected: Some(c.cluster_id.clone()),
             names: BTreeMap::new(),
@@ -623,38 +629,34 @@ async fn a_panic_in_a_step_releases_the_lease_and_still_reports() {
             Some(&c.cluster_id),
             &BTreeMap::new(),
         ),
+        compute_pool: Some(c.pool.clone()),
+        principal: Some(c.principal.clone()),
+    };
+    let spec = RunSpec {
         app: app.name.clone(),
-        environment_id: c.env_id.clone(),
-        defaults: Defaults {
-            compute_pool: Some(c.pool.clone()),
-            principal: Some(c.principal.clone()),
-            catalog: Some(c.env_name.clone()),
-            database: Some(c.cluster_id.clone()),
-        },
-        provenance: Provenance::now(),
+        request: Request::Run(Goal::Buildup),
+        manifest: Some(manifest),
+        options: Options::default(),
         timeout: Duration::from_secs(60),
         concurrency: Concurrency::Auto,
-        lease_wait: LeaseRequest::DEFAULT_WAIT,
-        lease_ttl: None,
-        cancel: Cancel::new(DEFAULT_GRACE),
+        catalog: Some(c.env_name.clone()),
+        database: Some(c.cluster_id.clone()),
+        database_clusters: BTreeMap::new(),
+        lease: LeaseSpec {
+            run_id: "local-e2e-panic".into(),
+            holder: "the engine test".into(),
+            wait: LeaseRequest::DEFAULT_WAIT,
+            ttl: None,
+        },
+        provenance: Provenance::now(),
     };
-    let manifest =
-        ccaf_housekeeping::manifest::load(&app.path("ccaf-housekeeping.toml"), &app.dir.0, None)
-            .expect("manifest");
+    let engine = Engine::new(clients, site, spec, Cancel::new(DEFAULT_GRACE));
     let on_event = |e: StepEvent<'_>| {
         if matches!(e, StepEvent::Started { .. }) {
             panic!("injected: a bug in a step");
         }
     };
-    let report = engine
-        .run(
-            &Request::Run(Goal::Buildup),
-            Some(&manifest),
-            &Options::default(),
-            &on_event,
-        )
-        .await
-        .expect("a report, not an error");
+    let report = engine.run(&on_event).await.expect("a report, not an error");
     assert_eq!(report.outcome, Outcome::Failed);
     assert_eq!(report.exit_code(), 1);
     assert!(

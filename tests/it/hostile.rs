@@ -503,3 +503,36 @@ async fn trace_logging_prints_no_credential() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_malformed_github_environment_exits_2_before_any_request() {
+    // The run's environment is read and checked before anything else: a GITHUB_REPOSITORY that
+    // is no `owner/name` (or a CCAF_* duration that does not parse) is bad input, named, and
+    // not one request reaches the cloud.
+    let app = App::in_cloud(
+        "bad-env",
+        StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
+    write(&app, &Tables::new().statements());
+    for (name, value) in [
+        ("GITHUB_REPOSITORY", "acme flights"),
+        ("GITHUB_REPOSITORY", "acme/flights/extra"),
+        ("CCAF_LEASE_TTL", "a while"),
+    ] {
+        app.cloud.control().clear_requests().await;
+        let env = [(name.to_string(), value.to_string())];
+        let run = app.run_with("teardown", &[], &env).expect(2);
+        let err = run.stderr();
+        assert!(
+            err.contains(&format!("environment variable `{name}`")) && err.contains(value),
+            "{err}"
+        );
+        let requests = app.cloud.control().requests().await;
+        assert!(requests.is_empty(), "{name}={value}: {requests:#?}");
+    }
+    // The same run with a well-formed repository goes ahead.
+    let env = [("GITHUB_REPOSITORY".to_string(), "acme/flights".to_string())];
+    app.run_with("teardown", &[], &env).expect(0);
+    assert!(!app.cloud.control().requests().await.is_empty());
+}

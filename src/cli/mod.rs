@@ -13,6 +13,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod env;
+pub mod spec;
+
+pub use env::RunEnv;
+pub use spec::Reporting;
+
 use crate::command::{Command, Goal};
 use crate::config::CredentialInputs;
 use crate::confluent::kafka::SecurityProtocol;
@@ -319,11 +325,13 @@ pub enum TrackCommand {
 
 /// What to run, with every input checked for form: the typed command `main` dispatches on.
 #[derive(Debug)]
+// One per process, moved once into its command: boxing a variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Invocation {
     Run {
-        command: Command,
         checked: Checked,
-        settings: Settings,
+        spec: crate::engine::RunSpec,
+        reporting: Reporting,
     },
     Status {
         checked: Checked,
@@ -343,22 +351,27 @@ pub enum Invocation {
 impl Cli {
     /// The command to run (the subcommand, or else the `command` input) with its inputs
     /// checked; every bad input is an error naming it, before anything is touched.
-    pub fn invocation(self) -> Result<Invocation, ConfigError> {
+    pub fn invocation(self, env: &RunEnv) -> Result<Invocation, ConfigError> {
         self.check_printable()?;
-        let checked = self.inputs.check(&workspace())?;
+        let workspace = &env.workspace;
+        let checked = self.inputs.check(workspace)?;
         let command = match self.command {
             Some(c) => c,
             None => action_command(&self.inputs)?,
         };
         Ok(match command {
-            CliCommand::Run(command) => Invocation::Run {
-                settings: self.housekeeping.check(command, &workspace())?,
-                command,
-                checked,
-            },
+            CliCommand::Run(command) => {
+                let settings = self.housekeeping.check(command, workspace)?;
+                let (spec, reporting) = spec::build(command, &checked, settings, env)?;
+                Invocation::Run {
+                    checked,
+                    spec,
+                    reporting,
+                }
+            }
             CliCommand::Status { json } => Invocation::Status { checked, json },
             CliCommand::Export => Invocation::Export {
-                manifest: self.housekeeping.export_target(&workspace())?,
+                manifest: self.housekeeping.export_target(workspace)?,
                 checked,
             },
             CliCommand::Track { command } => {
@@ -857,18 +870,14 @@ impl HousekeepingInputs {
     }
 }
 
-/// The directory the workspace-relative paths are taken from.
-pub fn workspace() -> PathBuf {
-    std::env::var_os("GITHUB_WORKSPACE")
-        .map(PathBuf::from)
-        .filter(|p| !p.as_os_str().is_empty())
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run's environment with nothing set, the workspace the current directory.
+    fn test_env() -> RunEnv {
+        RunEnv::from_lookup(|_| None, std::env::current_dir().ok()).unwrap()
+    }
 
     #[test]
     fn every_input_but_the_credentials_refuses_control_characters() {
@@ -902,7 +911,7 @@ mod tests {
                     &format!("--{long}={hostile}"),
                 ])
                 .unwrap_or_else(|e| panic!("--{long}: {e}"));
-                let err = cli.invocation().expect_err(long);
+                let err = cli.invocation(&test_env()).expect_err(long);
                 assert_eq!(err.input_name(), long, "{hostile:?}: {err}");
                 assert!(err.to_string().contains("control character"), "{err}");
                 assert!(!err.to_string().contains(hostile), "{err}");
@@ -917,6 +926,7 @@ mod tests {
         let cli = Cli::try_parse_from([
             "ccaf-housekeeping",
             "buildup",
+            "--app=demo",
             "--flink-api-secret=flink-s3cret-value",
             "--kafka-api-secret=kafka-s3cret-value",
             "--schema-registry-api-secret=sr-s3cret-value",
@@ -924,7 +934,7 @@ mod tests {
         ])
         .unwrap();
         let shown = format!("{cli:?} {cli:#?}");
-        let invocation = format!("{:?}", cli.invocation().unwrap());
+        let invocation = format!("{:?}", cli.invocation(&test_env()).unwrap());
         for secret in [
             "flink-s3cret-value",
             "kafka-s3cret-value",
