@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use crate::confluent::flink::EndpointPart;
-use crate::confluent::http::ExtraRoots;
 use crate::confluent::kafka::{KafkaConfig, KafkaSecurity, SecurityProtocol};
+use crate::http::ExtraRoots;
 use crate::input::validate_id;
 use crate::input::ConfigError;
 use crate::secrets::{Secret, SecretDoc, SecretsError, SecretsManager};
@@ -162,11 +162,11 @@ impl FlinkSettings {
                 endpoint: self.endpoint.clone(),
                 organization_id: self.organization_id.clone(),
                 environment_id: self.environment_id.clone(),
-                credentials: crate::confluent::http::Credentials::new(
+                credentials: crate::http::Credentials::new(
                     self.api_key.clone(),
                     self.api_secret.expose(),
                 ),
-                retry: crate::confluent::http::RetryPolicy::default(),
+                retry: crate::http::RetryPolicy::default(),
             },
             roots,
         )
@@ -806,7 +806,7 @@ fn split_user_info(
 
 /// An endpoint the credentials are sent to: the HTTP client's rule, checked as input.
 fn validate_url(s: &str) -> Result<(), String> {
-    crate::confluent::http::check_endpoint(s).map(|_| ())
+    crate::http::check_endpoint(s).map(|_| ())
 }
 
 #[cfg(test)]

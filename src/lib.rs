@@ -11,6 +11,7 @@ pub mod confluent;
 pub mod deps;
 pub mod engine;
 pub mod github;
+pub mod http;
 pub mod identity;
 pub mod input;
 pub mod manifest;

@@ -347,6 +347,20 @@ pub struct Step {
     pub after: BTreeSet<usize>,
     /// The live phase when planned (`None`: not live).
     pub phase_before: Option<Phase>,
+    /// What becomes of the statement's tracker record once the step has removed it: the
+    /// planner decides, the executor carries it out.
+    pub record: RecordFate,
+}
+
+/// What becomes of a torn-down statement's tracker record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordFate {
+    /// Kept, marked torn down: what a later buildup builds up again.
+    #[default]
+    Keep,
+    /// Removed once the statement is gone, unless it still holds a table's evidence: a pruned
+    /// statement, or a version replaced by one under another name.
+    Forget,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -384,6 +398,7 @@ impl Plan {
             reason: reason.into(),
             after: BTreeSet::new(),
             phase_before,
+            record: RecordFate::Keep,
         });
         id
     }
@@ -480,7 +495,32 @@ pub fn plan(goal: Goal, snap: &Snapshot, opts: &Options) -> Plan {
         Goal::Buildup => converge(&mut p, snap, opts),
     }
     note_uncheckable_creates(&mut p, snap);
+    settle_record_fates(&mut p);
     p
+}
+
+/// The records the executor forgets once their statements are gone: pruned statements, and
+/// versions deleted for a new version under another name (what the tracker would otherwise
+/// offer to build up again).
+fn settle_record_fates(p: &mut Plan) {
+    let created: BTreeMap<String, String> = p
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Create)
+        .filter_map(|s| match &s.target {
+            Target::Statement { def, .. } => Some((def.logical.clone(), def.name.clone())),
+            _ => None,
+        })
+        .collect();
+    for s in &mut p.steps {
+        let Target::Statement { def, .. } = &s.target else {
+            continue;
+        };
+        let replaced = || created.get(&def.logical).is_some_and(|n| *n != def.name);
+        if s.action == Action::Prune || (s.action == Action::Delete && replaced()) {
+            s.record = RecordFate::Forget;
+        }
+    }
 }
 
 /// Whether building `d` up in a rebuild must wait for the teardown step on `torn`: the

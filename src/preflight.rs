@@ -5,9 +5,9 @@
 
 use crate::config::CredentialSource;
 use crate::confluent::flink::{FlinkClient, FlinkError};
-use crate::confluent::http::ApiError;
 use crate::confluent::kafka::KafkaAdmin;
 use crate::confluent::schema_registry::{SchemaRegistryClient, SchemaRegistryError};
+use crate::http::ApiError;
 use crate::input::ConfigError;
 
 /// How long the first contact with the Kafka cluster may take.

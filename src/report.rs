@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::confluent::limit::ApiUsage;
+use crate::http::limit::ApiUsage;
 
 use crate::cancel::Signal;
 use crate::command::{Command, Goal};

@@ -236,7 +236,7 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 /// Install the process-wide rustls crypto provider (ring). Idempotent; every HTTPS client of the
 /// crate needs it before it is built.
 pub fn install_crypto_provider() {
-    crate::confluent::http::install_crypto_provider();
+    crate::http::install_crypto_provider();
 }
 
 /// An AWS Secrets Manager client: region from the `aws-region` input or the usual AWS

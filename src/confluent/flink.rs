@@ -14,12 +14,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::http::{
+use super::watch::StatementWatch;
+use crate::http::limit::{Api, ApiUsage, Concurrency};
+use crate::http::{
     parse_base_url, ApiError, Attempt, Credentials, ExtraRoots, HttpClient, HttpRequest,
     RetryPolicy,
 };
-use super::limit::{Api, ApiUsage, Concurrency};
-use super::watch::StatementWatch;
 
 /// Attempts of GET → PUT when the statement keeps changing under us (409 on a stale version).
 const MAX_UPDATE_ATTEMPTS: u32 = 6;
@@ -683,7 +683,7 @@ impl FlinkClient {
     }
 
     /// The statements API's limiter (shared by this client's clones).
-    pub fn limiter(&self) -> &super::limit::Limiter {
+    pub fn limiter(&self) -> &crate::http::limit::Limiter {
         self.http.limiter()
     }
 
@@ -835,7 +835,7 @@ impl FlinkClient {
             }
             Ok(resp) if resp.status().as_u16() == 409 => {}
             // Every answer was lost: the service may have created it all the same.
-            Ok(resp) if crate::confluent::http::may_have_been_done(resp.status().as_u16()) => {
+            Ok(resp) if crate::http::may_have_been_done(resp.status().as_u16()) => {
                 return self.confirm_created(new, resp.into_error()).await
             }
             Ok(resp) => return Err(resp.into_error().into()),
@@ -1124,9 +1124,7 @@ impl FlinkClient {
                 return Ok(DeleteAttempt::Done(false))
             }
             Attempt::Done(Ok(resp)) if resp.is_success() => return Ok(DeleteAttempt::Done(true)),
-            Attempt::Done(Ok(resp))
-                if crate::confluent::http::may_have_been_done(resp.status().as_u16()) =>
-            {
+            Attempt::Done(Ok(resp)) if crate::http::may_have_been_done(resp.status().as_u16()) => {
                 resp.into_error()
             }
             Attempt::Done(Ok(resp)) => return Err(resp.into_error().into()),

@@ -19,7 +19,7 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
-use super::limit::{Answered, Api, ApiUsage, Concurrency, Limiter};
+use crate::http::limit::{Answered, Api, ApiUsage, Concurrency, Limiter};
 use crate::secrets::Secret;
 
 /// How long one admin or metadata request may take.

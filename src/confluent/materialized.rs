@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::flink::{null_default, FlinkClient, FlinkError};
-use super::http::HttpRequest;
+use crate::http::HttpRequest;
 
 /// `status.phase` of a materialized table: an extensible enum (the OpenAPI's
 /// `x-extensible-enum`); an unknown value is kept as written.

@@ -2,10 +2,10 @@
 
 use url::Url;
 
-use super::http::{
+use crate::http::limit::{Api, ApiUsage, Concurrency};
+use crate::http::{
     parse_base_url, ApiError, Credentials, ExtraRoots, HttpClient, HttpRequest, RetryPolicy,
 };
-use super::limit::{Api, ApiUsage, Concurrency};
 
 const SR_MEDIA_TYPES: &str = "application/vnd.schemaregistry.v1+json, application/json";
 
@@ -88,7 +88,7 @@ impl SchemaRegistryClient {
         u
     }
 
-    async fn send(&self, req: HttpRequest) -> Result<super::http::HttpResponse, ApiError> {
+    async fn send(&self, req: HttpRequest) -> Result<crate::http::HttpResponse, ApiError> {
         self.http.execute(req.accept(SR_MEDIA_TYPES)).await
     }
 

@@ -20,9 +20,9 @@ use crate::cancel::{Cancel, Signal};
 use crate::command::Command;
 use crate::confluent::flink::{FlinkClient, FlinkError};
 use crate::confluent::kafka::{KafkaAdmin, KafkaError};
-use crate::confluent::limit::{ApiUsage, Concurrency};
 use crate::confluent::schema_registry::SchemaRegistryClient;
 use crate::confluent::watch::StatementWatch;
+use crate::http::limit::{ApiUsage, Concurrency};
 use crate::input::ConfigError;
 use crate::manifest::Manifest;
 use crate::ownership::ClusterScope;
@@ -237,7 +237,9 @@ impl Engine {
         };
         match request {
             Request::Plan(goal) => {
-                let (snap, _, trust) = self
+                let snapshot::Snapshot {
+                    plan: snap, trust, ..
+                } = self
                     .unless_cancelled(snapshot::take(self, manifest, &opts.protect))
                     .await?;
                 report.notes.extend(trust.notes());
@@ -385,7 +387,11 @@ impl Engine {
         lease: &Lease,
         progress: crate::report::Progress<'_>,
     ) -> Result<(Plan, execute::Execution, trust::Trust), EngineError> {
-        let (snap, mut records, trust) = snapshot::take(self, manifest, &opts.protect).await?;
+        let snapshot::Snapshot {
+            plan: snap,
+            mut records,
+            trust,
+        } = snapshot::take(self, manifest, &opts.protect).await?;
         // Before the first change: SQL the run would submit never changes a protected table.
         protect::check(goal, &snap, &opts.protect).map_err(protect_refused)?;
         if !trust.taken_over.is_empty() {

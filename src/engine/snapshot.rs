@@ -13,15 +13,25 @@ use crate::identity::Names;
 use crate::manifest::Manifest;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::OWNER_LABEL;
-use crate::plan::{Claim, Definition, Live, Snapshot, Tracked};
+use crate::plan::{self, Claim, Definition, Live, Tracked};
 use crate::tracker::{Record, Scope, State, TableOwnership};
 
-/// The plan's snapshot, and the app's tracker records by statement name.
+/// One look at the app, taken before a run plans: what the planner reads, the tracker records it
+/// was made from (which the executor starts from), and what the tracker holds that the app did
+/// not sign.
+pub struct Snapshot {
+    pub plan: plan::Snapshot,
+    /// The app's records by statement name, as the snapshot read them (normalised).
+    pub records: BTreeMap<String, Record>,
+    pub trust: Trust,
+}
+
+/// Take the [`Snapshot`].
 pub async fn take(
     engine: &Engine,
     manifest: Option<&Manifest>,
     protect: &[glob::Pattern],
-) -> Result<(Snapshot, BTreeMap<String, Record>, Trust), EngineError> {
+) -> Result<Snapshot, EngineError> {
     // Three independent reads at once: the tracker, the statements, the topics.
     let scope = Scope::app(&engine.environment_id, &engine.app);
     let filter = ListFilter::default();
@@ -87,8 +97,8 @@ pub async fn take(
         .into_iter()
         .filter_map(|(topic, id)| id.map(|id| (topic, id)))
         .collect();
-    Ok((
-        Snapshot {
+    Ok(Snapshot {
+        plan: plan::Snapshot {
             app: engine.app.clone(),
             desired,
             tracked,
@@ -102,7 +112,7 @@ pub async fn take(
         },
         records,
         trust,
-    ))
+    })
 }
 
 /// The subjects still registered for topics the app holds evidence for but that are gone: one

@@ -443,8 +443,7 @@ fn target(ctx: &GithubContext, mode: CommentMode, event: Option<&Event>) -> Resu
 /// A client whose requests go under `base` (`variable` names where it came from, for the error).
 pub(super) fn client(base: &str, variable: &str, token: &str) -> Result<Octocrab, String> {
     // The token goes with every request: never over plain http off this machine.
-    crate::confluent::http::check_endpoint(base)
-        .map_err(|why| format!("{variable} `{base}`: {why}"))?;
+    crate::http::check_endpoint(base).map_err(|why| format!("{variable} `{base}`: {why}"))?;
     Octocrab::builder()
         .personal_token(token.to_string())
         .base_uri(base)

@@ -319,6 +319,21 @@ fn buildup_replaces_exactly_the_changed_statement() {
     }
     assert!(p.steps.iter().all(|s| s.action != Action::DropTable), "{p}");
     assert_eq!(p.steps.len(), 5, "{p}");
+    // The replaced version's record goes once its statement is gone; a rebuild's stay.
+    assert_eq!(del.record, RecordFate::Forget, "{p}");
+    assert_eq!(create.record, RecordFate::Keep);
+    let rebuilt = plan(Goal::Rebuild, &deployed(&old), &opts());
+    assert!(
+        rebuilt.steps.iter().all(|s| s.record == RecordFate::Keep),
+        "{rebuilt}"
+    );
+    let mut pruned = deployed(&old);
+    pruned.desired.remove(0);
+    let p = plan(Goal::Buildup, &pruned, &opts());
+    assert_eq!(
+        step(&p, Action::Prune, "app-report-v1").record,
+        RecordFate::Forget
+    );
 }
 
 #[test]

@@ -15,38 +15,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
-use super::record::LEASE_KEY_PREFIX;
-use super::store::WRITE_PARTITION;
+use super::format::WRITE_PARTITION;
+pub use super::format::{lease_key, lease_prefix, LeaseRecord, LEASE_VERSION};
 use super::{Tracker, TrackerError};
 use crate::input::{validate_app, validate_id};
-
-/// The format version of lease records this build writes (independent of statement records).
-pub const LEASE_VERSION: u32 = 1;
-
-/// The value of a lease key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LeaseRecord {
-    pub version: u32,
-    pub app: String,
-    pub environment_id: String,
-    /// Unique per process: the lease's identity.
-    pub run_id: String,
-    /// Who holds it, for humans: GitHub repository and run, or host and pid.
-    pub holder: String,
-    /// When the run first asked for the lease.
-    pub acquired_at: DateTime<Utc>,
-    /// After this instant the lease no longer counts (unless renewed before).
-    pub expires_at: DateTime<Utc>,
-    /// On renewals: the offset of the run's first lease record (its place in the queue).
-    #[serde(default)]
-    pub first_offset: Option<i64>,
-    #[serde(default)]
-    pub renewed_at: Option<DateTime<Utc>>,
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
-}
 
 /// A signed lease record as read, with where it was read.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,15 +62,6 @@ impl LeaseEntry {
             .unwrap_or(self.record.expires_at);
         self.record.expires_at.min(cap)
     }
-}
-
-/// `lease/<environment_id>/<app>/`: the keys of one app's leases.
-pub fn lease_prefix(environment_id: &str, app: &str) -> String {
-    format!("{LEASE_KEY_PREFIX}{environment_id}/{app}/")
-}
-
-pub fn lease_key(environment_id: &str, app: &str, run_id: &str) -> String {
-    format!("{}{run_id}", lease_prefix(environment_id, app))
 }
 
 /// Who holds the lease at `now`: the unexpired entry that comes first in the log. Entries are

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod fetch;
+pub mod format;
 pub mod lease;
 pub mod record;
 mod scope;
@@ -23,15 +24,14 @@ use tokio::sync::OnceCell;
 
 pub use auth::{KeySource, TrackerKey};
 pub use lease::{Lease, LeaseEntry, LeaseRecord, LeaseRequest};
-pub use record::{
-    record_key, Ownership, Provenance, Record, State, TableOwnership, Tables, RECORD_VERSION,
-};
+pub use record::{Ownership, Provenance, Record, State, TableOwnership, Tables, RECORD_VERSION};
 pub use scope::Scope;
 pub use store::Delivery;
 
 use crate::confluent::kafka::{CreateOutcome, KafkaAdmin, KafkaConfig, KafkaError};
 use crate::input::validate_topic;
-use scope::Key;
+pub use format::record_key;
+use format::Key;
 use store::{Reader, Slot, Value};
 
 /// The topic's name unless the `tracker-topic` input says otherwise.

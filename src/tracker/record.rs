@@ -1,6 +1,7 @@
 //! The tracker's record: what was deployed for one statement. The JSON format is a public
 //! contract, documented in `docs/tracker-format.md`; change it only as that file says.
 
+use super::format::{record_key, LEASE_KEY_PREFIX};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -16,10 +17,6 @@ use crate::naming::check_statement_name;
 /// (`tables.ownership`, `statement_uid`): a version 1 record's `creates` are claims without
 /// evidence, which this version never drops (see [`Record::ownership_of`]).
 pub const RECORD_VERSION: u32 = 2;
-
-/// Lease records live under this key prefix; statement records never do (an environment id is
-/// never `lease`).
-pub const LEASE_KEY_PREFIX: &str = "lease/";
 
 /// One deployed (or once deployed) statement. Key: `<environment_id>/<statement_name>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -306,11 +303,6 @@ impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// The tracker key of a statement record.
-pub fn record_key(environment_id: &str, statement_name: &str) -> String {
-    format!("{environment_id}/{statement_name}")
 }
 
 impl Record {

@@ -4,7 +4,7 @@
 //! environment is read only as far as its `app`; records of other environments are kept as keys
 //! and offsets, their values neither parsed nor held.
 
-use super::record::LEASE_KEY_PREFIX;
+use super::format::Key;
 
 /// The records a load parses fully: one environment's (or every environment's) of one app (or of
 /// every app).
@@ -121,39 +121,6 @@ pub(crate) enum Place {
     AppUnknown,
     /// Keep the key and offset only.
     Out,
-}
-
-/// What a key says about its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Key<'a> {
-    /// `<environment_id>/<statement_name>`.
-    Record { environment_id: &'a str },
-    /// `lease/<environment_id>/<app>/<run_id>`.
-    Lease {
-        environment_id: &'a str,
-        app: &'a str,
-    },
-    /// Neither: no writer of this tool writes it.
-    Other,
-}
-
-impl<'a> Key<'a> {
-    pub(crate) fn parse(key: &'a str) -> Key<'a> {
-        if let Some(rest) = key.strip_prefix(LEASE_KEY_PREFIX) {
-            let mut parts = rest.splitn(3, '/');
-            return match (parts.next(), parts.next(), parts.next()) {
-                (Some(environment_id), Some(app), Some(_)) => Key::Lease {
-                    environment_id,
-                    app,
-                },
-                _ => Key::Other,
-            };
-        }
-        match key.split_once('/') {
-            Some((environment_id, _)) => Key::Record { environment_id },
-            None => Key::Other,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -28,15 +28,13 @@ use chrono::{DateTime, Utc};
 
 use super::auth::{is_removal, TrackerKey, Verified};
 use super::fetch::{Event, Fetched, Fetcher};
-use super::lease::{lease_key, LeaseRecord};
-use super::record::{record_key, Record, LEASE_KEY_PREFIX};
+use super::format::{lease_key, LeaseRecord};
+use super::format::{record_key, LEASE_KEY_PREFIX, WRITE_PARTITION};
+use super::record::Record;
 use super::scope::{Place, Scope};
 use super::TrackerError;
 use crate::confluent::kafka::{ClientRole, KafkaConfig, TracingContext};
 use crate::input::validate_app;
-
-/// The partition every write goes to.
-pub const WRITE_PARTITION: i32 = 0;
 
 /// At most this many keys are made room for before a first read (≈ 10 MiB of table).
 const RESERVE_CAP: usize = 1 << 17;

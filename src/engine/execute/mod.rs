@@ -26,8 +26,8 @@ use crate::cancel::Signal;
 use crate::confluent::flink::{
     self, DeleteAttempt, FlinkError, LabelsPatched, NewStatement, Phase, Statement, WaitOutcome,
 };
-use crate::confluent::http::ApiError;
-use crate::confluent::limit::{Concurrency, AUTO_MAX};
+use crate::http::limit::{Concurrency, AUTO_MAX};
+use crate::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
 use crate::plan::{Action, Definition, Plan, Step, TableTarget, Target};
@@ -311,28 +311,14 @@ impl<'a> Ctx<'a> {
         lease: &'a Lease,
         progress: crate::report::Progress<'a>,
     ) -> Ctx<'a> {
-        let created: BTreeMap<&str, &str> = p
-            .steps
-            .iter()
-            .filter(|s| s.action == Action::Create)
-            .filter_map(|s| match &s.target {
-                Target::Statement { def, .. } => Some((def.logical.as_str(), def.name.as_str())),
-                _ => None,
-            })
-            .collect();
+        // What the planner decided becomes of each removed statement's record.
         let forget = p
             .steps
             .iter()
-            .filter_map(|s| match (&s.action, &s.target) {
-                (Action::Prune, Target::Statement { def, .. }) => Some(def.name.clone()),
-                (Action::Delete, Target::Statement { def, .. })
-                    if created
-                        .get(def.logical.as_str())
-                        .is_some_and(|n| *n != def.name) =>
-                {
-                    Some(def.name.clone())
-                }
-                _ => None,
+            .filter(|s| s.record == crate::plan::RecordFate::Forget)
+            .filter_map(|s| match &s.target {
+                Target::Statement { def, .. } => Some(def.name.clone()),
+                Target::Table(_) => None,
             })
             .collect();
         let slots = records

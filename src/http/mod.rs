@@ -24,7 +24,9 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::limit::{Answered, Api, Concurrency, Limiter};
+pub mod limit;
+
+use limit::{Answered, Api, Concurrency, Limiter};
 
 /// Redirect hops followed per attempt (the Confluent CLI's limit).
 pub const MAX_REDIRECTS: u32 = 5;
@@ -512,7 +514,7 @@ impl HttpClient {
     }
 
     /// What this client's API was asked so far.
-    pub fn usage(&self) -> super::limit::ApiUsage {
+    pub fn usage(&self) -> limit::ApiUsage {
         self.limiter.usage()
     }
 
