@@ -257,7 +257,7 @@ pub fn parse(
         ("compute-pool", &raw.compute_pool),
         ("principal", &raw.principal),
     ] {
-        if let Some(Err(e)) = id.as_deref().map(crate::input::validate_id) {
+        if let Some(Err(e)) = id.as_deref().map(crate::form::validate_id) {
             problems.add(key.into(), e);
         }
     }
@@ -407,7 +407,7 @@ fn parse_statement(
         ("compute-pool", &s.compute_pool),
         ("principal", &s.principal),
     ] {
-        if let Some(Err(e)) = id.as_deref().map(crate::input::validate_id) {
+        if let Some(Err(e)) = id.as_deref().map(crate::form::validate_id) {
             problems.add(
                 format!("{place}.{input}"),
                 format!("'{}' {e}", id.as_deref().unwrap_or_default()),

@@ -28,7 +28,7 @@ use crate::input::{parse_duration, validate_app, validate_id, validate_topic, Co
 use crate::manifest;
 use crate::naming::{check_statement_name, valid_statement_prefix};
 use crate::plan::Options;
-use crate::secrets::Secret;
+use crate::secret::Secret;
 use crate::tracker::DEFAULT_TOPIC;
 
 #[derive(Parser, Debug)]

@@ -14,7 +14,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::watch::StatementWatch;
 use crate::http::limit::{Api, ApiUsage, Concurrency};
 use crate::http::{
     parse_base_url, ApiError, Attempt, Credentials, ExtraRoots, HttpClient, HttpRequest,
@@ -1185,13 +1184,6 @@ impl FlinkClient {
             url = self.statement_url(name, Some("results"));
             url.query_pairs_mut().append_pair("page_token", &token);
         }
-    }
-
-    /// A watch of its own over every statement of the environment, for a caller outside a
-    /// run (a run shares one watch of the app's statements among all its waits:
-    /// `Engine::watch`).
-    pub fn watch(&self) -> StatementWatch {
-        StatementWatch::new(self.clone(), ListFilter::default())
     }
 }
 

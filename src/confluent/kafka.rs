@@ -20,7 +20,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 
 use crate::http::limit::{Answered, Api, ApiUsage, Concurrency, Limiter};
-use crate::secrets::Secret;
+use crate::secret::Secret;
 
 /// How long one admin or metadata request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

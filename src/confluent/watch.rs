@@ -353,3 +353,12 @@ async fn probe(inner: &Inner, names: Vec<String>) {
         }
     }
 }
+/// Here rather than in `flink`: the watch is built on the client, not the client on the watch.
+impl FlinkClient {
+    /// A watch of its own over every statement of the environment, for a caller outside a
+    /// run (a run shares one watch of the app's statements among all its waits:
+    /// `Engine::watch`).
+    pub fn watch(&self) -> StatementWatch {
+        StatementWatch::new(self.clone(), ListFilter::default())
+    }
+}

@@ -8,25 +8,12 @@ use std::io::Write;
 
 use crate::report::{Action, RunReport, Status, StepReport};
 
-use super::live::Presentation;
+use super::presentation::Presentation;
 
 use super::markdown::duration;
 use super::Masker;
 
-/// Escapes a command's data (the text after the second `::`).
-pub fn escape_data(s: &str) -> String {
-    // `%` first, or the escapes themselves would be escaped again.
-    let escaped = s
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A");
-    crate::text::defuse_legacy(&crate::text::escape_controls(&escaped))
-}
-
-/// Escapes a command property's value.
-pub fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
+pub use super::markdown::{escape_data, escape_property};
 
 /// Where an annotation points and what it is called; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

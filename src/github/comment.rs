@@ -12,21 +12,21 @@
 
 use std::fmt::Write as _;
 use std::str::FromStr;
-use std::time::Duration;
 
 use octocrab::commits::PullRequestTarget;
 use octocrab::models::issues::Comment;
-use octocrab::service::middleware::retry::{NoOpRateLimitMetrics, RetryConfig};
 use octocrab::Octocrab;
 
 use crate::report::{Action, Kind, RunReport, Stage, Status, StepReport};
 
+use super::api::{client, describe, status_of};
 use super::event::Event;
 use super::identity::{identify, Identity};
 use super::markdown::{
     action_words, code, counts_table, duration, escape_cell, failure_details, inline, truncate,
 };
 use super::summary::{is_plan, outcome_label, what_ran};
+pub use super::{CommentOutcome, CommentRef};
 use super::{GithubContext, Masker};
 
 /// GitHub rejects comment bodies over 65,536 characters; stay well under.
@@ -70,53 +70,6 @@ impl std::fmt::Display for CommentMode {
             CommentMode::Always => "always",
             CommentMode::Never => "never",
         })
-    }
-}
-
-/// A posted comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommentRef {
-    pub id: u64,
-    /// The PR number.
-    pub pr: u64,
-    pub html_url: String,
-    /// Why a new comment was posted although an earlier one may exist (the token's identity
-    /// could not be found); the summary shows it and the log has it as a warning.
-    pub warning: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommentOutcome {
-    Created(CommentRef),
-    Updated(CommentRef),
-    /// No comment was posted, and why (for the summary: "no PR comment posted: …").
-    Skipped(String),
-}
-
-impl CommentOutcome {
-    /// The line the job summary and the log show.
-    pub fn summary_line(&self) -> String {
-        match self {
-            CommentOutcome::Created(c) => {
-                let mut line = format!(
-                    "PR comment posted on #{}: [view it]({})",
-                    c.pr,
-                    c.html_url.replace(')', "%29")
-                );
-                if let Some(w) = &c.warning {
-                    let _ = write!(line, " ⚠️ {}", inline(w));
-                }
-                line
-            }
-            CommentOutcome::Updated(c) => format!(
-                "PR comment updated on #{}: [view it]({})",
-                c.pr,
-                c.html_url.replace(')', "%29")
-            ),
-            CommentOutcome::Skipped(why) => {
-                format!("No PR comment posted: {}.", inline(why))
-            }
-        }
     }
 }
 
@@ -438,51 +391,6 @@ fn target(ctx: &GithubContext, mode: CommentMode, event: Option<&Event>) -> Resu
         sha,
         merged_only: mode == CommentMode::Auto,
     })
-}
-
-/// A client whose requests go under `base` (`variable` names where it came from, for the error).
-pub(super) fn client(base: &str, variable: &str, token: &str) -> Result<Octocrab, String> {
-    // The token goes with every request: never over plain http off this machine.
-    crate::http::check_endpoint(base).map_err(|why| format!("{variable} `{base}`: {why}"))?;
-    Octocrab::builder()
-        .personal_token(token.to_string())
-        .base_uri(base)
-        .map_err(|e| format!("{variable} `{base}` is not a URL: {e}"))?
-        .add_retry_config(RetryConfig::HandleRateLimits {
-            metrics: std::sync::Arc::new(NoOpRateLimitMetrics),
-            max_retries: 3,
-            min_wait_seconds: 5,
-            retry_on_forbidden: false,
-        })
-        .set_connect_timeout(Some(Duration::from_secs(10)))
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .build()
-        .map_err(|e| format!("cannot set up the GitHub client: {}", describe(&e)))
-}
-
-/// An octocrab error in one line, without the backtrace its `Display` may carry.
-pub(super) fn describe(e: &octocrab::Error) -> String {
-    match e {
-        octocrab::Error::GitHub { source, .. } => {
-            format!("HTTP {}: {}", source.status_code.as_u16(), source.message)
-        }
-        octocrab::Error::Graphql { source, .. } => {
-            let messages: Vec<&str> = source.0.iter().map(|e| e.message.as_str()).collect();
-            truncate(&format!("GraphQL: {}", messages.join("; ")), 300).into_owned()
-        }
-        other => {
-            let text = other.to_string();
-            let first = text.lines().next().unwrap_or("").to_string();
-            truncate(&first, 300).into_owned()
-        }
-    }
-}
-
-pub(super) fn status_of(e: &octocrab::Error) -> Option<u16> {
-    match e {
-        octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
-        _ => None,
-    }
 }
 
 async fn post(

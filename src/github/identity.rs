@@ -25,7 +25,7 @@ use octocrab::models::Author;
 use octocrab::Octocrab;
 use serde::Deserialize;
 
-use super::comment::{client, describe, status_of};
+use super::api::{client, describe, status_of};
 use super::GithubContext;
 
 /// The query GitHub answers for every kind of token.

@@ -117,6 +117,21 @@ pub(crate) fn action_words(a: Action) -> &'static str {
     }
 }
 
+/// Escapes a command's data (the text after the second `::`).
+pub fn escape_data(s: &str) -> String {
+    // `%` first, or the escapes themselves would be escaped again.
+    let escaped = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    crate::text::defuse_legacy(&crate::text::escape_controls(&escaped))
+}
+
+/// Escapes a command property's value.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
 /// Escapes text for a Markdown table cell (or any inline Markdown): HTML, Markdown punctuation
 /// that would format, `|` (which ends a cell even inside a code span), and line breaks; and
 /// [`defang`]s it.

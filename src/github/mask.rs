@@ -5,10 +5,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::secrets::Secret;
+use crate::secret::Secret;
 
-use super::commands::escape_data;
-use super::markdown::{defang, escape_cell, escape_html, escape_pipes};
+use super::markdown::{defang, escape_cell, escape_data, escape_html, escape_pipes};
 
 /// What a masked secret is replaced with (the runner's own choice).
 pub const MASK: &str = "***";

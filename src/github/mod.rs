@@ -6,6 +6,7 @@
 //! secret that slipped into a report (an error message quoting a request, say) still never reaches
 //! GitHub.
 
+mod api;
 pub mod commands;
 pub mod comment;
 pub mod diagram;
@@ -15,17 +16,19 @@ pub mod live;
 mod markdown;
 pub mod mask;
 pub mod outputs;
+mod presentation;
 pub mod summary;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::secrets::Secret;
+use crate::secret::Secret;
 
-pub use comment::{publish, CommentMode, CommentOutcome, CommentRef};
+pub use comment::{publish, CommentMode};
 pub use event::{Event, PullRequestRef};
-pub use live::{OutputFormat, Presentation};
+pub use live::OutputFormat;
 pub use mask::Masker;
+pub use presentation::Presentation;
 
 /// Errors of the reporters that touch files. The PR comment never fails a run: its problems end
 /// up in [`CommentOutcome::Skipped`]. `Write` fails the run and is printed with its cause as a
@@ -105,6 +108,55 @@ impl std::fmt::Debug for GithubContext {
             .field("output_path", &self.output_path)
             .field("step_summary_path", &self.step_summary_path)
             .finish()
+    }
+}
+
+// What the comment produced, here: the comment makes it and the summary shows it.
+/// A posted comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentRef {
+    pub id: u64,
+    /// The PR number.
+    pub pr: u64,
+    pub html_url: String,
+    /// Why a new comment was posted although an earlier one may exist (the token's identity
+    /// could not be found); the summary shows it and the log has it as a warning.
+    pub warning: Option<String>,
+}
+
+/// What became of the PR comment, for the summary's last line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentOutcome {
+    Created(CommentRef),
+    Updated(CommentRef),
+    /// No comment was posted, and why (for the summary: "no PR comment posted: …").
+    Skipped(String),
+}
+
+impl CommentOutcome {
+    /// The line the job summary and the log show.
+    pub fn summary_line(&self) -> String {
+        match self {
+            CommentOutcome::Created(c) => {
+                let mut line = format!(
+                    "PR comment posted on #{}: [view it]({})",
+                    c.pr,
+                    c.html_url.replace(')', "%29")
+                );
+                if let Some(w) = &c.warning {
+                    line.push_str(&format!(" ⚠️ {}", markdown::inline(w)));
+                }
+                line
+            }
+            CommentOutcome::Updated(c) => format!(
+                "PR comment updated on #{}: [view it]({})",
+                c.pr,
+                c.html_url.replace(')', "%29")
+            ),
+            CommentOutcome::Skipped(why) => {
+                format!("No PR comment posted: {}.", markdown::inline(why))
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use super::markdown::{
     truncate,
 };
 use super::outputs::append;
+
 use super::{CommentOutcome, GithubError, Masker};
 
 /// What this renderer allows itself: a margin under GitHub's 1 MiB (1,048,576 bytes).

@@ -823,7 +823,7 @@ mod tests {
 
     fn test_key() -> TrackerKey {
         TrackerKey::parse(
-            &crate::secrets::Secret::new("test-key-0123456789abcdef0123456789"),
+            &crate::secret::Secret::new("test-key-0123456789abcdef0123456789"),
             super::super::KeySource::Input,
         )
         .unwrap()
@@ -908,7 +908,7 @@ mod tests {
         let unsigned = serde_json::to_vec(&legacy).unwrap();
         apply(&mut state, 0, &legacy.key(), &unsigned);
         let other_key = TrackerKey::parse(
-            &crate::secrets::Secret::new("another-key-0123456789abcdef012345"),
+            &crate::secret::Secret::new("another-key-0123456789abcdef012345"),
             super::super::KeySource::Input,
         )
         .unwrap();

@@ -119,3 +119,51 @@ fn the_release_profile_unwinds_on_a_panic() {
         .and_then(toml::Value::as_str);
     assert!(matches!(panic, None | Some("unwind")), "{panic:?}");
 }
+
+/// `scripts/lib/module_cycles.py` on `dir`: its exit code and what it printed.
+fn module_cycles(dir: &Path) -> (i32, String) {
+    let out = Command::new("python3")
+        .arg(repo().join("scripts/lib/module_cycles.py"))
+        .arg(dir)
+        .output()
+        .expect("python3 runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_module_graph_has_no_circle() {
+    // Module dependencies point one way (docs/ARCHITECTURE.md): between siblings at every
+    // level, no module imports one that imports it back.
+    let (code, printed) = module_cycles(&repo().join("src"));
+    assert_eq!(code, 0, "circles in the module graph:\n{printed}");
+    // The check sees one when there is one.
+    let dir = test_support::TempDir::new("module-cycles");
+    let src = dir.0.join("src");
+    std::fs::create_dir_all(src.join("a")).unwrap();
+    std::fs::write(src.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
+    std::fs::write(src.join("a/mod.rs"), "mod x;\nmod y;\n").unwrap();
+    std::fs::write(src.join("a/x.rs"), "use super::y::Y;\npub struct X;\n").unwrap();
+    std::fs::write(
+        src.join("a/y.rs"),
+        "use crate::b::B;\npub struct Y(super::x::X);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("b.rs"),
+        "pub struct B;\n#[cfg(test)]\nmod t { use crate::a; }\n",
+    )
+    .unwrap();
+    let (code, printed) = module_cycles(&src);
+    assert_eq!(code, 1, "{printed}");
+    assert!(
+        printed.contains("a::x -> a::y") && printed.contains("a::y -> a::x"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("'b'"),
+        "test-only and one-way edges are no circle: {printed}"
+    );
+}

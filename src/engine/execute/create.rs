@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 
 use flink_sql::TableRef;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::budget::Budget;
 use super::{err, flink_err, Ctx, Identity, StepFail, StepResult};
 use crate::confluent::flink::{NewStatement, Phase, Statement, WaitOutcome};
 use crate::engine::snapshot::table_subjects;
@@ -36,36 +37,6 @@ const MAX_RECREATE_PAUSE: Duration = Duration::from_secs(15);
 /// The first pause before a create is tried again while its name is held; it doubles.
 const FIRST_NAME_PAUSE: Duration = Duration::from_millis(200);
 const MAX_NAME_PAUSE: Duration = Duration::from_secs(5);
-
-/// A step's time: when it started and when its `timeout` is over.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Budget {
-    started: Instant,
-    deadline: Instant,
-}
-
-impl Budget {
-    pub(super) fn new(timeout: Duration) -> Budget {
-        let started = Instant::now();
-        Budget {
-            started,
-            deadline: started + timeout,
-        }
-    }
-
-    pub(super) fn left(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    /// Whether a pause of `pause` still leaves time to try again.
-    pub(super) fn allows(&self, pause: Duration) -> bool {
-        Instant::now() + pause < self.deadline
-    }
-
-    pub(super) fn at_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-}
 
 /// The detail of a create the service asks to be tried again: the table was dropped moments
 /// ago and is still in its catalog (§F.5).

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use flink_sql::TableRef;
 
-use super::create::Budget;
+use super::budget::Budget;
 use super::{err, flink_err, Ctx, StepFail, StepResult};
 use crate::confluent::flink::{NewStatement, Phase, WaitOutcome};
 use crate::confluent::materialized::{MaterializedTable, MtDelete, MtPhase};

@@ -12,6 +12,7 @@
 //! go on for the grace, then their waits end, nothing more is changed, and each records where
 //! its statement stands.
 
+mod budget;
 mod create;
 mod materialized;
 
@@ -1326,7 +1327,7 @@ impl<'a> Ctx<'a> {
             principal: Some(principal).filter(|p| !p.is_empty()),
             labels,
         };
-        let budget = create::Budget::new(self.timeout());
+        let budget = budget::Budget::new(self.timeout());
         let created = self.create_when_free(&new, &budget, r).await?;
         let done = self
             .wait(
