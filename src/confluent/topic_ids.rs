@@ -1,8 +1,8 @@
 //! Kafka topic ids through librdkafka's DescribeTopics, which the `rdkafka` crate does not wrap.
 //!
 //! A topic id (Kafka's per-topic UUID, KIP-516) is what tells one incarnation of a table's topic
-//! from the next of the same name: it is the ownership evidence the tracker keeps. This is the
-//! project's only `unsafe` code; it follows librdkafka's documented admin-API pattern (a private
+//! from the next of the same name: it is the ownership evidence the tracker keeps. With the
+//! tracker's reader (`tracker/fetch.rs`) this is the project's `unsafe` code; it follows librdkafka's documented admin-API pattern (a private
 //! queue, one request, one result event). Every object it creates is owned by a guard that
 //! destroys it exactly once on every path, and every pointer librdkafka is given or returns is
 //! checked for null before it is used: a null is an error, never a dereference.

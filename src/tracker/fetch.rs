@@ -1,5 +1,5 @@
 //! Reading partitions with no consumer group: librdkafka's simple consumer (`consume_start` /
-//! `consume_batch` per partition), which the `rdkafka` crate does not wrap.
+//! `rd_kafka_consume` per message), which the `rdkafka` crate does not wrap.
 //!
 //! Why not the `rdkafka` consumer: its `assign()` needs a `group.id`, and with one librdkafka
 //! looks up the group's coordinator (FindCoordinator) even when nothing subscribes or commits —

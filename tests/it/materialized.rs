@@ -87,7 +87,12 @@ async fn version_of(app: &App, table: &str) -> u32 {
 
 #[tokio::test]
 async fn a_materialized_table_is_built_up_left_alone_evolved_replaced_and_dropped() {
-    let app = App::new("mt");
+    // A simulator of its own: its request log then holds only this app's requests.
+    let app = App::in_cloud(
+        "mt",
+        StackEnv::load(),
+        Cloud::private(SimOptions::default()),
+    );
     let p = Pipeline::new();
     write(&app, &p.statements(V1));
     let built = app.run("buildup", &[]).expect(0);
