@@ -5,8 +5,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use test_support::PrivateSim;
@@ -62,10 +63,14 @@ pub fn write_app(dir: &Path, app: &str, tag: &str, pairs: usize, jobs: usize) {
     std::fs::write(dir.join("ccaf-housekeeping.toml"), manifest).unwrap();
 }
 
-/// What one teardown took and asked.
+/// What one run took and asked.
 pub struct Measured {
     pub took: Duration,
     pub report: serde_json::Value,
+    /// CPU time of the action's process (user and system).
+    pub cpu: Duration,
+    /// The process's peak resident set size, in KiB.
+    pub peak_rss_kib: u64,
 }
 
 pub fn housekeeping(
@@ -94,7 +99,7 @@ pub fn housekeeping(
         ("--schema-registry-api-secret", sim.sr_api_secret.clone()),
         ("--tracker-topic", topic.to_string()),
         ("--concurrency", concurrency.to_string()),
-        ("--timeout", "10m".into()),
+        ("--timeout", "20m".into()),
         ("--comment", "never".into()),
         ("--summary", "false".into()),
         ("--output", "json".into()),
@@ -104,24 +109,69 @@ pub fn housekeeping(
     let log = std::env::var("CCAF_BENCH_LOG").ok();
     cmd.arg(command)
         .current_dir(dir)
-        .env("CCAF_LOG", log.as_deref().unwrap_or("warn"));
+        .env("CCAF_LOG", log.as_deref().unwrap_or("warn"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (flag, value) in &args {
         cmd.arg(flag).arg(value);
     }
     let start = Instant::now();
-    let out = cmd.output().expect("run ccaf-housekeeping");
+    // Reaped by `wait_with_usage` (wait4), which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd.spawn().expect("run ccaf-housekeeping");
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        stdout.read_to_end(&mut b).map(|_| b)
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        stderr.read_to_end(&mut b).map(|_| b)
+    });
+    let (status, usage) = wait_with_usage(child.id());
     let took = start.elapsed();
+    let (stdout, stderr) = (
+        out.join().unwrap().expect("stdout"),
+        err.join().unwrap().expect("stderr"),
+    );
     assert!(
-        out.status.success(),
-        "{command} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        status == 0,
+        "{command} failed ({status}): {}\n{}",
+        String::from_utf8_lossy(&stdout),
+        String::from_utf8_lossy(&stderr)
     );
     if log.is_some() {
-        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        eprintln!("{}", String::from_utf8_lossy(&stderr));
     }
-    let report = serde_json::from_slice(&out.stdout).expect("the JSON report on stdout");
-    Measured { took, report }
+    let report = serde_json::from_slice(&stdout).expect("the JSON report on stdout");
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Measured {
+        took,
+        report,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        // Linux reports ru_maxrss in KiB.
+        peak_rss_kib: usage.ru_maxrss as u64,
+    }
+}
+
+/// Wait for the child `pid` and return its raw wait status and resource usage: `wait4`, since
+/// std's `Child::wait` drops the usage and `getrusage(RUSAGE_CHILDREN)` mixes every child.
+fn wait_with_usage(pid: u32) -> (i32, libc::rusage) {
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own unwaited child; both pointers are to live locals.
+        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        if r == pid as libc::pid_t {
+            return (status, usage);
+        }
+        let e = std::io::Error::last_os_error();
+        assert!(
+            e.kind() == std::io::ErrorKind::Interrupted,
+            "wait4({pid}): {e}"
+        );
+    }
 }
 
 /// One request to the simulator's control endpoint over a plain socket; the response body.

@@ -325,8 +325,17 @@ fn offer(w: &mut Waiter, s: &Statement) {
 async fn probe(inner: &Inner, names: Vec<String>) {
     let answers = futures::future::join_all(names.iter().map(|n| inner.flink.get(n))).await;
     let mut st = inner.lock();
+    // By name once: a scan of every waiter per answer is quadratic in a large app.
+    let mut by_name: HashMap<String, Vec<u64>> = HashMap::new();
+    for (id, w) in &st.waiters {
+        by_name.entry(w.name.clone()).or_default().push(*id);
+    }
     for (name, answer) in names.iter().zip(answers) {
-        for w in st.waiters.values_mut().filter(|w| &w.name == name) {
+        let ids = by_name.get(name).map(Vec::as_slice).unwrap_or_default();
+        for id in ids {
+            let Some(w) = st.waiters.get_mut(id) else {
+                continue;
+            };
             match &answer {
                 // The name holds another statement now: the one waited for is gone.
                 Ok(Some(s)) if w.uid.is_some() && s.metadata.uid != w.uid => {

@@ -27,7 +27,7 @@ use crate::cancel::Signal;
 use crate::confluent::flink::{
     self, DeleteAttempt, FlinkError, LabelsPatched, NewStatement, Phase, Statement, WaitOutcome,
 };
-use crate::http::limit::{Concurrency, AUTO_MAX};
+use crate::http::limit::Concurrency;
 use crate::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
 use crate::ownership::{self, Expected, Shown, HIDDEN_LABEL, OWNER_LABEL};
@@ -105,8 +105,11 @@ pub async fn execute(
     let after: Vec<&BTreeSet<usize>> = p.steps.iter().map(|s| &s.after).collect();
     let steps = schedule(
         &after,
+        // At `auto` every ready step starts: a step spends its time waiting on the service (a
+        // delete's seconds), not holding a request, and the per-API limiters bound what it
+        // asks. Pinned, the number bounds the steps too (the user asked for a gentle run).
         match engine.concurrency {
-            Concurrency::Auto => AUTO_MAX,
+            Concurrency::Auto => usize::MAX,
             Concurrency::Fixed(n) => n.get(),
         },
         |i| {
