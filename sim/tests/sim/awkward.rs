@@ -491,7 +491,10 @@ async fn only_inserts_ctas_and_statement_sets_resume_and_terminal_statements_are
 async fn the_list_shows_new_statements_and_changes_late() {
     let s = support::start_with(SimOptions {
         list_new_lag_ms: 2000,
-        list_phase_lag_ms: 2000,
+        // Longer than the new lag, so the first listing shows the statement as it was before
+        // it completed however late the poll sees it (a phase lag equal to the new lag raced
+        // the poll against the statement's own completion).
+        list_phase_lag_ms: 4000,
         ..Default::default()
     });
     let name = unique("late");
@@ -513,7 +516,7 @@ async fn the_list_shows_new_statements_and_changes_late() {
     })
     .await;
     assert!(created.elapsed() >= Duration::from_millis(2000));
-    // Shown as it was two seconds ago: PENDING, though GET says COMPLETED.
+    // Shown as it was four seconds ago, its first version: PENDING, though GET says COMPLETED.
     assert_eq!(shown.1, "PENDING");
     wait_until(
         "the list to show the change",
