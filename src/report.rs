@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::confluent::watch::WatchStats;
 use crate::http::limit::ApiUsage;
+use crate::tracker::WriteStats;
 
 use crate::cancel::Signal;
 use crate::command::{Command, Goal};
@@ -35,6 +37,10 @@ pub struct RunReport {
     /// Requests per API, and the concurrency each reached.
     #[serde(default)]
     pub apis: Vec<ApiUsage>,
+    /// Where the run's time went besides the requests: the watch's lists and GETs, the waits
+    /// per kind of change, the tracker's writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent: Option<Spent>,
     /// Values of the tracker the app cannot prove it wrote, and writes that tried to replace
     /// what it did: never acted on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -42,6 +48,13 @@ pub struct RunReport {
     /// Live statements with the app's label that the tracker has no record of the app wrote.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub untracked: Vec<Untracked>,
+}
+
+/// Where a run's time went besides the requests (those are in [`RunReport::apis`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Spent {
+    pub watch: WatchStats,
+    pub tracker: WriteStats,
 }
 
 /// A tracker value the run did not believe.

@@ -804,13 +804,23 @@ impl FlinkClient {
 
     /// The statement, or `None` when the service says it does not exist (404).
     pub async fn get(&self, name: &str) -> Result<Option<Statement>, FlinkError> {
+        self.get_sent(name).await.map(|(s, _)| s)
+    }
+
+    /// [`FlinkClient::get`], with when the request that got the answer left (past the
+    /// limiter's queue): the watch learns the service's timings from it.
+    pub(crate) async fn get_sent(
+        &self,
+        name: &str,
+    ) -> Result<(Option<Statement>, std::time::Instant), FlinkError> {
         let resp = self
             .http
             .execute(HttpRequest::get(self.statement_url(name, None)))
             .await?;
+        let sent = resp.sent_at();
         match resp.status().as_u16() {
-            404 => Ok(None),
-            _ if resp.is_success() => Ok(Some(resp.json()?)),
+            404 => Ok((None, sent)),
+            _ if resp.is_success() => Ok((Some(resp.json()?), sent)),
             _ => Err(resp.into_error().into()),
         }
     }

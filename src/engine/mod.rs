@@ -27,7 +27,7 @@ use crate::input::ConfigError;
 use crate::manifest::Manifest;
 use crate::ownership::ClusterScope;
 use crate::plan::{self, protect, Goal, Options, Plan};
-use crate::report::{Outcome, RunReport, StepReport, REPORT_VERSION};
+use crate::report::{Outcome, RunReport, Spent, StepReport, REPORT_VERSION};
 use crate::tracker::{
     Lease, LeaseRequest, Provenance, Record, Tracker, TrackerError, RECORD_VERSION,
 };
@@ -232,6 +232,7 @@ impl Engine {
             steps: Vec::new(),
             notes: Vec::new(),
             apis: Vec::new(),
+            spent: None,
             untrusted: Vec::new(),
             untracked: Vec::new(),
         };
@@ -326,6 +327,7 @@ impl Engine {
         }
         report.duration_ms = clock.elapsed().as_millis() as u64;
         report.apis = self.api_usage();
+        report.spent = Some(self.spent());
         Ok(report)
     }
 
@@ -340,7 +342,16 @@ impl Engine {
         report.outcome = Outcome::Failed;
         report.duration_ms = clock.elapsed().as_millis() as u64;
         report.apis = self.api_usage();
+        report.spent = Some(self.spent());
         report
+    }
+
+    /// Where the run's time went so far, besides its requests.
+    pub fn spent(&self) -> Spent {
+        Spent {
+            watch: self.watch.stats(),
+            tracker: self.tracker.write_stats(),
+        }
     }
 
     /// What each API was asked so far in this run (the pre-flight checks included).

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Engine;
 use crate::confluent::flink::{NewStatement, Phase};
+use crate::confluent::watch::Change;
 use crate::identity::Names;
 use crate::ownership::{HIDDEN_LABEL, OWNER_LABEL};
 
@@ -66,6 +67,7 @@ impl Engine {
             .wait_until_of(
                 &name,
                 created.metadata.uid.as_deref(),
+                Change::Completed,
                 |s| s.phase().is_settled(),
                 self.timeout,
             )

@@ -403,6 +403,7 @@ mod tests {
             ],
             notes: vec![],
             apis: vec![],
+            spent: None,
             untrusted: vec![],
             untracked: vec![],
         };

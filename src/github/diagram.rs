@@ -277,6 +277,7 @@ mod tests {
             steps,
             notes: vec![],
             apis: vec![],
+            spent: None,
             untrusted: vec![],
             untracked: vec![],
         }

@@ -520,6 +520,7 @@ mod tests {
             steps,
             notes: vec![],
             apis: vec![],
+            spent: None,
             untrusted: vec![],
             untracked: vec![],
         }

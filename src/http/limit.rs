@@ -127,6 +127,12 @@ pub struct ApiUsage {
     pub limit_now: usize,
     /// The most requests that were in flight at once.
     pub peak_in_flight: usize,
+    /// Summed over the requests: the time each waited for room under the limit (or for a
+    /// `Retry-After` pause to end), and the time each took once sent.
+    #[serde(default)]
+    pub queued_ms: u64,
+    #[serde(default)]
+    pub in_request_ms: u64,
 }
 
 impl fmt::Display for ApiUsage {
@@ -186,6 +192,8 @@ struct State {
     recent: Option<Duration>,
     long: Option<Duration>,
     usage: ApiUsage,
+    queued: Duration,
+    in_request: Duration,
 }
 
 impl fmt::Debug for Limiter {
@@ -218,12 +226,20 @@ impl Limiter {
     /// Wait for room under the limit (and for a `Retry-After` pause to end), then count the
     /// request as sent. The permit gives the room back when it is finished or dropped.
     pub async fn acquire(&self) -> Permit {
+        let asked = Instant::now();
         loop {
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
             // Registered before the check, so a release between the check and the wait wakes us.
             changed.as_mut().enable();
-            let taken = self.lock().try_take(Instant::now());
+            let taken = {
+                let mut st = self.lock();
+                let taken = st.try_take(Instant::now());
+                if let Ok(sent) = taken {
+                    st.queued += sent.saturating_duration_since(asked);
+                }
+                taken
+            };
             let pause = match taken {
                 Ok(sent) => {
                     return Permit {
@@ -254,6 +270,8 @@ impl Limiter {
         let st = self.lock();
         let mut u = st.usage.clone();
         u.limit_now = st.allowed();
+        u.queued_ms = millis(st.queued);
+        u.in_request_ms = millis(st.in_request);
         u
     }
 
@@ -289,7 +307,11 @@ impl State {
                 limit_reached: start,
                 limit_now: start,
                 peak_in_flight: 0,
+                queued_ms: 0,
+                in_request_ms: 0,
             },
+            queued: Duration::ZERO,
+            in_request: Duration::ZERO,
         }
     }
 
@@ -315,6 +337,7 @@ impl State {
     /// A request sent at `sent` was answered at `now`.
     fn give_back(&mut self, now: Instant, sent: Instant, answered: Answered, auto: bool) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_request += now.saturating_duration_since(sent);
         match answered {
             Answered::Throttled(_) => {
                 self.usage.throttled += 1;
@@ -403,6 +426,11 @@ pub struct Permit {
 }
 
 impl Permit {
+    /// When the room was given: when the request left, past the limiter's queue.
+    pub fn sent(&self) -> Instant {
+        self.sent
+    }
+
     /// The request's answer: give the room back and teach the limit.
     pub fn finish(mut self, answered: Answered) {
         self.finished = true;
@@ -420,6 +448,10 @@ impl Drop for Permit {
             self.limiter.inner.changed.notify_waiters();
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

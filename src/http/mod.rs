@@ -329,10 +329,18 @@ pub struct HttpResponse {
     method: Method,
     path: String,
     attempts: u32,
+    /// When the attempt that got this answer left (past the limiter's queue).
+    sent: std::time::Instant,
     scrub: Scrubber,
 }
 
 impl HttpResponse {
+    /// When the request that got this answer left: what an answer says held by then (a
+    /// caller timing the service must not count the time it queued here).
+    pub fn sent_at(&self) -> std::time::Instant {
+        self.sent
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -544,6 +552,7 @@ impl HttpClient {
     pub async fn attempt(&self, req: &HttpRequest, attempt: u32) -> Attempt {
         let last = attempt >= self.policy.max_attempts;
         let permit = self.limiter.acquire().await;
+        let dispatched = permit.sent().into_std();
         let sent = self.send_following_redirects(req, attempt).await;
         permit.finish(match &sent {
             Ok(answer) if answer.status.as_u16() == 429 => Answered::Throttled(
@@ -569,7 +578,7 @@ impl HttpClient {
                     None
                 };
                 let path = answer.path.clone();
-                let response = self.response(req, answer, attempt);
+                let response = self.response(req, answer, attempt, dispatched);
                 match pause {
                     Some(pause) if !last => {
                         tracing::debug!(
@@ -615,7 +624,13 @@ impl HttpClient {
         }
     }
 
-    fn response(&self, req: &HttpRequest, answer: Answer, attempts: u32) -> HttpResponse {
+    fn response(
+        &self,
+        req: &HttpRequest,
+        answer: Answer,
+        attempts: u32,
+        sent: std::time::Instant,
+    ) -> HttpResponse {
         let header = |name: &str| {
             answer
                 .headers
@@ -631,6 +646,7 @@ impl HttpClient {
             method: req.method.clone(),
             path: answer.path,
             attempts,
+            sent,
             scrub: self.scrub.clone(),
         }
     }

@@ -314,6 +314,18 @@ struct Inner {
     reader: Arc<Mutex<Reader>>,
     topic_ready: OnceCell<()>,
     load_timeout: Duration,
+    writes: Mutex<WriteStats>,
+}
+
+/// The tracker's writes in a run (records, leases, removals) and the time spent waiting for
+/// their acknowledgements: in the run report, so a slow run says where its time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WriteStats {
+    /// Values written (a batch counts each of its values).
+    pub values: u64,
+    /// Writes (a batch is one) and the time they took, summed.
+    pub writes: u64,
+    pub write_ms: u64,
 }
 
 /// A handle on the tracker topic. Cheap to clone.
@@ -359,12 +371,29 @@ impl Tracker {
                 reader: Arc::new(Mutex::new(reader)),
                 topic_ready: OnceCell::new(),
                 load_timeout: Self::DEFAULT_LOAD_TIMEOUT,
+                writes: Mutex::new(WriteStats::default()),
             }),
         })
     }
 
     pub fn topic(&self) -> &str {
         &self.inner.topic
+    }
+
+    /// The writes so far.
+    pub fn write_stats(&self) -> WriteStats {
+        *self.inner.writes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Count a write of `values` values and the time it took.
+    async fn timed<T>(&self, values: usize, write: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = write.await;
+        let mut w = self.inner.writes.lock().unwrap_or_else(|p| p.into_inner());
+        w.values += values as u64;
+        w.writes += 1;
+        w.write_ms += u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        out
     }
 
     /// Where the key the tracker signs with came from.
@@ -535,13 +564,17 @@ impl Tracker {
             serde_json::to_vec(record).map_err(|e| TrackerError::InvalidRecord(e.to_string()))?;
         let payload = self.inner.key.sign(&record.key(), &payload);
         self.ensure_topic().await?;
-        let d = store::write(
-            &self.inner.producer,
-            &self.inner.topic,
-            &record.key(),
-            Some(&payload),
-        )
-        .await?;
+        let d = self
+            .timed(
+                1,
+                store::write(
+                    &self.inner.producer,
+                    &self.inner.topic,
+                    &record.key(),
+                    Some(&payload),
+                ),
+            )
+            .await?;
         tracing::debug!(key = %record.key(), state = %record.state, offset = d.offset, "tracker record written");
         Ok(d)
     }
@@ -559,7 +592,11 @@ impl Tracker {
             items.push((key, Some(payload)));
         }
         self.ensure_topic().await?;
-        store::write_all(&self.inner.producer, &self.inner.topic, &items).await
+        self.timed(
+            items.len(),
+            store::write_all(&self.inner.producer, &self.inner.topic, &items),
+        )
+        .await
     }
 
     /// Remove a record. Deleting a key that has no record is not an error.
@@ -581,7 +618,11 @@ impl Tracker {
             serde_json::to_vec(record).map_err(|e| TrackerError::InvalidLease(e.to_string()))?;
         let payload = self.inner.key.sign(key, &payload);
         self.ensure_topic().await?;
-        store::write(&self.inner.producer, &self.inner.topic, key, Some(&payload)).await
+        self.timed(
+            1,
+            store::write(&self.inner.producer, &self.inner.topic, key, Some(&payload)),
+        )
+        .await
     }
 
     /// Remove a key: the app's signed removal marker, then the tombstone that lets compaction
@@ -591,7 +632,12 @@ impl Tracker {
         let marker = self.inner.key.sign(key, &auth::removal(key));
         self.ensure_topic().await?;
         let items = [(key.to_string(), Some(marker)), (key.to_string(), None)];
-        let done = store::write_all(&self.inner.producer, &self.inner.topic, &items).await?;
+        let done = self
+            .timed(
+                items.len(),
+                store::write_all(&self.inner.producer, &self.inner.topic, &items),
+            )
+            .await?;
         done.last().copied().ok_or_else(|| TrackerError::Write {
             topic: self.inner.topic.clone(),
             key: key.to_string(),

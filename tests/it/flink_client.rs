@@ -11,7 +11,7 @@ use ccaf_housekeeping::confluent::flink::{
 };
 use ccaf_housekeeping::confluent::http::{ApiError, Credentials, RetryPolicy};
 use ccaf_housekeeping::confluent::limit::AUTO_START;
-use ccaf_housekeeping::confluent::watch::StatementWatch;
+use ccaf_housekeeping::confluent::watch::{Change, StatementWatch};
 use ccaf_housekeeping::ownership::OWNER_LABEL;
 use serde_json::{json, Value};
 use test_support::{random_secret, unique, wait_until, PrivateSim, SimOptions, StackEnv};
@@ -269,12 +269,21 @@ async fn real_responses_parse_in_every_phase_they_reach() {
         "404 on delete is success"
     );
     assert!(c.get(&name).await.expect("get").is_none());
-    let unsatisfied = c
-        .watch()
-        .wait_until(&name, |_| true, WAIT)
-        .await
-        .expect("wait on a gone statement");
-    assert!(!unsatisfied.satisfied && unsatisfied.last.is_none());
+    // The list shows a deleted statement a while after it is gone (§F.9): a wait sees that
+    // DELETING ghost until the list forgets it, then ends unsatisfied.
+    let unsatisfied = wait_until("the list to forget it", WAIT, || async {
+        let w = c
+            .watch()
+            .wait_until(&name, |_| true, WAIT)
+            .await
+            .expect("wait on a gone statement");
+        if w.satisfied {
+            assert_eq!(w.last.as_ref().map(|s| s.phase()), Some(&Phase::Deleting));
+        }
+        (!w.satisfied).then_some(w)
+    })
+    .await;
+    assert!(unsatisfied.last.is_none());
 
     drop_tables(&c, &sim, &[&src, &dst]).await;
 }
@@ -628,7 +637,15 @@ async fn a_409_on_create_is_success_for_our_statement_and_name_taken_for_another
     assert!(gone(&c, &name).await, "{} is still there", name);
     let err = c.stop(&name).await.expect_err("stop a missing statement");
     assert!(matches!(err, FlinkError::NotFound { .. }), "{err:?}");
-    c.create(&new).await.expect("the name is free again");
+    // Gone, the name is held a moment longer (§F.3): free again once that passes.
+    wait_until("the name to be free again", WAIT, || async {
+        match c.create(&new).await {
+            Ok(s) => Some(s),
+            Err(FlinkError::NameHeld { .. }) => None,
+            Err(e) => panic!("the name is free again: {e:?}"),
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1107,6 +1124,162 @@ async fn one_watch_wakes_every_waiter_and_confirms_vanished_statements_with_one_
     for n in &names[1..] {
         // Listed DELETING until gone; missing from the list, then one GET confirms it.
         assert_eq!(gets_of(&log, n), 1, "{n}: confirmed once, never polled");
+    }
+    drop_tables(&c, &sim, &[&src, &dst]).await;
+}
+
+/// `n` labelled jobs of a new app, listed (the list shows new statements late), and the
+/// watch over them.
+async fn watched_jobs(
+    c: &FlinkClient,
+    sim: &PrivateSim,
+    n: usize,
+) -> (Vec<String>, StatementWatch, (String, String)) {
+    let tables = two_tables(c, sim).await;
+    let app = unique("learnt");
+    let mut names = Vec::new();
+    for i in 0..n {
+        let mut new = new_statement(
+            &unique(&format!("job{i}")),
+            &format!("INSERT INTO {} SELECT * FROM {}", tables.1, tables.0),
+            catalog(sim),
+        );
+        new.labels = [(OWNER_LABEL.to_string(), app.clone())].into();
+        c.create(&new).await.expect("create");
+        names.push(new.name);
+    }
+    let filter = ListFilter {
+        label_selector: Some(format!("{OWNER_LABEL}={app}")),
+        compute_pool_id: None,
+    };
+    listed_eventually(c, &filter, |l| l.len() == n).await;
+    (names, StatementWatch::new(c.clone(), filter), tables)
+}
+
+fn gets_of(log: &[Value], name: &str) -> usize {
+    log.iter()
+        .filter(|e| {
+            e["method"] == "GET"
+                && e["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(&format!("/statements/{name}")))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_watch_learns_how_long_a_change_takes_and_confirms_the_others_when_due() {
+    // Deleted statements linger in the list for 6 s: a wait that ends well before that did
+    // not wait for the list.
+    let sim = private_sim(SimOptions {
+        deleting_ms: 1000,
+        list_lag_ms: 6000,
+        ..Default::default()
+    });
+    let control = SimControl::new(&sim.control_url());
+    let c = client(&sim, fast_policy());
+    let (names, watch, (src, dst)) = watched_jobs(&c, &sim, 8).await;
+    let started = wait_until("every job running", WAIT, || async {
+        let mut all = true;
+        for n in &names {
+            all &= c
+                .get(n)
+                .await
+                .expect("get")
+                .is_some_and(|s| *s.phase() == Phase::Running);
+        }
+        all.then_some(())
+    });
+    started.await;
+    futures::future::join_all(names.iter().map(|n| c.delete(n))).await;
+    control.clear_requests().await;
+    let gone = futures::future::join_all(names.iter().map(|n| watch.wait_gone(n, WAIT))).await;
+    for (n, g) in names.iter().zip(&gone) {
+        let g = g.as_ref().expect("wait");
+        assert!(g.satisfied && g.last.is_none(), "{n}: {:?}", g.last);
+        assert!(
+            g.waited < Duration::from_secs(5),
+            "{n} waited for the list: {:?}",
+            g.waited
+        );
+    }
+    let log = control.requests().await;
+    let gets: Vec<usize> = names.iter().map(|n| gets_of(&log, n)).collect();
+    // One statement is followed until its delete is seen done; every other gets one GET.
+    assert_eq!(gets.iter().filter(|&&g| g > 1).count(), 1, "{gets:?}");
+    assert!(gets.iter().all(|&g| g >= 1), "{gets:?}");
+    let stats = watch.stats();
+    assert_eq!(
+        (stats.guess_gets, stats.missed_guesses),
+        (7, 0),
+        "{stats:?}"
+    );
+    assert!(stats.lead_gets >= 5, "{stats:?}");
+    let deleted = stats
+        .waits
+        .iter()
+        .find(|w| w.change == Change::Deleted)
+        .expect("the deletes' waits");
+    assert_eq!(deleted.waits, 8);
+    let learned = deleted.learned_ms.expect("learnt");
+    assert!((900..2000).contains(&learned), "{deleted:?}");
+    drop_tables(&c, &sim, &[&src, &dst]).await;
+}
+
+#[tokio::test]
+async fn guesses_that_miss_leave_the_kind_to_the_list() {
+    let sim = private_sim(SimOptions {
+        deleting_ms: 800,
+        ..Default::default()
+    });
+    let control = SimControl::new(&sim.control_url());
+    let c = client(&sim, fast_policy());
+    let (names, watch, (src, dst)) = watched_jobs(&c, &sim, 6).await;
+    wait_until("every job running", WAIT, || async {
+        let mut all = true;
+        for n in &names {
+            all &= c
+                .get(n)
+                .await
+                .expect("get")
+                .is_some_and(|s| *s.phase() == Phase::Running);
+        }
+        all.then_some(())
+    })
+    .await;
+    control.clear_requests().await;
+    // Every wait starts now, but only the first statement (the one the watch learns from) is
+    // deleted now: the others only once their guesses were sent, so every guess is too early.
+    let waits = futures::future::join_all(names.iter().map(|n| watch.wait_gone(n, WAIT)));
+    let deletes = async {
+        assert!(c.delete(&names[0]).await.expect("delete"));
+        wait_until("the guesses to be sent", WAIT, || async {
+            (watch.stats().guess_gets >= 5).then_some(())
+        })
+        .await;
+        for n in &names[1..] {
+            assert!(c.delete(n).await.expect("delete"));
+        }
+    };
+    let (gone, ()) = tokio::join!(waits, deletes);
+    for (n, g) in names.iter().zip(&gone) {
+        let g = g.as_ref().expect("wait");
+        assert!(g.satisfied && g.last.is_none(), "{n}: {:?}", g.last);
+    }
+    let stats = watch.stats();
+    let deleted = stats
+        .waits
+        .iter()
+        .find(|w| w.change == Change::Deleted)
+        .expect("the deletes' waits");
+    assert!(deleted.unpredictable, "{stats:?}");
+    assert!(stats.missed_guesses >= 2, "{stats:?}");
+    // Each missed guess cost one GET; after it the list settled it (one GET confirms a
+    // statement the list stopped showing).
+    let log = control.requests().await;
+    for n in &names[1..] {
+        let gets = gets_of(&log, n);
+        assert!(gets <= 3, "{n}: {gets} GETs");
     }
     drop_tables(&c, &sim, &[&src, &dst]).await;
 }

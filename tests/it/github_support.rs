@@ -620,6 +620,7 @@ pub fn empty_report(command: &str, outcome: Outcome, steps: Vec<StepReport>) -> 
             api_usage(Api::SchemaRegistry, 9, 0, 8),
             api_usage(Api::KafkaAdmin, 14, 0, 8),
         ],
+        spent: None,
         untrusted: vec![],
         untracked: vec![],
     }
@@ -635,6 +636,8 @@ fn api_usage(api: Api, requests: u64, throttled: u64, reached: usize) -> ApiUsag
         limit_reached: reached,
         limit_now: reached,
         peak_in_flight: reached.min(6),
+        queued_ms: 0,
+        in_request_ms: 0,
     }
 }
 

@@ -52,17 +52,27 @@ async fn replace_behind_the_apps_back(
         .wait_gone(name, Duration::from_secs(30))
         .await
         .unwrap();
-    flink
-        .create(&NewStatement {
-            name: name.to_string(),
-            sql: original.sql().to_string(),
-            properties: original.spec.properties.clone(),
-            compute_pool_id: original.spec.compute_pool_id.clone(),
-            principal: original.spec.principal.clone(),
-            labels: original.metadata.labels.clone(),
-        })
-        .await
-        .unwrap();
+    let again = NewStatement {
+        name: name.to_string(),
+        sql: original.sql().to_string(),
+        properties: original.spec.properties.clone(),
+        compute_pool_id: original.spec.compute_pool_id.clone(),
+        principal: original.spec.principal.clone(),
+        labels: original.metadata.labels.clone(),
+    };
+    // Gone, the name is held a moment longer (§F.3): created again once it is free.
+    test_support::wait_until(
+        "the name to be free again",
+        Duration::from_secs(30),
+        || async {
+            match flink.create(&again).await {
+                Ok(s) => Some(s),
+                Err(ccaf_housekeeping::confluent::FlinkError::NameHeld { .. }) => None,
+                Err(e) => panic!("creating {name} again: {e:?}"),
+            }
+        },
+    )
+    .await;
     flink
         .watch()
         .wait_until(name, is_settled, Duration::from_secs(30))

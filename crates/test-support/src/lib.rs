@@ -317,6 +317,11 @@ pub struct PrivateSim {
 }
 
 impl PrivateSim {
+    /// The simulator's process id (a benchmark reads its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn spawn(bin: &Path, kafka_bootstrap_servers: &str, opts: SimOptions) -> PrivateSim {
         let dir = TempDir::new("ccloud-sim");
         let port_file = dir.0.join("port");

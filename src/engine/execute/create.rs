@@ -25,6 +25,7 @@ use std::time::Duration;
 use super::budget::Budget;
 use super::{err, flink_err, Ctx, Identity, StepFail, StepResult};
 use crate::confluent::flink::{NewStatement, Phase, Statement, WaitOutcome};
+use crate::confluent::watch::Change;
 use crate::engine::snapshot::table_subjects;
 use crate::ownership::{self, OWNER_LABEL};
 use crate::plan::{Action, Definition};
@@ -304,10 +305,11 @@ impl Ctx<'_> {
 
     /// Whether a record of the app holds evidence for the table whose topic is `topic`.
     async fn holds_topic(&self, topic: &str) -> bool {
-        let names: Vec<String> = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.keys().cloned().collect()
-        };
+        let names = self
+            .holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .of_topic(topic);
         for name in names {
             if let Some(rec) = self.current(&name).await {
                 if rec
@@ -383,6 +385,7 @@ impl Ctx<'_> {
                 self.engine.watch.wait_until_of(
                     &def.name,
                     uid,
+                    Change::HandedOver,
                     |s| awaits_carry_over(s) || s.phase().is_settled(),
                     budget.left(),
                 ),
@@ -431,11 +434,17 @@ impl Ctx<'_> {
             }
             s.phase().is_settled()
         };
+        // A table's DDL completes at once; a job takes as long as its start.
+        let change = if def.is_table_ddl {
+            Change::Completed
+        } else {
+            Change::Started
+        };
         self.wait(
             &def.name,
             self.engine
                 .watch
-                .wait_until_of(&def.name, uid, predicate, budget.left()),
+                .wait_until_of(&def.name, uid, change, predicate, budget.left()),
         )
         .await
     }

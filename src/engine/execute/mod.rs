@@ -16,7 +16,7 @@ mod budget;
 mod create;
 mod materialized;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use crate::cancel::Signal;
 use crate::confluent::flink::{
     self, DeleteAttempt, FlinkError, LabelsPatched, NewStatement, Phase, Statement, WaitOutcome,
 };
+use crate::confluent::watch::Change;
 use crate::http::limit::Concurrency;
 use crate::http::ApiError;
 use crate::naming::{deployed_name, StatementIdentity};
@@ -203,46 +204,60 @@ where
     let n = after.len();
     let mut state = vec![State::Waiting; n];
     let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    // Counts, not scans: a job's unfinished dependencies and who waits on it, so an ending
+    // job costs what depends on it, not a pass over every job (quadratic in a large app).
+    let mut unfinished: Vec<usize> = after.iter().map(|a| a.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, deps) in after.iter().enumerate() {
+        for &a in deps.iter() {
+            if let Some(d) = dependents.get_mut(a) {
+                d.push(i);
+            }
+        }
+    }
+    // Started in job order, as they become ready.
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| unfinished[i] == 0).collect();
     // One task polls every running job, so jobs can borrow from the caller.
     let mut running = FuturesUnordered::new();
     loop {
-        // Block what depends on a failure, transitively: a job may be listed before what it
-        // waits for, so repeat until nothing changes.
-        let mut blocked_more = true;
-        while blocked_more {
-            blocked_more = false;
-            for i in 0..n {
-                if state[i] != State::Waiting {
-                    continue;
-                }
-                if let Some(&f) = after[i].iter().find(|&&a| state[a] == State::Failed) {
-                    state[i] = State::Failed;
-                    out[i] = Some(finish(i, Err(NotRun::Blocked(f))));
-                    blocked_more = true;
-                }
-            }
-        }
         if !halted() {
-            for i in 0..n {
-                if state[i] == State::Waiting
-                    && running.len() < limit
-                    && after[i].iter().all(|&a| state[a] == State::Ok)
-                {
-                    state[i] = State::Running;
-                    let job = start(i);
-                    running.push(async move { (i, job.await) });
-                }
+            while running.len() < limit {
+                let Some(i) = ready.pop_first() else {
+                    break;
+                };
+                state[i] = State::Running;
+                let job = start(i);
+                running.push(async move { (i, job.await) });
             }
         }
         let Some((i, result)) = running.next().await else {
             break;
         };
-        state[i] = if failed(&result) {
-            State::Failed
+        if failed(&result) {
+            state[i] = State::Failed;
+            out[i] = Some(finish(i, Ok(result)));
+            // Block what depends on the failure, transitively.
+            let mut failures = vec![i];
+            while let Some(f) = failures.pop() {
+                for &d in &dependents[f] {
+                    if state[d] == State::Waiting {
+                        state[d] = State::Failed;
+                        ready.remove(&d);
+                        out[d] = Some(finish(d, Err(NotRun::Blocked(f))));
+                        failures.push(d);
+                    }
+                }
+            }
         } else {
-            State::Ok
-        };
-        out[i] = Some(finish(i, Ok(result)));
+            state[i] = State::Ok;
+            out[i] = Some(finish(i, Ok(result)));
+            for &d in &dependents[i] {
+                unfinished[d] -= 1;
+                if unfinished[d] == 0 && state[d] == State::Waiting {
+                    ready.insert(d);
+                }
+            }
+        }
     }
     let stopped = halted();
     for i in 0..n {
@@ -291,6 +306,43 @@ struct Identity {
     sql: String,
 }
 
+/// Records by the tables and topics their evidence names: a superset (a name stays once added),
+/// since the records themselves are what is checked.
+#[derive(Default)]
+struct Holders {
+    by_table: HashMap<String, BTreeSet<String>>,
+    by_topic: HashMap<String, BTreeSet<String>>,
+}
+
+impl Holders {
+    fn add(&mut self, name: &str, rec: &Record) {
+        for o in &rec.tables.ownership {
+            self.by_table
+                .entry(o.table.clone())
+                .or_default()
+                .insert(name.to_string());
+            self.by_topic
+                .entry(o.topic.clone())
+                .or_default()
+                .insert(name.to_string());
+        }
+    }
+
+    fn of_table(&self, table: &str) -> Vec<String> {
+        self.by_table
+            .get(table)
+            .map(|n| n.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn of_topic(&self, topic: &str) -> Vec<String> {
+        self.by_topic
+            .get(topic)
+            .map(|n| n.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
 struct Ctx<'a> {
     engine: &'a Engine,
     lease: &'a Lease,
@@ -298,6 +350,9 @@ struct Ctx<'a> {
     /// The app's records as they stand now, one lock per statement: every write starts from the
     /// latest version, so concurrent steps never undo each other's changes.
     slots: Mutex<BTreeMap<String, Slot>>,
+    /// Which records have held evidence for a table: a drop looks at those, not at every
+    /// record of the app (a scan per drop is quadratic in a large app).
+    holders: Mutex<Holders>,
     /// Statements whose records are removed once the statement is gone and the record holds no
     /// table evidence: pruned ones, and old versions a create of the same logical name replaces.
     forget: BTreeSet<String>,
@@ -334,11 +389,16 @@ impl<'a> Ctx<'a> {
                 )
             })
             .collect();
+        let mut holders = Holders::default();
+        for (name, rec) in records {
+            holders.add(name, rec);
+        }
         Ctx {
             engine,
             lease,
             lost: Mutex::new(None),
             slots: Mutex::new(slots),
+            holders: Mutex::new(holders),
             forget,
             progress,
             names: p.names.clone(),
@@ -559,6 +619,10 @@ impl<'a> Ctx<'a> {
             .put(&rec)
             .await
             .map_err(|e| err(format!("writing the tracker record of {name} failed: {e}")))?;
+        self.holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(name, &rec);
         *cur = Some(rec);
         Ok(())
     }
@@ -928,6 +992,7 @@ impl<'a> Ctx<'a> {
                 self.engine.watch.wait_until_of(
                     &def.name,
                     id.uid.as_deref(),
+                    Change::Stopped,
                     |s| stopped_or_ended(s.phase()),
                     self.timeout(),
                 ),
@@ -984,6 +1049,7 @@ impl<'a> Ctx<'a> {
                 self.engine.watch.wait_until_of(
                     &def.name,
                     id.uid.as_deref(),
+                    Change::Resumed,
                     |s| resumed(s.phase()),
                     self.timeout(),
                 ),
@@ -1045,10 +1111,11 @@ impl<'a> Ctx<'a> {
         detail: &str,
     ) -> StepResult {
         let key = t.table.to_string();
-        let names: Vec<String> = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.keys().cloned().collect()
-        };
+        let names = self
+            .holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .of_table(&key);
         for name in names {
             let Some(rec) = self.current(&name).await else {
                 continue;
@@ -1338,6 +1405,7 @@ impl<'a> Ctx<'a> {
                 self.engine.watch.wait_until_of(
                     &name,
                     created.metadata.uid.as_deref(),
+                    Change::Completed,
                     |s| s.phase().is_settled(),
                     self.timeout(),
                 ),
@@ -1531,6 +1599,19 @@ mod tests {
         assert_eq!(results[0], Err(NotRun::Blocked(3)));
         assert_eq!(results[1], Ok(true));
         assert!(!started.contains(&0) && !started.contains(&3));
+    }
+
+    #[tokio::test]
+    async fn a_job_with_two_dependencies_waits_for_both() {
+        // A diamond: 0 ← 1, 0 ← 2, and 3 after 1 and 2; 2 waits for 4 too, the slowest.
+        let (results, started, _) = run(deps(&[&[], &[0], &[0, 4], &[1, 2], &[]]), 8, &[]).await;
+        assert!(results.iter().all(|r| *r == Ok(true)), "{results:?}");
+        let pos = |i| started.iter().position(|&s| s == i).unwrap();
+        assert!(
+            pos(3) > pos(1) && pos(3) > pos(2) && pos(2) > pos(4),
+            "{started:?}"
+        );
+        assert_eq!(started.len(), 5);
     }
 
     #[tokio::test]
